@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what fwatchdog needs from Debian 12's archive.
+#   scripts/deps.sh          build dependencies
+#   scripts/deps.sh --test   build and test dependencies
+set -eu
+BUILD="build-essential meson ninja-build pkg-config libevent-dev node-llhttp git"
+TEST="python3 python3-pytest curl wrk busybox-static util-linux procps clang libclang-rt-14-dev valgrind nginx-light"
+PKGS="$BUILD"
+[ "${1:-}" = "--test" ] && PKGS="$BUILD $TEST"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,47 @@
+/* Logging to stderr, in the Go watchdog's format ("2006/01/02 15:04:05 msg")
+ * or as one JSON object per line (log_format=json). */
+#ifndef FW_LOG_H
+#define FW_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+void log_setup(enum log_format fmt);
+
+/* A watchdog message. level is "info", "warn" or "error". */
+void log_msg(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define log_info(...) log_msg("info", __VA_ARGS__)
+#define log_warn(...) log_msg("warn", __VA_ARGS__)
+#define log_error(...) log_msg("error", __VA_ARGS__)
+
+/* The per-request line:
+ * "METHOD URI - STATUS - ContentLength: SIZE (SECONDSs)[ [callid]]".
+ * call_id NULL means log_callid is off; "" is logged as "none". */
+struct log_request {
+    const char *method;
+    const char *uri;
+    int status;
+    uint64_t bytes;
+    double seconds;
+    const char *call_id;
+};
+void log_request(const struct log_request *r);
+
+/* Human size as docker/go-units HumanSize: decimal units, 4 significant
+ * digits: 12 -> "12B", 1500 -> "1.5kB", 2000000 -> "2MB". */
+void log_human_size(double bytes, char *buf, size_t len);
+
+/* Function output split into lines; each complete line is logged as
+ * "DATE TIME name: line" (prefix) or the bare line. No length limit:
+ * a long line is kept until its newline or log_lines_flush. */
+struct log_lines;
+struct log_lines *log_lines_new(const char *name, bool prefix);
+void log_lines_feed(struct log_lines *ll, const char *data, size_t len);
+void log_lines_flush(struct log_lines *ll); /* log a pending partial line */
+void log_lines_free(struct log_lines *ll);  /* flushes first */
+
+#endif

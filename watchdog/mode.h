@@ -1,0 +1,50 @@
+/* The one interface every mode fills. The request path calls through it and
+ * never asks which mode is running. */
+#ifndef FW_MODE_H
+#define FW_MODE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "server.h"
+
+struct event_base;
+struct proc_table;
+
+struct mode_env {
+    const struct config *cfg;
+    struct event_base *base;
+    struct proc_table *procs;
+    char *const *environ;   /* the watchdog's own environment */
+    /* A mode's long-lived process is gone: the watchdog finishes what is in
+     * flight and exits with code. */
+    void (*fatal)(void *arg, int code);
+    void *fatal_arg;
+};
+
+struct mode {
+    const char *name;
+    /* Before listening. 0, or -1 after logging why. */
+    int (*init)(const struct mode_env *env, void **state);
+    /* True once requests can be served (NULL: at once). Polled until true;
+     * the lock file is written then. */
+    bool (*ready)(void *state);
+    /* A request whose head is complete: answer with resp_*, and req_attach
+     * to get its body and hear of its abort. */
+    void (*handle)(void *state, struct request *r);
+    /* Shutdown, after in-flight requests ended: stop long-lived processes.
+     * Calls done(arg) when finished (may be at once). NULL: nothing to stop. */
+    void (*stop)(void *state, void (*done)(void *arg), void *arg);
+    void (*free)(void *state);
+};
+
+extern const struct mode mode_streaming;
+extern const struct mode mode_serializing;
+extern const struct mode mode_http;
+extern const struct mode mode_static;
+extern const struct mode mode_classic;
+
+/* By name; NULL when unknown. */
+const struct mode *mode_find(const char *name);
+
+#endif

@@ -1,0 +1,80 @@
+/* The HTTP/1.1 server: connections, requests, and the one way to answer. */
+#ifndef FW_SERVER_H
+#define FW_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cgi.h"
+
+struct evbuffer;
+struct bufferevent;
+struct conn;
+struct server;
+
+/* A request whose head has been read. Fields are read-only for modes. */
+struct request {
+    const char *method;
+    const char *uri;            /* request-target as received */
+    const char *path;           /* uri before '?' */
+    const char *query;          /* after '?', "" when none */
+    const char *host;           /* Host header, "" when none */
+    const char *remote_addr;    /* client IP as text */
+    const struct header *headers;
+    size_t nheaders;
+    int64_t content_length;     /* -1 when chunked or absent */
+    bool chunked;
+    bool has_body;              /* Content-Length > 0 or chunked */
+    bool head;                  /* HEAD: response bodies are not sent */
+    int http_major, http_minor;
+    struct timespec start;      /* CLOCK_MONOTONIC when the head was complete */
+    struct conn *conn;          /* owner; opaque */
+};
+
+/* How the server talks to whoever answers a request (a mode). All optional. */
+struct req_handler {
+    void (*body)(void *arg, const char *data, size_t len); /* request body bytes */
+    void (*body_end)(void *arg);                           /* body complete */
+    void (*drain)(void *arg);   /* client output fell below the low watermark */
+    /* The client is gone or timed out. Release everything; the request is
+     * invalid after this returns and no resp_* call may follow. */
+    void (*abort)(void *arg);
+};
+
+void req_attach(struct request *r, const struct req_handler *h, void *arg);
+/* Backpressure on the request body: stop / restart reading it. */
+void req_pause_body(struct request *r);
+void req_resume_body(struct request *r);
+bool req_body_done(const struct request *r);
+/* First header with this name (case-insensitive), NULL when absent. */
+const char *req_header(const struct request *r, const char *name);
+/* Seconds since the head was complete. */
+double req_elapsed(const struct request *r);
+/* Take the client connection out of HTTP processing (protocol upgrades).
+ * Bytes already received after the request head stay in its input buffer.
+ * The caller owns and frees the bufferevent; r is invalid afterwards. */
+struct bufferevent *req_detach(struct request *r);
+
+/* Responses. Headers accumulate until resp_start. Date, Content-Length or
+ * Transfer-Encoding and Connection are added by the server. */
+void resp_header(struct request *r, const char *name, const char *value);
+/* content_length -1: unknown, sent chunked (HTTP/1.1) or close-delimited. */
+void resp_start(struct request *r, int status, int64_t content_length);
+void resp_write(struct request *r, const void *data, size_t len);
+void resp_write_buf(struct request *r, struct evbuffer *buf); /* moves all of buf */
+/* Send a whole file range with sendfile; the fd is closed when sent. */
+void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len);
+/* The response is complete. The request is invalid afterwards. */
+void resp_end(struct request *r);
+/* Give up mid-response: close without completing the body, so the client
+ * can tell. The request is invalid afterwards. */
+void resp_abort(struct request *r);
+/* Whole answer in one call: status, Content-Type text/plain, body. */
+void resp_simple(struct request *r, int status, const char *body);
+bool resp_started(const struct request *r);
+size_t resp_queued(const struct request *r);  /* bytes waiting for the client */
+#define RESP_HIGH_WATERMARK (256 * 1024)
+
+#endif
