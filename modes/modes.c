@@ -1,0 +1,18 @@
+/* The table of modes. */
+#include <string.h>
+
+#include "mode.h"
+
+static const struct mode *const modes[] = {
+    &mode_streaming,
+    &mode_serializing,
+};
+
+const struct mode *mode_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(modes[i]->name, name) == 0)
+            return modes[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,137 @@
+/* streaming: one process per request; the body flows to its stdin as it
+ * arrives and its stdout to the client as it is produced. The status line
+ * waits for the first byte of output, so a function that fails or times
+ * out before printing anything is answered 500 or 504, not an empty 200. */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fork.h"
+#include "log.h"
+
+struct stream {
+    const struct mode_env *env;
+    struct request *r;
+    struct job *job;
+};
+
+static void stream_free(struct stream *s)
+{
+    job_free(s->job);
+    free(s);
+}
+
+static void start_response(struct stream *s)
+{
+    const struct config *cfg = s->env->cfg;
+    resp_header(s->r, "Content-Type", cfg->content_type ? cfg->content_type : "application/octet-stream");
+    resp_start(s->r, 200, -1);
+}
+
+static void on_out(void *arg, struct evbuffer *data)
+{
+    struct stream *s = arg;
+    if (!resp_started(s->r))
+        start_response(s);
+    resp_write_buf(s->r, data);
+    if (resp_queued(s->r) > RESP_HIGH_WATERMARK)
+        job_pause_out(s->job, true);
+}
+
+static void on_in_drained(void *arg)
+{
+    struct stream *s = arg;
+    req_resume_body(s->r);
+}
+
+static void answer_failure(struct stream *s, int result)
+{
+    char body[64];
+    if (result == JOB_TIMEOUT) {
+        fork_log_timeout(s->env->cfg);
+        resp_simple(s->r, 504, "Function timed out\n");
+        return;
+    }
+    log_info("Function exited with: exit status %d", result);
+    snprintf(body, sizeof(body), "exit status %d\n", result);
+    resp_simple(s->r, 500, body);
+}
+
+static void on_done(void *arg, int result)
+{
+    struct stream *s = arg;
+    if (result == JOB_TIMEOUT && resp_started(s->r))
+        fork_log_timeout(s->env->cfg);
+    if (result != 0 && resp_started(s->r)) {
+        /* Output already went out with 200: cut the body short. */
+        resp_abort(s->r);
+    } else if (result != 0) {
+        answer_failure(s, result);
+    } else {
+        if (!resp_started(s->r))
+            start_response(s);
+        resp_end(s->r);
+    }
+    stream_free(s);
+}
+
+static const struct job_ops stream_job_ops = {on_out, on_in_drained, on_done};
+
+static void on_body(void *arg, const char *data, size_t len)
+{
+    struct stream *s = arg;
+    if (job_write_in(s->job, data, len) > JOB_STDIN_HIGH)
+        req_pause_body(s->r);
+}
+
+static void on_body_end(void *arg)
+{
+    struct stream *s = arg;
+    job_close_in(s->job);
+}
+
+static void on_drain(void *arg)
+{
+    struct stream *s = arg;
+    job_pause_out(s->job, false);
+}
+
+static void on_abort(void *arg)
+{
+    stream_free(arg);
+}
+
+static const struct req_handler stream_req_ops = {on_body, on_body_end, on_drain, on_abort};
+
+static int stream_init(const struct mode_env *env, void **state)
+{
+    *state = (void *)env;
+    return 0;
+}
+
+static void stream_handle(void *state, struct request *r)
+{
+    const struct mode_env *env = state;
+    struct stream *s = calloc(1, sizeof(*s));
+    if (!s) {
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    s->env = env;
+    s->r = r;
+    struct job_params p = {.timeout_ms = env->cfg->exec_timeout_ms};
+    s->job = fork_start(env, r, &p, &stream_job_ops, s);
+    if (!s->job) {
+        free(s);
+        return;
+    }
+    req_attach(r, &stream_req_ops, s);
+    if (!r->has_body)
+        job_close_in(s->job);
+}
+
+const struct mode mode_streaming = {
+    .name = "streaming",
+    .init = stream_init,
+    .handle = stream_handle,
+};

@@ -1,0 +1,12 @@
+/* The lock file that tells orchestrators the watchdog is ready. */
+#ifndef FW_HEALTH_H
+#define FW_HEALTH_H
+
+#include <stdbool.h>
+
+/* Create path (and its directory), mode 0660. 0 / -1 (logged). */
+int lock_write(const char *path);
+void lock_remove(const char *path);
+bool lock_exists(const char *path);
+
+#endif

@@ -1,0 +1,63 @@
+/* A function process run for one request (or, in http mode, for the whole
+ * life of the watchdog): pipes, stdin feeding, stdout delivery, stderr
+ * logging, the exec timeout, and cleanup of its whole process group. */
+#ifndef FW_JOB_H
+#define FW_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct evbuffer;
+struct proc_table;
+struct job;
+
+#define JOB_TIMEOUT (-1)
+/* Pending stdin above which callers should stop feeding until drained. */
+#define JOB_STDIN_HIGH (256 * 1024)
+
+struct job_ops {
+    /* stdout bytes; the callee takes them all (evbuffer_add_buffer/drain).
+     * NULL: stdout is logged line by line like stderr. */
+    void (*out)(void *arg, struct evbuffer *data);
+    /* All pending stdin was written (after a write left some pending). */
+    void (*in_drained)(void *arg);
+    /* The process exited (result = exit code, 128+signal) or timed out
+     * (JOB_TIMEOUT). Every stdout byte it wrote was delivered before this.
+     * Called once; the job must still be freed with job_free. */
+    void (*done)(void *arg, int result);
+};
+
+struct job_params {
+    struct event_base *base;
+    struct proc_table *procs;
+    char *const *argv;
+    char *const *envp;
+    int64_t timeout_ms;      /* 0: none */
+    bool prefix_logs;
+    bool merge_stderr;       /* stderr into the stdout pipe (classic combine_output) */
+    bool no_stdin;           /* stdin from /dev/null */
+};
+
+/* Spawn. NULL on failure with *exit_code 127/126 (exec failure, logged)
+ * or 1 (resources). */
+struct job *job_start(const struct job_params *p, const struct job_ops *ops,
+                      void *arg, int *exit_code);
+/* Queue stdin bytes; silently dropped once the function closed its stdin.
+ * Returns the bytes still pending. */
+size_t job_write_in(struct job *j, const void *data, size_t len);
+size_t job_write_in_buf(struct job *j, struct evbuffer *buf); /* moves buf */
+/* Close stdin once what is pending was written. */
+void job_close_in(struct job *j);
+/* Backpressure on stdout (client too slow). */
+void job_pause_out(struct job *j, bool paused);
+pid_t job_pid(const struct job *j);
+/* Send a signal to the whole process group. */
+void job_signal(struct job *j, int sig);
+/* Kill the whole process group (SIGKILL), close everything, free. No
+ * callback runs after this. Safe on NULL. */
+void job_free(struct job *j);
+
+#endif

@@ -1,0 +1,190 @@
+/* fwatchdog: flags, PID-1 duties, configuration, the mode, the loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "health.h"
+#include "log.h"
+#include "mode.h"
+#include "proc.h"
+#include "server_api.h"
+#include "version.h"
+
+extern char **environ;
+
+/* The pieces the loop's callbacks need, passed explicitly. */
+struct app {
+    struct config cfg;
+    struct event_base *base;
+    struct proc_table *procs;
+    struct mode_env env;
+    const struct mode *mode;
+    void *mode_state;
+    struct server *srv;
+    struct event *sig_chld, *sig_term, *sig_int;
+};
+
+enum flag_action { RUN, DONE_OK, DONE_FAIL, DONE_USAGE };
+
+static enum flag_action handle_flags(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-version") || !strcmp(a, "--version")) {
+            printf("fwatchdog version: %s\tSHA: %s\n", FW_VERSION, FW_GIT_COMMIT);
+            return DONE_OK;
+        }
+        if (!strcmp(a, "-run-healthcheck") || !strcmp(a, "--run-healthcheck")) {
+            char *path = config_lock_path(environ);
+            bool ok = path && lock_exists(path);
+            free(path);
+            return ok ? DONE_OK : DONE_FAIL;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "-help") || !strcmp(a, "--help")) {
+            config_print_help(stdout);
+            return DONE_OK;
+        }
+        fprintf(stderr, "fwatchdog: unknown flag %s (try --help)\n", a);
+        return DONE_USAGE;
+    }
+    return RUN;
+}
+
+/* Functions and our pipes assume 0-2 exist; an image may start us without. */
+static void ensure_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int n = open("/dev/null", O_RDWR);
+            if (n >= 0 && n != fd)
+                close(n);
+        }
+    }
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *app = arg;
+    (void)sig;
+    (void)what;
+    proc_reap(app->procs);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *app = arg;
+    (void)what;
+    log_info("Received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_shutdown(app->srv, 0, true);
+}
+
+static void on_fatal(void *arg, int code)
+{
+    struct app *app = arg;
+    server_shutdown(app->srv, code, false);
+}
+
+static int setup_signals(struct app *app)
+{
+    /* A client or function that goes away must not kill us through a write. */
+    signal(SIGPIPE, SIG_IGN);
+    app->sig_chld = evsignal_new(app->base, SIGCHLD, on_sigchld, app);
+    app->sig_term = evsignal_new(app->base, SIGTERM, on_sigterm, app);
+    app->sig_int = evsignal_new(app->base, SIGINT, on_sigterm, app);
+    if (!app->sig_chld || !app->sig_term || !app->sig_int)
+        return -1;
+    evsignal_add(app->sig_chld, NULL);
+    evsignal_add(app->sig_term, NULL);
+    evsignal_add(app->sig_int, NULL);
+    return 0;
+}
+
+static void become_reaper(void)
+{
+    /* As PID 1 orphans come to us anyway; otherwise ask for them, so the
+     * grandchildren of functions are reaped here and not left as zombies. */
+    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        log_warn("cannot become a child subreaper: %s", strerror(errno));
+}
+
+static void log_startup(const struct app *app)
+{
+    const struct config *c = &app->cfg;
+    log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
+    log_info("Timeouts: read: %gs write: %gs hard: %gs health: %gs", c->read_timeout_ms / 1000.0,
+             c->write_timeout_ms / 1000.0, c->exec_timeout_ms / 1000.0,
+             c->healthcheck_interval_ms / 1000.0);
+    log_info("OperationalMode: %s", app->mode->name);
+    if (c->fprocess)
+        log_info("Forking: %s", c->fprocess);
+}
+
+static int run(struct app *app)
+{
+    int rc = 1;
+    app->base = event_base_new();
+    app->procs = proc_table_new();
+    if (!app->base || !app->procs || setup_signals(app))
+        goto out;
+    become_reaper();
+    log_startup(app);
+    app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app};
+    if (app->mode->init(&app->env, &app->mode_state) != 0)
+        goto out;
+    app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state, NULL);
+    if (!app->srv || server_listen(app->srv) != 0)
+        goto out;
+    event_base_dispatch(app->base);
+    rc = server_exit_code(app->srv);
+    log_info("Exiting with code %d", rc);
+out:
+    server_free(app->srv);
+    if (app->mode_state && app->mode->free)
+        app->mode->free(app->mode_state);
+    if (app->sig_chld)
+        event_free(app->sig_chld);
+    if (app->sig_term)
+        event_free(app->sig_term);
+    if (app->sig_int)
+        event_free(app->sig_int);
+    proc_table_free(app->procs);
+    if (app->base)
+        event_base_free(app->base);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct app app;
+    char err[512];
+
+    switch (handle_flags(argc, argv)) {
+    case DONE_OK: return 0;
+    case DONE_FAIL: return 1;
+    case DONE_USAGE: return 2;
+    case RUN: break;
+    }
+    ensure_stdio();
+    if (config_load(&app.cfg, environ, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fwatchdog: %s\n", err);
+        return 2;
+    }
+    log_setup(app.cfg.log_format);
+    app.mode = mode_find(app.cfg.mode);
+    if (!app.mode) {
+        fprintf(stderr, "fwatchdog: mode: \"%s\" is not available in this build\n", app.cfg.mode);
+        config_free(&app.cfg);
+        return 2;
+    }
+    int rc = run(&app);
+    config_free(&app.cfg);
+    return rc;
+}

@@ -1,0 +1,1002 @@
+/* HTTP/1.1 server on libevent bufferevents, parsing with llhttp.
+ *
+ * One request at a time per connection: the parser pauses at the end of
+ * each message so pipelined requests wait for the previous answer. A
+ * connection is only freed from the outermost callback (busy count), so a
+ * callback that fires after an error never touches freed memory. */
+#include "server_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "health.h"
+#include "log.h"
+
+#define MAX_HEAD (1024 * 1024)
+#define FEED_CHUNK (64 * 1024)
+#define INPUT_HIGH (2 * 1024 * 1024)
+#define LINGER_MS 2000
+#define QUIET_MS 1000
+#define READY_POLL_MS 10
+
+static llhttp_settings_t parser_settings;
+
+static void process_input(struct conn *c);
+static void conn_free(struct conn *c);
+static void arm_timer(struct conn *c, int64_t ms);
+
+/* ---- connection lifetime ---- */
+
+static void conn_enter(struct conn *c)
+{
+    c->busy++;
+}
+
+/* Leave a callback; free the connection if it died meanwhile. */
+static void conn_leave(struct conn *c)
+{
+    if (--c->busy == 0 && c->dead)
+        conn_free(c);
+}
+
+static void conn_kill(struct conn *c)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->busy == 0)
+        conn_free(c);
+}
+
+static void unlink_conn(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+}
+
+static void conn_free(struct conn *c)
+{
+    unlink_conn(c);
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->resp_head)
+        evbuffer_free(c->resp_head);
+    free(c->head);
+    free(c->fields);
+    free(c->headers);
+    free(c);
+}
+
+/* The request stops being in flight (answered, aborted or detached). */
+void conn_request_over(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (!c->counted)
+        return;
+    c->counted = false;
+    s->inflight--;
+    if (s->hooks.request_end)
+        s->hooks.request_end(s->hooks.arg, c->req.method, c->status, req_elapsed(&c->req));
+}
+
+/* Tell whoever answers the request that it is over, then drop the link. */
+static void abort_handler(struct conn *c)
+{
+    const struct req_handler *h = c->h;
+    void *arg = c->harg;
+    c->h = NULL;
+    c->harg = NULL;
+    if (h && h->abort)
+        h->abort(arg);
+}
+
+/* The client is gone or we give up on it. */
+void conn_abort(struct conn *c)
+{
+    if (c->state == CONN_BODY || c->state == CONN_WAIT) {
+        abort_handler(c);
+        if (!c->resp_done && c->status == 0)
+            c->status = 499;
+        if (!c->resp_done)
+            resp_finish_log(c);
+        conn_request_over(c);
+    }
+    conn_kill(c);
+}
+
+/* ---- timers ---- */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    conn_enter(c);
+    if (c->state == CONN_HEAD && c->head_len > 0 && !c->resp_started) {
+        /* A slow client mid-head: say why before closing. */
+        c->keep_alive = false;
+        resp_simple(&c->req, 408, "Request Timeout\n");
+    } else if (c->state == CONN_BODY && !c->resp_started) {
+        abort_handler(c);
+        c->keep_alive = false;
+        resp_simple(&c->req, 408, "Request Timeout\n");
+    } else {
+        conn_abort(c);
+    }
+    conn_leave(c);
+}
+
+static void arm_timer(struct conn *c, int64_t ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+/* ---- parsing callbacks ---- */
+
+static int head_append(struct conn *c, const char *at, size_t len)
+{
+    if (c->head_len + len + 1 > MAX_HEAD)
+        return -1;
+    if (c->head_len + len + 1 > c->head_cap) {
+        size_t cap = c->head_cap ? c->head_cap : 1024;
+        while (cap < c->head_len + len + 1)
+            cap *= 2;
+        char *p = realloc(c->head, cap);
+        if (!p)
+            return -1;
+        c->head = p;
+        c->head_cap = cap;
+    }
+    memcpy(c->head + c->head_len, at, len);
+    c->head_len += len;
+    return 0;
+}
+
+static int head_terminate(struct conn *c)
+{
+    if (head_append(c, "", 0))
+        return -1;
+    c->head[c->head_len++] = '\0';
+    return 0;
+}
+
+static struct conn *parser_conn(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    c->state = CONN_HEAD;
+    c->head_len = 0;
+    c->nfields = 0;
+    c->in_value = false;
+    c->url_len = 0;
+    c->body_done = false;
+    c->body_paused = false;
+    resp_reset(c);
+    arm_timer(c, c->srv->cfg->read_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    if (c->url_len == 0)
+        c->url_off = (uint32_t)c->head_len;
+    c->url_len += (uint32_t)len;
+    return head_append(c, at, len) ? HPE_USER : 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    return head_terminate(parser_conn(p)) ? HPE_USER : 0;
+}
+
+static int new_field(struct conn *c)
+{
+    if (c->nfields == c->fields_cap) {
+        size_t cap = c->fields_cap ? c->fields_cap * 2 : 32;
+        struct hfield *f = realloc(c->fields, cap * sizeof(*f));
+        if (!f)
+            return -1;
+        c->fields = f;
+        c->fields_cap = cap;
+    }
+    struct hfield *f = &c->fields[c->nfields++];
+    memset(f, 0, sizeof(*f));
+    f->name_off = (uint32_t)c->head_len;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    if (c->nfields == 0 || c->in_value) {
+        if (new_field(c))
+            return HPE_USER;
+        c->in_value = false;
+    }
+    c->fields[c->nfields - 1].name_len += (uint32_t)len;
+    return head_append(c, at, len) ? HPE_USER : 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    if (c->nfields == 0 && new_field(c))
+        return HPE_USER;
+    if (head_terminate(c))
+        return HPE_USER;
+    c->in_value = true;
+    c->fields[c->nfields - 1].val_off = (uint32_t)c->head_len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    c->fields[c->nfields - 1].val_len += (uint32_t)len;
+    return head_append(c, at, len) ? HPE_USER : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    return head_terminate(parser_conn(p)) ? HPE_USER : 0;
+}
+
+/* Pointers into the head, now that it no longer moves. */
+static int build_request(struct conn *c)
+{
+    struct request *r = &c->req;
+    if (c->nfields > c->headers_cap) {
+        struct header *h = realloc(c->headers, c->nfields * sizeof(*h));
+        if (!h)
+            return -1;
+        c->headers = h;
+        c->headers_cap = c->nfields;
+    }
+    for (size_t i = 0; i < c->nfields; i++) {
+        const struct hfield *f = &c->fields[i];
+        c->headers[i] = (struct header){c->head + f->name_off, f->name_len,
+                                        c->head + f->val_off, f->val_len};
+    }
+    memset(r, 0, sizeof(*r));
+    r->conn = c;
+    r->headers = c->headers;
+    r->nheaders = c->nfields;
+    r->method = llhttp_method_name(llhttp_get_method(&c->parser));
+    r->uri = c->url_len ? c->head + c->url_off : "/";
+    r->remote_addr = c->remote;
+    r->http_major = llhttp_get_http_major(&c->parser);
+    r->http_minor = llhttp_get_http_minor(&c->parser);
+    r->head = llhttp_get_method(&c->parser) == HTTP_HEAD;
+    r->chunked = (c->parser.flags & F_CHUNKED) != 0;
+    r->content_length = (c->parser.flags & F_CONTENT_LENGTH) && !r->chunked
+                            ? (int64_t)c->parser.content_length : -1;
+    r->has_body = r->chunked || r->content_length > 0;
+    const char *host = req_header(r, "Host");
+    r->host = host ? host : "";
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    return 0;
+}
+
+/* Split uri into path and query in a copy kept in the head buffer. */
+static int split_uri(struct conn *c)
+{
+    size_t off = c->head_len;
+    if (head_append(c, c->req.uri, strlen(c->req.uri)) || head_terminate(c))
+        return -1;
+    /* the head buffer may have moved: rebuild pointers */
+    if (build_request(c))
+        return -1;
+    char *path = c->head + off;
+    char *q = strchr(path, '?');
+    c->req.query = "";
+    if (q) {
+        *q = '\0';
+        c->req.query = q + 1;
+    }
+    c->req.path = path;
+    return 0;
+}
+
+static void send_continue(struct conn *c)
+{
+    if (c->expect_continue && !c->resp_started && !c->body_done) {
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        c->expect_continue = false;
+    }
+}
+
+static bool limit_reached(const struct server *s)
+{
+    return s->cfg->max_inflight > 0 && s->inflight >= s->cfg->max_inflight;
+}
+
+static void answer_limit(struct request *r, int max)
+{
+    char body[96];
+    snprintf(body, sizeof(body), "Concurrent request limit exceeded. Max concurrent requests: %d\n", max);
+    resp_header(r, "X-OpenFaaS-Internal", "faas-middleware");
+    resp_simple(r, 429, body);
+}
+
+static bool is_healthy(const struct server *s)
+{
+    if (!s->ready || s->shutting_down)
+        return false;
+    return s->cfg->suppress_lock || lock_exists(s->cfg->lock_path);
+}
+
+static void answer_health(struct server *s, struct request *r)
+{
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        resp_simple(r, 405, "Method Not Allowed\n");
+        return;
+    }
+    if (!is_healthy(s)) {
+        resp_simple(r, 503, "Service Unavailable\n");
+        return;
+    }
+    resp_simple(r, 200, "OK");
+}
+
+/* /_/ready: 503, 429, the function's answer at ready_path, or 200. */
+static bool answer_ready(struct server *s, struct request *r)
+{
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        resp_simple(r, 405, "Method Not Allowed\n");
+        return true;
+    }
+    if (!is_healthy(s)) {
+        resp_simple(r, 503, "Service Unavailable\n");
+        return true;
+    }
+    if (limit_reached(s)) {
+        answer_limit(r, s->cfg->max_inflight);
+        return true;
+    }
+    if (!s->cfg->ready_path) {
+        resp_simple(r, 200, "");
+        return true;
+    }
+    r->uri = s->cfg->ready_path;
+    r->path = s->cfg->ready_path;
+    r->query = "";
+    return false;
+}
+
+/* Private endpoints never reach the function; true when answered. */
+static bool route_private(struct conn *c)
+{
+    struct request *r = &c->req;
+    if (strcmp(r->path, "/_/health") == 0) {
+        c->private_req = true;
+        answer_health(c->srv, r);
+        return true;
+    }
+    if (strcmp(r->path, "/_/ready") == 0) {
+        c->private_req = true;
+        return answer_ready(c->srv, r);
+    }
+    return false;
+}
+
+static void dispatch(struct conn *c)
+{
+    struct server *s = c->srv;
+    struct request *r = &c->req;
+
+    c->private_req = false;
+    if (route_private(c))
+        return;
+    if (!c->private_req) {
+        clock_gettime(CLOCK_MONOTONIC, &s->last_request);
+        if (limit_reached(s)) {
+            answer_limit(r, s->cfg->max_inflight);
+            return;
+        }
+        c->counted = true;
+        s->inflight++;
+        if (s->hooks.request_begin)
+            s->hooks.request_begin(s->hooks.arg);
+    }
+    s->mode->handle(s->mode_state, r);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    if (build_request(c) || split_uri(c))
+        return HPE_USER;
+    c->state = CONN_BODY;
+    c->keep_alive = llhttp_should_keep_alive(p);
+    const char *expect = req_header(&c->req, "Expect");
+    c->expect_continue = expect && strcasecmp(expect, "100-continue") == 0 &&
+                         c->req.http_minor >= 1 && c->req.has_body;
+    if (c->req.has_body == false)
+        c->body_done = false;
+    dispatch(c);
+    if (c->dead)
+        return HPE_USER;
+    send_continue(c);
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    if (c->h && c->h->body)
+        c->h->body(c->harg, at, len);
+    return c->dead ? HPE_USER : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    evtimer_del(c->timer);
+    c->body_done = true;
+    if (c->state == CONN_LINGER)
+        return HPE_PAUSED;
+    if (c->state == CONN_BODY)
+        c->state = CONN_WAIT;
+    if (c->h && c->h->body_end)
+        c->h->body_end(c->harg);
+    if (c->dead)
+        return HPE_USER;
+    /* The answer may already be complete (private endpoints, errors). */
+    if (c->resp_done)
+        conn_response_done(c);
+    return HPE_PAUSED;
+}
+
+static void init_settings(void)
+{
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_url_complete = on_url_complete;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_field_complete = on_header_field_complete;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+}
+
+/* ---- reading ---- */
+
+/* A request we cannot parse: answer and close. */
+static void bad_request(struct conn *c, llhttp_errno_t err)
+{
+    int status = 400;
+    const char *body = "Bad Request\n";
+    if (err == HPE_USER && c->head_len + 1 >= MAX_HEAD - FEED_CHUNK) {
+        status = 431;
+        body = "Request Header Fields Too Large\n";
+    } else if (err == HPE_INVALID_VERSION) {
+        status = 505;
+        body = "HTTP Version Not Supported\n";
+    }
+    if (c->state == CONN_BODY || c->state == CONN_WAIT) {
+        /* Mid-body framing error: the function must not see more. */
+        abort_handler(c);
+        if (c->resp_started) {
+            conn_abort(c);
+            return;
+        }
+    }
+    c->keep_alive = false;
+    if (c->state == CONN_IDLE || c->state == CONN_HEAD) {
+        /* No request to speak of: an answer that is neither logged nor counted. */
+        memset(&c->req, 0, sizeof(c->req));
+        c->req.method = c->req.uri = c->req.path = c->req.query = c->req.host = "";
+        c->private_req = true;
+    }
+    c->req.conn = c;
+    resp_simple(&c->req, status, body);
+}
+
+static bool can_feed(const struct conn *c)
+{
+    if (c->dead || c->upgrade)
+        return false;
+    if (c->state == CONN_WAIT || c->state == CONN_LINGER)
+        return false;
+    if (c->state == CONN_BODY && c->body_paused)
+        return false;
+    return true;
+}
+
+static int feed_once(struct conn *c, struct evbuffer *in)
+{
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(in, FEED_CHUNK, NULL, &v, 1) < 1)
+        return 0;
+    size_t len = v.iov_len > FEED_CHUNK ? FEED_CHUNK : v.iov_len;
+    const char *data = v.iov_base;
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    size_t used = len;
+    if (err != HPE_OK)
+        used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    if (c->dead)
+        return 0;
+    evbuffer_drain(in, used);
+    if (err == HPE_OK)
+        return 1;
+    if (err == HPE_PAUSED) {
+        llhttp_resume(&c->parser);
+        return 1;
+    }
+    if (err == HPE_PAUSED_UPGRADE) {
+        c->upgrade = true;
+        return 0;
+    }
+    if (c->state == CONN_LINGER) {
+        conn_kill(c);
+        return 0;
+    }
+    bad_request(c, err);
+    return 0;
+}
+
+static void process_input(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->state == CONN_LINGER) {
+        /* Closing: whatever the client still sends is dropped. */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    if (c->parsing)
+        return;
+    conn_enter(c);
+    c->parsing = true;
+    while (can_feed(c) && evbuffer_get_length(in) > 0) {
+        if (!feed_once(c, in))
+            break;
+    }
+    c->parsing = false;
+    conn_leave(c);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    process_input(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    conn_enter(c);
+    if (c->state == CONN_LINGER) {
+        /* Everything sent: stop sending, keep reading what the client still
+         * sends so it sees our answer instead of a reset. */
+        shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+        arm_timer(c, LINGER_MS);
+    } else if (c->h && c->h->drain) {
+        c->h->drain(c->harg);
+    }
+    conn_leave(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    conn_enter(c);
+    if ((what & BEV_EVENT_EOF) && c->state == CONN_IDLE &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+        /* Half-closed after its last request: finish writing the answer. */
+        c->state = CONN_LINGER;
+    } else {
+        conn_abort(c);
+    }
+    conn_leave(c);
+}
+
+/* ---- after a response ---- */
+
+/* The answer is complete: next request, or close. */
+void conn_response_done(struct conn *c)
+{
+    if (!c->body_done || !c->keep_alive || c->upgrade || c->srv->stopping) {
+        c->state = CONN_LINGER;
+        c->keep_alive = false;
+        /* on_write fires once the output is flushed */
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            on_write(c->bev, c);
+        return;
+    }
+    c->state = CONN_IDLE;
+    arm_timer(c, c->srv->cfg->read_timeout_ms);
+    /* Pipelined requests: the parsing loop on the stack picks them up;
+     * from other callbacks, a deferred read event does. */
+    if (c->parsing)
+        return;
+    if (c->busy)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    else
+        process_input(c);
+}
+
+/* ---- accepting ---- */
+
+static void set_remote(struct conn *c, const struct sockaddr *sa)
+{
+    const void *addr = sa->sa_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (!inet_ntop(sa->sa_family, addr, c->remote, sizeof(c->remote)))
+        strcpy(c->remote, "unknown");
+    if (strncmp(c->remote, "::ffff:", 7) == 0)
+        memmove(c->remote, c->remote + 7, strlen(c->remote + 7) + 1);
+}
+
+static struct conn *conn_new(struct server *s, evutil_socket_t fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->srv = s;
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(s->base, on_timer, c);
+    c->resp_head = evbuffer_new();
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (!c->bev || !c->timer || !c->resp_head) {
+        if (!c->bev)
+            close(fd);
+        conn_free(c);
+        return NULL;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    return c;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct server *s = arg;
+    (void)l;
+    (void)salen;
+    if (s->nconns >= s->cfg->max_connections) {
+        /* Over the cap: a polite close beats an unbounded queue. */
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct conn *c = conn_new(s, fd);
+    if (!c)
+        return;
+    set_remote(c, sa);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH);
+    struct timeval wt = {s->cfg->write_timeout_ms / 1000, (s->cfg->write_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    arm_timer(c, s->cfg->read_timeout_ms);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct server *s = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    /* Out of descriptors: pause accepting for a moment instead of spinning. */
+    log_error("accept: %s", strerror(err));
+    evconnlistener_disable(l);
+    struct timeval tv = {0, 100 * 1000};
+    event_base_once(s->base, -1, EV_TIMEOUT, (event_callback_fn)(void (*)(void))evconnlistener_enable, l, &tv);
+}
+
+/* ---- readiness ---- */
+
+static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->shutting_down)
+        return;
+    if (s->mode->ready && !s->mode->ready(s->mode_state)) {
+        struct timeval tv = {0, READY_POLL_MS * 1000};
+        evtimer_add(s->ready_timer, &tv);
+        return;
+    }
+    if (!s->cfg->suppress_lock && lock_write(s->cfg->lock_path) != 0)
+        log_error("health checks will fail until %s can be written", s->cfg->lock_path);
+    s->ready = true;
+}
+
+static struct evconnlistener *bind_any(struct server *s)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)s->cfg->port),
+                                .sin6_addr = IN6ADDR_ANY_INIT};
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *l = evconnlistener_new_bind(s->base, on_accept, s, flags, 1024,
+                                                       (struct sockaddr *)&sin6, sizeof(sin6));
+    if (l)
+        return l;
+    /* No IPv6 in this network namespace: IPv4 only. */
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg->port),
+                              .sin_addr.s_addr = htonl(INADDR_ANY)};
+    return evconnlistener_new_bind(s->base, on_accept, s, flags, 1024, (struct sockaddr *)&sin,
+                                   sizeof(sin));
+}
+
+int server_listen(struct server *s)
+{
+    s->listener = bind_any(s);
+    if (!s->listener) {
+        log_error("port: cannot listen on :%d: %s", s->cfg->port, strerror(errno));
+        return -1;
+    }
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
+    log_info("Listening on port: %d", s->cfg->port);
+    s->ready_timer = evtimer_new(s->base, on_ready_poll, s);
+    if (!s->ready_timer)
+        return -1;
+    on_ready_poll(-1, 0, s);
+    return 0;
+}
+
+/* ---- shutdown ---- */
+
+static void stop_mode_done(void *arg)
+{
+    struct server *s = arg;
+    event_base_loopexit(s->base, NULL);
+}
+
+static void finish_stop(struct server *s)
+{
+    if (s->stop_timer)
+        evtimer_del(s->stop_timer);
+    if (s->mode->stop)
+        s->mode->stop(s->mode_state, stop_mode_done, s);
+    else
+        stop_mode_done(s);
+}
+
+static void close_idle(struct server *s)
+{
+    struct conn *next;
+    for (struct conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_IDLE && !c->busy)
+            conn_kill(c);
+    }
+}
+
+static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    close_idle(s);
+    if (s->inflight == 0 || (now.tv_sec - s->last_request.tv_sec) * 1000 > s->cfg->write_timeout_ms + 1000) {
+        finish_stop(s);
+        return;
+    }
+    struct timeval tv = {0, 50 * 1000};
+    evtimer_add(s->stop_timer, &tv);
+}
+
+/* Stop accepting; let in-flight requests finish within write_timeout. */
+static void begin_stop(struct server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    if (s->drain_timer)
+        evtimer_del(s->drain_timer);
+    if (s->listener) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
+    }
+    log_info("No new connections allowed, waiting for %d in-flight request(s)", s->inflight);
+    clock_gettime(CLOCK_MONOTONIC, &s->last_request);
+    s->stop_timer = evtimer_new(s->base, on_stop_tick, s);
+    on_stop_tick(-1, 0, s);
+}
+
+static int64_t ms_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* During the drain window: end early once nothing is in flight and
+ * nothing has arrived for a quiet second. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    int64_t quiet = s->cfg->healthcheck_interval_ms < QUIET_MS ? s->cfg->healthcheck_interval_ms : QUIET_MS;
+    if (ms_since(&s->drain_start) >= s->cfg->healthcheck_interval_ms ||
+        (s->inflight == 0 && ms_since(&s->last_request) >= quiet &&
+         ms_since(&s->drain_start) >= quiet)) {
+        begin_stop(s);
+        return;
+    }
+    struct timeval tv = {0, 50 * 1000};
+    evtimer_add(s->drain_timer, &tv);
+}
+
+void server_shutdown(struct server *s, int exit_code, bool drain)
+{
+    if (exit_code != 0 && s->exit_code == 0)
+        s->exit_code = exit_code;
+    if (!s->shutting_down) {
+        s->shutting_down = true;
+        if (!s->cfg->suppress_lock)
+            lock_remove(s->cfg->lock_path);
+    }
+    if (!drain || s->drain_timer) {
+        if (!drain)
+            begin_stop(s);
+        return;
+    }
+    log_info("Shutting down: draining for up to %.3fs", (double)s->cfg->healthcheck_interval_ms / 1000.0);
+    clock_gettime(CLOCK_MONOTONIC, &s->drain_start);
+    s->drain_timer = evtimer_new(s->base, on_drain_tick, s);
+    on_drain_tick(-1, 0, s);
+}
+
+/* ---- public ---- */
+
+struct server *server_new(const struct config *cfg, struct event_base *base,
+                          const struct mode *mode, void *mode_state,
+                          const struct server_hooks *hooks)
+{
+    struct server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    if (!parser_settings.on_message_begin)
+        init_settings();
+    s->cfg = cfg;
+    s->base = base;
+    s->mode = mode;
+    s->mode_state = mode_state;
+    if (hooks)
+        s->hooks = *hooks;
+    clock_gettime(CLOCK_MONOTONIC, &s->last_request);
+    return s;
+}
+
+int server_exit_code(const struct server *s)
+{
+    return s->exit_code;
+}
+
+int server_inflight(const struct server *s)
+{
+    return s->inflight;
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    while (s->conns) {
+        struct conn *c = s->conns;
+        c->busy = 0;
+        if (c->state == CONN_BODY || c->state == CONN_WAIT)
+            abort_handler(c);
+        conn_free(c);
+    }
+    if (s->listener)
+        evconnlistener_free(s->listener);
+    if (s->ready_timer)
+        event_free(s->ready_timer);
+    if (s->drain_timer)
+        event_free(s->drain_timer);
+    if (s->stop_timer)
+        event_free(s->stop_timer);
+    free(s);
+}
+
+/* ---- request accessors ---- */
+
+void req_attach(struct request *r, const struct req_handler *h, void *arg)
+{
+    r->conn->h = h;
+    r->conn->harg = arg;
+}
+
+void req_pause_body(struct request *r)
+{
+    struct conn *c = r->conn;
+    if (c->body_paused)
+        return;
+    c->body_paused = true;
+    bufferevent_disable(c->bev, EV_READ);
+}
+
+void req_resume_body(struct request *r)
+{
+    struct conn *c = r->conn;
+    if (!c->body_paused)
+        return;
+    c->body_paused = false;
+    bufferevent_enable(c->bev, EV_READ);
+    if (!c->busy)
+        process_input(c);
+    else if (!c->parsing)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+bool req_body_done(const struct request *r)
+{
+    return r->conn->body_done;
+}
+
+const char *req_header(const struct request *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (r->headers[i].name_len == n && strncasecmp(r->headers[i].name, name, n) == 0)
+            return r->headers[i].value;
+    }
+    return NULL;
+}
+
+double req_elapsed(const struct request *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+}
+
+struct bufferevent *req_detach(struct request *r)
+{
+    struct conn *c = r->conn;
+    struct bufferevent *bev = c->bev;
+    c->h = NULL;
+    if (c->status == 0)
+        c->status = 101;
+    resp_finish_log(c);
+    conn_request_over(c);
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    bufferevent_set_timeouts(bev, NULL, NULL);
+    c->bev = NULL;
+    conn_kill(c);
+    return bev;
+}

@@ -1,0 +1,99 @@
+/* Server internals shared by server.c and response.c. */
+#ifndef FW_SERVER_INT_H
+#define FW_SERVER_INT_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "mode.h"
+#include "server.h"
+#include "server_api.h"
+
+struct evconnlistener;
+struct event;
+
+/* Where a connection is in its request cycle. */
+enum conn_state {
+    CONN_IDLE,      /* between requests (keep-alive) */
+    CONN_HEAD,      /* reading a request head */
+    CONN_BODY,      /* request dispatched, body still arriving */
+    CONN_WAIT,      /* body complete, response in progress; parsing paused */
+    CONN_LINGER,    /* response sent, closing: reading and discarding input */
+};
+
+struct hfield {              /* offsets into conn->head */
+    uint32_t name_off, name_len, val_off, val_len;
+};
+
+struct conn {
+    struct server *srv;
+    struct bufferevent *bev;
+    struct conn *prev, *next;
+    llhttp_t parser;
+    enum conn_state state;
+    int busy;                /* callbacks on the stack; free is deferred */
+    bool dead;
+    bool parsing;            /* inside the llhttp loop */
+    bool body_paused;
+    bool body_done;
+    bool upgrade;            /* parser stopped after an Upgrade head */
+    bool counted;            /* counted in the in-flight number */
+    bool private_req;        /* /_/health or /_/ready: not logged or counted */
+    bool keep_alive;
+    bool expect_continue;
+    struct event *timer;     /* read deadline, then linger limit */
+    char remote[64];
+
+    /* the request head, grown as llhttp hands us spans */
+    char *head;
+    size_t head_len, head_cap;
+    uint32_t method_off, url_off, url_len;
+    struct hfield *fields;
+    size_t nfields, fields_cap;
+    bool in_value;
+    struct header *headers;
+    size_t headers_cap;
+    struct request req;
+
+    const struct req_handler *h;
+    void *harg;
+
+    /* the response */
+    struct evbuffer *resp_head;
+    bool resp_started, resp_done, resp_chunked, resp_nobody, resp_has_date, resp_has_type;
+    bool logged;
+    int status;
+    uint64_t resp_bytes;
+};
+
+struct server {
+    const struct config *cfg;
+    struct event_base *base;
+    const struct mode *mode;
+    void *mode_state;
+    struct server_hooks hooks;
+    struct evconnlistener *listener;
+    struct conn *conns;
+    int nconns;
+    int inflight;
+    bool ready;              /* lock written, serving */
+    bool shutting_down;
+    bool stopping;           /* listener closed, waiting for in-flight */
+    int exit_code;
+    struct timespec last_request;
+    struct timespec drain_start;
+    struct event *ready_timer, *drain_timer, *stop_timer;
+    char *const *environ;
+};
+
+/* response.c */
+void resp_reset(struct conn *c);
+void resp_finish_log(struct conn *c);
+/* server.c */
+void conn_response_done(struct conn *c);
+void conn_abort(struct conn *c);
+void conn_request_over(struct conn *c);
+
+#endif
