@@ -1,0 +1,476 @@
+/* Logging to stderr. Every line is built whole in memory and leaves in one
+ * write(2), so lines from the watchdog and from function processes never
+ * interleave mid-line. No stdio: nothing is buffered behind our back. */
+#include "log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The one global: set once at startup, before any other thread or child. */
+static enum log_format log_fmt = LOG_FORMAT_TEXT;
+
+void log_setup(enum log_format fmt)
+{
+    log_fmt = fmt;
+}
+
+/* ---- a growable line buffer ---- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool heap;
+    char inline_buf[512]; /* most lines fit; no malloc for them */
+};
+
+static void sb_init(struct sbuf *b)
+{
+    b->p = b->inline_buf;
+    b->len = 0;
+    b->cap = sizeof(b->inline_buf);
+    b->heap = false;
+}
+
+static void sb_free(struct sbuf *b)
+{
+    if (b->heap)
+        free(b->p);
+    sb_init(b);
+}
+
+/* Room for n more bytes. On allocation failure the line is cut rather than
+ * lost: false tells the caller to stop appending. */
+static bool sb_reserve(struct sbuf *b, size_t n)
+{
+    size_t cap = b->cap;
+    char *p;
+
+    if (b->len + n <= b->cap)
+        return true;
+    while (cap < b->len + n)
+        cap *= 2;
+    p = b->heap ? realloc(b->p, cap) : malloc(cap);
+    if (!p)
+        return false;
+    if (!b->heap)
+        memcpy(p, b->p, b->len);
+    b->p = p;
+    b->cap = cap;
+    b->heap = true;
+    return true;
+}
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (!sb_reserve(b, n))
+        n = b->cap - b->len;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void sb_adds(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_vaddf(struct sbuf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    if ((size_t)n >= b->cap - b->len) {
+        if (!sb_reserve(b, (size_t)n + 1)) {
+            b->len = b->cap - 1; /* keep the truncated text vsnprintf wrote */
+            return;
+        }
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    }
+    b->len += (size_t)n;
+}
+
+static void sb_addf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_addf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vaddf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- output ---- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* nowhere left to report it */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Ends the line and sends it with a single write. */
+static void sb_emit(struct sbuf *b)
+{
+    sb_add(b, "\n", 1);
+    if (b->len > 0 && b->p[b->len - 1] != '\n')
+        b->p[b->len - 1] = '\n'; /* cut short by memory: still one line */
+    write_all(STDERR_FILENO, b->p, b->len);
+}
+
+/* ---- time stamps ---- */
+
+/* Go's log package: "2006/01/02 15:04:05 ", local time. */
+static void add_text_time(struct sbuf *b)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[32];
+
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S ", &tm);
+    sb_adds(b, ts);
+}
+
+/* RFC 3339 with milliseconds and the local offset ("Z" for UTC). */
+static void add_json_time(struct sbuf *b)
+{
+    struct timeval tv;
+    struct tm tm;
+    char ts[40];
+    long off;
+
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    sb_addf(b, "{\"time\":\"%s.%03ld", ts, (long)tv.tv_usec / 1000);
+    off = tm.tm_gmtoff / 60;
+    if (off == 0)
+        sb_adds(b, "Z\"");
+    else
+        sb_addf(b, "%c%02ld:%02ld\"", off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+}
+
+/* ---- JSON strings ---- */
+
+/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return len;
+}
+
+/* A quoted JSON string. Invalid UTF-8 becomes U+FFFD, as Go's encoder does,
+ * so function output that is not text still yields valid JSON. */
+static void add_json_str(struct sbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    sb_add(b, "\"", 1);
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t len;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sb_add(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            if (c == '\n')
+                sb_adds(b, "\\n");
+            else if (c == '\r')
+                sb_adds(b, "\\r");
+            else if (c == '\t')
+                sb_adds(b, "\\t");
+            else
+                sb_addf(b, "\\u%04x", c);
+            i++;
+        } else if ((len = utf8_seq(u + i, n - i)) > 0) {
+            sb_add(b, s + i, len);
+            i += len;
+        } else {
+            sb_adds(b, "\\ufffd");
+            i++;
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+static void add_json_field(struct sbuf *b, const char *key, const char *val, size_t n)
+{
+    sb_addf(b, ",\"%s\":", key);
+    add_json_str(b, val, n);
+}
+
+/* ---- watchdog messages ---- */
+
+void log_msg(const char *level, const char *fmt, ...)
+{
+    struct sbuf msg, line;
+    va_list ap;
+
+    sb_init(&msg);
+    sb_init(&line);
+    va_start(ap, fmt);
+    sb_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    /* Like Go's log: a message ending in a newline does not get a second. */
+    if (msg.len > 0 && msg.p[msg.len - 1] == '\n')
+        msg.len--;
+    if (log_fmt == LOG_FORMAT_JSON) {
+        add_json_time(&line);
+        add_json_field(&line, "level", level, strlen(level));
+        add_json_field(&line, "msg", msg.p, msg.len);
+        sb_add(&line, "}", 1);
+    } else {
+        add_text_time(&line);
+        sb_add(&line, msg.p, msg.len);
+    }
+    sb_emit(&line);
+    sb_free(&msg);
+    sb_free(&line);
+}
+
+/* ---- request lines ---- */
+
+void log_human_size(double bytes, char *buf, size_t len)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB",
+                                        "PB", "EB", "ZB", "YB"};
+    size_t i = 0;
+
+    while (bytes >= 1000.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
+        bytes /= 1000.0;
+        i++;
+    }
+    snprintf(buf, len, "%.4g%s", bytes, units[i]);
+}
+
+static const char *call_id_text(const char *id)
+{
+    return *id ? id : "none";
+}
+
+static void request_text(struct sbuf *b, const struct log_request *r)
+{
+    char size[32];
+
+    log_human_size((double)r->bytes, size, sizeof(size));
+    add_text_time(b);
+    sb_addf(b, "%s %s - %d - ContentLength: %s (%.4fs)", r->method, r->uri,
+            r->status, size, r->seconds);
+    if (r->call_id)
+        sb_addf(b, " [%s]", call_id_text(r->call_id));
+}
+
+static void request_json(struct sbuf *b, const struct log_request *r)
+{
+    struct sbuf msg;
+    double secs = isfinite(r->seconds) ? r->seconds : 0.0;
+
+    sb_init(&msg);
+    sb_addf(&msg, "%s %s - %d", r->method, r->uri, r->status);
+    add_json_time(b);
+    add_json_field(b, "level", "info", 4);
+    add_json_field(b, "msg", msg.p, msg.len);
+    add_json_field(b, "method", r->method, strlen(r->method));
+    add_json_field(b, "path", r->uri, strlen(r->uri));
+    sb_addf(b, ",\"status\":%d,\"bytes\":%llu,\"duration_seconds\":%.6f", r->status,
+            (unsigned long long)r->bytes, secs);
+    if (r->call_id) {
+        const char *id = call_id_text(r->call_id);
+        add_json_field(b, "call_id", id, strlen(id));
+    }
+    sb_add(b, "}", 1);
+    sb_free(&msg);
+}
+
+void log_request(const struct log_request *r)
+{
+    struct log_request safe = *r;
+    struct sbuf line;
+
+    if (!safe.method)
+        safe.method = "-";
+    if (!safe.uri)
+        safe.uri = "-";
+    sb_init(&line);
+    if (log_fmt == LOG_FORMAT_JSON)
+        request_json(&line, &safe);
+    else
+        request_text(&line, &safe);
+    sb_emit(&line);
+    sb_free(&line);
+}
+
+/* ---- function output, line by line ---- */
+
+struct log_lines {
+    char *name;
+    bool prefix;
+    char *buf; /* the pending partial line */
+    size_t len, cap;
+};
+
+/* After a very long line, give the memory back instead of keeping the
+ * high-water mark for the life of the process. */
+#define LINES_KEEP_CAP (64 * 1024)
+
+static void emit_line(const struct log_lines *ll, const char *s, size_t n)
+{
+    struct sbuf line;
+
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    sb_init(&line);
+    if (log_fmt == LOG_FORMAT_JSON) {
+        add_json_time(&line);
+        add_json_field(&line, "level", "info", 4);
+        add_json_field(&line, "stream", ll->name, strlen(ll->name));
+        add_json_field(&line, "msg", s, n);
+        sb_add(&line, "}", 1);
+    } else {
+        if (ll->prefix) {
+            add_text_time(&line);
+            sb_adds(&line, ll->name);
+            sb_add(&line, ": ", 2);
+        }
+        sb_add(&line, s, n);
+    }
+    sb_emit(&line);
+    sb_free(&line);
+}
+
+struct log_lines *log_lines_new(const char *name, bool prefix)
+{
+    struct log_lines *ll = calloc(1, sizeof(*ll));
+
+    if (!ll)
+        return NULL;
+    ll->name = strdup(name);
+    if (!ll->name) {
+        free(ll);
+        return NULL;
+    }
+    ll->prefix = prefix;
+    return ll;
+}
+
+/* Keep bytes of an unfinished line. If memory runs out, log what is held
+ * and the new bytes as lines of their own rather than drop output; false
+ * says so. */
+static bool hold(struct log_lines *ll, const char *data, size_t len)
+{
+    if (len == 0)
+        return true;
+    if (ll->len + len > ll->cap) {
+        size_t cap = ll->cap ? ll->cap : 256;
+        while (cap < ll->len + len)
+            cap *= 2;
+        char *p = realloc(ll->buf, cap);
+        if (!p) {
+            log_lines_flush(ll);
+            emit_line(ll, data, len);
+            return false;
+        }
+        ll->buf = p;
+        ll->cap = cap;
+    }
+    memcpy(ll->buf + ll->len, data, len);
+    ll->len += len;
+    return true;
+}
+
+static void release_if_large(struct log_lines *ll)
+{
+    if (ll->cap > LINES_KEEP_CAP) {
+        free(ll->buf);
+        ll->buf = NULL;
+        ll->cap = 0;
+    }
+}
+
+void log_lines_feed(struct log_lines *ll, const char *data, size_t len)
+{
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        if (!nl) {
+            hold(ll, data, len);
+            return;
+        }
+        size_t n = (size_t)(nl - data);
+        if (ll->len == 0) {
+            emit_line(ll, data, n); /* common case: no copy */
+        } else if (hold(ll, data, n)) {
+            emit_line(ll, ll->buf, ll->len);
+            ll->len = 0;
+            release_if_large(ll);
+        }
+        data += n + 1;
+        len -= n + 1;
+    }
+}
+
+void log_lines_flush(struct log_lines *ll)
+{
+    if (!ll || ll->len == 0)
+        return;
+    emit_line(ll, ll->buf, ll->len);
+    ll->len = 0;
+    release_if_large(ll);
+}
+
+void log_lines_free(struct log_lines *ll)
+{
+    if (!ll)
+        return;
+    log_lines_flush(ll);
+    free(ll->buf);
+    free(ll->name);
+    free(ll);
+}
