@@ -1,0 +1,457 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+
+#define ENV(...) ((char *const[]){__VA_ARGS__, NULL})
+
+static char err[256];
+
+static int load(char *const *envp, struct config *cfg)
+{
+    return config_load(cfg, envp, err, sizeof(err));
+}
+
+/* Loading fails and the message starts with the variable's name. */
+static void check_error(char *const *envp, const char *var)
+{
+    struct config cfg;
+    size_t n = strlen(var);
+    int rc = load(envp, &cfg);
+
+    CHECK(rc == -1);
+    CHECK(strncmp(err, var, n) == 0 && err[n] == ':');
+    CHECK(strchr(err, '\n') == NULL);
+    if (rc == 0)
+        config_free(&cfg);
+    else if (strncmp(err, var, n) != 0)
+        fprintf(stderr, "  wanted %s, got: %s\n", var, err);
+}
+
+static int64_t dur(const char *s)
+{
+    int64_t ms = -42;
+    if (config_parse_duration(s, &ms) < 0)
+        return -1;
+    return ms;
+}
+
+static void test_durations(void)
+{
+    CHECK(dur("10") == 10000);
+    CHECK(dur("0") == 0);
+    CHECK(dur("10s") == 10000);
+    CHECK(dur("500ms") == 500);
+    CHECK(dur("1m30s") == 90000);
+    CHECK(dur("2h") == 7200000);
+    CHECK(dur("1.5h") == 5400000);
+    CHECK(dur("1h30m") == 5400000);
+    CHECK(dur(".5s") == 500);
+    CHECK(dur("1.s") == 1000);
+    CHECK(dur("+5s") == 5000);
+    CHECK(dur("-0") == 0);
+    CHECK(dur("0s") == 0);
+    CHECK(dur("500us") == 1);      /* sub-ms rounds up */
+    CHECK(dur("1\xc2\xb5s") == 1); /* micro sign */
+    CHECK(dur("1\xce\xbcs") == 1); /* Greek mu */
+    CHECK(dur("1ns") == 1);
+    CHECK(dur("1000000ns") == 1);
+    CHECK(dur("1000001ns") == 2);
+    CHECK(dur("1.0005s") == 1001);
+    CHECK(dur("2562047h") == INT64_C(2562047) * 3600 * 1000);
+    CHECK(dur("9223372036") == INT64_C(9223372036000));
+
+    CHECK(dur("") == -1);
+    CHECK(dur("abc") == -1);
+    CHECK(dur("10x") == -1);
+    CHECK(dur("s") == -1);
+    CHECK(dur(".s") == -1);
+    CHECK(dur("1") == 1000);
+    CHECK(dur("1.5") == -1); /* decimals need a unit, as in Go */
+    CHECK(dur("5s ") == -1);
+    CHECK(dur(" 5s") == -1);
+    CHECK(dur("-5s") == -1);
+    CHECK(dur("-5") == -1);
+    CHECK(dur("5sm") == -1);
+    CHECK(dur("9223372037") == -1);             /* seconds past a Go duration */
+    CHECK(dur("2562048h") == -1);               /* overflow */
+    CHECK(dur("99999999999999999999s") == -1);  /* overflow while parsing */
+    CHECK(dur("99999999999999999999") == -1);
+    CHECK(dur("2562047h48m") == -1);            /* sum overflows */
+}
+
+static void test_bools(void)
+{
+    bool b = false;
+
+    CHECK(config_parse_bool("true", &b) == 0 && b);
+    CHECK(config_parse_bool("TRUE", &b) == 0 && b);
+    CHECK(config_parse_bool("True", &b) == 0 && b);
+    CHECK(config_parse_bool("1", &b) == 0 && b);
+    CHECK(config_parse_bool("false", &b) == 0 && !b);
+    CHECK(config_parse_bool("False", &b) == 0 && !b);
+    CHECK(config_parse_bool("0", &b) == 0 && !b);
+    CHECK(config_parse_bool("", &b) == 0 && !b);
+    CHECK(config_parse_bool("yes", &b) == -1);
+    CHECK(config_parse_bool("2", &b) == -1);
+    CHECK(config_parse_bool("true ", &b) == -1);
+}
+
+static void test_defaults(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat"), &c) == 0);
+    CHECK_STR(c.fprocess, "cat");
+    CHECK_STR(c.argv[0], "cat");
+    CHECK(c.argv[1] == NULL);
+    CHECK_STR(c.mode, "streaming");
+    CHECK(c.port == 8080);
+    CHECK(c.metrics_port == 8081);
+    CHECK(c.read_timeout_ms == 30000);
+    CHECK(c.write_timeout_ms == 30000);
+    CHECK(c.exec_timeout_ms == 30000);
+    CHECK(c.healthcheck_interval_ms == 30000);
+    CHECK(c.upstream_url == NULL);
+    CHECK(!c.buffer_req_body);
+    CHECK(c.content_type == NULL);
+    CHECK_STR(c.static_path, "/home/app/public");
+    CHECK(c.max_inflight == 0);
+    CHECK(!c.suppress_lock);
+    CHECK(c.prefix_logs);
+    CHECK(c.log_buffer_size == 65536);
+    CHECK(!c.log_callid);
+    CHECK(c.ready_path == NULL);
+    CHECK(c.cgi_headers);
+    CHECK(c.combine_output);
+    CHECK(!c.write_debug);
+    CHECK(!c.marshal_request);
+    CHECK(c.log_format == LOG_FORMAT_TEXT);
+    CHECK(c.max_request_body == 0);
+    CHECK(c.max_connections == 10000);
+    CHECK_STR(c.lock_path, "/tmp/.lock");
+    config_free(&c);
+    CHECK(c.fprocess == NULL && c.argv == NULL); /* safe to free twice */
+    config_free(&c);
+}
+
+static void test_values(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=node index.js", "mode=serializing", "port=3000",
+                   "metrics_port=0", "read_timeout=5", "write_timeout=1m",
+                   "exec_timeout=0", "content_type=text/plain", "static_path=/srv",
+                   "max_inflight=4", "suppress_lock=true", "prefix_logs=false",
+                   "log_buffer_size=1024", "log_callid=1", "ready_path=/ready",
+                   "cgi_headers=0", "log_format=json", "max_request_body=1k",
+                   "max_connections=5", "TMPDIR=/var/tmp/"),
+               &c) == 0);
+    CHECK_STR(c.mode, "serializing");
+    CHECK_STR(c.argv[0], "node");
+    CHECK_STR(c.argv[1], "index.js");
+    CHECK(c.port == 3000);
+    CHECK(c.metrics_port == 0);
+    CHECK(c.read_timeout_ms == 5000);
+    CHECK(c.write_timeout_ms == 60000);
+    CHECK(c.healthcheck_interval_ms == 60000); /* follows write_timeout */
+    CHECK(c.exec_timeout_ms == 0);
+    CHECK_STR(c.content_type, "text/plain");
+    CHECK_STR(c.static_path, "/srv");
+    CHECK(c.max_inflight == 4);
+    CHECK(c.suppress_lock);
+    CHECK(!c.prefix_logs);
+    CHECK(c.log_buffer_size == 1024);
+    CHECK(c.log_callid);
+    CHECK_STR(c.ready_path, "/ready");
+    CHECK(!c.cgi_headers);
+    CHECK(c.log_format == LOG_FORMAT_JSON);
+    CHECK(c.max_request_body == 1024);
+    CHECK(c.max_connections == 5);
+    CHECK_STR(c.lock_path, "/var/tmp/.lock");
+    config_free(&c);
+
+    /* Empty means unset for strings; "" is false for booleans. */
+    CHECK(load(ENV("fprocess=cat", "ready_path=", "content_type=", "prefix_logs=",
+                   "healthcheck_interval=2s", "TMPDIR="),
+               &c) == 0);
+    CHECK(c.ready_path == NULL);
+    CHECK(c.content_type == NULL);
+    CHECK(!c.prefix_logs);
+    CHECK(c.healthcheck_interval_ms == 2000);
+    CHECK_STR(c.lock_path, "/tmp/.lock");
+    config_free(&c);
+}
+
+static void test_modes(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat", "mode=classic"), &c) == 0);
+    CHECK(c.exec_timeout_ms == 0);
+    CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
+    config_free(&c);
+
+    CHECK(load(ENV("fprocess=cat", "mode=classic", "exec_timeout=3s",
+                   "combine_output=false", "write_debug=true", "marshal_request=true"),
+               &c) == 0);
+    CHECK(c.exec_timeout_ms == 3000);
+    CHECK(!c.combine_output && c.write_debug && c.marshal_request);
+    config_free(&c);
+
+    CHECK(load(ENV("fprocess=cat", "mode=serializing"), &c) == 0);
+    CHECK(c.exec_timeout_ms == 30000);
+    CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
+    config_free(&c);
+
+    CHECK(load(ENV("fprocess=cat", "mode=serializing", "max_request_body=0"), &c) == 0);
+    CHECK(c.max_request_body == 0);
+    config_free(&c);
+
+    CHECK(load(ENV("mode=static"), &c) == 0); /* no fprocess needed */
+    CHECK(c.fprocess == NULL && c.argv == NULL);
+    CHECK(c.max_request_body == 0);
+    config_free(&c);
+
+    CHECK(load(ENV("fprocess=python app.py", "mode=http",
+                   "upstream_url=http://127.0.0.1:5000"), &c) == 0);
+    CHECK_STR(c.upstream_url, "http://127.0.0.1:5000");
+    config_free(&c);
+
+    /* upstream_url is not checked outside http mode. */
+    CHECK(load(ENV("fprocess=cat", "upstream_url=ftp://x"), &c) == 0);
+    config_free(&c);
+
+    check_error(ENV("fprocess=cat", "mode=fast"), "mode");
+    CHECK(strstr(err, "streaming, serializing, http, static or classic") != NULL);
+    check_error(ENV("fprocess=cat", "mode=http"), "upstream_url");
+    check_error(ENV("fprocess=cat", "mode=http", "upstream_url=127.0.0.1:5000"),
+                "upstream_url");
+    check_error(ENV("fprocess=cat", "mode=http", "http_upstream_url=https://x"),
+                "http_upstream_url");
+}
+
+static void test_second_wins(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat", "function_process=wc -l"), &c) == 0);
+    CHECK_STR(c.fprocess, "wc -l");
+    CHECK_STR(c.argv[1], "-l");
+    config_free(&c);
+
+    CHECK(load(ENV("function_process=wc", "fprocess=cat"), &c) == 0);
+    CHECK_STR(c.fprocess, "wc"); /* order in the environment does not matter */
+    config_free(&c);
+
+    CHECK(load(ENV("fprocess=cat", "mode=http", "upstream_url=http://a:1",
+                   "http_upstream_url=http://b:2"), &c) == 0);
+    CHECK_STR(c.upstream_url, "http://b:2");
+    config_free(&c);
+
+    CHECK(load(ENV("fprocess=cat", "buffer_http=true"), &c) == 0);
+    CHECK(c.buffer_req_body);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "http_buffer_req_body=1", "buffer_http=false"), &c) == 0);
+    CHECK(c.buffer_req_body);
+    config_free(&c);
+    check_error(ENV("fprocess=cat", "buffer_http=maybe"), "buffer_http");
+    check_error(ENV("fprocess=cat", "http_buffer_req_body=on"), "http_buffer_req_body");
+}
+
+static void test_ports(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat", "PORT=9000"), &c) == 0);
+    CHECK(c.port == 9000);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "PORT=9000", "port=7000"), &c) == 0);
+    CHECK(c.port == 7000);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "port=", "PORT=9000"), &c) == 0);
+    CHECK(c.port == 9000);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "port=65535", "metrics_port=1"), &c) == 0);
+    CHECK(c.port == 65535 && c.metrics_port == 1);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "port=8081", "metrics_port=0"), &c) == 0);
+    config_free(&c);
+
+    check_error(ENV("fprocess=cat", "port=0"), "port");
+    check_error(ENV("fprocess=cat", "port=65536"), "port");
+    check_error(ENV("fprocess=cat", "port=-1"), "port");
+    check_error(ENV("fprocess=cat", "port=80a"), "port");
+    check_error(ENV("fprocess=cat", "port=99999999999999999999999"), "port");
+    check_error(ENV("fprocess=cat", "PORT=http"), "PORT");
+    check_error(ENV("fprocess=cat", "metrics_port=65536"), "metrics_port");
+    check_error(ENV("fprocess=cat", "metrics_port=-1"), "metrics_port");
+    check_error(ENV("fprocess=cat", "port=9000", "metrics_port=9000"), "metrics_port");
+    check_error(ENV("fprocess=cat", "metrics_port=8080"), "metrics_port");
+    check_error(ENV("fprocess=cat", "PORT=8081"), "metrics_port");
+}
+
+static void test_errors(void)
+{
+    check_error(ENV("mode=streaming"), "fprocess");
+    CHECK(strstr(err, "not set") != NULL);
+    check_error(ENV("fprocess="), "fprocess");
+    check_error(ENV("fprocess=   "), "fprocess");
+    check_error(ENV("fprocess=sh -c 'echo"), "fprocess");
+    check_error(ENV("function_process=sh -c \"echo"), "function_process");
+
+    check_error(ENV("fprocess=cat", "read_timeout=abc"), "read_timeout");
+    CHECK(strcmp(err, "read_timeout: invalid duration \"abc\" (use e.g. 10s, 500ms, 1m30s)") == 0);
+    check_error(ENV("fprocess=cat", "read_timeout=0"), "read_timeout");
+    check_error(ENV("fprocess=cat", "write_timeout=0s"), "write_timeout");
+    check_error(ENV("fprocess=cat", "write_timeout=-1s"), "write_timeout");
+    check_error(ENV("fprocess=cat", "exec_timeout=10 s"), "exec_timeout");
+    check_error(ENV("fprocess=cat", "healthcheck_interval=1d"), "healthcheck_interval");
+
+    check_error(ENV("fprocess=cat", "suppress_lock=yes"), "suppress_lock");
+    check_error(ENV("fprocess=cat", "prefix_logs=no"), "prefix_logs");
+    check_error(ENV("fprocess=cat", "log_callid=2"), "log_callid");
+    check_error(ENV("fprocess=cat", "cgi_headers=on"), "cgi_headers");
+    check_error(ENV("fprocess=cat", "combine_output=x"), "combine_output");
+    check_error(ENV("fprocess=cat", "write_debug=x"), "write_debug");
+    check_error(ENV("fprocess=cat", "marshal_request=x"), "marshal_request");
+
+    check_error(ENV("fprocess=cat", "max_inflight=-1"), "max_inflight");
+    check_error(ENV("fprocess=cat", "max_inflight=1.5"), "max_inflight");
+    check_error(ENV("fprocess=cat", "max_inflight=3000000000"), "max_inflight");
+    check_error(ENV("fprocess=cat", "log_buffer_size=0"), "log_buffer_size");
+    check_error(ENV("fprocess=cat", "log_buffer_size=64k"), "log_buffer_size");
+    check_error(ENV("fprocess=cat", "max_connections=0"), "max_connections");
+    check_error(ENV("fprocess=cat", "max_request_body=-1"), "max_request_body");
+    check_error(ENV("fprocess=cat", "max_request_body=10T"), "max_request_body");
+    check_error(ENV("fprocess=cat", "max_request_body=1kk"), "max_request_body");
+    check_error(ENV("fprocess=cat", "max_request_body=99999999999G"), "max_request_body");
+    check_error(ENV("fprocess=cat", "log_format=xml"), "log_format");
+
+    /* Control bytes in a value never break the one-line message. */
+    check_error(ENV("fprocess=cat", "read_timeout=1\n2"), "read_timeout");
+}
+
+static void test_sizes(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat", "max_request_body=64M"), &c) == 0);
+    CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "max_request_body=2G"), &c) == 0);
+    CHECK(c.max_request_body == INT64_C(2) * 1024 * 1024 * 1024);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "max_request_body=12345"), &c) == 0);
+    CHECK(c.max_request_body == 12345);
+    config_free(&c);
+}
+
+static void check_split(const char *cmd, const char *const *want)
+{
+    char e[128];
+    char **argv = config_split_command(cmd, e, sizeof(e));
+    size_t i = 0;
+
+    CHECK(argv != NULL);
+    if (!argv) {
+        fprintf(stderr, "  split failed for [%s]: %s\n", cmd, e);
+        return;
+    }
+    for (; want[i]; i++)
+        CHECK_STR(argv[i], want[i]);
+    CHECK(argv[i] == NULL);
+    config_free_argv(argv);
+}
+
+static void test_split(void)
+{
+    char e[128];
+
+    check_split("cat", (const char *[]){"cat", NULL});
+    check_split("  node\t index.js  ", (const char *[]){"node", "index.js", NULL});
+    check_split("sh -c 'echo hi; exit 3'", (const char *[]){"sh", "-c", "echo hi; exit 3", NULL});
+    check_split("echo \"a b\" c", (const char *[]){"echo", "a b", "c", NULL});
+    check_split("echo \"say \\\"hi\\\" \\\\ \\n\"",
+                (const char *[]){"echo", "say \"hi\" \\ \\n", NULL});
+    check_split("echo 'it\\'", (const char *[]){"echo", "it\\", NULL});
+    check_split("a\"b c\"d", (const char *[]){"ab cd", NULL});
+    check_split("x '' \"\"", (const char *[]){"x", "", "", NULL});
+    check_split("'\"' \"'\"", (const char *[]){"\"", "'", NULL});
+
+    CHECK(config_split_command("", e, sizeof(e)) == NULL);
+    CHECK(strstr(e, "empty") != NULL);
+    CHECK(config_split_command(" \t ", e, sizeof(e)) == NULL);
+    CHECK(config_split_command("sh -c 'x", e, sizeof(e)) == NULL);
+    CHECK(strstr(e, "single") != NULL);
+    CHECK(config_split_command("echo \"x", e, sizeof(e)) == NULL);
+    CHECK(strstr(e, "double") != NULL);
+    CHECK(config_split_command("echo \"x\\\"", e, sizeof(e)) == NULL);
+}
+
+static void test_lock_path(void)
+{
+    char *p;
+
+    p = config_lock_path(ENV("A=b"));
+    CHECK_STR(p, "/tmp/.lock");
+    free(p);
+    p = config_lock_path(ENV("TMPDIR=/run/fn"));
+    CHECK_STR(p, "/run/fn/.lock");
+    free(p);
+    p = config_lock_path(ENV("TMPDIR=/"));
+    CHECK_STR(p, "/.lock");
+    free(p);
+}
+
+static void test_help(void)
+{
+    static const char *const vars[] = {
+        "fprocess", "function_process", "mode", "port", "PORT", "metrics_port",
+        "read_timeout", "write_timeout", "exec_timeout", "healthcheck_interval",
+        "upstream_url", "http_upstream_url", "http_buffer_req_body", "buffer_http",
+        "content_type", "static_path", "max_inflight", "suppress_lock", "prefix_logs",
+        "log_buffer_size", "log_callid", "log_format", "ready_path", "cgi_headers",
+        "combine_output", "write_debug", "marshal_request", "max_request_body",
+        "max_connections", "TMPDIR", "-version", "--version", "-run-healthcheck",
+        "--help", NULL,
+    };
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    config_print_help(f);
+    fclose(f);
+    for (size_t i = 0; vars[i]; i++) {
+        bool found = false;
+        char word[64];
+        snprintf(word, sizeof(word), " %s", vars[i]);
+        /* The whole word: "port" must not be satisfied by "metrics_port". */
+        for (const char *p = text; (p = strstr(p, word)) != NULL; p++) {
+            char next = p[strlen(word)];
+            found = found || next == ' ' || next == ',';
+        }
+        CHECK(found);
+        if (!found)
+            fprintf(stderr, "  help lacks %s\n", vars[i]);
+    }
+    free(text);
+}
+
+int main(void)
+{
+    test_durations();
+    test_bools();
+    test_defaults();
+    test_values();
+    test_modes();
+    test_second_wins();
+    test_ports();
+    test_errors();
+    test_sizes();
+    test_split();
+    test_lock_path();
+    test_help();
+    return check_done("test_config");
+}
