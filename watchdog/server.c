@@ -128,6 +128,15 @@ void conn_abort(struct conn *c)
 
 /* ---- timers ---- */
 
+/* An answer before any request head was complete: neither logged nor counted. */
+static void bare_request(struct conn *c)
+{
+    memset(&c->req, 0, sizeof(c->req));
+    c->req.method = c->req.uri = c->req.path = c->req.query = c->req.host = "";
+    c->req.conn = c;
+    c->private_req = true;
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -137,6 +146,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (c->state == CONN_HEAD && c->head_len > 0 && !c->resp_started) {
         /* A slow client mid-head: say why before closing. */
         c->keep_alive = false;
+        bare_request(c);
         resp_simple(&c->req, 408, "Request Timeout\n");
     } else if (c->state == CONN_BODY && !c->resp_started) {
         abort_handler(c);
@@ -513,13 +523,8 @@ static void bad_request(struct conn *c, llhttp_errno_t err)
         }
     }
     c->keep_alive = false;
-    if (c->state == CONN_IDLE || c->state == CONN_HEAD) {
-        /* No request to speak of: an answer that is neither logged nor counted. */
-        memset(&c->req, 0, sizeof(c->req));
-        c->req.method = c->req.uri = c->req.path = c->req.query = c->req.host = "";
-        c->private_req = true;
-    }
-    c->req.conn = c;
+    if (c->state == CONN_IDLE || c->state == CONN_HEAD)
+        bare_request(c);
     resp_simple(&c->req, status, body);
 }
 
