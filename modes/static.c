@@ -363,7 +363,7 @@ static enum range parse_range(const char *h, int64_t size, int64_t *start, int64
         return suffix_range(p + 1, size, start, len);
     if (!parse_num(&p, &a) || *p++ != '-')
         return RANGE_NONE;
-    b = size - 1;
+    b = INT64_MAX; /* "N-": to the end */
     if (*p >= '0' && *p <= '9' && !parse_num(&p, &b))
         return RANGE_NONE;
     if (p[strspn(p, " \t")] != '\0' || b < a)
