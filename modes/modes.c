@@ -6,6 +6,8 @@
 static const struct mode *const modes[] = {
     &mode_streaming,
     &mode_serializing,
+    &mode_static,
+    &mode_classic,
 };
 
 const struct mode *mode_find(const char *name)

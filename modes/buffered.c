@@ -1,0 +1,116 @@
+#include "buffered.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fork.h"
+
+struct buffered {
+    const struct mode_env *env;
+    const struct buffered_mode *m;
+    struct request *r;
+    struct job *job;
+    struct evbuffer *in;
+    struct evbuffer *out;
+};
+
+static void buffered_free(struct buffered *b)
+{
+    job_free(b->job);
+    if (b->in)
+        evbuffer_free(b->in);
+    if (b->out)
+        evbuffer_free(b->out);
+    free(b);
+}
+
+static void set_duration(struct request *r)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%f", req_elapsed(r));
+    resp_header(r, "X-Duration-Seconds", buf);
+}
+
+static void on_out(void *arg, struct evbuffer *data)
+{
+    struct buffered *b = arg;
+    evbuffer_add_buffer(b->out, data);
+}
+
+static void on_done(void *arg, int result)
+{
+    struct buffered *b = arg;
+    set_duration(b->r);
+    b->m->answer(b->env, b->r, result, b->out);
+    buffered_free(b);
+}
+
+static const struct job_ops buffered_job_ops = {on_out, NULL, on_done};
+
+static void too_large(struct buffered *b)
+{
+    struct request *r = b->r;
+    char body[96];
+    snprintf(body, sizeof(body), "Request body larger than max_request_body (%lld bytes)\n",
+             (long long)b->env->cfg->max_request_body);
+    buffered_free(b);
+    resp_simple(r, 413, body);
+}
+
+static void on_body(void *arg, const char *data, size_t len)
+{
+    struct buffered *b = arg;
+    int64_t max = b->env->cfg->max_request_body;
+    if (max > 0 && (int64_t)(evbuffer_get_length(b->in) + len) > max) {
+        too_large(b);
+        return;
+    }
+    evbuffer_add(b->in, data, len);
+}
+
+static void on_body_end(void *arg)
+{
+    struct buffered *b = arg;
+    struct job_params p = {.timeout_ms = b->env->cfg->exec_timeout_ms};
+    if (b->m->input && b->m->input(b->env, b->r, b->in) < 0) {
+        buffered_free(b);
+        return;
+    }
+    if (b->m->params)
+        b->m->params(b->env->cfg, &p);
+    b->job = fork_start(b->env, b->r, &p, &buffered_job_ops, b);
+    if (!b->job) {
+        buffered_free(b);
+        return;
+    }
+    job_write_in_buf(b->job, b->in);
+    job_close_in(b->job);
+}
+
+static void on_abort(void *arg)
+{
+    buffered_free(arg);
+}
+
+static const struct req_handler buffered_req_ops = {on_body, on_body_end, NULL, on_abort};
+
+void buffered_handle(const struct mode_env *env, struct request *r, const struct buffered_mode *m)
+{
+    int64_t max = env->cfg->max_request_body;
+    if (max > 0 && r->content_length > max) {
+        resp_simple(r, 413, "Request body larger than max_request_body\n");
+        return;
+    }
+    struct buffered *b = calloc(1, sizeof(*b));
+    if (!b || !(b->in = evbuffer_new()) || !(b->out = evbuffer_new())) {
+        if (b)
+            buffered_free(b);
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    b->env = env;
+    b->m = m;
+    b->r = r;
+    req_attach(r, &buffered_req_ops, b);
+}

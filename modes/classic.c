@@ -1,0 +1,290 @@
+/* classic: the classic OpenFaaS watchdog's rules on the buffered engine, so
+ * images built for it run unchanged. Only GET, POST, PUT, PATCH and DELETE;
+ * stderr goes into the response unless combine_output=false; a timeout is
+ * 408 "Killed process."; a failure is 500 with the error and the output; the
+ * response's Content-Type echoes the request's unless content_type is set;
+ * marshal_request sends headers and body as JSON; write_debug logs bodies. */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buffered.h"
+#include "cgi.h"
+#include "log.h"
+
+/* ---- marshal_request: {"header":{"Name":["v",...]},"body":{"raw":"<base64>"}} ---- */
+
+/* One request header under its canonical name, for sorting. */
+struct named {
+    const char *canon;
+    const struct header *h;
+};
+
+static int named_cmp(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    int c = strcmp(x->canon, y->canon);
+    /* Keep repeated headers in the order they came in. */
+    return c ? c : (x->h < y->h ? -1 : x->h > y->h);
+}
+
+/* A JSON string the way Go's encoding/json writes it, HTML-safe escapes
+ * included, so functions see byte-identical input. */
+static void json_string(struct evbuffer *out, const char *s, size_t len)
+{
+    evbuffer_add(out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            evbuffer_add_printf(out, "\\%c", c);
+        else if (c == '\n')
+            evbuffer_add(out, "\\n", 2);
+        else if (c == '\r')
+            evbuffer_add(out, "\\r", 2);
+        else if (c == '\t')
+            evbuffer_add(out, "\\t", 2);
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
+            evbuffer_add_printf(out, "\\u%04x", c);
+        else
+            evbuffer_add(out, &s[i], 1);
+    }
+    evbuffer_add(out, "\"", 1);
+}
+
+static void base64(struct evbuffer *out, const unsigned char *p, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char q[4];
+    for (size_t i = 0; i < len; i += 3) {
+        size_t n = len - i < 3 ? len - i : 3;
+        unsigned v = (unsigned)p[i] << 16 | (n > 1 ? (unsigned)p[i + 1] << 8 : 0) | (n > 2 ? p[i + 2] : 0);
+        q[0] = tab[v >> 18 & 63];
+        q[1] = tab[v >> 12 & 63];
+        q[2] = n > 1 ? tab[v >> 6 & 63] : '=';
+        q[3] = n > 2 ? tab[v & 63] : '=';
+        evbuffer_add(out, q, 4);
+    }
+}
+
+/* Go keeps Host and Transfer-Encoding out of http.Header. */
+static bool hidden_header(const char *canon)
+{
+    return strcmp(canon, "Host") == 0 || strcmp(canon, "Transfer-Encoding") == 0;
+}
+
+/* The headers under their canonical names (Go's CanonicalMIMEHeaderKey),
+ * sorted as Go sorts map keys. One allocation: free() the result. */
+static struct named *sorted_headers(const struct request *r, size_t *count)
+{
+    size_t names = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        names += r->headers[i].name_len + 1;
+    struct named *v = malloc(r->nheaders * sizeof(*v) + names + 1);
+    if (!v)
+        return NULL;
+    char *area = (char *)(v + r->nheaders);
+    size_t n = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        cgi_env_name(h->name, h->name_len, area);
+        for (size_t k = 0; k < h->name_len; k++)
+            area[k] = h->name[k] == '-' ? '-' : area[k];
+        area[h->name_len] = '\0';
+        if (!hidden_header(area))
+            v[n++] = (struct named){area, h};
+        area += h->name_len + 1;
+    }
+    qsort(v, n, sizeof(*v), named_cmp);
+    *count = n;
+    return v;
+}
+
+static void json_headers(struct evbuffer *out, const struct named *v, size_t n)
+{
+    evbuffer_add(out, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        bool first = i == 0 || strcmp(v[i - 1].canon, v[i].canon) != 0;
+        bool last = i + 1 == n || strcmp(v[i + 1].canon, v[i].canon) != 0;
+        if (first) {
+            if (i > 0)
+                evbuffer_add(out, ",", 1);
+            json_string(out, v[i].canon, strlen(v[i].canon));
+            evbuffer_add(out, ":[", 2);
+        } else {
+            evbuffer_add(out, ",", 1);
+        }
+        json_string(out, v[i].h->value, v[i].h->value_len);
+        if (last)
+            evbuffer_add(out, "]", 1);
+    }
+    evbuffer_add(out, "}", 1);
+}
+
+/* Replace body with the JSON document wrapping the headers and body. */
+static int marshal(struct request *r, struct evbuffer *body)
+{
+    size_t n = 0;
+    struct named *v = sorted_headers(r, &n);
+    struct evbuffer *json = evbuffer_new();
+    int rc = -1;
+    if (!v || !json)
+        goto out;
+    size_t len = evbuffer_get_length(body);
+    const unsigned char *raw = evbuffer_pullup(body, -1);
+    if (len > 0 && !raw)
+        goto out;
+    evbuffer_add(json, "{\"header\":", 10);
+    json_headers(json, v, n);
+    evbuffer_add(json, ",\"body\":{\"raw\":\"", 16);
+    base64(json, raw, len);
+    evbuffer_add(json, "\"}}", 3);
+    evbuffer_drain(body, len);
+    evbuffer_add_buffer(body, json);
+    rc = 0;
+out:
+    free(v);
+    if (json)
+        evbuffer_free(json);
+    return rc;
+}
+
+/* ---- the mode ---- */
+
+static void log_body(const char *what, struct evbuffer *buf)
+{
+    size_t len = evbuffer_get_length(buf);
+    const char *p = (const char *)evbuffer_pullup(buf, -1);
+    log_info("%s: %.*s", what, (int)len, p ? p : "");
+}
+
+static int classic_input(const struct mode_env *env, struct request *r, struct evbuffer *body)
+{
+    const struct config *cfg = env->cfg;
+    if (cfg->write_debug)
+        log_body("Request body", body);
+    log_info("Forking fprocess.");
+    if (cfg->marshal_request && marshal(r, body) < 0) {
+        resp_simple(r, 500, "Out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void classic_params(const struct config *cfg, struct job_params *p)
+{
+    p->merge_stderr = cfg->combine_output;
+}
+
+/* No type configured and none on the request: a small subset of Go's
+ * http.DetectContentType, which the classic watchdog relied on here. */
+static const char *sniff_type(struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length(out);
+    if (len > 512)
+        len = 512;
+    const char *p = (const char *)evbuffer_pullup(out, (ssize_t)len);
+    size_t i = 0;
+    while (i < len && strchr("\t\n\f\r ", p[i]))
+        i++;
+    if ((len - i >= 14 && strncasecmp(p + i, "<!DOCTYPE HTML", 14) == 0) ||
+        (len - i >= 5 && strncasecmp(p + i, "<html", 5) == 0))
+        return "text/html; charset=utf-8";
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)p[k];
+        if (c <= 0x08 || c == 0x0b || (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f))
+            return "application/octet-stream";
+    }
+    return "text/plain; charset=utf-8";
+}
+
+static const char *response_type(const struct config *cfg, const struct request *r, struct evbuffer *out)
+{
+    const char *ct = req_header(r, "Content-Type");
+    if (cfg->content_type && *cfg->content_type)
+        return cfg->content_type;
+    return ct && *ct ? ct : sniff_type(out);
+}
+
+static void answer_failure(const struct config *cfg, struct request *r, int result, struct evbuffer *out)
+{
+    struct evbuffer *body = evbuffer_new();
+    char err[32];
+    snprintf(err, sizeof(err), "exit status %d", result);
+    if (cfg->write_debug) {
+        log_info("Success=false, Error=%s", err);
+        log_body("Out", out);
+    }
+    if (!body) {
+        resp_simple(r, 500, err);
+        return;
+    }
+    evbuffer_add_printf(body, "%s\n", err);
+    evbuffer_add_buffer(body, out);
+    resp_header(r, "Content-Type", "text/plain; charset=utf-8");
+    resp_start(r, 500, (int64_t)evbuffer_get_length(body));
+    resp_write_buf(r, body);
+    resp_end(r);
+    evbuffer_free(body);
+}
+
+static void classic_answer(const struct mode_env *env, struct request *r, int result, struct evbuffer *out)
+{
+    const struct config *cfg = env->cfg;
+    size_t len = evbuffer_get_length(out);
+    if (result == JOB_TIMEOUT) {
+        log_info("Killing process: %s", cfg->fprocess);
+        resp_simple(r, 408, "Killed process.\n");
+        return;
+    }
+    if (result != 0) {
+        answer_failure(cfg, r, result, out);
+        return;
+    }
+    if (cfg->write_debug)
+        log_body("Response body", out);
+    else
+        log_info("Wrote %zu Bytes - Duration: %fs", len, req_elapsed(r));
+    resp_header(r, "Content-Type", response_type(cfg, r, out));
+    resp_start(r, 200, (int64_t)len);
+    resp_write_buf(r, out);
+    resp_end(r);
+}
+
+static const struct buffered_mode classic_mode = {
+    .params = classic_params,
+    .input = classic_input,
+    .answer = classic_answer,
+};
+
+static bool classic_method(const char *m)
+{
+    static const char *const allowed[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(m, allowed[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int classic_init(const struct mode_env *env, void **state)
+{
+    *state = (void *)env;
+    return 0;
+}
+
+static void classic_handle(void *state, struct request *r)
+{
+    if (!classic_method(r->method)) {
+        resp_simple(r, 405, "");
+        return;
+    }
+    buffered_handle(state, r, &classic_mode);
+}
+
+const struct mode mode_classic = {
+    .name = "classic",
+    .init = classic_init,
+    .handle = classic_handle,
+};

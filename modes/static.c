@@ -1,0 +1,756 @@
+/* static: files under static_path for GET and HEAD, with index.html or a
+ * listing for directories, conditional requests, single byte ranges, and
+ * zero-copy sending in slices so a large file or a slow client costs
+ * neither memory nor loop time. Nothing outside the root is ever opened:
+ * openat2(RESOLVE_BENEATH) where the kernel has it, else a realpath prefix
+ * check; only regular files and directories are served. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#define HAVE_OPENAT2_H 1
+#endif
+#endif
+/* glibc has no openat2 wrapper; older headers may not name the number. */
+#if defined(HAVE_OPENAT2_H) && !defined(SYS_openat2)
+#define SYS_openat2 437
+#endif
+
+#include "log.h"
+#include "mode.h"
+
+/* Bytes queued per drain: memory stays flat whatever the file size. */
+#define SLICE ((int64_t)1 << 20)
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+
+struct root {
+    int fd;
+    char *real;    /* realpath of static_path, for the fallback check */
+    bool beneath;  /* openat2(RESOLVE_BENEATH) works on this kernel */
+};
+
+/* ---- the request path ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode raw into out (at least strlen(raw)+1 bytes). Returns the
+ * decoded length, -1 on a malformed escape. The result may hold NULs. */
+static ssize_t pct_decode(const char *raw, char *out)
+{
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        if (*p != '%') {
+            out[n++] = *p;
+            continue;
+        }
+        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+        if (lo < 0)
+            return -1;
+        out[n++] = (char)(hi << 4 | lo);
+        p += 2;
+    }
+    out[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* Append segment seg (len bytes) to the normalised path out, or drop its
+ * last segment for "..". 0, or 403 when ".." would leave the root. */
+static int push_segment(char *out, size_t *olen, const char *seg, size_t len)
+{
+    if (len == 0 || (len == 1 && seg[0] == '.'))
+        return 0;
+    if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+        if (*olen == 0)
+            return 403;
+        char *slash = memrchr(out, '/', *olen);
+        *olen = slash ? (size_t)(slash - out) : 0;
+        out[*olen] = '\0';
+        return 0;
+    }
+    if (*olen > 0)
+        out[(*olen)++] = '/';
+    memcpy(out + *olen, seg, len);
+    *olen += len;
+    out[*olen] = '\0';
+    return 0;
+}
+
+/* The request path, decoded and normalised into a path relative to the
+ * root ("" for the root itself) in *rel (malloc'd). *slash: it ended with
+ * '/'. Returns 0, or the status to answer: 400 malformed, 404 NUL or
+ * backslash (no such name can be served), 403 leaving the root. */
+static int clean_path(const char *raw, char **rel, bool *slash)
+{
+    size_t cap = strlen(raw) + 1, olen = 0;
+    char *dec = malloc(cap), *out = malloc(cap);
+    int status = 500;
+    if (!dec || !out)
+        goto err;
+    ssize_t n = pct_decode(raw, dec);
+    status = 400;
+    if (n < 1 || dec[0] != '/')
+        goto err;
+    status = 404;
+    if (memchr(dec, '\0', (size_t)n) || memchr(dec, '\\', (size_t)n))
+        goto err;
+    out[0] = '\0';
+    for (const char *p = dec; *p;) {
+        p += strspn(p, "/");
+        size_t len = strcspn(p, "/");
+        if ((status = push_segment(out, &olen, p, len)) != 0)
+            goto err;
+        p += len;
+    }
+    *slash = dec[n - 1] == '/';
+    *rel = out;
+    free(dec);
+    return 0;
+err:
+    free(dec);
+    free(out);
+    return status;
+}
+
+/* ---- opening beneath the root ---- */
+
+/* An errno from opening as the status to answer. */
+static int open_status(int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case ENXIO:
+        return 404;
+    case EXDEV:
+    case ELOOP:
+    case EACCES:
+    case EPERM:
+        return 403;
+    default:
+        log_error("static: open: %s", strerror(err));
+        return 500;
+    }
+}
+
+#ifdef HAVE_OPENAT2_H
+static int openat2_beneath(int dirfd, const char *path)
+{
+    /* Symlinks inside the root are followed; any step out of it, by "..",
+     * an absolute link or a /proc magic link, fails with EXDEV/ELOOP. */
+    struct open_how how = {
+        .flags = OPEN_FLAGS,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+#endif
+
+/* Without openat2: resolve every link, check the result is still under the
+ * root, and refuse a final component that became a link meanwhile. */
+static int open_realpath(const struct root *rt, const char *rel)
+{
+    char *full = NULL, *res = NULL;
+    int fd = -1, err = 0;
+    if (asprintf(&full, "%s/%s", rt->real, rel) < 0) {
+        full = NULL;
+        err = ENOMEM;
+        goto out;
+    }
+    if (!(res = realpath(full, NULL))) {
+        err = errno;
+        goto out;
+    }
+    size_t n = strlen(rt->real);
+    bool inside = strcmp(rt->real, "/") == 0 ||
+                  (strncmp(res, rt->real, n) == 0 && (res[n] == '\0' || res[n] == '/'));
+    if (!inside) {
+        err = EXDEV;
+        goto out;
+    }
+    if ((fd = open(res, OPEN_FLAGS | O_NOFOLLOW)) < 0)
+        err = errno;
+out:
+    free(full);
+    free(res);
+    errno = err;
+    return fd;
+}
+
+/* Open rel under the root; only a regular file or a directory is kept.
+ * Returns 0 with *fd and *st, or the status to answer. */
+static int open_under(const struct root *rt, const char *rel, int *fd, struct stat *st)
+{
+    const char *path = *rel ? rel : ".";
+    int f = -1;
+#ifdef HAVE_OPENAT2_H
+    if (rt->beneath)
+        f = openat2_beneath(rt->fd, path);
+    else
+#endif
+        f = open_realpath(rt, rel);
+    if (f < 0)
+        return open_status(errno);
+    if (fstat(f, st) != 0 || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
+        close(f);
+        return 403;
+    }
+    *fd = f;
+    return 0;
+}
+
+/* ---- headers ---- */
+
+struct ctype {
+    const char *ext;
+    const char *type;
+};
+
+static const struct ctype ctypes[] = {
+    {"html", "text/html; charset=utf-8"},       {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},         {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},  {"json", "application/json"},
+    {"map", "application/json"},                {"webmanifest", "application/manifest+json"},
+    {"xml", "text/xml; charset=utf-8"},         {"txt", "text/plain; charset=utf-8"},
+    {"csv", "text/csv; charset=utf-8"},         {"md", "text/markdown; charset=utf-8"},
+    {"yaml", "text/yaml; charset=utf-8"},       {"yml", "text/yaml; charset=utf-8"},
+    {"svg", "image/svg+xml"},                   {"png", "image/png"},
+    {"jpg", "image/jpeg"},                      {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},                       {"webp", "image/webp"},
+    {"avif", "image/avif"},                     {"bmp", "image/bmp"},
+    {"ico", "image/x-icon"},                    {"wasm", "application/wasm"},
+    {"pdf", "application/pdf"},                 {"zip", "application/zip"},
+    {"gz", "application/gzip"},                 {"tar", "application/x-tar"},
+    {"woff", "font/woff"},                      {"woff2", "font/woff2"},
+    {"ttf", "font/ttf"},                        {"otf", "font/otf"},
+    {"mp4", "video/mp4"},                       {"webm", "video/webm"},
+    {"mp3", "audio/mpeg"},                      {"ogg", "audio/ogg"},
+    {"wav", "audio/wav"},
+};
+
+static const char *content_type(const char *rel)
+{
+    const char *base = strrchr(rel, '/');
+    const char *dot = strrchr(base ? base + 1 : rel, '.');
+    if (dot) {
+        for (size_t i = 0; i < sizeof(ctypes) / sizeof(ctypes[0]); i++) {
+            if (strcasecmp(dot + 1, ctypes[i].ext) == 0)
+                return ctypes[i].type;
+        }
+    }
+    return "application/octet-stream";
+}
+
+static void http_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* RFC 9110 dates: IMF-fixdate, and the obsolete RFC 850 and asctime forms. */
+static bool parse_http_date(const char *s, time_t *out)
+{
+    static const char *const formats[] = {
+        "%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        struct tm tm = {0};
+        const char *end = strptime(s, formats[i], &tm);
+        if (end && *end == '\0') {
+            *out = timegm(&tm);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* If-None-Match: a list of entity tags or "*", compared weakly. */
+static bool etag_listed(const char *list, const char *etag)
+{
+    size_t elen = strlen(etag);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, ","), m = n;
+        while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+            m--;
+        const char *t = p;
+        if (m >= 2 && t[0] == 'W' && t[1] == '/')
+            t += 2, m -= 2;
+        if ((m == 1 && *t == '*') || (m == elen && memcmp(t, etag, m) == 0))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* RFC 9110 13.2.2: If-None-Match wins over If-Modified-Since. */
+static bool not_modified(const struct request *r, const struct stat *st, const char *etag)
+{
+    const char *inm = req_header(r, "If-None-Match");
+    const char *ims = req_header(r, "If-Modified-Since");
+    time_t t;
+    if (inm)
+        return etag_listed(inm, etag);
+    return ims && parse_http_date(ims, &t) && st->st_mtime <= t;
+}
+
+/* ---- ranges ---- */
+
+enum range { RANGE_NONE, RANGE_ONE, RANGE_UNSATISFIABLE };
+
+static bool parse_num(const char **p, int64_t *out)
+{
+    int64_t v = 0;
+    const char *s = *p;
+    if (*s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return true;
+}
+
+/* "-N": the last N bytes. */
+static enum range suffix_range(const char *p, int64_t size, int64_t *start, int64_t *len)
+{
+    int64_t n;
+    if (!parse_num(&p, &n) || p[strspn(p, " \t")] != '\0')
+        return RANGE_NONE;
+    if (n == 0 || size == 0)
+        return RANGE_UNSATISFIABLE;
+    *start = n >= size ? 0 : size - n;
+    *len = size - *start;
+    return RANGE_ONE;
+}
+
+/* A single "bytes=" range. Syntax errors and several ranges are ignored
+ * (the whole file is sent), which RFC 9110 14.2 allows. */
+static enum range parse_range(const char *h, int64_t size, int64_t *start, int64_t *len)
+{
+    int64_t a, b;
+    if (strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return RANGE_NONE;
+    const char *p = h + 6;
+    p += strspn(p, " \t");
+    if (*p == '-')
+        return suffix_range(p + 1, size, start, len);
+    if (!parse_num(&p, &a) || *p++ != '-')
+        return RANGE_NONE;
+    b = INT64_MAX; /* "N-": to the end */
+    if (*p >= '0' && *p <= '9' && !parse_num(&p, &b))
+        return RANGE_NONE;
+    if (p[strspn(p, " \t")] != '\0' || b < a)
+        return RANGE_NONE;
+    if (a >= size)
+        return RANGE_UNSATISFIABLE;
+    if (b >= size)
+        b = size - 1;
+    *start = a;
+    *len = b - a + 1;
+    return RANGE_ONE;
+}
+
+/* If-Range: the Range applies only while the file is what the client has. */
+static bool if_range_holds(const struct request *r, const struct stat *st, const char *etag)
+{
+    const char *ir = req_header(r, "If-Range");
+    time_t t;
+    if (!ir)
+        return true;
+    if (ir[0] == '"')
+        return strcmp(ir, etag) == 0;
+    return parse_http_date(ir, &t) && t == st->st_mtime;
+}
+
+/* ---- sending ---- */
+
+struct sender {
+    struct request *r;
+    int fd;
+    int64_t off, left;
+};
+
+static void sender_free(struct sender *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+/* Queue the next slice; the last one hands over the fd itself. */
+static void send_slice(struct sender *s)
+{
+    struct request *r = s->r;
+    int64_t n = s->left < SLICE ? s->left : SLICE;
+    int fd = n == s->left ? s->fd : dup(s->fd);
+    if (fd < 0) {
+        log_error("static: dup: %s", strerror(errno));
+        sender_free(s);
+        resp_abort(r);
+        return;
+    }
+    if (fd == s->fd)
+        s->fd = -1;
+    resp_write_file(r, fd, s->off, n);
+    s->off += n;
+    s->left -= n;
+    if (s->left == 0) {
+        sender_free(s);
+        resp_end(r);
+    }
+}
+
+static void on_drain(void *arg)
+{
+    send_slice(arg);
+}
+
+static void on_abort(void *arg)
+{
+    sender_free(arg);
+}
+
+static const struct req_handler sender_ops = {NULL, NULL, on_drain, on_abort};
+
+/* Send len bytes of fd from off; takes the fd. */
+static void send_file(struct request *r, int fd, int64_t off, int64_t len)
+{
+    struct sender *s;
+    if (len == 0 || r->head || !(s = malloc(sizeof(*s)))) {
+        close(fd);
+        if (len == 0 || r->head)
+            resp_end(r);
+        else
+            resp_abort(r);
+        return;
+    }
+    *s = (struct sender){r, fd, off, len};
+    req_attach(r, &sender_ops, s);
+    send_slice(s);
+}
+
+/* A regular file: conditional requests, ranges, then the bytes. Takes fd. */
+static void serve_file(struct request *r, const char *rel, int fd, const struct stat *st)
+{
+    char etag[64], mtime[40], crange[96];
+    int64_t size = st->st_size, start = 0, len = size;
+    snprintf(etag, sizeof(etag), "\"%llx-%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
+             (long)st->st_mtim.tv_nsec, (unsigned long long)size);
+    http_date(st->st_mtime, mtime, sizeof(mtime));
+    resp_header(r, "Last-Modified", mtime);
+    resp_header(r, "ETag", etag);
+    resp_header(r, "Accept-Ranges", "bytes");
+    if (not_modified(r, st, etag)) {
+        close(fd);
+        resp_start(r, 304, -1);
+        resp_end(r);
+        return;
+    }
+    const char *range = req_header(r, "Range");
+    enum range kind = range && if_range_holds(r, st, etag) ? parse_range(range, size, &start, &len) : RANGE_NONE;
+    if (kind == RANGE_UNSATISFIABLE) {
+        close(fd);
+        snprintf(crange, sizeof(crange), "bytes */%lld", (long long)size);
+        resp_header(r, "Content-Range", crange);
+        resp_simple(r, 416, "Requested range not satisfiable\n");
+        return;
+    }
+    resp_header(r, "Content-Type", content_type(rel));
+    if (kind == RANGE_ONE) {
+        snprintf(crange, sizeof(crange), "bytes %lld-%lld/%lld", (long long)start,
+                 (long long)(start + len - 1), (long long)size);
+        resp_header(r, "Content-Range", crange);
+    }
+    resp_start(r, kind == RANGE_ONE ? 206 : 200, len);
+    send_file(r, fd, start, len);
+}
+
+/* ---- directories ---- */
+
+/* Bytes kept as they are in a URL path segment; everything else is
+ * escaped, which also makes the result safe inside an HTML attribute. */
+static void pct_encode(struct evbuffer *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+            evbuffer_add(out, s, 1);
+        else
+            evbuffer_add_printf(out, "%%%02X", c);
+    }
+}
+
+static void html_escape(struct evbuffer *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': evbuffer_add(out, "&amp;", 5); break;
+        case '<': evbuffer_add(out, "&lt;", 4); break;
+        case '>': evbuffer_add(out, "&gt;", 4); break;
+        case '"': evbuffer_add(out, "&#34;", 5); break;
+        case '\'': evbuffer_add(out, "&#39;", 5); break;
+        default: evbuffer_add(out, s, 1);
+        }
+    }
+}
+
+/* A directory without a trailing slash: redirect, relative like Go's
+ * FileServer so it also works behind a gateway that strips a prefix. */
+static void redirect_dir(struct request *r, const char *rel)
+{
+    struct evbuffer *loc = evbuffer_new();
+    const char *base = strrchr(rel, '/');
+    if (!loc) {
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    if (*rel)
+        pct_encode(loc, base ? base + 1 : rel);
+    else
+        evbuffer_add(loc, ".", 1);
+    evbuffer_add(loc, "/", 1);
+    if (*r->query)
+        evbuffer_add_printf(loc, "?%s", r->query);
+    evbuffer_add(loc, "", 1);
+    resp_header(r, "Location", (const char *)evbuffer_pullup(loc, -1));
+    resp_simple(r, 301, "Moved Permanently\n");
+    evbuffer_free(loc);
+}
+
+struct entry {
+    char *name;
+    bool dir;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+static bool entry_is_dir(DIR *d, const struct dirent *e)
+{
+    struct stat st;
+    if (e->d_type != DT_UNKNOWN)
+        return e->d_type == DT_DIR;
+    return fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The directory's entries, sorted by name. Takes fd. -1 on failure. */
+static int read_entries(int fd, struct entry **out, size_t *count)
+{
+    DIR *d = fdopendir(fd);
+    struct entry *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            struct entry *nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+            if (!nv)
+                goto err;
+            v = nv;
+        }
+        if (!(v[n].name = strdup(e->d_name)))
+            goto err;
+        v[n++].dir = entry_is_dir(d, e);
+    }
+    closedir(d);
+    qsort(v, n, sizeof(*v), entry_cmp);
+    *out = v;
+    *count = n;
+    return 0;
+err:
+    while (n > 0)
+        free(v[--n].name);
+    free(v);
+    closedir(d);
+    return -1;
+}
+
+/* The listing Go's FileServer gives for a directory without index.html. */
+static void serve_listing(struct request *r, int fd)
+{
+    struct entry *v = NULL;
+    size_t n = 0;
+    struct evbuffer *out = evbuffer_new();
+    if (!out || read_entries(fd, &v, &n) != 0) {
+        if (!out)
+            close(fd);
+        resp_simple(r, 500, "Error reading directory\n");
+        goto out;
+    }
+    evbuffer_add_printf(out, "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n");
+    for (size_t i = 0; i < n; i++) {
+        evbuffer_add(out, "<a href=\"", 9);
+        pct_encode(out, v[i].name);
+        evbuffer_add(out, v[i].dir ? "/\">" : "\">", v[i].dir ? 3 : 2);
+        html_escape(out, v[i].name);
+        evbuffer_add(out, v[i].dir ? "/</a>\n" : "</a>\n", v[i].dir ? 6 : 5);
+        free(v[i].name);
+    }
+    evbuffer_add(out, "</pre>\n", 7);
+    resp_header(r, "Content-Type", "text/html; charset=utf-8");
+    resp_start(r, 200, (int64_t)evbuffer_get_length(out));
+    resp_write_buf(r, out);
+    resp_end(r);
+out:
+    free(v);
+    if (out)
+        evbuffer_free(out);
+}
+
+/* A directory: index.html when it has one, else a listing. Takes fd. */
+static void serve_dir(const struct root *rt, struct request *r, const char *rel, int fd)
+{
+    char *index = NULL;
+    struct stat st;
+    int ifd = -1;
+    if (asprintf(&index, "%s%sindex.html", rel, *rel ? "/" : "") < 0) {
+        close(fd);
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    int status = open_under(rt, index, &ifd, &st);
+    if (status == 0 && S_ISREG(st.st_mode)) {
+        close(fd);
+        serve_file(r, index, ifd, &st);
+    } else if (status == 0 || status == 404) {
+        if (ifd >= 0)
+            close(ifd);
+        serve_listing(r, fd);
+    } else {
+        close(fd);
+        resp_simple(r, status, status == 403 ? "403 Forbidden\n" : "Internal Server Error\n");
+    }
+    free(index);
+}
+
+static void answer_status(struct request *r, int status)
+{
+    switch (status) {
+    case 400: resp_simple(r, 400, "400 Bad Request\n"); break;
+    case 403: resp_simple(r, 403, "403 Forbidden\n"); break;
+    case 404: resp_simple(r, 404, "404 page not found\n"); break;
+    default: resp_simple(r, 500, "Internal Server Error\n"); break;
+    }
+}
+
+static void static_handle(void *state, struct request *r)
+{
+    const struct root *rt = state;
+    char *rel = NULL;
+    bool slash = false;
+    struct stat st;
+    int fd = -1, status;
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        resp_header(r, "Allow", "GET, HEAD");
+        resp_simple(r, 405, "Method Not Allowed\n");
+        return;
+    }
+    if ((status = clean_path(r->path, &rel, &slash)) != 0 || (status = open_under(rt, rel, &fd, &st)) != 0) {
+        answer_status(r, status);
+    } else if (S_ISDIR(st.st_mode) && !slash) {
+        close(fd);
+        redirect_dir(r, rel);
+    } else if (S_ISDIR(st.st_mode)) {
+        serve_dir(rt, r, rel, fd);
+    } else if (slash) {
+        close(fd);
+        answer_status(r, 404);
+    } else {
+        serve_file(r, rel, fd, &st);
+    }
+    free(rel);
+}
+
+/* ---- lifecycle ---- */
+
+/* Old kernels lack openat2 (ENOSYS); old container seccomp profiles
+ * refuse it (EPERM). Either way the realpath check takes over. */
+static bool probe_openat2(int dirfd)
+{
+#ifdef HAVE_OPENAT2_H
+    int fd = openat2_beneath(dirfd, ".");
+    if (fd >= 0) {
+        close(fd);
+        return true;
+    }
+#else
+    (void)dirfd;
+#endif
+    return false;
+}
+
+static void static_free(void *state)
+{
+    struct root *rt = state;
+    if (!rt)
+        return;
+    if (rt->fd >= 0)
+        close(rt->fd);
+    free(rt->real);
+    free(rt);
+}
+
+static int static_init(const struct mode_env *env, void **state)
+{
+    const char *path = env->cfg->static_path;
+    struct root *rt = calloc(1, sizeof(*rt));
+    if (!rt) {
+        log_error("static: out of memory");
+        return -1;
+    }
+    rt->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rt->fd < 0 || !(rt->real = realpath(path, NULL))) {
+        log_error("static_path %s: %s", path, errno == ENOTDIR ? "not a directory" : strerror(errno));
+        goto err;
+    }
+    rt->beneath = probe_openat2(rt->fd);
+    if (!rt->beneath)
+        log_info("static: openat2 unavailable, confining paths with realpath checks");
+    log_info("Serving files from %s", rt->real);
+    *state = rt;
+    return 0;
+err:
+    static_free(rt);
+    return -1;
+}
+
+const struct mode mode_static = {
+    .name = "static",
+    .init = static_init,
+    .handle = static_handle,
+    .free = static_free,
+};

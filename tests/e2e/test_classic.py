@@ -1,0 +1,183 @@
+"""mode=classic: the classic watchdog's rules, so its images run unchanged."""
+import base64
+import json
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
+from staticutil import Watchdog, raw_request, request  # noqa: E402
+
+OUT_AND_ERR = "sh -c 'echo to-stdout; echo to-stderr >&2'"
+
+
+def classic(tmp_path, fprocess, **env):
+    return Watchdog(tmp_path, dict({"mode": "classic", "fprocess": fprocess}, **env))
+
+
+def test_echo_body(tmp_path):
+    with classic(tmp_path, "cat") as w:
+        status, h, body = request(w.port, "POST", "/", {}, b"hello classic")
+        assert status == 200
+        assert body == b"hello classic"
+        assert float(h["X-Duration-Seconds"]) >= 0
+
+
+def test_combine_output_default_puts_stderr_in_response(tmp_path):
+    with classic(tmp_path, OUT_AND_ERR) as w:
+        status, _, body = request(w.port, "GET", "/")
+        assert status == 200
+        assert b"to-stdout\n" in body and b"to-stderr\n" in body
+
+
+def test_combine_output_false_logs_stderr(tmp_path):
+    with classic(tmp_path, OUT_AND_ERR, combine_output="false") as w:
+        status, _, body = request(w.port, "GET", "/")
+        assert status == 200
+        assert body == b"to-stdout\n"
+        deadline = time.monotonic() + 5
+        while "to-stderr" not in w.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "to-stderr" in w.log()
+
+
+def test_marshal_request_json(tmp_path):
+    payload = bytes(range(256)) + b"<&>"
+    with classic(tmp_path, "cat", marshal_request="true") as w:
+        status, _, body = request(w.port, "POST", "/fn?q=1",
+                                  {"X-Test": "a<b>", "x-multi": "1", "X-Multi": "2",
+                                   "Content-Type": "application/x-custom"}, payload)
+        assert status == 200
+    doc = json.loads(body)
+    assert list(doc) == ["header", "body"]
+    assert base64.b64decode(doc["body"]["raw"]) == payload
+    hdr = doc["header"]
+    assert hdr["X-Test"] == ["a<b>"]
+    assert hdr["X-Multi"] == ["1", "2"]
+    assert hdr["Content-Type"] == ["application/x-custom"]
+    assert hdr["Content-Length"] == [str(len(payload))]
+    assert "Host" not in hdr
+    assert all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in hdr.values())
+    # Go's encoding/json: sorted keys, HTML-safe escapes, no spaces.
+    assert list(hdr) == sorted(hdr)
+    assert b"\\u003c" in body and b"<b>" not in body
+    assert body.startswith(b'{"header":{')
+
+
+def test_marshal_request_empty_body(tmp_path):
+    with classic(tmp_path, "cat", marshal_request="true") as w:
+        status, _, body = request(w.port, "GET", "/")
+        assert status == 200
+    assert json.loads(body)["body"] == {"raw": ""}
+
+
+def test_write_debug_logs_bodies(tmp_path):
+    with classic(tmp_path, "sh -c 'cat; echo response-marker'", write_debug="true") as w:
+        status, _, body = request(w.port, "POST", "/", {}, b"request-marker")
+        assert status == 200
+        assert body == b"request-markerresponse-marker\n"
+        log = w.log()
+    assert "request-marker" in log
+    assert "response-marker" in log
+
+
+def test_without_write_debug_bodies_stay_out_of_the_log(tmp_path):
+    with classic(tmp_path, "cat") as w:
+        request(w.port, "POST", "/", {}, b"request-marker")
+        log = w.log()
+    assert "request-marker" not in log
+    assert "Wrote 14 Bytes" in log
+
+
+def test_timeout_is_408(tmp_path):
+    with classic(tmp_path, "sleep 10", exec_timeout="1s") as w:
+        start = time.monotonic()
+        status, _, body = request(w.port, "POST", "/", {}, b"x")
+        took = time.monotonic() - start
+        assert status == 408
+        assert body == b"Killed process.\n"
+        assert took < 5
+        assert "Killing process: sleep 10" in w.log()
+
+
+def test_exec_timeout_defaults_to_none(tmp_path):
+    with classic(tmp_path, "sh -c 'sleep 1.2; echo done'") as w:
+        status, _, body = request(w.port, "GET", "/")
+        assert status == 200 and body == b"done\n"
+        assert "hard: 0s" in w.log() or "hard: 0" in w.log()
+
+
+def test_content_type_echoes_request(tmp_path):
+    with classic(tmp_path, "cat") as w:
+        _, h, _ = request(w.port, "POST", "/", {"Content-Type": "application/json"}, b"{}")
+        assert h["Content-Type"] == "application/json"
+
+
+def test_content_type_override(tmp_path):
+    with classic(tmp_path, "cat", content_type="text/x-override") as w:
+        _, h, _ = request(w.port, "POST", "/", {"Content-Type": "application/json"}, b"{}")
+        assert h["Content-Type"] == "text/x-override"
+
+
+def test_content_type_sniffed_without_either(tmp_path):
+    with classic(tmp_path, "echo plain") as w:
+        _, h, _ = request(w.port, "GET", "/")
+        assert h["Content-Type"] == "text/plain; charset=utf-8"
+    with classic(tmp_path, "printf '<html><body>x'") as w:
+        _, h, _ = request(w.port, "GET", "/")
+        assert h["Content-Type"] == "text/html; charset=utf-8"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_allowed_methods(tmp_path, method):
+    with classic(tmp_path, "echo ok") as w:
+        status, _, body = request(w.port, method, "/")
+        assert status == 200 and body == b"ok\n"
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "HEAD", "TRACE", "PROPFIND"])
+def test_other_methods_405(tmp_path, method):
+    with classic(tmp_path, "echo ok") as w:
+        status, _, body = request(w.port, method, "/")
+        assert status == 405
+        assert body == b""
+
+
+def test_nonzero_exit_is_500_with_error_and_output(tmp_path):
+    with classic(tmp_path, "sh -c 'echo partial; echo oops >&2; exit 3'") as w:
+        status, _, body = request(w.port, "GET", "/")
+        assert status == 500
+        assert body.startswith(b"exit status 3\n")
+        assert b"partial\n" in body and b"oops\n" in body
+
+
+def test_cgi_environment(tmp_path):
+    with classic(tmp_path, "env") as w:
+        _, _, body = request(w.port, "POST", "/some/path?a=b", {"X-Call-Id": "abc"}, b"")
+    env = body.decode()
+    assert "Http_Method=POST" in env
+    assert "Http_Path=/some/path" in env
+    assert "Http_Query=a=b" in env
+    assert "Http_X_Call_Id=abc" in env
+
+
+def test_chunked_body(tmp_path):
+    with classic(tmp_path, "cat") as w:
+        out = raw_request(w.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                  b"Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200")
+    assert out.endswith(b"\r\n\r\nhello world")
+
+
+def test_serializing_unchanged(tmp_path):
+    """serializing shares the buffered engine and keeps its own answers."""
+    with Watchdog(tmp_path, {"mode": "serializing", "fprocess": "sh -c 'cat; exit 2'"}) as w:
+        status, _, body = request(w.port, "POST", "/", {}, b"x")
+        assert status == 500 and body == b"exit status 2"
+    with Watchdog(tmp_path, {"mode": "serializing", "fprocess": "cat"}) as w:
+        status, h, body = request(w.port, "POST", "/", {"Content-Type": "application/json"}, b"{}")
+        assert status == 200 and body == b"{}"
+        assert h["Content-Type"] == "application/octet-stream"
+        assert "X-Duration-Seconds" in h

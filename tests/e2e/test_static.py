@@ -1,0 +1,376 @@
+"""mode=static: files under static_path, nothing outside it."""
+import email.utils
+import hashlib
+import os
+import socket
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
+import staticutil  # noqa: E402
+from staticutil import HOST, Watchdog, raw_request, request  # noqa: E402
+
+TEXT = b"hello world, 0123456789 abcdefghijklmnopqrstuvwxyz\n"
+SECRET = b"TOP-SECRET-OUTSIDE-THE-ROOT\n"
+
+
+@pytest.fixture
+def root(tmp_path):
+    """tmp/root is served; tmp/secret.txt and tmp/outside/ must never be."""
+    r = tmp_path / "root"
+    (r / "sub").mkdir(parents=True)
+    (r / "list" / "dir").mkdir(parents=True)
+    (r / "a.txt").write_bytes(TEXT)
+    (r / "sub" / "index.html").write_bytes(b"<h1>sub index</h1>\n")
+    (r / "list" / "<b>.txt").write_bytes(b"b\n")
+    (r / "list" / "x&y.txt").write_bytes(b"xy\n")
+    for name in ["page.html", "style.css", "app.js", "mod.mjs", "data.json", "pic.svg", "pic.png",
+                 "pic.jpg", "pic.gif", "pic.webp", "favicon.ico", "prog.wasm", "feed.xml",
+                 "doc.pdf", "font.woff", "font.woff2", "clip.mp4", "clip.webm", "app.js.map",
+                 "table.csv", "README.md", "blob.unknownext", "noext", "UPPER.HTML"]:
+        (r / name).write_bytes(b"x")
+    (tmp_path / "secret.txt").write_bytes(SECRET)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_bytes(SECRET)
+    os.symlink(tmp_path / "secret.txt", r / "escape.txt")
+    os.symlink("../secret.txt", r / "escape-rel.txt")
+    os.symlink(tmp_path / "outside", r / "escdir")
+    os.symlink("a.txt", r / "link.txt")
+    os.symlink("sub", r / "linkdir")
+    os.mkfifo(r / "fifo")
+    return r
+
+
+@pytest.fixture
+def wd(tmp_path, root):
+    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
+        yield w
+
+
+def get(wd, path, headers=None, method="GET"):
+    return request(wd.port, method, path, headers)
+
+
+def test_file(wd):
+    status, h, body = get(wd, "/a.txt")
+    assert status == 200
+    assert body == TEXT
+    assert h["Content-Length"] == str(len(TEXT))
+    assert h["Content-Type"] == "text/plain; charset=utf-8"
+    assert h["Accept-Ranges"] == "bytes"
+    assert h["ETag"].startswith('"')
+    mtime = os.stat(wd.env["static_path"] + "/a.txt").st_mtime
+    assert email.utils.parsedate_to_datetime(h["Last-Modified"]).timestamp() == int(mtime)
+
+
+def test_missing_is_404(wd):
+    status, _, _ = get(wd, "/nope.txt")
+    assert status == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/../secret.txt",
+    "/sub/../../secret.txt",
+    "/%2e%2e/secret.txt",
+    "/%2E%2E/secret.txt",
+    "/..%2fsecret.txt",
+    "/%2e%2e%2fsecret.txt",
+    "/sub/%2e%2e%2f%2e%2e%2fsecret.txt",
+    "/.%2e/secret.txt",
+    "/..\\secret.txt",
+    "/%5c..%5csecret.txt",
+    "/..%5csecret.txt",
+    "/a.txt%00.html",
+    "/%00",
+    "/escape.txt",
+    "/escape-rel.txt",
+    "/escdir/secret.txt",
+    "/escdir/",
+    "/%252e%252e/secret.txt",
+    "/fifo",
+    "/%zz",
+])
+def test_traversal_never_serves_outside(wd, path):
+    status, _, body = get(wd, path)
+    assert status in (400, 403, 404), (path, status)
+    assert SECRET not in body
+
+
+@pytest.mark.parametrize("path", ["//etc/passwd", "/../../../../etc/passwd", "/%2f%2fetc/passwd"])
+def test_absolute_paths_stay_in_root(wd, path):
+    status, _, body = get(wd, path)
+    assert status in (400, 403, 404)
+    assert b"root:" not in body
+
+
+def test_request_line_traversal_raw(wd):
+    out = raw_request(wd.port, b"GET /../../secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.split(b"\r\n", 1)[0] in (b"HTTP/1.1 403 Forbidden", b"HTTP/1.1 404 Not Found",
+                                        b"HTTP/1.1 400 Bad Request")
+    assert SECRET not in out
+
+
+def test_symlinks_inside_root_are_followed(wd):
+    status, _, body = get(wd, "/link.txt")
+    assert status == 200 and body == TEXT
+    status, _, body = get(wd, "/linkdir/")
+    assert status == 200 and b"sub index" in body
+
+
+def test_dot_segments_inside_root(wd):
+    status, _, body = get(wd, "/sub/../a.txt")
+    assert status == 200 and body == TEXT
+    status, _, body = get(wd, "/./%61.txt")
+    assert status == 200 and body == TEXT
+
+
+@pytest.mark.parametrize("name,ctype", [
+    ("page.html", "text/html; charset=utf-8"),
+    ("UPPER.HTML", "text/html; charset=utf-8"),
+    ("style.css", "text/css; charset=utf-8"),
+    ("app.js", "text/javascript; charset=utf-8"),
+    ("mod.mjs", "text/javascript; charset=utf-8"),
+    ("data.json", "application/json"),
+    ("pic.svg", "image/svg+xml"),
+    ("pic.png", "image/png"),
+    ("pic.jpg", "image/jpeg"),
+    ("pic.gif", "image/gif"),
+    ("pic.webp", "image/webp"),
+    ("favicon.ico", "image/x-icon"),
+    ("prog.wasm", "application/wasm"),
+    ("feed.xml", "text/xml; charset=utf-8"),
+    ("doc.pdf", "application/pdf"),
+    ("font.woff", "font/woff"),
+    ("font.woff2", "font/woff2"),
+    ("clip.mp4", "video/mp4"),
+    ("clip.webm", "video/webm"),
+    ("app.js.map", "application/json"),
+    ("table.csv", "text/csv; charset=utf-8"),
+    ("README.md", "text/markdown; charset=utf-8"),
+    ("blob.unknownext", "application/octet-stream"),
+    ("noext", "application/octet-stream"),
+])
+def test_content_types(wd, name, ctype):
+    status, h, _ = get(wd, "/" + name)
+    assert status == 200
+    assert h["Content-Type"] == ctype
+
+
+def test_directory_index(wd):
+    status, h, body = get(wd, "/sub/")
+    assert status == 200
+    assert body == b"<h1>sub index</h1>\n"
+    assert h["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_directory_without_slash_redirects(wd):
+    status, h, _ = get(wd, "/sub?x=1")
+    assert status == 301
+    assert h["Location"] == "sub/?x=1"
+    status, h, _ = get(wd, "/list/dir")
+    assert status == 301
+    assert h["Location"] == "dir/"
+
+
+def test_file_with_trailing_slash_is_404(wd):
+    status, _, _ = get(wd, "/a.txt/")
+    assert status == 404
+
+
+def test_directory_listing_escapes_names(wd):
+    status, h, body = get(wd, "/list/")
+    assert status == 200
+    assert h["Content-Type"] == "text/html; charset=utf-8"
+    text = body.decode()
+    assert '<a href="%3Cb%3E.txt">&lt;b&gt;.txt</a>' in text
+    assert '<a href="x%26y.txt">x&amp;y.txt</a>' in text
+    assert '<a href="dir/">dir/</a>' in text
+    assert "<b>" not in text
+    assert text.index("%3Cb%3E") < text.index("dir/") < text.index("x%26y")
+
+
+def test_root_listing(wd):
+    status, _, body = get(wd, "/")
+    assert status == 200
+    assert b'href="a.txt"' in body
+
+
+@pytest.mark.parametrize("rng,status,expect,crange", [
+    ("bytes=0-4", 206, TEXT[0:5], "bytes 0-4/%d" % len(TEXT)),
+    ("bytes=-5", 206, TEXT[-5:], "bytes %d-%d/%d" % (len(TEXT) - 5, len(TEXT) - 1, len(TEXT))),
+    ("bytes=10-", 206, TEXT[10:], "bytes 10-%d/%d" % (len(TEXT) - 1, len(TEXT))),
+    ("bytes=5-100000", 206, TEXT[5:], "bytes 5-%d/%d" % (len(TEXT) - 1, len(TEXT))),
+    ("bytes=-100000", 206, TEXT, "bytes 0-%d/%d" % (len(TEXT) - 1, len(TEXT))),
+    ("bytes=0-0", 206, TEXT[:1], "bytes 0-0/%d" % len(TEXT)),
+    ("bytes=0-1,4-5", 200, TEXT, None),
+    ("bytes=5-2", 200, TEXT, None),
+    ("items=0-4", 200, TEXT, None),
+    ("bytes=abc", 200, TEXT, None),
+])
+def test_ranges(wd, rng, status, expect, crange):
+    st, h, body = get(wd, "/a.txt", {"Range": rng})
+    assert st == status
+    assert body == expect
+    assert h["Content-Length"] == str(len(expect))
+    assert h.get("Content-Range") == crange
+
+
+@pytest.mark.parametrize("rng", ["bytes=1000-", "bytes=%d-" % len(TEXT), "bytes=-0"])
+def test_unsatisfiable_range(wd, rng):
+    status, h, _ = get(wd, "/a.txt", {"Range": rng})
+    assert status == 416
+    assert h["Content-Range"] == "bytes */%d" % len(TEXT)
+
+
+def test_if_range(wd):
+    _, h, _ = get(wd, "/a.txt")
+    status, _, body = get(wd, "/a.txt", {"Range": "bytes=0-4", "If-Range": h["ETag"]})
+    assert status == 206 and body == TEXT[:5]
+    status, _, body = get(wd, "/a.txt", {"Range": "bytes=0-4", "If-Range": '"stale"'})
+    assert status == 200 and body == TEXT
+
+
+def test_conditional_requests(wd):
+    _, h, _ = get(wd, "/a.txt")
+    etag, lm = h["ETag"], h["Last-Modified"]
+    status, h2, body = get(wd, "/a.txt", {"If-None-Match": etag})
+    assert status == 304 and body == b""
+    assert h2["ETag"] == etag
+    status, _, _ = get(wd, "/a.txt", {"If-None-Match": '"other", W/%s' % etag})
+    assert status == 304
+    status, _, _ = get(wd, "/a.txt", {"If-None-Match": "*"})
+    assert status == 304
+    status, _, body = get(wd, "/a.txt", {"If-None-Match": '"other"'})
+    assert status == 200 and body == TEXT
+    status, _, body = get(wd, "/a.txt", {"If-Modified-Since": lm})
+    assert status == 304 and body == b""
+    status, _, body = get(wd, "/a.txt", {"If-Modified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"})
+    assert status == 200 and body == TEXT
+    # If-None-Match wins over If-Modified-Since.
+    status, _, _ = get(wd, "/a.txt", {"If-None-Match": '"other"', "If-Modified-Since": lm})
+    assert status == 200
+
+
+def test_head(wd):
+    status, h, body = get(wd, "/a.txt", method="HEAD")
+    assert status == 200
+    assert body == b""
+    assert h["Content-Length"] == str(len(TEXT))
+    assert h["Content-Type"] == "text/plain; charset=utf-8"
+    assert "ETag" in h and "Last-Modified" in h
+
+
+def test_head_then_get_on_one_connection(wd):
+    """HEAD sends no body, so the next response on the connection is intact."""
+    out = raw_request(wd.port, b"HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                               b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.count(b"HTTP/1.1 200 OK") == 2
+    assert out.endswith(b"\r\n\r\n" + TEXT)
+
+
+def test_keep_alive_after_file(wd):
+    import http.client
+    conn = http.client.HTTPConnection(HOST, wd.port, timeout=10)
+    try:
+        for _ in range(3):
+            conn.request("GET", "/a.txt")
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read() == TEXT
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
+def test_other_methods_405(wd, method):
+    status, h, _ = get(wd, "/a.txt", method=method)
+    assert status == 405
+    assert "GET" in h["Allow"]
+
+
+def test_no_fprocess_needed(tmp_path, root):
+    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
+        assert request(w.port, "GET", "/a.txt")[0] == 200
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_bad_static_path_fails_startup(tmp_path, kind):
+    path = tmp_path / "public"
+    if kind == "file":
+        path.write_text("x")
+    w = Watchdog(tmp_path, {"mode": "static", "static_path": path})
+    try:
+        w.start(wait=False)
+        assert w.wait_exit() != 0
+        assert "static_path" in w.log() and str(path) in w.log()
+    finally:
+        w.stop()
+
+
+def _slow_download(port, path, rate_sleep, watch):
+    """Read the whole response in 256 KiB pieces with pauses; returns
+    (headers block, sha256, size, peak RSS KiB seen by watch())."""
+    s = socket.create_connection((HOST, port), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    h = hashlib.sha256(rest)
+    size, peak = len(rest), watch()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        chunk = s.recv(256 * 1024)
+        if not chunk:
+            break
+        h.update(chunk)
+        size += len(chunk)
+        if rate_sleep:
+            time.sleep(rate_sleep)
+        peak = max(peak, watch())
+    s.close()
+    return head, h.hexdigest(), size, peak
+
+
+def test_large_file_keeps_rss_low(tmp_path, root):
+    size = 50 * 1024 * 1024
+    block = os.urandom(1024 * 1024)
+    digest = hashlib.sha256()
+    with open(root / "big.bin", "wb") as f:
+        for _ in range(size // len(block)):
+            f.write(block)
+            digest.update(block)
+    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
+        base = w.rss_kib()
+        head, got, n, peak = _slow_download(w.port, "/big.bin", 0.002, w.rss_kib)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert n == size
+        assert got == digest.hexdigest()
+        # sendfile in slices: the file never passes through the watchdog's memory.
+        assert peak - base < 8 * 1024, (base, peak)
+        # A range in the middle of the big file, through the same path.
+        status, h, body = request(w.port, "GET", "/big.bin", {"Range": "bytes=%d-%d" % (size // 2, size // 2 + 9)})
+        assert status == 206 and len(body) == 10
+
+
+def test_client_gone_mid_transfer(tmp_path, root):
+    with open(root / "big.bin", "wb") as f:
+        f.truncate(20 * 1024 * 1024)
+    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
+        fds = len(os.listdir("/proc/%d/fd" % w.proc.pid))
+        for _ in range(5):
+            s = socket.create_connection((HOST, w.port), timeout=10)
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.recv(65536)
+            s.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(os.listdir("/proc/%d/fd" % w.proc.pid)) > fds:
+            time.sleep(0.05)
+        assert len(os.listdir("/proc/%d/fd" % w.proc.pid)) <= fds
+        assert request(w.port, "GET", "/a.txt")[2] == TEXT
+
+
+def test_helper_uses_built_binary():
+    assert staticutil.BINARY.exists(), "build first: ninja -C build"
