@@ -93,23 +93,18 @@ struct metrics {
 
 /* ---- labels and values ---- */
 
-const char *metrics_method_label(const char *method)
+static int method_index(const char *method)
 {
     for (int i = 0; i < METHOD_UNKNOWN; i++) {
         if (strcmp(method, method_upper[i]) == 0 || strcmp(method, method_lower[i]) == 0)
-            return method_lower[i];
-    }
-    return method_lower[METHOD_UNKNOWN];
-}
-
-static int method_index(const char *method)
-{
-    const char *label = metrics_method_label(method);
-    for (int i = 0; i < METHOD_UNKNOWN; i++) {
-        if (label == method_lower[i])
             return i;
     }
     return METHOD_UNKNOWN;
+}
+
+const char *metrics_method_label(const char *method)
+{
+    return method_lower[method_index(method)];
 }
 
 /* No status written means 200, as in Go's net/http and promhttp. */
