@@ -147,7 +147,9 @@ class Watchdog:
         self.tmpdir = self.workdir / "tmp"
         self.tmpdir.mkdir(exist_ok=True)
         self.port = free_port()
-        self.metrics_port = free_port() if metrics else 0
+        self.metrics_port = 0
+        while metrics and self.metrics_port in (0, self.port):
+            self.metrics_port = free_port()
         full = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "TMPDIR": str(self.tmpdir),
