@@ -37,6 +37,7 @@ struct job *fork_start(const struct mode_env *env, struct request *r, struct job
     p->argv = cfg->argv;
     p->envp = envp ? envp : env->environ;
     p->prefix_logs = cfg->prefix_logs;
+    p->observer = env->jobs;
     struct job *j = job_start(p, ops, arg, &code);
     free(envp);
     if (!j) {

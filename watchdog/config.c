@@ -695,7 +695,7 @@ static const struct help_row help_rows[] = {
     {"mode", "streaming", "streaming, serializing, http, static or classic"},
     {"port", "8080", "HTTP port (1-65535)"},
     {"PORT", "8080", "used when port is unset (Knative, Cloud Run)"},
-    {"metrics_port", "8081", "Prometheus /metrics port; 0 disables"},
+    {"metrics_port", "8081", "Prometheus /metrics port; 0 disables; in use: exit 1"},
     {"read_timeout", "30s", "time to read a request (headers and body)"},
     {"write_timeout", "30s", "time to write a response; must be > 0"},
     {"exec_timeout", "30s", "limit for one function call, 0 = none (classic: 0)"},

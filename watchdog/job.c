@@ -26,6 +26,7 @@ struct job {
     struct proc_table *procs;
     const struct job_ops *ops;
     void *arg;
+    const struct job_observer *observer;
     pid_t pid;
     enum job_state state;
     bool watched;
@@ -106,6 +107,12 @@ static void drain_err(struct job *j, size_t max)
     }
 }
 
+static void notify_finished(struct job *j, int result)
+{
+    if (j->observer)
+        j->observer->finished(j->observer->arg, result);
+}
+
 /* The request is over for this process: stop everything but keep the
  * struct for the owner to free. */
 static void finish(struct job *j, int result)
@@ -126,6 +133,7 @@ static void finish(struct job *j, int result)
     log_lines_flush(j->err_log);
     if (j->out_log)
         log_lines_flush(j->out_log);
+    notify_finished(j, result);
     j->ops->done(j->arg, result);
 }
 
@@ -271,8 +279,11 @@ void job_free(struct job *j)
 {
     if (!j)
         return;
-    if (j->state == JOB_RUNNING)
+    if (j->state == JOB_RUNNING) {
         proc_kill_group(j->pid, SIGKILL);
+        /* Its exit is no longer watched; what it dies of is our SIGKILL. */
+        notify_finished(j, 128 + SIGKILL);
+    }
     if (j->watched)
         proc_unwatch(j->procs, j->pid);
     free_event(&j->timer);
@@ -380,6 +391,11 @@ struct job *job_start(const struct job_params *p, const struct job_ops *ops,
     j->watched = true;
     if (setup_events(j, p))
         goto fail;
+    /* Only now: a job that fails to start is not counted as started, and
+     * job_free on the way out of a failure must not count an exit. */
+    j->observer = p->observer;
+    if (j->observer)
+        j->observer->started(j->observer->arg);
     return j;
 fail:
     job_free(j);

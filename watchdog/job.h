@@ -30,6 +30,15 @@ struct job_ops {
     void (*done)(void *arg, int result);
 };
 
+/* Someone counting function processes (metrics). Optional in job_params. */
+struct job_observer {
+    void (*started)(void *arg);
+    /* Once per started process: its result as for job_ops.done, or 128+9
+     * when the job was freed while the process still ran (client gone). */
+    void (*finished)(void *arg, int result);
+    void *arg;
+};
+
 struct job_params {
     struct event_base *base;
     struct proc_table *procs;
@@ -39,6 +48,7 @@ struct job_params {
     bool prefix_logs;
     bool merge_stderr;       /* stderr into the stdout pipe (classic combine_output) */
     bool no_stdin;           /* stdin from /dev/null */
+    const struct job_observer *observer; /* NULL: nobody counts */
 };
 
 /* Spawn. NULL on failure with *exit_code 127/126 (exec failure, logged)

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "mode.h"
 #include "proc.h"
 #include "server_api.h"
@@ -25,6 +26,7 @@ struct app {
     struct config cfg;
     struct event_base *base;
     struct proc_table *procs;
+    struct metrics *metrics;  /* NULL when metrics_port is 0 */
     struct mode_env env;
     const struct mode *mode;
     void *mode_state;
@@ -68,6 +70,15 @@ static void ensure_stdio(void)
                 close(n);
         }
     }
+}
+
+/* libevent's own warnings would go straight to stderr, past the log format. */
+static void on_libevent_log(int severity, const char *msg)
+{
+    if (severity >= EVENT_LOG_ERR)
+        log_error("libevent: %s", msg);
+    else if (severity == EVENT_LOG_WARN)
+        log_warn("libevent: %s", msg);
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
@@ -127,19 +138,40 @@ static void log_startup(const struct app *app)
         log_info("Forking: %s", c->fprocess);
 }
 
+/* Before the mode starts anything: a taken metrics port stops us with
+ * nothing to clean up. */
+static int setup_metrics(struct app *app)
+{
+    if (app->cfg.metrics_port == 0)
+        return 0;
+    app->metrics = metrics_new();
+    if (!app->metrics) {
+        log_error("metrics: out of memory");
+        return -1;
+    }
+    return metrics_listen(app->metrics, app->base, app->cfg.metrics_port);
+}
+
 static int run(struct app *app)
 {
     int rc = 1;
+    struct server_hooks hooks;
     app->base = event_base_new();
     app->procs = proc_table_new();
     if (!app->base || !app->procs || setup_signals(app))
         goto out;
     become_reaper();
     log_startup(app);
-    app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app};
+    if (setup_metrics(app) != 0)
+        goto out;
+    app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app,
+                                 app->metrics ? metrics_job_observer(app->metrics) : NULL};
     if (app->mode->init(&app->env, &app->mode_state) != 0)
         goto out;
-    app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state, NULL);
+    if (app->metrics)
+        hooks = metrics_server_hooks(app->metrics);
+    app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state,
+                          app->metrics ? &hooks : NULL);
     if (!app->srv || server_listen(app->srv) != 0)
         goto out;
     event_base_dispatch(app->base);
@@ -149,6 +181,7 @@ out:
     server_free(app->srv);
     if (app->mode_state && app->mode->free)
         app->mode->free(app->mode_state);
+    metrics_free(app->metrics);
     if (app->sig_chld)
         event_free(app->sig_chld);
     if (app->sig_term)
@@ -177,13 +210,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "fwatchdog: %s\n", err);
         return 2;
     }
-    log_setup(app.cfg.log_format);
     app.mode = mode_find(app.cfg.mode);
     if (!app.mode) {
         fprintf(stderr, "fwatchdog: mode: \"%s\" is not available in this build\n", app.cfg.mode);
         config_free(&app.cfg);
         return 2;
     }
+    /* From here on every line on stderr goes through log.c. */
+    log_setup(app.cfg.log_format);
+    event_set_log_callback(on_libevent_log);
     int rc = run(&app);
     config_free(&app.cfg);
     return rc;

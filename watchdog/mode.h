@@ -9,6 +9,7 @@
 #include "server.h"
 
 struct event_base;
+struct job_observer;
 struct proc_table;
 
 struct mode_env {
@@ -20,6 +21,8 @@ struct mode_env {
      * flight and exits with code. */
     void (*fatal)(void *arg, int code);
     void *fatal_arg;
+    /* Put into the job_params of every function process (NULL: none). */
+    const struct job_observer *jobs;
 };
 
 struct mode {

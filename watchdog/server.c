@@ -348,12 +348,28 @@ static bool limit_reached(const struct server *s)
     return s->cfg->max_inflight > 0 && s->inflight >= s->cfg->max_inflight;
 }
 
+/* Exactly the Go watchdog's answer (faas-middleware's limiter), down to
+ * the Content-Type without a charset. */
 static void answer_limit(struct request *r, int max)
 {
     char body[96];
     snprintf(body, sizeof(body), "Concurrent request limit exceeded. Max concurrent requests: %d\n", max);
+    resp_header(r, "Content-Type", "text/plain");
     resp_header(r, "X-OpenFaaS-Internal", "faas-middleware");
     resp_simple(r, 429, body);
+}
+
+/* A request turned away at the limit is still a request to the function's
+ * port: the Go watchdog's instrumentation wraps its limiter and counts it
+ * as a 429, so the hooks see it too (it never counts in s->inflight).
+ * Reported before answering: the request is invalid once answered. */
+static void answer_over_limit(struct server *s, struct conn *c)
+{
+    if (s->hooks.request_begin)
+        s->hooks.request_begin(s->hooks.arg);
+    if (s->hooks.request_end)
+        s->hooks.request_end(s->hooks.arg, c->req.method, 429, req_elapsed(&c->req));
+    answer_limit(&c->req, s->cfg->max_inflight);
 }
 
 static bool is_healthy(const struct server *s)
@@ -428,7 +444,7 @@ static void dispatch(struct conn *c)
     if (!c->private_req) {
         clock_gettime(CLOCK_MONOTONIC, &s->last_request);
         if (limit_reached(s)) {
-            answer_limit(r, s->cfg->max_inflight);
+            answer_over_limit(s, c);
             return;
         }
         c->counted = true;

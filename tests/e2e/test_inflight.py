@@ -1,0 +1,101 @@
+"""max_inflight: the exact 429 of the Go watchdog under real concurrency,
+/_/ready reporting it, and private endpoints never counting against it."""
+import threading
+
+import pytest
+
+from metricsutil import wait_until, watchdog
+
+FN = """#!/bin/sh
+case "$Http_Path" in
+  /slow) sleep 1.5 ;;
+  /ready) touch "$TMPDIR/ready-running"; sleep 1.5 ;;
+esac
+echo done
+"""
+
+
+@pytest.fixture
+def fn(tmp_path):
+    p = tmp_path / "fn.sh"
+    p.write_text(FN)
+    p.chmod(0o755)
+    return str(p)
+
+
+class Background:
+    """A request on its own thread; .result once joined."""
+
+    def __init__(self, wd, path, method="GET"):
+        self.result = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(wd, method, path), daemon=True)
+        self.thread.start()
+
+    def _run(self, wd, method, path):
+        try:
+            self.result = wd.request(method, path, timeout=15)
+        except Exception as e:  # reported by join()
+            self.error = e
+
+    def join(self, timeout=15):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "background request did not finish"
+        assert self.error is None, self.error
+        return self.result
+
+
+def expect_limit(r, n):
+    assert r.status == 429, r
+    assert r.body == f"Concurrent request limit exceeded. Max concurrent requests: {n}\n".encode()
+    assert r.header_all("Content-Type") == ["text/plain"]
+    assert r.header_all("X-OpenFaaS-Internal") == ["faas-middleware"]
+
+
+def test_second_request_gets_exact_429(tmp_path, fn):
+    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "1"}) as wd:
+        slow = Background(wd, "/slow")
+        # /_/ready says 429 while the one allowed request runs ...
+        assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
+        expect_limit(wd.request("GET", "/_/ready"), 1)
+        # ... a concurrent request is turned away with the Go text ...
+        expect_limit(wd.request("POST", "/other", b"body"), 1)
+        # ... and health is unaffected.
+        r = wd.request("GET", "/_/health")
+        assert r.status == 200 and r.body == b"OK"
+        r = slow.join()
+        assert r.status == 200 and r.body == b"done\n"
+        # The slot is free again.
+        assert wd.request("GET", "/_/ready").status == 200
+        assert wd.request("GET", "/").status == 200
+
+
+def test_limit_of_two(tmp_path, fn):
+    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "2"}) as wd:
+        first = Background(wd, "/slow")
+        second = Background(wd, "/slow")
+        assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
+        expect_limit(wd.request("GET", "/"), 2)
+        assert first.join().status == 200
+        assert second.join().status == 200
+
+
+def test_private_endpoints_never_count(tmp_path, fn):
+    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "1"}) as wd:
+        # Many health and ready checks in parallel take no slot.
+        checks = [Background(wd, p) for p in ["/_/health", "/_/ready"] * 10]
+        for c in checks:
+            assert c.join().status == 200
+        assert wd.request("GET", "/").status == 200
+
+
+def test_ready_path_call_takes_no_slot(tmp_path, fn):
+    env = {"fprocess": fn, "max_inflight": "1", "ready_path": "/ready"}
+    with watchdog(tmp_path / "wd", env) as wd:
+        ready = Background(wd, "/_/ready")  # the function sleeps at /ready
+        assert wait_until((wd.tmpdir / "ready-running").exists, 3)
+        # While the readiness call runs, a function request still gets the slot.
+        r = wd.request("GET", "/")
+        assert r.status == 200 and r.body == b"done\n"
+        r = ready.join()
+        assert r.status == 200 and r.body == b"done\n"

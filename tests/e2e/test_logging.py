@@ -1,0 +1,150 @@
+"""Logs on stderr: log_format=json (one object per line, every line),
+log_callid, prefix_logs, and the text request line."""
+import json
+import re
+import socket
+
+import pytest
+
+from metricsutil import HOST, wait_until, watchdog
+
+FN = """#!/bin/sh
+echo 'err "quoted" \\ line' >&2
+printf 'bad \\377 byte\\n' >&2
+printf 'no newline at the end' >&2
+exec cat
+"""
+
+LOG_TS = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$")
+
+
+@pytest.fixture
+def fn(tmp_path):
+    p = tmp_path / "fn.sh"
+    p.write_text(FN)
+    p.chmod(0o755)
+    return str(p)
+
+
+def json_lines(text):
+    """Every line parsed; fails on the first that is not a JSON object with
+    time, level and msg."""
+    out = []
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            pytest.fail(f"not JSON: {line!r}")
+        assert isinstance(obj, dict), line
+        assert RFC3339.match(obj.get("time", "")), f"time: {line}"
+        assert obj.get("level") in ("info", "warn", "error"), f"level: {line}"
+        assert isinstance(obj.get("msg"), str), f"msg: {line}"
+        out.append(obj)
+    return out
+
+
+def wait_stderr(wd, pred, timeout=5):
+    assert wait_until(lambda: pred(wd.stderr()), timeout), wd.stderr()
+
+
+def test_json_every_line(tmp_path, fn):
+    env = {"fprocess": fn, "log_format": "json", "log_callid": "true"}
+    with watchdog(tmp_path / "wd", env) as wd:
+        r = wd.request("POST", "/p?q=1", b"hello", headers={"X-Call-Id": "call-42"})
+        assert r.status == 200 and r.body == b"hello"
+        assert wd.request("GET", "/").status == 200
+        assert wd.request("GET", "/_/health").status == 200
+        wait_stderr(wd, lambda t: t.count('"method":') >= 2)
+        assert wd.terminate() == 0
+        lines = json_lines(wd.stderr())
+
+    msgs = [o["msg"] for o in lines]
+    # startup
+    assert any(m.startswith("Version: ") for m in msgs)
+    assert any(m == f"Listening on port: {wd.port}" for m in msgs)
+    assert any(m == f"Metrics listening on port: {wd.metrics_port}" for m in msgs)
+    # requests: the fields log pipelines index on
+    reqs = [o for o in lines if "method" in o]
+    assert len(reqs) == 2, reqs  # /_/health is not logged
+    post = reqs[0]
+    assert post["method"] == "POST" and post["path"] == "/p?q=1"
+    assert post["status"] == 200 and post["bytes"] == 5
+    assert isinstance(post["duration_seconds"], float) and 0 <= post["duration_seconds"] < 10
+    assert post["call_id"] == "call-42"
+    assert reqs[1]["call_id"] == "none"
+    # function output, one object per line, whatever the bytes
+    out = [o for o in lines if o.get("stream") == "stderr"]
+    texts = [o["msg"] for o in out]
+    assert texts.count('err "quoted" \\ line') == 2
+    assert texts.count("bad \ufffd byte") == 2
+    assert texts.count("no newline at the end") == 2
+    # shutdown
+    assert any(m == "Received SIGTERM" for m in msgs)
+    assert msgs[-1] == "Exiting with code 0"
+
+
+def test_json_startup_error_is_json(tmp_path, fn):
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {"fprocess": fn, "log_format": "json", "metrics_port": str(port)}
+        with watchdog(tmp_path / "wd", env, healthy=False) as wd:
+            assert wd.wait_exit(10) == 1
+            lines = json_lines(wd.stderr())
+    errors = [o for o in lines if o["level"] == "error"]
+    assert [o["msg"] for o in errors] == \
+        [f"metrics_port: cannot listen on :{port}: Address already in use"]
+
+
+def test_config_error_stays_plain_text(tmp_path, fn):
+    env = {"fprocess": fn, "log_format": "json", "exec_timeout": "soon"}
+    with watchdog(tmp_path / "wd", env, healthy=False) as wd:
+        assert wd.wait_exit(10) == 2
+        err = wd.stderr()
+    assert err.startswith("fwatchdog: exec_timeout") and err.count("\n") == 1, err
+
+
+def test_text_request_line_and_callid(tmp_path, fn):
+    env = {"fprocess": fn, "log_callid": "true"}
+    with watchdog(tmp_path / "wd", env) as wd:
+        wd.request("POST", "/a", b"12345", headers={"X-Call-Id": "abc-1"})
+        wd.request("GET", "/b")
+        wd.request("GET", "/c", headers={"User-Agent": "kube-probe/1.29"})
+        wait_stderr(wd, lambda t: "GET /c" in t or t.count(" - ContentLength: ") >= 2)
+        text = wd.stderr()
+    assert re.search(rf"^{LOG_TS} POST /a - 200 - ContentLength: 5B \(\d+\.\d{{4}}s\) \[abc-1\]$",
+                     text, re.M), text
+    assert re.search(rf"^{LOG_TS} GET /b - 200 - ContentLength: 0B \(\d+\.\d{{4}}s\) \[none\]$",
+                     text, re.M), text
+    assert "GET /c" not in text  # kube-probe requests are not logged
+
+
+def test_callid_off_by_default(tmp_path, fn):
+    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+        wd.request("POST", "/a", b"x", headers={"X-Call-Id": "abc-1"})
+        wait_stderr(wd, lambda t: "POST /a" in t)
+        text = wd.stderr()
+    line = next(l for l in text.splitlines() if "POST /a" in l)
+    assert line.endswith("s)") and "[" not in line, line
+
+
+def test_prefix_logs_true(tmp_path, fn):
+    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+        wd.request("GET", "/")
+        wait_stderr(wd, lambda t: "no newline at the end" in t)
+        text = wd.stderr()
+    assert re.search(rf'^{LOG_TS} stderr: err "quoted" \\ line$', text, re.M), text
+    assert re.search(rf"^{LOG_TS} stderr: no newline at the end$", text, re.M), text
+
+
+def test_prefix_logs_false(tmp_path, fn):
+    with watchdog(tmp_path / "wd", {"fprocess": fn, "prefix_logs": "false"}) as wd:
+        wd.request("GET", "/")
+        wait_stderr(wd, lambda t: "no newline at the end" in t)
+        lines = wd.stderr().splitlines()
+    assert 'err "quoted" \\ line' in lines
+    assert "no newline at the end" in lines
+    assert "bad \ufffd byte" in lines  # the raw byte, decoded as replacement here
+    assert not any(l.endswith("stderr: no newline at the end") for l in lines)
