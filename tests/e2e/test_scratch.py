@@ -9,12 +9,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-import shiputil
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
+import shiputil  # noqa: E402
 from shiputil import REPO, Watchdog, request
 
 MAX_SIZE = 1.2 * 1024 * 1024  # stripped; the Go watchdog is about 9 MB

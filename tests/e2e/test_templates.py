@@ -12,13 +12,14 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-import shiputil
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
+import shiputil  # noqa: E402
 from shiputil import REPO, Watchdog, request
 
 TEMPLATES = REPO / "templates"
