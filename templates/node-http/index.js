@@ -65,18 +65,27 @@ function send (req, res, context) {
   res.end(req.method === 'HEAD' ? undefined : body)
 }
 
-const server = http.createServer(async (req, res) => {
+async function toEvent (req) {
   const url = new URL(req.url, 'http://localhost')
+  return {
+    method: req.method,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: req.headers,
+    body: parseBody(req, await readBody(req))
+  }
+}
+
+const server = http.createServer(async (req, res) => {
   const context = new Context()
+  let event
   try {
-    const text = await readBody(req)
-    const event = {
-      method: req.method,
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: req.headers,
-      body: parseBody(req, text)
-    }
+    event = await toEvent(req)
+  } catch (error) {
+    context.status(400).succeed(`Bad request: ${error.message}\n`)
+    return send(req, res, context)
+  }
+  try {
     await handler(event, context)
   } catch (error) {
     context.fail(error)
