@@ -1,0 +1,190 @@
+"""The static binary, run the way a FROM scratch image runs it: PID 1 of new
+PID and mount namespaces, chrooted into a directory that holds only
+/fwatchdog, /tmp and a static busybox as the function.
+
+The binary is built by scripts/build-static.sh, the script the Dockerfile
+runs, unless FWATCHDOG_STATIC_BIN names one.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
+import shiputil  # noqa: E402
+from shiputil import REPO, Watchdog, request
+
+MAX_SIZE = 1.2 * 1024 * 1024  # stripped; the Go watchdog is about 9 MB
+BUSYBOX = Path("/bin/busybox")
+UNSHARE_FLAGS = ["--pid", "--fork", "--mount-proc", "--kill-child"]
+# Absolute: the watchdog's environment, like an empty image's, has no PATH.
+SYSTEM_TOOLS = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@pytest.fixture(scope="module")
+def static_bin():
+    named = os.environ.get("FWATCHDOG_STATIC_BIN")
+    if named:
+        path = Path(named)
+        assert path.is_file(), "FWATCHDOG_STATIC_BIN=%s does not exist" % named
+        return path
+    # Always through the script (incremental), so a stale binary is never tested.
+    r = subprocess.run([str(REPO / "scripts" / "build-static.sh")], cwd=REPO,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, "scripts/build-static.sh failed:\n" + out[-4000:]
+    # Static glibc warns when NSS or dlopen would be needed at run time.
+    assert "requires at runtime the shared libraries" not in out, out[-4000:]
+    return REPO / "build-static" / "fwatchdog"
+
+
+def test_static_binary_needs_nothing(static_bin):
+    headers = subprocess.run(["readelf", "-l", str(static_bin)], check=True,
+                             stdout=subprocess.PIPE, timeout=30).stdout.decode()
+    assert "INTERP" not in headers and "DYNAMIC" not in headers
+    ldd = subprocess.run(["ldd", str(static_bin)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=30).stdout.decode()
+    assert "not a dynamic executable" in ldd, ldd
+    data = static_bin.read_bytes()
+    for needle in (b"nsswitch.conf", b"libnss_"):
+        assert needle not in data, "glibc NSS is linked in (%s)" % needle.decode()
+    assert b".symtab" not in data, "not stripped"
+    assert len(data) < MAX_SIZE, "%d bytes, over the 1.2 MiB aim" % len(data)
+
+
+def unshare_or_skip():
+    """[unshare ... , chroot]; skips only where unshare is not permitted."""
+    unshare = shutil.which("unshare", path=SYSTEM_TOOLS)
+    chroot = shutil.which("chroot", path=SYSTEM_TOOLS)
+    assert unshare and chroot, "needs unshare (util-linux) and chroot (coreutils)"
+    r = subprocess.run([unshare] + UNSHARE_FLAGS + [chroot, "/", "/bin/true"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    if r.returncode != 0:
+        pytest.skip("unshare --pid --mount-proc + chroot is not permitted here: "
+                    + r.stdout.decode(errors="replace").strip())
+    return [unshare] + UNSHARE_FLAGS + [chroot]
+
+
+def scratch_root(tmp, static_bin):
+    """The image: /fwatchdog, /tmp and /bin/busybox, nothing else."""
+    assert BUSYBOX.is_file(), "needs a static busybox (Debian busybox-static)"
+    root = tmp / "root"
+    (root / "bin").mkdir(parents=True)
+    (root / "tmp").mkdir(mode=0o1777)
+    shutil.copy2(static_bin, root / "fwatchdog")
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    return root
+
+
+def start_scratch(tmp, static_bin, fprocess):
+    launcher = unshare_or_skip()
+    root = scratch_root(tmp, static_bin)
+    port = shiputil.free_port()
+    # Only what an image would set; no PATH, no TMPDIR: /tmp/.lock in the root.
+    env = {"fprocess": fprocess, "port": str(port), "metrics_port": "0",
+           "write_timeout": "5s", "exec_timeout": "5s"}
+    argv = launcher + [str(root), "/fwatchdog"]
+    return root, Watchdog(argv, env, log_path=tmp / "watchdog.log", port=port)
+
+
+def children(pid):
+    """Host pids of pid's children."""
+    kids = []
+    for task in Path("/proc/%d/task" % pid).iterdir():
+        try:
+            kids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def proc_status(pid):
+    out = {}
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.split()
+    return out
+
+
+def watchdog_pid(wd):
+    """The watchdog's host pid: the child unshare forked (then chroot exec'd)."""
+    deadline = time.monotonic() + shiputil.START_TIMEOUT
+    while time.monotonic() < deadline:
+        kids = children(wd.proc.pid)
+        if kids and os.readlink("/proc/%d/exe" % kids[0]).endswith("/fwatchdog"):
+            return kids[0]
+        time.sleep(0.05)
+    raise AssertionError("no fwatchdog under unshare: " + wd.describe())
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def stop(wd, pid):
+    """SIGTERM the watchdog itself (unshare ignores it) and return unshare's
+    exit code, which is the watchdog's."""
+    os.kill(pid, signal.SIGTERM)
+    try:
+        return wd.proc.wait(timeout=shiputil.STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("still running after SIGTERM: " + wd.describe())
+
+
+def test_scratch_serves_and_drains(tmp_path, static_bin):
+    root, wd = start_scratch(tmp_path, static_bin, "/bin/busybox cat")
+    with wd:
+        wd.wait_healthy()
+        pid = watchdog_pid(wd)
+        assert proc_status(pid)["NSpid"][-1] == "1", "not PID 1 in its namespace"
+        assert os.readlink("/proc/%d/root" % pid) == os.path.realpath(root)
+        assert (root / "tmp" / ".lock").exists()
+
+        for body in (b"hello from scratch\n", b"x" * 100000):
+            status, _, answer = request(wd.port, "POST", "/", body)
+            assert (status, answer) == (200, body), wd.describe()
+
+        rc = stop(wd, pid)
+        assert rc == 0, "exit %s after SIGTERM: %s" % (rc, wd.describe())
+        assert not (root / "tmp" / ".lock").exists(), "lock file left behind"
+        assert sorted(os.listdir(root)) == ["bin", "fwatchdog", "tmp"]
+
+
+def test_scratch_reaps_orphaned_grandchild(tmp_path, static_bin):
+    # The function daemonizes a sleep the classic way: setsid forks (so the
+    # end-of-request kill of the function's process group misses it), its
+    # parent exits at once, and the sleep, holding none of the pipes, is
+    # orphaned and handed to PID 1, the watchdog, which must reap it. (No
+    # `&`: busybox sh would need /dev/null for that, and the root has none.)
+    fprocess = ('/bin/busybox sh -c "echo orphaned; exec /bin/busybox setsid '
+                '/bin/busybox sleep 1 <&- >&- 2>&-"')
+    _, wd = start_scratch(tmp_path, static_bin, fprocess)
+    with wd:
+        wd.wait_healthy()
+        pid = watchdog_pid(wd)
+        status, _, answer = request(wd.port, "POST", "/", b"")
+        assert status == 200 and answer == b"orphaned\n", wd.describe()
+
+        wait_until(lambda: children(pid), 5, "the orphan to reach PID 1")
+        orphans = children(pid)
+        assert all(proc_status(k)["PPid"][0] == str(pid) for k in orphans)
+
+        def reaped():
+            return not any(os.path.exists("/proc/%d" % k) for k in orphans)
+        wait_until(reaped, 10, "PID 1 to reap %s" % orphans)
+        assert children(pid) == []
+
+        status, _, _ = request(wd.port, "GET", "/_/health")
+        assert status == 200
+        rc = stop(wd, pid)
+        assert rc == 0, "exit %s after SIGTERM: %s" % (rc, wd.describe())
