@@ -108,7 +108,8 @@ def test_chunk_extensions_and_trailers(watchdog):
 
 BAD = {
     "garbage": b"THIS IS NOT HTTP\r\n\r\n",
-    "bad_version": b"GET / HTTP/9.x\r\nHost: x\r\n\r\n",
+    "junk_after_version": b"GET / HTTP/1.1 junk\r\nHost: x\r\n\r\n",
+    "bad_version": b"GET / HTTP/x.y\r\nHost: x\r\n\r\n",
     "space_in_header_name": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n",
     "cl_and_te": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     "two_content_lengths": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
