@@ -362,7 +362,8 @@ LOG_TS = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
 # --------------------------------------------------------------------------
 
 class Watchdog:
-    def __init__(self, workdir, env=None, args=(), port=None, tmpdir=None):
+    def __init__(self, workdir, env=None, args=(), port=None, tmpdir=None, wrapper=()):
+        self.wrapper = list(wrapper)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -392,16 +393,23 @@ class Watchdog:
         binary = require_bin()
         self._err = open(self.stderr_path, "wb")
         self._out = open(self.stdout_path, "wb")
-        self.proc = subprocess.Popen([binary, *self.args], env=self.env,
+        self.proc = subprocess.Popen([*self.wrapper, binary, *self.args], env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=self._out,
                                      stderr=self._err, start_new_session=True)
+        self._pid = self.proc.pid
+        if self.wrapper:
+            # The watchdog is the wrapper's (e.g. unshare's) only child.
+            kids = wait_until(lambda: children(self.proc.pid), 5)
+            assert kids, f"wrapper {self.wrapper} started nothing; stderr:\n{self.stderr()}"
+            self._pid = kids[0]
         if wait:
             self.wait_listening()
         return self
 
     @property
     def pid(self):
-        return self.proc.pid
+        """The watchdog's pid (not the wrapper's)."""
+        return self._pid
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -430,7 +438,7 @@ class Watchdog:
             f"lock file {self.lock_path} not written within {timeout}s"
 
     def signal(self, sig):
-        self.proc.send_signal(sig)
+        os.kill(self.pid, sig)
 
     def wait_exit(self, timeout):
         """Exit code, or None if still running after timeout."""
@@ -447,7 +455,10 @@ class Watchdog:
         left = []
         if self.proc.poll() is None:
             left = descendants(self.pid)
-            self.proc.send_signal(signal.SIGTERM)
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             if self.wait_exit(grace) is None:
                 left = sorted(set(left) | set(descendants(self.pid)))
                 self.proc.kill()
@@ -554,13 +565,14 @@ _become_subreaper()
 
 @pytest.fixture
 def watchdog(tmp_path):
-    """Factory: watchdog(env={...}, args=(), wait=True, port=None, tmpdir=None).
+    """Factory: watchdog(env={...}, args=(), wait=True, port=None, tmpdir=None,
+    wrapper=()) -- wrapper: a command prefix such as unshare(1).
     Every watchdog started is stopped at teardown; a test that leaves
     function processes behind fails there."""
     started = []
 
-    def start(env=None, args=(), wait=True, port=None, tmpdir=None):
-        wd = Watchdog(tmp_path / f"wd{len(started)}", env, args, port, tmpdir)
+    def start(env=None, args=(), wait=True, port=None, tmpdir=None, wrapper=()):
+        wd = Watchdog(tmp_path / f"wd{len(started)}", env, args, port, tmpdir, wrapper)
         started.append(wd)
         return wd.start(wait)
 

@@ -1,5 +1,6 @@
 """CONTRACT 6: signals, children, shutdown."""
 import signal
+import subprocess
 import threading
 import time
 
@@ -68,3 +69,41 @@ def test_many_requests_leave_no_zombies(watchdog):
         assert wd.request("GET", "/").status == 200
     wd.assert_no_descendants(5)
     assert not wd.zombies()
+
+
+def _can_unshare_pid():
+    try:
+        return subprocess.run(["unshare", "--pid", "--fork", "--kill-child", "true"],
+                              capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+PID1 = ["unshare", "--pid", "--fork", "--kill-child"]
+needs_pidns = pytest.mark.skipif(not _can_unshare_pid(),
+                                 reason="cannot create a PID namespace here (unshare --pid)")
+
+
+@needs_pidns
+def test_as_pid1_reaps_orphans(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'sleep 1 >/dev/null 2>&1 </dev/null & echo $$'"}, wrapper=PID1)
+    for _ in range(5):
+        r = wd.request("GET", "/")
+        assert r.status == 200
+    assert int(r.body) > 1, "function should not be PID 1 in the namespace"
+    time.sleep(1.5)
+    wd.assert_no_descendants(5)
+    assert not wd.zombies()
+
+
+@needs_pidns
+def test_as_pid1_sigterm_exits_0(watchdog):
+    wd = watchdog({"fprocess": "cat", "healthcheck_interval": "30s"}, wrapper=PID1)
+    wd.wait_lock()
+    assert wd.request("POST", "/", b"x").body == b"x"
+    t0 = time.monotonic()
+    wd.signal(signal.SIGTERM)
+    rc = wd.wait_exit(5)
+    assert rc == 0, f"PID 1 did not exit 0 on SIGTERM (rc={rc})"
+    assert time.monotonic() - t0 < 3.5
+    assert not wd.lock_path.exists()
