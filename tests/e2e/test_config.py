@@ -1,0 +1,189 @@
+"""CONTRACT 1 (command line) and 2 (settings from the environment)."""
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import free_port, require_bin, wait_until
+
+BASE_PATH = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+
+ALL_VARIABLES = [
+    "fprocess", "function_process", "mode", "port", "metrics_port",
+    "read_timeout", "write_timeout", "exec_timeout", "healthcheck_interval",
+    "upstream_url", "http_upstream_url", "http_buffer_req_body", "buffer_http",
+    "content_type", "static_path", "max_inflight", "suppress_lock", "prefix_logs",
+    "log_buffer_size", "log_callid", "ready_path", "cgi_headers", "combine_output",
+    "write_debug", "marshal_request", "log_format", "max_request_body",
+    "max_connections",
+]
+
+
+def run_cli(args, env=None, timeout=5):
+    full = {"PATH": BASE_PATH}
+    full.update(env or {})
+    try:
+        return subprocess.run([require_bin(), *args], env=full, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"fwatchdog {args} did not exit within {timeout}s "
+                    f"(stderr: {e.stderr!r})", pytrace=False)
+
+
+# -- command line ---------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["-version", "--version"])
+def test_version_flag_prints_version_and_exits_0(flag, tmp_path):
+    r = run_cli([flag], {"TMPDIR": str(tmp_path)})
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode == 0, out
+    assert re.search(r"\d+\.\d+\.\d+", out), f"no version number in {out!r}"
+
+
+def test_help_lists_every_setting_with_defaults(tmp_path):
+    r = run_cli(["--help"], {"TMPDIR": str(tmp_path)})
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode == 0, out
+    missing = [v for v in ALL_VARIABLES if not re.search(rf"(?<![A-Za-z_]){v}(?![A-Za-z_])", out)]
+    assert not missing, f"--help does not mention {missing}:\n{out}"
+    for default in ["8080", "8081", "30s", "streaming", "/home/app/public",
+                    "65536", "application/octet-stream"]:
+        assert default in out, f"--help lacks default {default!r}"
+
+
+def test_run_healthcheck_follows_lock_file(watchdog, tmp_path):
+    wd = watchdog({"fprocess": "cat"})
+    wd.wait_lock()
+    r = run_cli(["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
+    assert r.returncode == 0, r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run_cli(["-run-healthcheck"], {"TMPDIR": str(empty)})
+    assert r.returncode == 1, r.stderr
+    # Same TMPDIR once the lock is gone.
+    wd.lock_path.unlink()
+    r = run_cli(["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
+    assert r.returncode == 1, r.stderr
+
+
+def test_run_healthcheck_hand_made_lock(tmp_path):
+    (tmp_path / ".lock").write_text("")
+    assert run_cli(["-run-healthcheck"], {"TMPDIR": str(tmp_path)}).returncode == 0
+
+
+# -- invalid configuration: one line naming the variable, exit 2 ----------------
+
+INVALID = [
+    ({"read_timeout": "abc"}, "read_timeout"),
+    ({"write_timeout": "abc"}, "write_timeout"),
+    ({"write_timeout": "0"}, "write_timeout"),
+    ({"exec_timeout": "abc"}, "exec_timeout"),
+    ({"exec_timeout": "10x"}, "exec_timeout"),
+    ({"healthcheck_interval": "abc"}, "healthcheck_interval"),
+    ({"port": "abc"}, "port"),
+    ({"port": "70000"}, "port"),
+    ({"metrics_port": "abc"}, "metrics_port"),
+    ({"mode": "bogus"}, "mode"),
+    ({"fprocess": None}, "fprocess"),
+    ({"fprocess": "sh -c 'echo unbalanced"}, "fprocess"),
+    ({"suppress_lock": "maybe"}, "suppress_lock"),
+    ({"prefix_logs": "yes"}, "prefix_logs"),
+    ({"log_callid": "2"}, "log_callid"),
+    ({"cgi_headers": "on"}, "cgi_headers"),
+    ({"max_inflight": "abc"}, "max_inflight"),
+]
+
+
+@pytest.mark.parametrize("env,var", INVALID, ids=[f"{v}={list(e.values())[0]}" for e, v in INVALID])
+def test_invalid_setting_exits_2_naming_variable(env, var, tmp_path):
+    full = {"fprocess": "cat", "port": str(free_port()), "metrics_port": "0",
+            "TMPDIR": str(tmp_path)}
+    for k, v in env.items():
+        if v is None:
+            full.pop(k)
+        else:
+            full[k] = v
+    r = run_cli([], full)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 2, f"exit {r.returncode}, stderr {err!r}"
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
+    assert var in lines[0], f"error line does not name {var}: {lines[0]!r}"
+    assert not (tmp_path / ".lock").exists()
+
+
+# -- valid settings ---------------------------------------------------------------
+
+def test_go_durations_and_bare_seconds_accepted(watchdog):
+    wd = watchdog({"fprocess": "cat", "read_timeout": "1m30s", "write_timeout": "10s",
+                   "exec_timeout": "2", "healthcheck_interval": "1500ms"})
+    r = wd.request("POST", "/", b"hi")
+    assert (r.status, r.body) == (200, b"hi")
+
+
+def test_bare_integer_duration_is_seconds(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'sleep 1; echo ok'", "exec_timeout": "2"})
+    r = wd.request("GET", "/", timeout=10)
+    assert (r.status, r.body) == (200, b"ok\n"), "exec_timeout=2 must be 2 seconds, not less"
+
+
+@pytest.mark.parametrize("value,locked", [("1", False), ("true", False), ("0", True),
+                                          ("false", True), ("", True)])
+def test_bool_values(watchdog, value, locked):
+    wd = watchdog({"fprocess": "cat", "suppress_lock": value})
+    assert wd.request("GET", "/_/health").status == 200
+    if locked:
+        wd.wait_lock()
+    else:
+        assert not wd.lock_path.exists()
+
+
+def test_function_process_wins_over_fprocess(watchdog):
+    wd = watchdog({"fprocess": "echo from-fprocess", "function_process": "echo from-function_process"})
+    assert wd.request("GET", "/").body == b"from-function_process\n"
+
+
+def test_PORT_honoured_when_port_unset(watchdog):
+    p = free_port()
+    wd = watchdog({"fprocess": "cat", "port": None, "PORT": str(p)}, port=p)
+    assert wd.request("POST", "/", b"x").body == b"x"
+
+
+def test_port_wins_over_PORT(watchdog):
+    other = free_port()
+    wd = watchdog({"fprocess": "cat", "PORT": str(other)})
+    assert wd.request("POST", "/", b"x").body == b"x"
+
+
+def test_quoted_fprocess_single_quotes(watchdog):
+    wd = watchdog({"fprocess": """sh -c 'echo "a b"'"""})
+    r = wd.request("GET", "/")
+    assert (r.status, r.body) == (200, b"a b\n")
+
+
+def test_quoted_fprocess_double_quotes_group_words(watchdog):
+    wd = watchdog({"fprocess": 'printf "%s|" "a b" c'})
+    assert wd.request("GET", "/").body == b"a b|c|"
+
+
+def test_default_content_type(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    r = wd.request("POST", "/", b"x")
+    assert r.header("Content-Type") == "application/octet-stream"
+
+
+@pytest.mark.parametrize("mode", ["streaming", "serializing"])
+def test_content_type_setting(watchdog, mode):
+    wd = watchdog({"fprocess": "cat", "mode": mode, "content_type": "text/plain"})
+    r = wd.request("POST", "/", b"x")
+    assert r.status == 200
+    assert r.header("Content-Type") == "text/plain"
+
+
+def test_mode_default_is_streaming(watchdog):
+    """mode unset means streaming: chunked answer from cat."""
+    wd = watchdog({"fprocess": "cat", "mode": None})
+    r = wd.request("POST", "/", b"abc")
+    assert r.body == b"abc"
+    assert (r.header("Transfer-Encoding") or "").lower() == "chunked"

@@ -1,0 +1,110 @@
+"""CONTRACT 3: private endpoints, lock file."""
+import stat
+import threading
+import time
+
+import pytest
+
+from conftest import wait_until
+
+
+def test_health_ok_and_lock_file_mode_0660(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    wd.wait_lock()
+    r = wd.request("GET", "/_/health")
+    assert (r.status, r.body) == (200, b"OK")
+    mode = stat.S_IMODE(wd.lock_path.stat().st_mode)
+    assert mode == 0o660, f"lock file mode {oct(mode)}, want 0o660"
+
+
+def test_lock_directory_created_when_missing(watchdog, tmp_path):
+    tmpdir = tmp_path / "does" / "not" / "exist"
+    wd = watchdog({"fprocess": "cat"}, tmpdir=tmpdir)
+    wd.wait_lock()
+    assert (tmpdir / ".lock").is_file()
+    assert wd.request("GET", "/_/health").status == 200
+
+
+def test_suppress_lock_health_ok_without_lock_file(watchdog):
+    wd = watchdog({"fprocess": "cat", "suppress_lock": "true"})
+    r = wd.request("GET", "/_/health")
+    assert (r.status, r.body) == (200, b"OK")
+    time.sleep(0.3)
+    assert not wd.lock_path.exists()
+    assert list(wd.tmpdir.iterdir()) == []
+
+
+def test_health_503_when_lock_file_removed(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    wd.wait_lock()
+    wd.lock_path.unlink()
+    assert wd.request("GET", "/_/health").status == 503
+    assert wd.request("GET", "/_/ready").status == 503
+
+
+@pytest.mark.parametrize("path", ["/_/health", "/_/ready"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_private_endpoints_other_methods_405(watchdog, path, method):
+    wd = watchdog({"fprocess": "cat"})
+    assert wd.request(method, path, b"").status == 405
+
+
+def test_ready_200_empty(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    wd.wait_lock()
+    r = wd.request("GET", "/_/ready")
+    assert (r.status, r.body) == (200, b"")
+
+
+def test_private_endpoints_never_reach_function(watchdog, tmp_path):
+    mark = tmp_path / "ran"
+    wd = watchdog({"fprocess": "sh -c 'echo ran >> $MARK; echo function'", "MARK": str(mark)})
+    wd.wait_lock()
+    assert wd.request("GET", "/_/health").body == b"OK"
+    assert wd.request("GET", "/_/ready").body == b""
+    time.sleep(0.3)
+    assert not mark.exists(), "a private endpoint started the function"
+    assert wd.request("GET", "/x").body == b"function\n"
+    assert mark.exists()
+
+
+def test_ready_path_returns_function_answer(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'echo ready $Http_Method $Http_Path'",
+                   "ready_path": "/check-me"})
+    wd.wait_lock()
+    r = wd.request("GET", "/_/ready")
+    assert (r.status, r.body) == (200, b"ready GET /check-me\n")
+
+
+def test_ready_path_failure_is_reported(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'exit 1'", "mode": "serializing", "ready_path": "/r"})
+    wd.wait_lock()
+    assert wd.request("GET", "/_/ready").status == 500
+
+
+def test_ready_429_when_max_inflight_reached(watchdog):
+    wd = watchdog({"fprocess": "cat", "max_inflight": "1"})
+    wd.wait_lock()
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nping\n\r\n")
+        c.read_until(b"ping\n", timeout=5)  # the request is in flight
+        assert wd.request("GET", "/_/ready").status == 429
+        c.send(b"0\r\n\r\n")
+        c.read_until(b"0\r\n\r\n", timeout=5)  # end of the chunked answer
+    assert wait_until(lambda: wd.request("GET", "/_/ready").status == 200, 3)
+
+
+def test_ready_path_not_counted_against_max_inflight(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'sleep 1.5; echo ok'", "max_inflight": "1",
+                   "ready_path": "/ready"})
+    wd.wait_lock()
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=wd.request("GET", "/_/ready")))
+    t.start()
+    try:
+        wd.wait_descendants(3)
+        r = wd.request("GET", "/work")
+    finally:
+        t.join(10)
+    assert r.status == 200, "a /_/ready call took the only max_inflight slot"
+    assert out["r"].status == 200

@@ -1,0 +1,258 @@
+"""CONTRACT 10: HTTP/1.1 and 1.0, keep-alive, pipelining, Expect, HEAD, bad input."""
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from conftest import DATE_RE, HOST, RawConn, parse_responses, status_of, wait_until
+
+MiB = 1024 * 1024
+
+
+def served_normally(wd):
+    r = wd.request("POST", "/after", b"still fine")
+    assert (r.status, r.body) == (200, b"still fine")
+    assert wd.alive()
+
+
+def test_date_header(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    for path in ["/", "/_/health"]:
+        r = wd.request("POST" if path == "/" else "GET", path, b"x" if path == "/" else None)
+        assert DATE_RE.match(r.header("Date", "")), r.headers
+
+
+def test_keep_alive_two_requests_one_socket(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none")
+        assert c.read_response().body == b"one"
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo")
+        assert c.read_response().body == b"two"
+        c.send(b"GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response().body == b"OK"
+
+
+@pytest.mark.parametrize("mode", ["streaming", "serializing"])
+def test_pipelining_in_order(watchdog, mode):
+    wd = watchdog({"fprocess": "cat", "mode": mode})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+               b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n"
+               b"GET /_/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data, closed = c.read_until_close(10)
+    assert closed
+    rs = parse_responses(data)
+    assert [(r.status, r.body) for r in rs] == [(200, b"first"), (200, b"second"), (200, b"OK")]
+
+
+def test_http10_no_chunked(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    data, closed = wd.raw(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", timeout=5)
+    assert closed, "HTTP/1.0 without keep-alive must be closed after the response"
+    rs = parse_responses(data, closed=True)
+    assert len(rs) == 1
+    r = rs[0]
+    assert r.status == 200
+    assert "chunked" not in (r.header("Transfer-Encoding") or "").lower()
+    assert r.body == b"hello"
+
+
+def test_http10_serializing_content_length(watchdog):
+    wd = watchdog({"fprocess": "cat", "mode": "serializing"})
+    data, closed = wd.raw(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", timeout=5)
+    r = parse_responses(data, closed=True)[0]
+    assert (r.status, r.body, r.header("Content-Length")) == (200, b"hello", "5")
+
+
+@pytest.mark.parametrize("mode", ["streaming", "serializing"])
+def test_expect_100_continue(watchdog, mode):
+    wd = watchdog({"fprocess": "cat", "mode": mode})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = c.read_until(b"\r\n\r\n", timeout=5)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
+        c.send(b"hello")
+        r = c.read_response()
+    assert (r.status, r.body) == (200, b"hello")
+
+
+def test_head(watchdog):
+    wd = watchdog({"fprocess": "echo hi"})
+    with wd.conn() as c:
+        c.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response(head=True)
+        assert r.status == 200
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        r2 = c.read_response()
+        assert (r2.status, r2.body) == (200, b"hi\n"), "HEAD response leaked a body"
+
+
+def test_head_health(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"HEAD /_/health HTTP/1.1\r\nHost: x\r\n\r\nGET /_/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.read_response(head=True)
+        assert c.read_response().body == b"OK"
+
+
+def test_chunk_extensions_and_trailers(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n")
+        assert c.read_response().body == b"abcde"
+
+
+BAD = {
+    "garbage": b"THIS IS NOT HTTP\r\n\r\n",
+    "junk_after_version": b"GET / HTTP/1.1 junk\r\nHost: x\r\n\r\n",
+    "bad_version": b"GET / HTTP/x.y\r\nHost: x\r\n\r\n",
+    "space_in_header_name": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n",
+    "cl_and_te": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "two_content_lengths": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "bad_content_length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    "bad_chunk_size": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("mode", ["streaming", "serializing"])
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input_400_and_close(watchdog, name, mode):
+    wd = watchdog({"fprocess": "cat", "mode": mode})
+    data, closed = wd.raw(BAD[name], timeout=5)
+    assert status_of(data) == 400, data[:300]
+    assert closed, "connection must be closed after a 400"
+    assert data.count(b"HTTP/1.") == 1, f"answered more than once: {data!r}"
+    served_normally(wd)
+
+
+def _send_big(port, head, filler_len, tail):
+    """Send a huge header block while reading; returns (bytes, closed)."""
+    c = RawConn(port, timeout=10)
+
+    def writer():
+        try:
+            c.send(head)
+            block = b"a" * 65536
+            left = filler_len
+            while left:
+                n = min(left, len(block))
+                c.sock.sendall(block[:n])
+                left -= n
+            c.send(tail)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        return c.read_until_close(10)
+    finally:
+        c.close()
+        t.join(10)
+
+
+def test_headers_over_1MiB_431(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    data, _ = _send_big(wd.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", MiB + 65536, b"\r\n\r\n")
+    assert status_of(data) == 431, data[:300]
+    served_normally(wd)
+
+
+def test_many_headers_over_1MiB_431(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    hdr = b"X-H: " + b"b" * 1000 + b"\r\n"
+    c = RawConn(wd.port, timeout=10)
+    try:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for _ in range(1100):
+                c.sock.sendall(hdr)
+            c.send(b"\r\n")
+        except OSError:
+            pass
+        data, _ = c.read_until_close(10)
+    finally:
+        c.close()
+    assert status_of(data) == 431, data[:300]
+    served_normally(wd)
+
+
+def test_large_header_under_limit_accepted(watchdog):
+    wd = watchdog({"fprocess": "cat", "cgi_headers": "false"})
+    r = wd.request("POST", "/", b"ok", headers={"X-Big": "a" * (200 * 1024)})
+    assert (r.status, r.body) == (200, b"ok")
+
+
+def test_slowloris_headers_cut_at_read_timeout(watchdog):
+    wd = watchdog({"fprocess": "cat", "read_timeout": "1s"})
+    slow = wd.conn(timeout=10)
+    try:
+        slow.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        for _ in range(3):  # keep trickling, slower than the deadline allows
+            time.sleep(0.4)
+            try:
+                slow.send(b"X-A: b\r\n")
+            except OSError:
+                break
+        # meanwhile another client is served
+        served_normally(wd)
+        assert slow.wait_closed(5), "slow client still connected"
+        assert time.monotonic() - t0 < 4.5
+    finally:
+        slow.close()
+
+
+def test_slow_body_cut_at_read_timeout_and_function_killed(watchdog):
+    wd = watchdog({"fprocess": "sleep 100", "read_timeout": "1s"})
+    slow = wd.conn(timeout=10)
+    try:
+        slow.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        t0 = time.monotonic()
+        assert slow.wait_closed(5), "slow body still accepted after read_timeout"
+        assert time.monotonic() - t0 < 4
+    finally:
+        slow.close()
+    wd.assert_no_descendants(5)
+
+
+def test_idle_keepalive_connection_does_not_block_others(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    idle = [wd.conn() for _ in range(20)]
+    try:
+        served_normally(wd)
+    finally:
+        for c in idle:
+            c.close()
+
+
+def test_abuse_leaks_no_fds_and_no_processes(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    served_normally(wd)
+    time.sleep(0.2)
+    before = wd.fd_count()
+    for data in BAD.values():
+        wd.raw(data, timeout=5)
+    for _ in range(5):  # disconnect mid-body
+        c = wd.conn()
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        c.read_until(b"abc", timeout=5)
+        c.close()
+    for _ in range(5):  # disconnect mid-headers
+        c = wd.conn()
+        c.send(b"GET / HTTP/1.1\r\nHost")
+        c.close()
+    for _ in range(5):  # reset
+        s = socket.create_connection((HOST, wd.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        time.sleep(0.05)
+        s.close()
+    served_normally(wd)
+    wd.assert_no_descendants(5)
+    assert wait_until(lambda: wd.fd_count() <= before, 5), \
+        f"fds before {before}, after {wd.fd_count()}"

@@ -1,0 +1,109 @@
+"""CONTRACT 6: signals, children, shutdown."""
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import wait_until
+
+
+def test_sigterm_drains_in_flight_request(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'sleep 2; echo done'", "healthcheck_interval": "5s"})
+    wd.wait_lock()
+    out = {}
+
+    def call():
+        try:
+            out["r"] = wd.request("GET", "/slow", timeout=20)
+        except Exception as e:
+            out["e"] = e
+
+    t = threading.Thread(target=call)
+    t.start()
+    try:
+        wd.wait_descendants(3)
+        wd.signal(signal.SIGTERM)
+        assert wait_until(lambda: not wd.lock_path.exists(), 1.0), "lock not removed on SIGTERM"
+        assert wd.request("GET", "/_/health").status == 503
+        assert wd.request("GET", "/_/ready").status == 503
+        # still serving during the drain window
+        fast = wd.request("GET", "/fast", timeout=10)
+        assert fast.status == 200
+    finally:
+        t.join(20)
+    assert "e" not in out, out.get("e")
+    assert (out["r"].status, out["r"].body) == (200, b"done\n")
+    rc = wd.wait_exit(15)
+    assert rc == 0, f"exit code {rc}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_with_nothing_in_flight_exits_early(watchdog, sig):
+    wd = watchdog({"fprocess": "cat", "healthcheck_interval": "30s"})
+    wd.wait_lock()
+    assert wd.request("POST", "/", b"x").status == 200
+    t0 = time.monotonic()
+    wd.signal(sig)
+    rc = wd.wait_exit(5)
+    assert rc == 0, f"exit code {rc} ({time.monotonic() - t0:.1f}s after signal)"
+    assert time.monotonic() - t0 < 3.5
+    assert not wd.lock_path.exists()
+
+
+def test_orphaned_grandchild_is_reaped(watchdog):
+    """A function that leaves a background child which exits later:
+    the watchdog (subreaper) reaps it, no zombie remains."""
+    wd = watchdog({"fprocess": "sh -c 'sleep 1 >/dev/null 2>&1 </dev/null & echo started'"})
+    r = wd.request("GET", "/")
+    assert (r.status, r.body) == (200, b"started\n")
+    time.sleep(1.5)
+    wd.assert_no_descendants(5)
+    assert not wd.zombies()
+
+
+def test_many_requests_leave_no_zombies(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'true & echo x'"})
+    for _ in range(20):
+        assert wd.request("GET", "/").status == 200
+    wd.assert_no_descendants(5)
+    assert not wd.zombies()
+
+
+def _can_unshare_pid():
+    try:
+        return subprocess.run(["unshare", "--pid", "--fork", "--kill-child", "true"],
+                              capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+PID1 = ["unshare", "--pid", "--fork", "--kill-child"]
+needs_pidns = pytest.mark.skipif(not _can_unshare_pid(),
+                                 reason="cannot create a PID namespace here (unshare --pid)")
+
+
+@needs_pidns
+def test_as_pid1_reaps_orphans(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'sleep 1 >/dev/null 2>&1 </dev/null & echo $$'"}, wrapper=PID1)
+    for _ in range(5):
+        r = wd.request("GET", "/")
+        assert r.status == 200
+    assert int(r.body) > 1, "function should not be PID 1 in the namespace"
+    time.sleep(1.5)
+    wd.assert_no_descendants(5)
+    assert not wd.zombies()
+
+
+@needs_pidns
+def test_as_pid1_sigterm_exits_0(watchdog):
+    wd = watchdog({"fprocess": "cat", "healthcheck_interval": "30s"}, wrapper=PID1)
+    wd.wait_lock()
+    assert wd.request("POST", "/", b"x").body == b"x"
+    t0 = time.monotonic()
+    wd.signal(signal.SIGTERM)
+    rc = wd.wait_exit(5)
+    assert rc == 0, f"PID 1 did not exit 0 on SIGTERM (rc={rc})"
+    assert time.monotonic() - t0 < 3.5
+    assert not wd.lock_path.exists()
