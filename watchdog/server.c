@@ -168,8 +168,10 @@ static void arm_timer(struct conn *c, int64_t ms)
 
 static int head_append(struct conn *c, const char *at, size_t len)
 {
-    if (c->head_len + len + 1 > MAX_HEAD)
+    if (c->head_len + len + 1 > MAX_HEAD) {
+        c->head_too_large = true;
         return -1;
+    }
     if (c->head_len + len + 1 > c->head_cap) {
         size_t cap = c->head_cap ? c->head_cap : 1024;
         while (cap < c->head_len + len + 1)
@@ -206,6 +208,7 @@ static int on_message_begin(llhttp_t *p)
     c->nfields = 0;
     c->in_value = false;
     c->url_len = 0;
+    c->head_too_large = false;
     c->body_done = false;
     c->body_paused = false;
     resp_reset(c);
@@ -255,10 +258,30 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return head_append(c, at, len) ? HPE_USER : 0;
 }
 
+/* RFC 9110 token characters: llhttp lets some others through in its
+ * default mode, and a name like "Bad Header" must not become an
+ * environment variable. */
+static bool is_token(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch && strchr(extra, ch))))
+            return false;
+    }
+    return true;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     if (c->nfields == 0 && new_field(c))
+        return HPE_USER;
+    struct hfield *f = &c->fields[c->nfields - 1];
+    if (!is_token(c->head + f->name_off, f->name_len))
         return HPE_USER;
     if (head_terminate(c))
         return HPE_USER;
@@ -519,16 +542,13 @@ static void init_settings(void)
 /* ---- reading ---- */
 
 /* A request we cannot parse: answer and close. */
-static void bad_request(struct conn *c, llhttp_errno_t err)
+static void bad_request(struct conn *c)
 {
     int status = 400;
     const char *body = "Bad Request\n";
-    if (err == HPE_USER && c->head_len + 1 >= MAX_HEAD - FEED_CHUNK) {
+    if (c->head_too_large) {
         status = 431;
         body = "Request Header Fields Too Large\n";
-    } else if (err == HPE_INVALID_VERSION) {
-        status = 505;
-        body = "HTTP Version Not Supported\n";
     }
     if (c->state == CONN_BODY || c->state == CONN_WAIT) {
         /* Mid-body framing error: the function must not see more. */
@@ -583,7 +603,7 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         conn_kill(c);
         return 0;
     }
-    bad_request(c, err);
+    bad_request(c);
     return 0;
 }
 

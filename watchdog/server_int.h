@@ -53,6 +53,7 @@ struct conn {
     struct hfield *fields;
     size_t nfields, fields_cap;
     bool in_value;
+    bool head_too_large;     /* answer 431, not 400 */
     struct header *headers;
     size_t headers_cap;
     struct request req;
