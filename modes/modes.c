@@ -6,6 +6,7 @@
 static const struct mode *const modes[] = {
     &mode_streaming,
     &mode_serializing,
+    &mode_http,
 };
 
 const struct mode *mode_find(const char *name)

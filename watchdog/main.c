@@ -137,8 +137,11 @@ static int run(struct app *app)
     become_reaper();
     log_startup(app);
     app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app};
-    if (app->mode->init(&app->env, &app->mode_state) != 0)
+    int init_rc = app->mode->init(&app->env, &app->mode_state);
+    if (init_rc != 0) {
+        rc = init_rc > 0 ? init_rc : 1;
         goto out;
+    }
     app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state, NULL);
     if (!app->srv || server_listen(app->srv) != 0)
         goto out;
