@@ -344,6 +344,7 @@ static void on_req_body(void *arg, const char *data, size_t len)
     struct proxy *p = arg;
     if (p->uc) {
         write_body(p, NULL, data, len);
+        upconn_flush(p->uc);
         if (upconn_pending(p->uc) > BODY_HIGH)
             req_pause_body(p->r);
         return;
@@ -360,8 +361,10 @@ static void on_req_body_end(void *arg)
     if (p->body_end)
         return;
     p->body_end = true;
-    if (p->uc)
+    if (p->uc) {
         finish_request(p);
+        upconn_flush(p->uc);
+    }
     else if (p->state == PX_BUFFERING)
         start_exchange(p);
 }
@@ -519,7 +522,10 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
         if (!hop_by_hop(h, connection, false))
             resp_header(r, h->name, h->value);
     }
-    snprintf(dur, sizeof(dur), "%f", req_elapsed(r));
+    /* Go's "%f": six decimals. Integer formatting: float printf is a
+     * visible share of the per-request cost. */
+    long long us = (long long)(req_elapsed(r) * 1e6 + 0.5);
+    snprintf(dur, sizeof(dur), "%lld.%06lld", us / 1000000, us % 1000000);
     resp_header(r, "X-Duration-Seconds", dur);
     p->state = PX_RESPONSE;
     resp_start(r, resp->status, resp->content_length);
@@ -596,7 +602,10 @@ static void start_exchange(struct proxy *p)
     write_body(p, p->body, NULL, evbuffer_get_length(p->body));
     if (p->body_end)
         finish_request(p);
-    else if (upconn_pending(p->uc) <= BODY_HIGH)
+    upconn_flush(p->uc);
+    if (p->body_end)
+        return;
+    if (upconn_pending(p->uc) <= BODY_HIGH)
         req_resume_body(r);   /* last: it may feed body bytes at once */
 }
 

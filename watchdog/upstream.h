@@ -87,7 +87,10 @@ void upstream_close_idle(struct upstream *u);
  * the response has no body whatever its headers say. NULL with errno set. */
 struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops, void *arg,
                               bool head_request);
+/* The request goes into this buffer; upconn_flush sends it. */
 struct evbuffer *upconn_output(struct upconn *c);
+/* Send what is in the output (call after each batch of writes). */
+void upconn_flush(struct upconn *c);
 size_t upconn_pending(const struct upconn *c);
 /* The whole request is in the output: the connection may be reused once
  * the response is complete. */
