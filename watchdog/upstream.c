@@ -171,6 +171,9 @@ static void pool_put(struct upconn *c)
     struct timeval tv = {IDLE_TIMEOUT_MS / 1000, (IDLE_TIMEOUT_MS % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &tv, NULL);
     bufferevent_enable(c->bev, EV_READ);
+    /* Pooled connections are connected: the next request is written
+     * directly (upconn_flush). */
+    bufferevent_disable(c->bev, EV_WRITE);
     c->next = u->idle;
     if (u->idle)
         u->idle->prev = c;
