@@ -8,6 +8,7 @@ static const struct mode *const modes[] = {
     &mode_serializing,
     &mode_static,
     &mode_classic,
+    &mode_http,
 };
 
 const struct mode *mode_find(const char *name)

@@ -166,8 +166,11 @@ static int run(struct app *app)
         goto out;
     app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app,
                                  app->metrics ? metrics_job_observer(app->metrics) : NULL};
-    if (app->mode->init(&app->env, &app->mode_state) != 0)
+    int init_rc = app->mode->init(&app->env, &app->mode_state);
+    if (init_rc != 0) {
+        rc = init_rc > 0 ? init_rc : 1;
         goto out;
+    }
     if (app->metrics)
         hooks = metrics_server_hooks(app->metrics);
     app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state,

@@ -27,7 +27,8 @@ struct mode_env {
 
 struct mode {
     const char *name;
-    /* Before listening. 0, or -1 after logging why. */
+    /* Before listening. 0, or -1 after logging why, or a positive exit
+     * code for the watchdog (2: bad configuration; 126/127: cannot exec). */
     int (*init)(const struct mode_env *env, void **state);
     /* True once requests can be served (NULL: at once). Polled until true;
      * the lock file is written then. */

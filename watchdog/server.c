@@ -57,7 +57,8 @@ static void conn_kill(struct conn *c)
     if (c->dead)
         return;
     c->dead = true;
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->bev)   /* NULL after req_detach */
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     if (c->busy == 0)
         conn_free(c);
 }

@@ -1,0 +1,862 @@
+/* http: the function is a long-lived HTTP server started once; each
+ * request is reverse-proxied to it over pooled keep-alive connections.
+ * Bodies stream both ways with backpressure, every upstream read goes to
+ * the client at once, and an Upgrade becomes a byte tunnel. If the
+ * function exits, the watchdog exits with its code. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "job.h"
+#include "log.h"
+#include "mode.h"
+#include "upstream.h"
+
+/* Request body held or queued towards the upstream before the client is
+ * paused: bounds memory per request whatever the body size. */
+#define BODY_HIGH (256 * 1024)
+/* Bytes queued towards one side of a tunnel before the other is paused. */
+#define TUNNEL_HIGH (256 * 1024)
+/* How long the function gets to exit after SIGTERM at shutdown. */
+#define STOP_GRACE_MS 5000
+#define HOSTS_FILE "/etc/hosts"
+
+enum proxy_state {
+    PX_FREE,      /* in the free list */
+    PX_WAIT,      /* the upstream does not accept connections yet */
+    PX_BUFFERING, /* http_buffer_req_body: collecting the whole body first */
+    PX_SENT,      /* request on a connection, waiting for the response head */
+    PX_RESPONSE,  /* response head forwarded, body streaming */
+};
+
+struct http_mode;
+
+/* One proxied request. Kept in a free list: the steady state allocates
+ * nothing per request. */
+struct proxy {
+    struct http_mode *m;
+    struct request *r;
+    struct upconn *uc;
+    enum proxy_state state;
+    struct event *timer;       /* exec_timeout / X-Timeout */
+    struct evbuffer *body;     /* request body not yet on a connection */
+    struct proxy *prev, *next; /* waiting list or free list */
+    bool body_end;             /* the client sent the whole body */
+    bool body_sent;            /* body bytes went to a connection: no retry */
+    bool retried;
+    bool chunked_out;          /* the request goes out chunked */
+    int64_t timeout_ms;
+};
+
+/* A byte pipe after a 101: side 0 is the client, side 1 the upstream. */
+struct tunnel {
+    struct http_mode *m;
+    struct bufferevent *side[2];
+    struct tunnel *prev, *next;
+    bool closing;              /* one side is gone: flushing the other */
+};
+
+struct http_mode {
+    const struct mode_env *env;
+    const struct config *cfg;
+    struct upstream_url url;
+    struct upstream *up;
+    struct job *fn;
+    bool fn_done;
+    bool stopping;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+    struct event *grace;
+    struct proxy *wait_head, *wait_tail;
+    struct proxy *free_list;
+    struct tunnel *tunnels;
+};
+
+static void start_exchange(struct proxy *p);
+
+/* ---- proxies ---- */
+
+static struct proxy *proxy_get(struct http_mode *m)
+{
+    struct proxy *p = m->free_list;
+    if (p) {
+        m->free_list = p->next;
+        p->next = NULL;
+        return p;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->m = m;
+    p->body = evbuffer_new();
+    if (!p->body) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void proxy_destroy(struct proxy *p)
+{
+    if (p->timer)
+        event_free(p->timer);
+    evbuffer_free(p->body);
+    free(p);
+}
+
+static void wait_unlink(struct proxy *p)
+{
+    struct http_mode *m = p->m;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        m->wait_head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        m->wait_tail = p->prev;
+    p->prev = p->next = NULL;
+}
+
+static void wait_push(struct proxy *p)
+{
+    struct http_mode *m = p->m;
+    p->state = PX_WAIT;
+    p->prev = m->wait_tail;
+    p->next = NULL;
+    if (m->wait_tail)
+        m->wait_tail->next = p;
+    else
+        m->wait_head = p;
+    m->wait_tail = p;
+}
+
+/* Forget the request and go back to the free list. The caller answers
+ * the request (if at all) afterwards, through its own copy of r. */
+static void proxy_release(struct proxy *p)
+{
+    struct http_mode *m = p->m;
+    if (p->state == PX_WAIT)
+        wait_unlink(p);
+    if (p->uc)
+        upconn_cancel(p->uc);
+    if (p->timer)
+        evtimer_del(p->timer);
+    evbuffer_drain(p->body, evbuffer_get_length(p->body));
+    p->r = NULL;
+    p->uc = NULL;
+    p->state = PX_FREE;
+    p->body_end = p->body_sent = p->retried = p->chunked_out = false;
+    p->next = m->free_list;
+    m->free_list = p;
+}
+
+static void answer_error(struct request *r, int status, const char *body)
+{
+    resp_header(r, "X-OpenFaaS-Internal", "of-watchdog");
+    resp_simple(r, status, body);
+}
+
+/* Give up on a request: an error answer, or a cut-off body once started. */
+static void proxy_fail(struct proxy *p, int status, const char *body)
+{
+    struct request *r = p->r;
+    bool started = p->state == PX_RESPONSE;
+    proxy_release(p);
+    if (started)
+        resp_abort(r);
+    else
+        answer_error(r, status, body);
+}
+
+/* ---- the request head towards the upstream ---- */
+
+static void add_str(struct evbuffer *out, const char *s)
+{
+    evbuffer_add(out, s, strlen(s));
+}
+
+static void add_header(struct evbuffer *out, const char *name, size_t nlen, const char *val,
+                       size_t vlen)
+{
+    evbuffer_add(out, name, nlen);
+    evbuffer_add(out, ": ", 2);
+    evbuffer_add(out, val, vlen);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+static bool name_is(const struct header *h, const char *name, size_t len)
+{
+    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
+}
+#define NAME_IS(h, lit) name_is((h), lit, sizeof(lit) - 1)
+
+/* Is name one of the comma-separated tokens of a Connection value? */
+static bool in_token_list(const char *list, const char *name, size_t len)
+{
+    while (list && *list) {
+        list += strspn(list, " \t,");
+        size_t n = strcspn(list, " \t,");
+        if (n == len && strncasecmp(list, name, len) == 0)
+            return true;
+        list += n;
+    }
+    return false;
+}
+
+/* Headers meant for one hop only (RFC 9110 7.6.1), plus those this
+ * proxy sets itself. */
+static bool hop_by_hop(const struct header *h, const char *connection, bool upgrade)
+{
+    if (NAME_IS(h, "Connection") || NAME_IS(h, "Keep-Alive") || NAME_IS(h, "TE") ||
+        NAME_IS(h, "Trailer") || NAME_IS(h, "Transfer-Encoding") || NAME_IS(h, "Content-Length"))
+        return true;
+    if (h->name_len >= 5 && strncasecmp(h->name, "Proxy", 5) == 0)
+        return true;
+    if (NAME_IS(h, "Upgrade"))
+        return !upgrade;
+    return connection && in_token_list(connection, h->name, h->name_len);
+}
+
+static bool is_upgrade(const struct request *r)
+{
+    return req_header(r, "Upgrade") && in_token_list(req_header(r, "Connection"), "upgrade", 7);
+}
+
+/* The request line: prefix + the original request-target. */
+static void add_request_line(struct evbuffer *out, const struct request *r,
+                             const struct upstream_url *url)
+{
+    const char *target = r->uri;
+    add_str(out, r->method);
+    evbuffer_add(out, " ", 1);
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        /* absolute-form: keep the path; the upstream is ours to name */
+        const char *path = strchr(strstr(target, "//") + 2, '/');
+        target = path ? path : "/";
+    }
+    if (target[0] == '/')
+        evbuffer_add(out, url->prefix, url->prefix_len);
+    add_str(out, target);
+    evbuffer_add(out, " HTTP/1.1\r\n", 11);
+}
+
+/* X-Forwarded-For: what earlier proxies said, then the client. */
+static void add_forwarded(struct evbuffer *out, const struct request *r)
+{
+    evbuffer_add(out, "X-Forwarded-For: ", 17);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        if (NAME_IS(h, "X-Forwarded-For") && h->value_len > 0) {
+            evbuffer_add(out, h->value, h->value_len);
+            evbuffer_add(out, ", ", 2);
+        }
+    }
+    add_str(out, r->remote_addr);
+    evbuffer_add(out, "\r\n", 2);
+    if (*r->host && !req_header(r, "X-Forwarded-Host"))
+        add_header(out, "X-Forwarded-Host", 16, r->host, strlen(r->host));
+}
+
+/* Content-Length when the client sent one (or the body was buffered),
+ * chunked only when the client itself sent chunked. */
+static void add_framing(struct proxy *p, struct evbuffer *out)
+{
+    const struct request *r = p->r;
+    char num[32];
+    int64_t len = -1;
+
+    if (p->m->cfg->buffer_req_body && (r->has_body || r->content_length >= 0))
+        len = (int64_t)evbuffer_get_length(p->body);
+    else if (r->chunked)
+        p->chunked_out = true;
+    else if (r->content_length >= 0)
+        len = r->content_length;
+    if (p->chunked_out)
+        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    if (len >= 0) {
+        int n = snprintf(num, sizeof(num), "%lld", (long long)len);
+        add_header(out, "Content-Length", 14, num, (size_t)n);
+    }
+}
+
+static void send_head(struct proxy *p)
+{
+    struct evbuffer *out = upconn_output(p->uc);
+    const struct request *r = p->r;
+    const char *connection = req_header(r, "Connection");
+    bool upgrade = is_upgrade(r);
+
+    add_request_line(out, r, &p->m->url);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        /* Expect was answered by our server; the body streams anyway. */
+        if (hop_by_hop(h, connection, upgrade) || NAME_IS(h, "Expect") ||
+            NAME_IS(h, "X-Forwarded-For"))
+            continue;
+        add_header(out, h->name, h->name_len, h->value, h->value_len);
+    }
+    if (!*r->host)
+        add_header(out, "Host", 4, p->m->url.authority, strlen(p->m->url.authority));
+    add_forwarded(out, r);
+    if (upgrade)
+        evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+    add_framing(p, out);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+/* ---- the request body towards the upstream ---- */
+
+static void write_body(struct proxy *p, struct evbuffer *data, const char *bytes, size_t len)
+{
+    struct evbuffer *out = upconn_output(p->uc);
+    char size[24];
+    if (len == 0)
+        return;
+    p->body_sent = true;
+    if (p->chunked_out) {
+        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        evbuffer_add(out, size, (size_t)n);
+    }
+    if (data)
+        evbuffer_add_buffer(out, data);
+    else
+        evbuffer_add(out, bytes, len);
+    if (p->chunked_out)
+        evbuffer_add(out, "\r\n", 2);
+}
+
+static void finish_request(struct proxy *p)
+{
+    if (p->chunked_out)
+        evbuffer_add(upconn_output(p->uc), "0\r\n\r\n", 5);
+    upconn_request_done(p->uc);
+}
+
+static void on_req_body(void *arg, const char *data, size_t len)
+{
+    struct proxy *p = arg;
+    if (p->uc) {
+        write_body(p, NULL, data, len);
+        upconn_flush(p->uc);
+        if (upconn_pending(p->uc) > BODY_HIGH)
+            req_pause_body(p->r);
+        return;
+    }
+    evbuffer_add(p->body, data, len);
+    /* Buffering mode keeps it all by definition; otherwise hold a little. */
+    if (!p->m->cfg->buffer_req_body && evbuffer_get_length(p->body) > BODY_HIGH)
+        req_pause_body(p->r);
+}
+
+static void on_req_body_end(void *arg)
+{
+    struct proxy *p = arg;
+    if (p->body_end)
+        return;
+    p->body_end = true;
+    if (p->uc) {
+        finish_request(p);
+        upconn_flush(p->uc);
+    }
+    else if (p->state == PX_BUFFERING)
+        start_exchange(p);
+}
+
+static void on_client_drain(void *arg)
+{
+    struct proxy *p = arg;
+    if (p->uc && p->state == PX_RESPONSE)
+        upconn_pause(p->uc, false);
+}
+
+static void on_client_abort(void *arg)
+{
+    proxy_release(arg);
+}
+
+static const struct req_handler proxy_req_ops = {on_req_body, on_req_body_end, on_client_drain,
+                                                 on_client_abort};
+
+/* ---- tunnels (after a 101) ---- */
+
+static void tunnel_free(struct tunnel *t)
+{
+    struct http_mode *m = t->m;
+    for (int i = 0; i < 2; i++) {
+        if (t->side[i])
+            bufferevent_free(t->side[i]);
+    }
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        m->tunnels = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    free(t);
+}
+
+static int tunnel_side(const struct tunnel *t, const struct bufferevent *bev)
+{
+    return bev == t->side[0] ? 0 : 1;
+}
+
+static void tunnel_pipe(struct tunnel *t, int from)
+{
+    struct bufferevent *src = t->side[from], *dst = t->side[!from];
+    struct evbuffer *out = bufferevent_get_output(dst);
+    evbuffer_add_buffer(out, bufferevent_get_input(src));
+    /* The other side's write callback (output empty) turns reading back on. */
+    if (evbuffer_get_length(out) > TUNNEL_HIGH)
+        bufferevent_disable(src, EV_READ);
+}
+
+static void on_tunnel_read(struct bufferevent *bev, void *arg)
+{
+    struct tunnel *t = arg;
+    tunnel_pipe(t, tunnel_side(t, bev));
+}
+
+static void on_tunnel_write(struct bufferevent *bev, void *arg)
+{
+    struct tunnel *t = arg;
+    int i = tunnel_side(t, bev);
+    if (t->closing)
+        tunnel_free(t);
+    else
+        bufferevent_enable(t->side[!i], EV_READ);
+}
+
+/* Either side closed: deliver what it sent, then close the other. */
+static void on_tunnel_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    int i = tunnel_side(t, bev);
+    struct bufferevent *other = t->side[!i];
+    (void)what;
+    if (other && !t->closing)
+        evbuffer_add_buffer(bufferevent_get_output(other), bufferevent_get_input(bev));
+    bufferevent_free(bev);
+    t->side[i] = NULL;
+    t->closing = true;
+    if (!other || evbuffer_get_length(bufferevent_get_output(other)) == 0) {
+        tunnel_free(t);
+        return;
+    }
+    int64_t ms = t->m->cfg->write_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    bufferevent_disable(other, EV_READ);
+    bufferevent_set_timeouts(other, NULL, &tv);
+}
+
+static void tunnel_start(struct http_mode *m, struct tunnel *t, struct bufferevent *client,
+                         struct bufferevent *up)
+{
+    t->m = m;
+    t->side[0] = client;
+    t->side[1] = up;
+    t->next = m->tunnels;
+    if (m->tunnels)
+        m->tunnels->prev = t;
+    m->tunnels = t;
+    for (int i = 0; i < 2; i++) {
+        bufferevent_setcb(t->side[i], on_tunnel_read, on_tunnel_write, on_tunnel_event, t);
+        bufferevent_setwatermark(t->side[i], EV_READ | EV_WRITE, 0, 0);
+        bufferevent_set_timeouts(t->side[i], NULL, NULL);
+        bufferevent_enable(t->side[i], EV_READ | EV_WRITE);
+    }
+    /* Bytes that came with either head. */
+    tunnel_pipe(t, 0);
+    tunnel_pipe(t, 1);
+}
+
+static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
+{
+    struct http_mode *m = p->m;
+    struct tunnel *t = is_upgrade(p->r) ? calloc(1, sizeof(*t)) : NULL;
+    if (!t) {
+        log_error("Upstream answered 101 to a request that did not ask for an upgrade");
+        proxy_fail(p, 502, "Bad Gateway: unexpected 101 from the function\n");
+        return;
+    }
+    struct bufferevent *up = upconn_detach(p->uc);
+    p->uc = NULL;
+    struct bufferevent *client = req_detach(p->r);
+    proxy_release(p);
+    /* The upstream's head as it is: Connection and Upgrade included. */
+    struct evbuffer *out = bufferevent_get_output(client);
+    evbuffer_add(out, "HTTP/1.1 101 Switching Protocols\r\n", 34);
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        const struct header *h = &resp->headers[i];
+        add_header(out, h->name, h->name_len, h->value, h->value_len);
+    }
+    evbuffer_add(out, "\r\n", 2);
+    tunnel_start(m, t, client, up);
+}
+
+/* ---- the response from the upstream ---- */
+
+static void on_up_head(void *arg, const struct upstream_response *resp)
+{
+    struct proxy *p = arg;
+    struct request *r = p->r;
+    char dur[32];
+    const char *connection = NULL;
+
+    if (resp->upgrade) {
+        start_tunnel(p, resp);
+        return;
+    }
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        if (NAME_IS(&resp->headers[i], "Connection"))
+            connection = resp->headers[i].value;
+    }
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        const struct header *h = &resp->headers[i];
+        if (!hop_by_hop(h, connection, false))
+            resp_header(r, h->name, h->value);
+    }
+    /* Go's "%f": six decimals. Integer formatting: float printf is a
+     * visible share of the per-request cost. */
+    long long us = (long long)(req_elapsed(r) * 1e6 + 0.5);
+    snprintf(dur, sizeof(dur), "%lld.%06lld", us / 1000000, us % 1000000);
+    resp_header(r, "X-Duration-Seconds", dur);
+    p->state = PX_RESPONSE;
+    resp_start(r, resp->status, resp->content_length);
+}
+
+static void on_up_body(void *arg, struct evbuffer *data)
+{
+    struct proxy *p = arg;
+    resp_write_buf(p->r, data);
+    if (resp_queued(p->r) > RESP_HIGH_WATERMARK)
+        upconn_pause(p->uc, true);
+}
+
+static void on_up_end(void *arg)
+{
+    struct proxy *p = arg;
+    struct request *r = p->r;
+    p->uc = NULL;   /* back in the pool, or closed */
+    proxy_release(p);
+    resp_end(r);
+}
+
+static void on_up_fail(void *arg, const struct upstream_fail *f)
+{
+    struct proxy *p = arg;
+    char body[160];
+    const char *why;
+
+    p->uc = NULL;
+    if (f->retryable && !p->retried && !p->body_sent && p->state == PX_SENT) {
+        /* A kept-alive connection the upstream closed as we used it. */
+        p->retried = true;
+        start_exchange(p);
+        return;
+    }
+    switch (f->kind) {
+    case UPSTREAM_CONNECT: why = "cannot connect to the function"; break;
+    case UPSTREAM_NO_RESPONSE: why = "the function closed the connection without a response"; break;
+    case UPSTREAM_BAD_RESPONSE: why = "the function sent an invalid HTTP response"; break;
+    default: why = "the function closed the connection mid-response"; break;
+    }
+    log_error("Upstream HTTP request error: %s%s%s", why, f->err ? ": " : "",
+              f->err ? strerror(f->err) : "");
+    snprintf(body, sizeof(body), "Bad Gateway: %s\n", why);
+    proxy_fail(p, 502, body);
+}
+
+static void on_up_drain(void *arg)
+{
+    struct proxy *p = arg;
+    if (!p->body_end)
+        req_resume_body(p->r);
+}
+
+static const struct upstream_ops proxy_up_ops = {on_up_head, on_up_body, on_up_end, on_up_fail,
+                                                 on_up_drain};
+
+/* ---- starting an exchange ---- */
+
+static void start_exchange(struct proxy *p)
+{
+    struct request *r = p->r;
+    p->uc = upstream_begin(p->m->up, &proxy_up_ops, p, r->head);
+    if (!p->uc) {
+        char body[160];
+        log_error("Upstream HTTP request error: %s", strerror(errno));
+        snprintf(body, sizeof(body), "Bad Gateway: cannot connect to the function: %s\n",
+                 strerror(errno));
+        proxy_fail(p, 502, body);
+        return;
+    }
+    p->state = PX_SENT;
+    send_head(p);
+    write_body(p, p->body, NULL, evbuffer_get_length(p->body));
+    if (p->body_end)
+        finish_request(p);
+    upconn_flush(p->uc);
+    if (p->body_end)
+        return;
+    if (upconn_pending(p->uc) <= BODY_HIGH)
+        req_resume_body(r);   /* last: it may feed body bytes at once */
+}
+
+static void try_start(struct proxy *p)
+{
+    struct http_mode *m = p->m;
+    if (m->fn_done) {
+        proxy_fail(p, 502, "Bad Gateway: the function process has exited\n");
+        return;
+    }
+    if (!upstream_probe(m->up)) {
+        wait_push(p);
+        return;
+    }
+    if (m->cfg->buffer_req_body && !p->body_end) {
+        p->state = PX_BUFFERING;
+        return;
+    }
+    start_exchange(p);
+}
+
+static void on_upstream_ready(void *arg)
+{
+    struct http_mode *m = arg;
+    struct proxy *p;
+    log_info("Upstream is accepting connections: http://%s", m->url.authority);
+    while ((p = m->wait_head)) {
+        wait_unlink(p);
+        p->state = PX_FREE;
+        try_start(p);
+    }
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *p = arg;
+    char body[96];
+    (void)fd;
+    (void)what;
+    log_info("Upstream HTTP killed due to exec_timeout: %gs", p->timeout_ms / 1000.0);
+    snprintf(body, sizeof(body), "Gateway Timeout: the function did not answer in time\n");
+    proxy_fail(p, 504, body);
+}
+
+/* exec_timeout, or a shorter X-Timeout (ignored when exec_timeout is 0). */
+static int64_t request_timeout(const struct config *cfg, const struct request *r)
+{
+    int64_t t = cfg->exec_timeout_ms, x;
+    const char *h = req_header(r, "X-Timeout");
+    if (t > 0 && h && config_parse_duration(h, &x) == 0 && x > 0 && x < t)
+        t = x;
+    return t;
+}
+
+static void http_handle(void *state, struct request *r)
+{
+    struct http_mode *m = state;
+    struct proxy *p = proxy_get(m);
+    if (p && !p->timer)
+        p->timer = evtimer_new(m->env->base, on_timeout, p);
+    if (!p || !p->timer) {
+        if (p)
+            proxy_release(p);
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    p->r = r;
+    p->body_end = !r->has_body;
+    int64_t ms = p->timeout_ms = request_timeout(m->cfg, r);
+    if (ms > 0) {
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(p->timer, &tv);
+    }
+    req_attach(r, &proxy_req_ops, p);
+    try_start(p);
+}
+
+/* ---- the function process ---- */
+
+static void describe_exit(int code, char *buf, size_t len)
+{
+    if (code > 128 && code - 128 < NSIG)
+        snprintf(buf, len, "killed by signal %d (%s)", code - 128, strsignal(code - 128));
+    else
+        snprintf(buf, len, "exit code %d", code);
+}
+
+static void stop_finish(struct http_mode *m)
+{
+    void (*done)(void *) = m->stop_done;
+    if (m->grace)
+        evtimer_del(m->grace);
+    m->stop_done = NULL;
+    if (done)
+        done(m->stop_arg);
+}
+
+static void fail_waiting(struct http_mode *m)
+{
+    struct proxy *p;
+    while ((p = m->wait_head))
+        proxy_fail(p, 502, "Bad Gateway: the function process has exited\n");
+}
+
+static void on_fn_done(void *arg, int result)
+{
+    struct http_mode *m = arg;
+    char how[96];
+    m->fn_done = true;
+    describe_exit(result, how, sizeof(how));
+    if (m->stopping) {
+        log_info("Function process stopped: %s", how);
+        stop_finish(m);
+        return;
+    }
+    log_error("Function process exited: %s; the watchdog exits too", how);
+    fail_waiting(m);
+    m->env->fatal(m->env->fatal_arg, result);
+}
+
+static const struct job_ops fn_ops = {NULL, NULL, on_fn_done};
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_mode *m = arg;
+    (void)fd;
+    (void)what;
+    log_warn("Function process still running %gs after SIGTERM: sending SIGKILL",
+             STOP_GRACE_MS / 1000.0);
+    job_signal(m->fn, SIGKILL);
+}
+
+static int start_function(struct http_mode *m)
+{
+    const struct mode_env *env = m->env;
+    int code = 1;
+    struct job_params jp = {
+        .base = env->base,
+        .procs = env->procs,
+        .argv = m->cfg->argv,
+        .envp = env->environ,
+        .timeout_ms = 0,
+        .prefix_logs = m->cfg->prefix_logs,
+        .no_stdin = true,
+        .observer = env->jobs,
+    };
+    m->fn = job_start(&jp, &fn_ops, m, &code);
+    if (!m->fn)
+        return code;
+    log_info("Started function process: pid %d", (int)job_pid(m->fn));
+    return 0;
+}
+
+/* ---- the mode ---- */
+
+/* The variable the URL came from, to name it in errors (the second wins). */
+static const char *url_variable(char *const *envp)
+{
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, "http_upstream_url=", 18) == 0)
+            return "http_upstream_url";
+    }
+    return "upstream_url";
+}
+
+static void http_free(void *state)
+{
+    struct http_mode *m = state;
+    struct proxy *p;
+    if (!m)
+        return;
+    while (m->wait_head)
+        proxy_release(m->wait_head);
+    while ((p = m->free_list)) {
+        m->free_list = p->next;
+        proxy_destroy(p);
+    }
+    while (m->tunnels)
+        tunnel_free(m->tunnels);
+    job_free(m->fn);
+    upstream_free(m->up);
+    upstream_url_free(&m->url);
+    if (m->grace)
+        event_free(m->grace);
+    free(m);
+}
+
+static int http_init(const struct mode_env *env, void **state)
+{
+    char err[256];
+    int rc = 1;
+    struct http_mode *m = calloc(1, sizeof(*m));
+    if (!m)
+        return 1;
+    m->env = env;
+    m->cfg = env->cfg;
+    if (!m->cfg->upstream_url || !m->cfg->argv) {
+        fprintf(stderr, "fwatchdog: %s: not set (required in http mode)\n",
+                m->cfg->argv ? "upstream_url" : "fprocess");
+        rc = 2;
+        goto fail;
+    }
+    if (upstream_parse_url(m->cfg->upstream_url, HOSTS_FILE, &m->url, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fwatchdog: %s: %s\n", url_variable(env->environ), err);
+        rc = 2;
+        goto fail;
+    }
+    m->up = upstream_new(env->base, &m->url, on_upstream_ready, m);
+    m->grace = evtimer_new(env->base, on_grace, m);
+    if (!m->up || !m->grace)
+        goto fail;
+    if ((rc = start_function(m)) != 0)
+        goto fail;
+    upstream_probe(m->up);
+    *state = m;
+    return 0;
+fail:
+    http_free(m);
+    return rc;
+}
+
+static bool http_ready(void *state)
+{
+    struct http_mode *m = state;
+    return !m->fn_done && upstream_probe(m->up);
+}
+
+/* After in-flight requests: SIGTERM the function, SIGKILL after a grace. */
+static void http_stop(void *state, void (*done)(void *arg), void *arg)
+{
+    struct http_mode *m = state;
+    m->stopping = true;
+    m->stop_done = done;
+    m->stop_arg = arg;
+    upstream_close_idle(m->up);
+    while (m->tunnels)
+        tunnel_free(m->tunnels);
+    if (m->fn_done) {
+        stop_finish(m);
+        return;
+    }
+    job_signal(m->fn, SIGTERM);
+    struct timeval tv = {STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000};
+    evtimer_add(m->grace, &tv);
+}
+
+const struct mode mode_http = {
+    .name = "http",
+    .init = http_init,
+    .ready = http_ready,
+    .handle = http_handle,
+    .stop = http_stop,
+    .free = http_free,
+};

@@ -1,0 +1,404 @@
+"""http mode: the watchdog as a reverse proxy in front of a long-lived
+function server (tests/e2e/upstreams/app.py)."""
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from httputil import (BINARY, Watchdog, free_port, http_watchdog, upstream_cmd, wait_until)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason="fwatchdog not built")
+
+MiB = 1 << 20
+
+
+def echo(wd, method="GET", path="/echo", body=None, headers=None):
+    status, hdrs, data = wd.request(method, path, body=body, headers=headers)
+    assert status == 200, data
+    return json.loads(data), hdrs
+
+
+def header_values(echoed, name):
+    return [v for k, v in echoed["headers"] if k.lower() == name.lower()]
+
+
+# ---- proxying ----
+
+def test_echo_method_path_headers_body(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        out, hdrs = echo(wd, "PUT", "/echo/a%20b?x=1&y=2", body=b"payload",
+                         headers={"X-Custom": "v1", "Content-Type": "text/plain"})
+        assert out["method"] == "PUT"
+        assert out["path"] == "/echo/a%20b?x=1&y=2"
+        assert out["body"] == "payload"
+        assert header_values(out, "X-Custom") == ["v1"]
+        assert header_values(out, "Content-Length") == ["7"]
+        assert header_values(out, "Transfer-Encoding") == []
+        assert header_values(out, "Host") == ["127.0.0.1:%d" % wd.port]
+        assert header_values(out, "X-Forwarded-Host") == ["127.0.0.1:%d" % wd.port]
+        assert header_values(out, "X-Forwarded-For") == ["127.0.0.1"]
+        assert float(hdrs["x-duration-seconds"]) >= 0
+
+
+def test_prefix_is_prepended(tmp_path):
+    up = free_port()
+    with http_watchdog(tmp_path, fprocess=upstream_cmd(up),
+                       upstream_url="http://127.0.0.1:%d/api/" % up) as wd:
+        out, _ = echo(wd, path="/echo?q=1")
+        assert out["path"] == "/api/echo?q=1"
+
+
+def test_hop_by_hop_headers_dropped(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        out, _ = echo(wd, headers={
+            "Connection": "keep-alive, X-Private", "X-Private": "secret", "Keep-Alive": "timeout=5",
+            "TE": "trailers", "Trailer": "X-T", "Proxy-Authorization": "Basic x", "Proxy": "http://evil",
+            "X-Forwarded-For": "10.0.0.1", "X-Kept": "yes"})
+        names = {k.lower() for k, _ in out["headers"]}
+        for gone in ("connection", "x-private", "keep-alive", "te", "trailer",
+                     "proxy-authorization", "proxy"):
+            assert gone not in names, out["headers"]
+        assert header_values(out, "X-Kept") == ["yes"]
+        assert header_values(out, "X-Forwarded-For") == ["10.0.0.1, 127.0.0.1"]
+
+
+def test_status_and_headers_pass_through(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        for code in (201, 404, 418, 500, 503):
+            status, hdrs, body = wd.request("GET", "/status/%d" % code)
+            assert status == code
+            assert hdrs["x-custom"] == "yes"
+            assert body == b"status %d\n" % code
+            assert "x-duration-seconds" in hdrs
+        status, hdrs, body = wd.request("GET", "/status/204")
+        assert status == 204 and body == b"" and hdrs["x-custom"] == "yes"
+
+
+def test_head_request(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn()
+        c.request("HEAD", "/big?n=12345")
+        r = c.getresponse()
+        assert r.status == 200
+        assert r.getheader("Content-Length") == "12345"
+        assert r.read() == b""
+        # the connection is still usable
+        c.request("GET", "/status/200")
+        assert c.getresponse().read() == b"status 200\n"
+        c.close()
+
+
+def test_keep_alive_many_requests_one_connection(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn()
+        for i in range(50):
+            c.request("POST", "/echo", body=b"n%d" % i)
+            out = json.loads(c.getresponse().read())
+            assert out["body"] == "n%d" % i
+        c.close()
+
+
+def test_close_delimited_upstream_body(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        status, hdrs, body = wd.request("GET", "/close")
+        assert status == 200
+        assert body == b"until the close\n" * 100
+
+
+def test_chunked_upload_stays_chunked(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn()
+        parts = [b"a" * 1000, b"b" * 70000, b"c"]
+        c.request("POST", "/upload", body=iter(parts), encode_chunked=True)
+        out = json.loads(c.getresponse().read())
+        c.close()
+        assert out["size"] == 71001
+        assert out["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+        assert out["transfer_encoding"] == "chunked"
+        assert out["content_length"] is None
+
+
+def test_buffered_body_gets_content_length(tmp_path):
+    with http_watchdog(tmp_path, http_buffer_req_body="true") as wd:
+        c = wd.conn()
+        parts = [b"x" * 5000, b"y" * 5000]
+        c.request("POST", "/upload", body=iter(parts), encode_chunked=True)
+        out = json.loads(c.getresponse().read())
+        c.close()
+        assert out["size"] == 10000
+        assert out["transfer_encoding"] is None
+        assert out["content_length"] == "10000"
+
+
+def test_sse_streams_in_real_time(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn()
+        t0 = time.monotonic()
+        c.request("GET", "/sse?n=5&ms=300")  # no Accept header
+        r = c.getresponse()
+        assert r.status == 200
+        assert r.getheader("Content-Type") == "text/event-stream"
+        arrivals = []
+        buf = b""
+        while len(arrivals) < 5:
+            piece = r.read1(65536)
+            if not piece:
+                break
+            buf += piece
+            while b"\n\n" in buf:
+                _, buf = buf.split(b"\n\n", 1)
+                arrivals.append(time.monotonic() - t0)
+        c.close()
+        assert len(arrivals) == 5
+        # the last event is sent 1.2 s after the first
+        assert arrivals[-1] >= 1.1
+        assert arrivals[0] < 0.5, arrivals
+        assert arrivals[1] < 0.8, arrivals
+
+
+def test_large_bodies_both_ways_small_rss(tmp_path):
+    size = 100 * MiB
+    with http_watchdog(tmp_path) as wd:
+        block = bytes(range(256)) * 256  # 64 KiB
+        h = hashlib.sha256()
+
+        def gen():
+            for _ in range(size // len(block)):
+                h.update(block)
+                yield block
+        c = wd.conn(timeout=60)
+        c.request("POST", "/upload", body=gen(), headers={"Content-Length": str(size)})
+        out = json.loads(c.getresponse().read())
+        assert out["size"] == size
+        assert out["sha256"] == h.hexdigest()
+        assert out["content_length"] == str(size)
+
+        c.request("GET", "/big?n=%d" % size)
+        r = c.getresponse()
+        got = 0
+        while True:
+            piece = r.read(1 << 20)
+            if not piece:
+                break
+            got += len(piece)
+        c.close()
+        assert got == size
+        peak = wd.rss_peak_kib()
+        assert peak < 16 * 1024, "peak RSS %d KiB" % peak
+
+
+def test_upgrade_tunnel(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        s = socket.create_connection(("127.0.0.1", wd.port), timeout=5)
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: test-proto\r\n"
+                  b"Connection: Upgrade\r\n\r\nearly")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            piece = s.recv(4096)
+            assert piece, head
+            head += piece
+        head, rest = head.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"upgrade: test-proto" in head.lower()
+        got = rest
+        while len(got) < 5:
+            got += s.recv(4096)
+        assert got == b"EARLY"
+        for msg in (b"hello", b"x" * 300000):
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                piece = s.recv(65536)
+                assert piece
+                got += piece
+            assert got == msg.upper()
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        assert s.recv(10) == b""
+        s.close()
+        assert wd.request("GET", "/status/200")[0] == 200
+
+
+def test_upstream_listening_late(tmp_path):
+    results = []
+    with http_watchdog(tmp_path, upstream_args=("--delay", "1"), healthy=False) as wd:
+        assert wait_until(lambda: wd.health() is not None, 5)
+        t0 = time.monotonic()
+        assert wd.health() == 503
+        assert not os.path.exists(os.path.join(str(tmp_path), ".lock"))
+
+        def early():
+            results.append(wd.request("GET", "/status/200", timeout=10))
+        th = threading.Thread(target=early)
+        th.start()
+        wd.wait_healthy(5)
+        ready_after = time.monotonic() - t0
+        th.join(10)
+        assert results and results[0][0] == 200, results
+        assert os.path.exists(os.path.join(str(tmp_path), ".lock"))
+        assert ready_after > 0.5
+
+
+def test_ready_path_forwards(tmp_path):
+    with http_watchdog(tmp_path, ready_path="/ready") as wd:
+        status, _, body = wd.request("GET", "/_/ready")
+        assert status == 200 and body == b"ready-ok\n"
+
+
+def test_idle_keep_alive_closed_by_upstream(tmp_path):
+    with http_watchdog(tmp_path, upstream_args=("--idle-timeout", "0.2")) as wd:
+        c = wd.conn()
+        for pause in (0, 0.3, 0.19, 0.21, 0.5, 0.2):
+            time.sleep(pause)
+            c.request("GET", "/status/200")
+            r = c.getresponse()
+            assert r.status == 200, r.read()
+            r.read()
+        c.close()
+        assert "Upstream HTTP request error" not in wd.log()
+
+
+# ---- errors ----
+
+def _internal(hdrs):
+    return hdrs.get("x-openfaas-internal") == "of-watchdog"
+
+
+def test_502_on_reset_before_response(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        status, hdrs, body = wd.request("GET", "/reset")
+        assert status == 502 and _internal(hdrs)
+        assert body.endswith(b"\n") and body.count(b"\n") == 1
+        assert wd.request("GET", "/status/200")[0] == 200
+
+
+def test_502_when_upstream_stops_listening(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        assert wd.request("GET", "/unlisten")[0] == 200
+        status, hdrs, _ = wd.request("GET", "/status/200")
+        assert status == 502 and _internal(hdrs)
+
+
+def test_504_on_exec_timeout(tmp_path):
+    with http_watchdog(tmp_path, exec_timeout="500ms") as wd:
+        t0 = time.monotonic()
+        status, hdrs, body = wd.request("GET", "/slow?ms=3000")
+        took = time.monotonic() - t0
+        assert status == 504 and _internal(hdrs)
+        assert body.count(b"\n") == 1
+        assert 0.4 < took < 2
+
+
+def test_x_timeout_shortens(tmp_path):
+    with http_watchdog(tmp_path, exec_timeout="10s") as wd:
+        t0 = time.monotonic()
+        status, hdrs, _ = wd.request("GET", "/slow?ms=3000", headers={"X-Timeout": "300ms"})
+        assert status == 504 and _internal(hdrs)
+        assert time.monotonic() - t0 < 2
+        # longer than exec_timeout: ignored; bare integers are seconds
+        status, _, _ = wd.request("GET", "/slow?ms=200", headers={"X-Timeout": "100"})
+        assert status == 200
+
+
+def test_timeout_after_start_truncates(tmp_path):
+    with http_watchdog(tmp_path, exec_timeout="700ms") as wd:
+        c = wd.conn()
+        c.request("GET", "/sse?n=10&ms=300")
+        r = c.getresponse()
+        assert r.status == 200
+        with pytest.raises(http.client.IncompleteRead):
+            r.read()
+        c.close()
+
+
+def test_upstream_failure_mid_body_truncates(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn()
+        c.request("GET", "/truncate")
+        r = c.getresponse()
+        assert r.status == 200
+        with pytest.raises(http.client.IncompleteRead):
+            r.read()
+        c.close()
+
+
+# ---- lifecycle ----
+
+def test_function_exit_code_becomes_watchdog_exit_code(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        try:
+            status = wd.request("GET", "/exit?code=7", timeout=5)[0]
+        except (http.client.HTTPException, OSError):
+            status = None
+        assert status in (None, 502)
+        assert wd.wait_exit(10) == 7
+        assert "exit code 7" in wd.log()
+
+
+def test_function_killed_watchdog_exits_128_plus_signal(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        pid = wd.function_pid()
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: wd.health() != 200 or wd.proc.poll() is not None, 5)
+        assert wd.wait_exit(10) == 137
+        assert "signal 9" in wd.log()
+
+
+def test_sigterm_drains_then_stops_function(tmp_path):
+    with http_watchdog(tmp_path, healthcheck_interval="2s") as wd:
+        pid = wd.function_pid()
+        results = []
+
+        def slow():
+            results.append(wd.request("GET", "/slow?ms=1000"))
+        th = threading.Thread(target=slow)
+        th.start()
+        time.sleep(0.2)
+        wd.proc.send_signal(signal.SIGTERM)
+        th.join(10)
+        assert results and results[0][0] == 200
+        assert wd.wait_exit(15) == 0
+        assert wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
+                          open("/proc/%d/stat" % pid).read().split()[2] == "Z", 5)
+        assert "Function process stopped" in wd.log()
+
+
+def test_function_output_logged(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        wd.request("GET", "/status/200")
+        assert wait_until(lambda: "stdout: listening on" in wd.log(), 3), wd.log()
+        assert wait_until(lambda: "stderr: request:" in wd.log(), 3), wd.log()
+
+
+@pytest.mark.parametrize("var,url,why", [
+    ("upstream_url", "http://127.0.0.1", "port"),
+    ("upstream_url", "http://127.0.0.1:99999", "port"),
+    ("upstream_url", "https://127.0.0.1:8000", "https"),
+    ("upstream_url", "http://no-such-host.invalid:8000", "no-such-host"),
+    ("upstream_url", "http://127.0.0.1:8000/x?y", "query"),
+    ("upstream_url", "http://u@127.0.0.1:8000", "credentials"),
+    ("http_upstream_url", "http://[::1:8000", "["),
+])
+def test_bad_upstream_url_exits_2(tmp_path, var, url, why):
+    wd = Watchdog(tmp_path, {"mode": "http", "fprocess": "sleep 100", var: url})
+    try:
+        wd.start()
+        assert wd.wait_exit(5) == 2
+        log = wd.log()
+        assert ("fwatchdog: %s:" % var) in log and why in log, log
+    finally:
+        wd.stop()
+
+
+def test_upstream_url_forms_accepted(tmp_path):
+    up = free_port()
+    for url in ("http://localhost:%d" % up, "http://[::1]:%d/" % up):
+        with http_watchdog(tmp_path, healthy=False, fprocess="sleep 30", upstream_url=url) as wd:
+            assert wait_until(lambda: wd.health() == 503, 5)
+            assert wd.proc.poll() is None

@@ -1,0 +1,232 @@
+"""A function server for http-mode tests, standard library only.
+
+Started by the watchdog as its fprocess:
+    app.py --port N [--delay SECONDS] [--idle-timeout SECONDS]
+
+Endpoints:
+    /echo            method, path, headers and body (as JSON)
+    /status/<code>   that status, with X-Custom: yes
+    /slow?ms=N       answers after N ms
+    /sse?n=N&ms=M    N server-sent events M ms apart (chunked)
+    /big?n=BYTES     BYTES of body with Content-Length, written in 64 kB blocks
+    /upload          reads the body as it streams (chunked or Content-Length),
+                     answers its size and sha256
+    /ws              Upgrade: 101, then echoes bytes upper-cased until EOF
+    /close           body delimited by closing the connection
+    /reset           closes the connection without answering
+    /truncate        a chunked body cut off after its first chunk
+    /exit?code=N     the process exits with N
+    /unlisten        stop accepting connections (process stays up)
+"""
+import argparse
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BLOCK = b"0123456789abcdef" * 4096  # 64 KiB
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("request: " + (fmt % args) + "\n")
+
+    # ---- helpers ----
+
+    def body_chunks(self):
+        """The request body, piece by piece, chunked or Content-Length."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                left = size
+                while left:
+                    piece = self.rfile.read(min(left, 65536))
+                    if not piece:
+                        return
+                    left -= len(piece)
+                    yield piece
+                self.rfile.readline()
+        else:
+            left = int(self.headers.get("Content-Length") or 0)
+            while left:
+                piece = self.rfile.read(min(left, 65536))
+                if not piece:
+                    return
+                left -= len(piece)
+                yield piece
+
+    def answer(self, status, body, ctype="application/json", extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    # ---- routing ----
+
+    def route(self):
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query))
+        path = url.path
+        parts = path.strip("/").split("/")
+        name = parts[-1] if parts else ""
+        if len(parts) >= 2 and parts[-2] == "status":
+            name = "status"
+        handler = getattr(self, "r_" + name, None) if name.isidentifier() else None
+        if handler is None:
+            handler = self.r_echo
+        handler(q, parts)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = route
+
+    def r_echo(self, q, parts):
+        body = b"".join(self.body_chunks())
+        out = {
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "body": body.decode("latin-1"),
+        }
+        self.answer(200, json.dumps(out).encode())
+
+    def r_status(self, q, parts):
+        for _ in self.body_chunks():
+            pass
+        code = int(parts[-1])
+        body = b"" if code in (204, 304) else b"status %d\n" % code
+        self.send_response(code)
+        self.send_header("X-Custom", "yes")
+        if code not in (204, 304):
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def r_ready(self, q, parts):
+        self.answer(200, b"ready-ok\n", "text/plain")
+
+    def r_slow(self, q, parts):
+        time.sleep(int(q.get("ms", "1000")) / 1000)
+        self.answer(200, b"slow done\n", "text/plain")
+
+    def r_sse(self, q, parts):
+        n, ms = int(q.get("n", "5")), int(q.get("ms", "300"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(n):
+            if i:
+                time.sleep(ms / 1000)
+            self.chunk(b"data: event %d t=%f\n\n" % (i, time.time()))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def r_big(self, q, parts):
+        n = int(q.get("n", str(1 << 20)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        while n:
+            piece = BLOCK[: min(n, len(BLOCK))]
+            self.wfile.write(piece)
+            n -= len(piece)
+
+    def r_upload(self, q, parts):
+        h, n = hashlib.sha256(), 0
+        for piece in self.body_chunks():
+            h.update(piece)
+            n += len(piece)
+        out = {"size": n, "sha256": h.hexdigest(),
+               "transfer_encoding": self.headers.get("Transfer-Encoding"),
+               "content_length": self.headers.get("Content-Length")}
+        self.answer(200, json.dumps(out).encode())
+
+    def r_ws(self, q, parts):
+        self.send_response(101)
+        self.send_header("Upgrade", self.headers.get("Upgrade", "test"))
+        self.send_header("Connection", "Upgrade")
+        self.end_headers()
+        self.wfile.flush()
+        sock = self.connection
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            sock.sendall(data.upper())
+        self.close_connection = True
+
+    def r_close(self, q, parts):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"until the close\n" * 100)
+        self.close_connection = True
+
+    def r_reset(self, q, parts):
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close_connection = True
+
+    def r_truncate(self, q, parts):
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.chunk(b"first part\n")
+        time.sleep(0.2)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close_connection = True
+
+    def r_exit(self, q, parts):
+        sys.stderr.write("exiting on request\n")
+        sys.stderr.flush()
+        os._exit(int(q.get("code", "3")))
+
+    def r_unlisten(self, q, parts):
+        self.server.socket.close()
+        self.answer(200, b"not listening\n", "text/plain", [("Connection", "close")])
+        self.close_connection = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--idle-timeout", type=float, default=None)
+    args = ap.parse_args()
+    if args.delay:
+        time.sleep(args.delay)
+    if args.idle_timeout:
+        # StreamRequestHandler applies it to the socket: an idle keep-alive
+        # connection is closed by the server after this long.
+        Handler.timeout = args.idle_timeout
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print("listening on %d" % args.port, flush=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,748 @@
+/* The upstream client: one connection per exchange, kept alive in a small
+ * pool between exchanges. A connection only ever carries one request at a
+ * time (no pipelining), so its lifecycle is a single state enum. The
+ * struct is freed from the outermost callback only (busy count): a
+ * callback into the owner may cancel the connection under our feet. */
+#include "upstream.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+/* Idle connections kept: enough for the concurrency of a busy function,
+ * few enough that an idle watchdog holds no pile of sockets. */
+#define IDLE_MAX 64
+/* Below the keep-alive timeouts of common servers (5 s in many), so the
+ * pool rarely hands out a connection the upstream is about to close. */
+#define IDLE_TIMEOUT_MS 4000
+#define MAX_HEAD (1024 * 1024)
+/* Larger than libevent's 16 kB default: fewer syscalls on big bodies. */
+#define IO_CHUNK (128 * 1024)
+/* Tell the owner to send more request body once the output is this low. */
+#define WRITE_LOW (64 * 1024)
+
+enum upconn_state {
+    UPCONN_PROBE,        /* connecting only to learn that the upstream listens */
+    UPCONN_IDLE,         /* in the pool */
+    UPCONN_HEAD,         /* carrying a request, reading the response head */
+    UPCONN_BODY_LENGTH,  /* body delimited by Content-Length (or empty) */
+    UPCONN_BODY_CHUNKED, /* chunked body, through the parser */
+    UPCONN_BODY_EOF,     /* body delimited by the close */
+    UPCONN_UPGRADED,     /* 101 seen: the owner detaches or cancels */
+    UPCONN_CLOSED,       /* socket gone, struct freed once no callback runs */
+};
+
+struct hspan {               /* offsets into upconn->head */
+    uint32_t name_off, name_len, val_off, val_len;
+};
+
+struct upconn {
+    struct upstream *u;
+    struct bufferevent *bev;
+    enum upconn_state state;
+    int busy;
+    bool connected, reused, head_request, req_done, keep_alive, got_bytes, paused;
+    const struct upstream_ops *ops;
+    void *arg;
+    struct upconn *prev, *next;   /* idle list */
+    llhttp_t parser;
+    uint64_t remaining;           /* UPCONN_BODY_LENGTH */
+    struct evbuffer *body;        /* body bytes on their way to the owner */
+    /* the response head, kept across exchanges so steady state allocates nothing */
+    char *head;
+    size_t head_len, head_cap;
+    struct hspan *spans;
+    size_t nspans, spans_cap;
+    bool in_value;
+    struct header *headers;
+    size_t headers_cap;
+};
+
+struct upstream {
+    struct event_base *base;
+    const struct upstream_url *url;
+    struct upconn *idle;          /* most recently used first */
+    int nidle;
+    struct upconn *probe;
+    bool ready;
+    void (*on_ready)(void *arg);
+    void *ready_arg;
+};
+
+static llhttp_settings_t settings;
+
+static void process(struct upconn *c);
+
+/* ---- lifetime ---- */
+
+static void conn_destroy(struct upconn *c)
+{
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->body)
+        evbuffer_free(c->body);
+    free(c->head);
+    free(c->spans);
+    free(c->headers);
+    free(c);
+}
+
+static void idle_unlink(struct upconn *c)
+{
+    struct upstream *u = c->u;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        u->idle = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    u->nidle--;
+}
+
+/* Idempotent; the struct itself goes once no callback is on the stack. */
+static void conn_close(struct upconn *c)
+{
+    if (c->state == UPCONN_CLOSED)
+        return;
+    if (c->state == UPCONN_IDLE)
+        idle_unlink(c);
+    if (c->u->probe == c)
+        c->u->probe = NULL;
+    c->state = UPCONN_CLOSED;
+    c->ops = NULL;
+    c->arg = NULL;
+    if (c->bev)
+        bufferevent_free(c->bev);
+    c->bev = NULL;
+    if (c->busy == 0)
+        conn_destroy(c);
+}
+
+static void conn_enter(struct upconn *c)
+{
+    c->busy++;
+}
+
+static void conn_leave(struct upconn *c)
+{
+    if (--c->busy == 0 && c->state == UPCONN_CLOSED)
+        conn_destroy(c);
+}
+
+static bool conn_gone(const struct upconn *c)
+{
+    return c->state == UPCONN_CLOSED;
+}
+
+/* ---- the pool ---- */
+
+static void reset_head(struct upconn *c)
+{
+    c->head_len = 0;
+    c->nspans = 0;
+    c->in_value = false;
+}
+
+static void pool_put(struct upconn *c)
+{
+    struct upstream *u = c->u;
+    if (u->nidle >= IDLE_MAX) {
+        conn_close(c);
+        return;
+    }
+    c->state = UPCONN_IDLE;
+    c->ops = NULL;
+    c->arg = NULL;
+    c->paused = false;
+    llhttp_reset(&c->parser);
+    reset_head(c);
+    /* Reading stays on: an upstream that closes an idle connection is
+     * noticed here, not by the next request. */
+    struct timeval tv = {IDLE_TIMEOUT_MS / 1000, (IDLE_TIMEOUT_MS % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &tv, NULL);
+    bufferevent_enable(c->bev, EV_READ);
+    /* Pooled connections are connected: the next request is written
+     * directly (upconn_flush). */
+    bufferevent_disable(c->bev, EV_WRITE);
+    c->next = u->idle;
+    if (u->idle)
+        u->idle->prev = c;
+    u->idle = c;
+    u->nidle++;
+}
+
+/* An idle connection the upstream closed since the loop last looked. */
+static bool conn_alive(struct upconn *c)
+{
+    char b;
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        return false;
+    ssize_t n = recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* ---- the exchange ---- */
+
+/* The response is complete: back to the pool when it can carry another. */
+static void exchange_end(struct upconn *c)
+{
+    const struct upstream_ops *ops = c->ops;
+    void *arg = c->arg;
+    bool reuse = c->keep_alive && c->req_done &&
+                 evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+                 evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+    if (reuse)
+        pool_put(c);
+    else
+        conn_close(c);
+    ops->end(arg);
+}
+
+static void exchange_fail(struct upconn *c, enum upstream_failure kind, int err)
+{
+    const struct upstream_ops *ops = c->ops;
+    void *arg = c->arg;
+    struct upstream_fail f = {kind, err, c->reused && !c->got_bytes && kind == UPSTREAM_NO_RESPONSE};
+    conn_close(c);
+    if (ops)
+        ops->fail(arg, &f);
+}
+
+static void deliver_body(struct upconn *c)
+{
+    if (evbuffer_get_length(c->body) > 0)
+        c->ops->body(c->arg, c->body);
+}
+
+/* The parser stopped after the head: pick how the body is delimited and
+ * tell the owner. 0 when this connection goes on reading this response. */
+static int head_done(struct upconn *c)
+{
+    const llhttp_t *p = &c->parser;
+    struct upstream_response resp = {.status = p->status_code, .content_length = -1};
+
+    for (size_t i = 0; i < c->nspans; i++) {
+        const struct hspan *s = &c->spans[i];
+        c->headers[i] = (struct header){c->head + s->name_off, s->name_len, c->head + s->val_off,
+                                        s->val_len};
+    }
+    resp.headers = c->headers;
+    resp.nheaders = c->nspans;
+    c->keep_alive = llhttp_should_keep_alive(p);
+    bool has_length = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_TRANSFER_ENCODING);
+
+    if (resp.status == 101) {
+        c->state = UPCONN_UPGRADED;
+        resp.upgrade = true;
+    } else if (c->head_request || resp.status == 204 || resp.status == 304) {
+        c->state = UPCONN_BODY_LENGTH;
+        c->remaining = 0;
+        if (has_length)
+            resp.content_length = (int64_t)p->content_length;
+    } else if (p->flags & F_CHUNKED) {
+        c->state = UPCONN_BODY_CHUNKED;
+        llhttp_resume(&c->parser);
+    } else if (has_length) {
+        c->state = UPCONN_BODY_LENGTH;
+        c->remaining = p->content_length;
+        resp.content_length = (int64_t)p->content_length;
+    } else {
+        c->state = UPCONN_BODY_EOF;
+        c->keep_alive = false;
+    }
+    c->ops->head(c->arg, &resp);
+    if (conn_gone(c) || c->state == UPCONN_UPGRADED)
+        return -1;
+    if (c->state == UPCONN_BODY_LENGTH && c->remaining == 0) {
+        exchange_end(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Feed one contiguous piece of input to the parser. 0 to go on. */
+static int parse_step(struct upconn *c, struct evbuffer *in)
+{
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+        return -1;
+    const char *data = v.iov_base;
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, v.iov_len);
+    size_t used = err == HPE_OK ? v.iov_len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    evbuffer_drain(in, used);
+    if (c->state == UPCONN_BODY_CHUNKED) {
+        deliver_body(c);
+        if (conn_gone(c))
+            return -1;
+    }
+    if (err == HPE_OK)
+        return 0;
+    if (err != HPE_PAUSED) {
+        exchange_fail(c, c->state == UPCONN_HEAD ? UPSTREAM_BAD_RESPONSE : UPSTREAM_TRUNCATED, 0);
+        return -1;
+    }
+    if (c->state == UPCONN_HEAD)
+        return head_done(c);
+    exchange_end(c);   /* the chunked message is complete */
+    return -1;
+}
+
+/* Content-Length and close-delimited bodies skip the parser: whole
+ * buffer chains move to the owner without a copy. */
+static void move_body(struct upconn *c, struct evbuffer *in)
+{
+    size_t n = evbuffer_get_length(in);
+    if (c->state == UPCONN_BODY_LENGTH && n > c->remaining)
+        n = (size_t)c->remaining;
+    evbuffer_remove_buffer(in, c->body, n);
+    if (c->state == UPCONN_BODY_LENGTH)
+        c->remaining -= n;
+    deliver_body(c);
+    if (conn_gone(c))
+        return;
+    if (c->state == UPCONN_BODY_LENGTH && c->remaining == 0)
+        exchange_end(c);
+}
+
+static void process(struct upconn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (!c->paused && evbuffer_get_length(in) > 0) {
+        switch (c->state) {
+        case UPCONN_HEAD:
+        case UPCONN_BODY_CHUNKED:
+            if (parse_step(c, in) != 0)
+                return;
+            break;
+        case UPCONN_BODY_LENGTH:
+        case UPCONN_BODY_EOF:
+            move_body(c, in);
+            return;
+        case UPCONN_PROBE:
+        case UPCONN_IDLE:
+            /* Bytes nobody asked for: this connection cannot be trusted. */
+            conn_close(c);
+            return;
+        case UPCONN_UPGRADED:
+        case UPCONN_CLOSED:
+            return;
+        }
+    }
+}
+
+/* ---- bufferevent callbacks ---- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct upconn *c = arg;
+    (void)bev;
+    conn_enter(c);
+    if (c->state == UPCONN_HEAD)
+        c->got_bytes = true;
+    process(c);
+    conn_leave(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct upconn *c = arg;
+    conn_enter(c);
+    /* Back to direct writes (upconn_flush) once the output is empty. */
+    if (c->connected && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_disable(bev, EV_WRITE);
+    if (c->ops && c->ops->drain && c->state != UPCONN_UPGRADED)
+        c->ops->drain(c->arg);
+    conn_leave(c);
+}
+
+static void probe_done(struct upconn *c)
+{
+    struct upstream *u = c->u;
+    u->probe = NULL;
+    c->connected = true;
+    pool_put(c);
+    if (!u->ready) {
+        u->ready = true;
+        if (u->on_ready)
+            u->on_ready(u->ready_arg);
+    }
+}
+
+static int socket_error(struct upconn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (c->bev && getsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+        return err;
+    return EVUTIL_SOCKET_ERROR();
+}
+
+static void conn_broken(struct upconn *c, short what)
+{
+    int err = (what & BEV_EVENT_EOF) ? 0 : socket_error(c);
+    switch (c->state) {
+    case UPCONN_PROBE:
+    case UPCONN_IDLE:
+        conn_close(c);
+        break;
+    case UPCONN_HEAD:
+        exchange_fail(c, c->connected ? UPSTREAM_NO_RESPONSE : UPSTREAM_CONNECT, err);
+        break;
+    case UPCONN_BODY_EOF:
+        if (what & BEV_EVENT_EOF)
+            exchange_end(c);
+        else
+            exchange_fail(c, UPSTREAM_TRUNCATED, err);
+        break;
+    case UPCONN_BODY_LENGTH:
+    case UPCONN_BODY_CHUNKED:
+        exchange_fail(c, UPSTREAM_TRUNCATED, err);
+        break;
+    case UPCONN_UPGRADED:
+    case UPCONN_CLOSED:
+        break;
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct upconn *c = arg;
+    (void)bev;
+    conn_enter(c);
+    if (what & BEV_EVENT_CONNECTED) {
+        c->connected = true;
+        /* What was queued while connecting is written by the bufferevent
+         * now; on_write turns EV_WRITE off once it is out. */
+        if (c->state == UPCONN_PROBE)
+            probe_done(c);
+    } else {
+        conn_broken(c, what);
+    }
+    conn_leave(c);
+}
+
+/* ---- parser callbacks ---- */
+
+static int head_append(struct upconn *c, const char *at, size_t len)
+{
+    if (c->head_len + len + 1 > MAX_HEAD)
+        return -1;
+    if (c->head_len + len + 1 > c->head_cap) {
+        size_t cap = c->head_cap ? c->head_cap : 1024;
+        while (cap < c->head_len + len + 1)
+            cap *= 2;
+        char *p = realloc(c->head, cap);
+        if (!p)
+            return -1;
+        c->head = p;
+        c->head_cap = cap;
+    }
+    memcpy(c->head + c->head_len, at, len);
+    c->head_len += len;
+    return 0;
+}
+
+static int head_terminate(struct upconn *c)
+{
+    if (head_append(c, "", 0))
+        return -1;
+    c->head[c->head_len++] = '\0';
+    return 0;
+}
+
+static int new_span(struct upconn *c)
+{
+    if (c->nspans == c->spans_cap) {
+        size_t cap = c->spans_cap ? c->spans_cap * 2 : 32;
+        struct hspan *s = realloc(c->spans, cap * sizeof(*s));
+        struct header *h = realloc(c->headers, cap * sizeof(*h));
+        if (s)
+            c->spans = s;
+        if (h)
+            c->headers = h;
+        if (!s || !h)
+            return -1;
+        c->spans_cap = c->headers_cap = cap;
+    }
+    struct hspan *s = &c->spans[c->nspans++];
+    memset(s, 0, sizeof(*s));
+    s->name_off = (uint32_t)c->head_len;
+    return 0;
+}
+
+static struct upconn *parser_conn(llhttp_t *p)
+{
+    return p->data;
+}
+
+/* Trailers of a chunked body come through the same callbacks: ignored. */
+static bool reading_head(const struct upconn *c)
+{
+    return c->state == UPCONN_HEAD;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    reset_head(parser_conn(p));
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct upconn *c = parser_conn(p);
+    if (!reading_head(c))
+        return 0;
+    if (c->nspans == 0 || c->in_value) {
+        if (new_span(c))
+            return HPE_USER;
+        c->in_value = false;
+    }
+    c->spans[c->nspans - 1].name_len += (uint32_t)len;
+    return head_append(c, at, len) ? HPE_USER : 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct upconn *c = parser_conn(p);
+    if (!reading_head(c))
+        return 0;
+    if ((c->nspans == 0 && new_span(c)) || head_terminate(c))
+        return HPE_USER;
+    c->in_value = true;
+    c->spans[c->nspans - 1].val_off = (uint32_t)c->head_len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct upconn *c = parser_conn(p);
+    if (!reading_head(c))
+        return 0;
+    c->spans[c->nspans - 1].val_len += (uint32_t)len;
+    return head_append(c, at, len) ? HPE_USER : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct upconn *c = parser_conn(p);
+    if (!reading_head(c))
+        return 0;
+    return head_terminate(c) ? HPE_USER : 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    /* 1xx other than 101 are interim (100 Continue, 103 Early Hints):
+     * skip them and read the real head. */
+    if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101)
+        return 0;
+    /* Stop here: head_done decides how to read the body. */
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct upconn *c = parser_conn(p);
+    return evbuffer_add(c->body, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    /* End of a chunked body: stop so the connection can go back to the
+     * pool; end of an interim response: go on to the real one. */
+    return parser_conn(p)->state == UPCONN_BODY_CHUNKED ? HPE_PAUSED : 0;
+}
+
+static void init_settings(void)
+{
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_header_field = on_header_field;
+    settings.on_header_field_complete = on_header_field_complete;
+    settings.on_header_value = on_header_value;
+    settings.on_header_value_complete = on_header_value_complete;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+}
+
+/* ---- connections ---- */
+
+static struct upconn *conn_new(struct upstream *u)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&u->url->addr;
+    int one = 1, err;
+    struct upconn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->u = u;
+    c->state = UPCONN_HEAD;
+    c->body = evbuffer_new();
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (!c->body || fd < 0)
+        goto fail;
+    /* Small heads and chunks must not wait for Nagle. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->bev = bufferevent_socket_new(u->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        close(fd);
+        goto fail;
+    }
+    /* Callbacks are set after connecting: a refusal seen at once is
+     * reported here, a later one through on_event. */
+    if (bufferevent_socket_connect(c->bev, sa, (int)u->url->addrlen) != 0)
+        goto fail;
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, WRITE_LOW, 0);
+    bufferevent_set_max_single_read(c->bev, IO_CHUNK);
+    bufferevent_set_max_single_write(c->bev, IO_CHUNK);
+    llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
+    c->parser.data = c;
+    return c;
+fail:
+    err = errno ? errno : ECONNREFUSED;
+    conn_destroy(c);
+    errno = err;
+    return NULL;
+}
+
+struct upstream *upstream_new(struct event_base *base, const struct upstream_url *url,
+                              void (*on_ready)(void *arg), void *arg)
+{
+    struct upstream *u = calloc(1, sizeof(*u));
+    if (!u)
+        return NULL;
+    if (!settings.on_headers_complete)
+        init_settings();
+    u->base = base;
+    u->url = url;
+    u->on_ready = on_ready;
+    u->ready_arg = arg;
+    return u;
+}
+
+void upstream_close_idle(struct upstream *u)
+{
+    while (u->idle)
+        conn_close(u->idle);
+}
+
+void upstream_free(struct upstream *u)
+{
+    if (!u)
+        return;
+    upstream_close_idle(u);
+    if (u->probe)
+        conn_close(u->probe);
+    free(u);
+}
+
+bool upstream_probe(struct upstream *u)
+{
+    if (u->ready)
+        return true;
+    if (!u->probe) {
+        u->probe = conn_new(u);
+        if (u->probe)
+            u->probe->state = UPCONN_PROBE;
+    }
+    return false;
+}
+
+struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops, void *arg,
+                              bool head_request)
+{
+    struct upconn *c;
+    while ((c = u->idle)) {
+        idle_unlink(c);
+        c->state = UPCONN_HEAD;
+        if (conn_alive(c))
+            break;
+        conn_close(c);
+    }
+    if (c) {
+        c->reused = true;
+        bufferevent_set_timeouts(c->bev, NULL, NULL);
+    } else if (!(c = conn_new(u))) {
+        return NULL;
+    }
+    c->state = UPCONN_HEAD;
+    c->ops = ops;
+    c->arg = arg;
+    c->head_request = head_request;
+    c->req_done = c->keep_alive = c->got_bytes = c->paused = false;
+    /* A connected socket is written directly by upconn_flush; EV_WRITE
+     * stays on only while connecting or while a write would block. */
+    bufferevent_enable(c->bev, c->connected ? EV_READ : EV_READ | EV_WRITE);
+    return c;
+}
+
+struct evbuffer *upconn_output(struct upconn *c)
+{
+    return bufferevent_get_output(c->bev);
+}
+
+size_t upconn_pending(const struct upconn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Write at once instead of arming EV_WRITE and waiting a loop iteration:
+ * on a connected socket with nothing pending, the write nearly always
+ * completes, which saves an epoll_wait and two epoll_ctl per request. */
+void upconn_flush(struct upconn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (!c->connected || evbuffer_get_length(out) == 0 ||
+        (bufferevent_get_enabled(c->bev) & EV_WRITE))
+        return;
+    evbuffer_write(out, bufferevent_getfd(c->bev));
+    /* The rest, or the error, is the bufferevent's to handle. */
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void upconn_request_done(struct upconn *c)
+{
+    c->req_done = true;
+}
+
+void upconn_pause(struct upconn *c, bool paused)
+{
+    if (c->paused == paused || conn_gone(c))
+        return;
+    c->paused = paused;
+    if (paused) {
+        bufferevent_disable(c->bev, EV_READ);
+        return;
+    }
+    bufferevent_enable(c->bev, EV_READ);
+    /* What was read before the pause is not announced again by the socket. */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void upconn_cancel(struct upconn *c)
+{
+    conn_close(c);
+}
+
+struct bufferevent *upconn_detach(struct upconn *c)
+{
+    struct bufferevent *bev = c->bev;
+    c->bev = NULL;
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    conn_close(c);
+    return bev;
+}
