@@ -521,6 +521,11 @@ static void bad_request(struct conn *c, llhttp_errno_t err)
             conn_abort(c);
             return;
         }
+        /* Parsing ends here, so no message-complete will follow: without
+         * this, resp_end would wait for one on a bodiless request (an
+         * unknown Transfer-Encoding fails right after the head) and the
+         * connection would hang open until the read timeout. */
+        c->state = CONN_WAIT;
     }
     c->keep_alive = false;
     if (c->state == CONN_IDLE || c->state == CONN_HEAD)
