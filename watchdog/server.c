@@ -198,10 +198,18 @@ static struct conn *parser_conn(llhttp_t *p)
     return p->data;
 }
 
+/* Refuse the head with this status; bad_request answers it. */
+static int reject(struct conn *c, int status)
+{
+    c->reject = status;
+    return HPE_USER;
+}
+
 static int on_message_begin(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     c->state = CONN_HEAD;
+    c->reject = 0;
     c->head_len = 0;
     c->nfields = 0;
     c->in_value = false;
@@ -216,6 +224,12 @@ static int on_message_begin(llhttp_t *p)
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct conn *c = parser_conn(p);
+    /* llhttp ends the target span on the byte that follows it. A line
+     * break there means an HTTP/0.9 request ("GET /"), which llhttp would
+     * take as a head still waiting for header lines: the client would hang
+     * until the read timeout instead of hearing that we do not speak it. */
+    if (at + len < c->feed_end && (at[len] == '\r' || at[len] == '\n'))
+        return reject(c, 400);
     if (c->url_len == 0)
         c->url_off = (uint32_t)c->head_len;
     c->url_len += (uint32_t)len;
@@ -225,6 +239,22 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 static int on_url_complete(llhttp_t *p)
 {
     return head_terminate(parser_conn(p)) ? HPE_USER : 0;
+}
+
+/* llhttp accepts any one-digit major version; only HTTP/1.x is spoken here
+ * (an "HTTP/2.0" head would otherwise be answered as if it were 1.1). */
+static int on_version_complete(llhttp_t *p)
+{
+    return llhttp_get_http_major(p) == 1 ? 0 : reject(parser_conn(p), 505);
+}
+
+static bool has_any(const char *s, size_t len, const char *set)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (strchr(set, s[i]))
+            return true;
+    }
+    return false;
 }
 
 static int new_field(struct conn *c)
@@ -260,6 +290,12 @@ static int on_header_field_complete(llhttp_t *p)
     struct conn *c = parser_conn(p);
     if (c->nfields == 0 && new_field(c))
         return HPE_USER;
+    /* Whitespace before the colon ("Name : v") must be refused (RFC 9112
+     * 5.1): a proxy in front may read the field differently. llhttp only
+     * refuses it for the names it interprets itself. */
+    const struct hfield *f = &c->fields[c->nfields - 1];
+    if (has_any(c->head + f->name_off, f->name_len, " \t"))
+        return reject(c, 400);
     if (head_terminate(c))
         return HPE_USER;
     c->in_value = true;
@@ -491,6 +527,7 @@ static void init_settings(void)
     parser_settings.on_message_begin = on_message_begin;
     parser_settings.on_url = on_url;
     parser_settings.on_url_complete = on_url_complete;
+    parser_settings.on_version_complete = on_version_complete;
     parser_settings.on_header_field = on_header_field;
     parser_settings.on_header_field_complete = on_header_field_complete;
     parser_settings.on_header_value = on_header_value;
@@ -507,12 +544,14 @@ static void bad_request(struct conn *c, llhttp_errno_t err)
 {
     int status = 400;
     const char *body = "Bad Request\n";
-    if (err == HPE_USER && c->head_len + 1 >= MAX_HEAD - FEED_CHUNK) {
-        status = 431;
-        body = "Request Header Fields Too Large\n";
-    } else if (err == HPE_INVALID_VERSION) {
+    /* llhttp reports a refusal from an on_*_complete callback with its own
+     * error code, not HPE_USER, so the callback's status is kept aside. */
+    if (c->reject == 505 || (!c->reject && err == HPE_INVALID_VERSION)) {
         status = 505;
         body = "HTTP Version Not Supported\n";
+    } else if (!c->reject && err == HPE_USER && c->head_len + 1 >= MAX_HEAD - FEED_CHUNK) {
+        status = 431;
+        body = "Request Header Fields Too Large\n";
     }
     if (c->state == CONN_BODY || c->state == CONN_WAIT) {
         /* Mid-body framing error: the function must not see more. */
@@ -533,6 +572,34 @@ static void bad_request(struct conn *c, llhttp_errno_t err)
     resp_simple(&c->req, status, body);
 }
 
+/* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
+ * more of the previous value, even after an empty one. Folding is obsolete
+ * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
+ * be seen from the callbacks, so the head's raw bytes are scanned up to the
+ * blank line that ends it. False when a fold is found. */
+static bool scan_head(struct conn *c, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len && !c->scan_done; i++) {
+        char b = p[i];
+        if (c->scan_prev == '\n' && c->scan_seen) {
+            if (b == ' ' || b == '\t')
+                return false;
+            if (b == '\r' || b == '\n')
+                c->scan_done = true;
+        }
+        if (b != '\r' && b != '\n')
+            c->scan_seen = true; /* leading empty lines are skipped */
+        c->scan_prev = b;
+    }
+    return true;
+}
+
+static void scan_reset(struct conn *c)
+{
+    c->scan_prev = 0;
+    c->scan_seen = c->scan_done = false;
+}
+
 static bool can_feed(const struct conn *c)
 {
     if (c->dead || c->upgrade)
@@ -551,6 +618,12 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         return 0;
     size_t len = v.iov_len > FEED_CHUNK ? FEED_CHUNK : v.iov_len;
     const char *data = v.iov_base;
+    c->feed_end = data + len;
+    if ((c->state == CONN_IDLE || c->state == CONN_HEAD) && !scan_head(c, data, len)) {
+        c->reject = 400;
+        bad_request(c, HPE_USER);
+        return 0;
+    }
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
     size_t used = len;
     if (err != HPE_OK)
@@ -647,6 +720,7 @@ void conn_response_done(struct conn *c)
         return;
     }
     c->state = CONN_IDLE;
+    scan_reset(c);
     arm_timer(c, c->srv->cfg->read_timeout_ms);
     /* Pipelined requests: the parsing loop on the stack picks them up;
      * from other callbacks, a deferred read event does. */

@@ -43,6 +43,10 @@ struct conn {
     bool private_req;        /* /_/health or /_/ready: not logged or counted */
     bool keep_alive;
     bool expect_continue;
+    int reject;              /* status a parser callback refused the head with */
+    const char *feed_end;    /* end of the bytes llhttp is parsing now */
+    char scan_prev;          /* scan_head: last head byte seen */
+    bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     struct event *timer;     /* read deadline, then linger limit */
     char remote[64];
 
