@@ -31,6 +31,7 @@
 #define LINGER_MS 2000
 #define QUIET_MS 1000
 #define READY_POLL_MS 10
+#define ACCEPT_PAUSE_MS 100
 
 static llhttp_settings_t parser_settings;
 
@@ -781,6 +782,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         close(fd);
         return;
     }
+    if (s->accept_paused) {
+        log_info("accept: descriptors available again");
+        s->accept_paused = false;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = conn_new(s, fd);
@@ -795,15 +800,37 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     arm_timer(c, s->cfg->read_timeout_ms);
 }
 
+/* The pause after running out of descriptors is over: try again. */
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->listener)
+        evconnlistener_enable(s->listener);
+}
+
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct server *s = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    /* Out of descriptors: pause accepting for a moment instead of spinning. */
-    log_error("accept: %s", strerror(err));
+    bool exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    /* Anything else (a connection reset while queued) concerns one
+     * connection only; libevent goes on accepting the others. */
+    if (!exhausted) {
+        log_warn("accept: %s", strerror(err));
+        return;
+    }
+    /* The pending connection stays queued and the listener stays readable,
+     * so accepting again at once would spin. Pause on a timer the server
+     * owns (freed with it, never firing on a freed listener), and log once
+     * per episode, not once per retry. */
+    if (!s->accept_paused)
+        log_error("accept: %s: pausing new connections until descriptors free up", strerror(err));
+    s->accept_paused = true;
     evconnlistener_disable(l);
-    struct timeval tv = {0, 100 * 1000};
-    event_base_once(s->base, -1, EV_TIMEOUT, (event_callback_fn)(void (*)(void))evconnlistener_enable, l, &tv);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(s->accept_timer, &tv);
 }
 
 /* ---- readiness ---- */
@@ -848,6 +875,9 @@ int server_listen(struct server *s)
         log_error("port: cannot listen on :%d: %s", s->cfg->port, strerror(errno));
         return -1;
     }
+    s->accept_timer = evtimer_new(s->base, on_accept_resume, s);
+    if (!s->accept_timer)
+        return -1;
     evconnlistener_set_error_cb(s->listener, on_accept_error);
     log_info("Listening on port: %d", s->cfg->port);
     s->ready_timer = evtimer_new(s->base, on_ready_poll, s);
@@ -1010,6 +1040,8 @@ void server_free(struct server *s)
         evconnlistener_free(s->listener);
     if (s->ready_timer)
         event_free(s->ready_timer);
+    if (s->accept_timer)
+        event_free(s->accept_timer);
     if (s->drain_timer)
         event_free(s->drain_timer);
     if (s->stop_timer)

@@ -89,6 +89,8 @@ struct server {
     struct timespec last_request;
     struct timespec drain_start;
     struct event *ready_timer, *drain_timer, *stop_timer;
+    struct event *accept_timer; /* re-enables accepting after EMFILE */
+    bool accept_paused;
     char *const *environ;
 };
 
