@@ -58,7 +58,9 @@ static void conn_kill(struct conn *c)
     if (c->dead)
         return;
     c->dead = true;
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    /* req_detach hands the bufferevent away before killing the rest. */
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     if (c->busy == 0)
         conn_free(c);
 }
