@@ -31,6 +31,7 @@
 #define LINGER_MS 2000
 #define QUIET_MS 1000
 #define READY_POLL_MS 10
+#define ACCEPT_PAUSE_MS 100
 
 static llhttp_settings_t parser_settings;
 
@@ -57,7 +58,8 @@ static void conn_kill(struct conn *c)
     if (c->dead)
         return;
     c->dead = true;
-    if (c->bev)   /* NULL after req_detach */
+    /* req_detach hands the bufferevent away before killing the rest. */
+    if (c->bev)
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     if (c->busy == 0)
         conn_free(c);
@@ -201,10 +203,18 @@ static struct conn *parser_conn(llhttp_t *p)
     return p->data;
 }
 
+/* Refuse the head with this status; bad_request answers it. */
+static int reject(struct conn *c, int status)
+{
+    c->reject = status;
+    return HPE_USER;
+}
+
 static int on_message_begin(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     c->state = CONN_HEAD;
+    c->reject = 0;
     c->head_len = 0;
     c->nfields = 0;
     c->in_value = false;
@@ -220,6 +230,12 @@ static int on_message_begin(llhttp_t *p)
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct conn *c = parser_conn(p);
+    /* llhttp ends the target span on the byte that follows it. A line
+     * break there means an HTTP/0.9 request ("GET /"), which llhttp would
+     * take as a head still waiting for header lines: the client would hang
+     * until the read timeout instead of hearing that we do not speak it. */
+    if (at + len < c->feed_end && (at[len] == '\r' || at[len] == '\n'))
+        return reject(c, 400);
     if (c->url_len == 0)
         c->url_off = (uint32_t)c->head_len;
     c->url_len += (uint32_t)len;
@@ -229,6 +245,13 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 static int on_url_complete(llhttp_t *p)
 {
     return head_terminate(parser_conn(p)) ? HPE_USER : 0;
+}
+
+/* llhttp accepts any one-digit major version; only HTTP/1.x is spoken here
+ * (an "HTTP/2.0" head would otherwise be answered as if it were 1.1). */
+static int on_version_complete(llhttp_t *p)
+{
+    return llhttp_get_http_major(p) == 1 ? 0 : reject(parser_conn(p), 505);
 }
 
 static int new_field(struct conn *c)
@@ -281,9 +304,12 @@ static int on_header_field_complete(llhttp_t *p)
     struct conn *c = parser_conn(p);
     if (c->nfields == 0 && new_field(c))
         return HPE_USER;
-    struct hfield *f = &c->fields[c->nfields - 1];
+    /* Only token characters in a name (RFC 9110 5.1); whitespace before
+     * the colon ("Name : v") in particular, which a proxy in front may read
+     * differently, and which llhttp refuses only for the names it knows. */
+    const struct hfield *f = &c->fields[c->nfields - 1];
     if (!is_token(c->head + f->name_off, f->name_len))
-        return HPE_USER;
+        return reject(c, 400);
     if (head_terminate(c))
         return HPE_USER;
     c->in_value = true;
@@ -531,6 +557,7 @@ static void init_settings(void)
     parser_settings.on_message_begin = on_message_begin;
     parser_settings.on_url = on_url;
     parser_settings.on_url_complete = on_url_complete;
+    parser_settings.on_version_complete = on_version_complete;
     parser_settings.on_header_field = on_header_field;
     parser_settings.on_header_field_complete = on_header_field_complete;
     parser_settings.on_header_value = on_header_value;
@@ -547,7 +574,12 @@ static void bad_request(struct conn *c)
 {
     int status = 400;
     const char *body = "Bad Request\n";
-    if (c->head_too_large) {
+    /* llhttp reports a refusal from an on_*_complete callback with its own
+     * error code, not HPE_USER, so the callback's status is kept aside. */
+    if (c->reject == 505) {
+        status = 505;
+        body = "HTTP Version Not Supported\n";
+    } else if (c->head_too_large) {
         status = 431;
         body = "Request Header Fields Too Large\n";
     }
@@ -558,11 +590,44 @@ static void bad_request(struct conn *c)
             conn_abort(c);
             return;
         }
+        /* Parsing ends here, so no message-complete will follow: without
+         * this, resp_end would wait for one on a bodiless request (an
+         * unknown Transfer-Encoding fails right after the head) and the
+         * connection would hang open until the read timeout. */
+        c->state = CONN_WAIT;
     }
     c->keep_alive = false;
     if (c->state == CONN_IDLE || c->state == CONN_HEAD)
         bare_request(c);
     resp_simple(&c->req, status, body);
+}
+
+/* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
+ * more of the previous value, even after an empty one. Folding is obsolete
+ * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
+ * be seen from the callbacks, so the head's raw bytes are scanned up to the
+ * blank line that ends it. False when a fold is found. */
+static bool scan_head(struct conn *c, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len && !c->scan_done; i++) {
+        char b = p[i];
+        if (c->scan_prev == '\n' && c->scan_seen) {
+            if (b == ' ' || b == '\t')
+                return false;
+            if (b == '\r' || b == '\n')
+                c->scan_done = true;
+        }
+        if (b != '\r' && b != '\n')
+            c->scan_seen = true; /* leading empty lines are skipped */
+        c->scan_prev = b;
+    }
+    return true;
+}
+
+static void scan_reset(struct conn *c)
+{
+    c->scan_prev = 0;
+    c->scan_seen = c->scan_done = false;
 }
 
 static bool can_feed(const struct conn *c)
@@ -583,6 +648,12 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         return 0;
     size_t len = v.iov_len > FEED_CHUNK ? FEED_CHUNK : v.iov_len;
     const char *data = v.iov_base;
+    c->feed_end = data + len;
+    if ((c->state == CONN_IDLE || c->state == CONN_HEAD) && !scan_head(c, data, len)) {
+        c->reject = 400;
+        bad_request(c);
+        return 0;
+    }
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
     size_t used = len;
     if (err != HPE_OK)
@@ -679,6 +750,7 @@ void conn_response_done(struct conn *c)
         return;
     }
     c->state = CONN_IDLE;
+    scan_reset(c);
     arm_timer(c, c->srv->cfg->read_timeout_ms);
     /* Pipelined requests: the parsing loop on the stack picks them up;
      * from other callbacks, a deferred read event does. */
@@ -739,6 +811,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         close(fd);
         return;
     }
+    if (s->accept_paused) {
+        log_info("accept: descriptors available again");
+        s->accept_paused = false;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = conn_new(s, fd);
@@ -753,15 +829,37 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     arm_timer(c, s->cfg->read_timeout_ms);
 }
 
+/* The pause after running out of descriptors is over: try again. */
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->listener)
+        evconnlistener_enable(s->listener);
+}
+
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct server *s = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    /* Out of descriptors: pause accepting for a moment instead of spinning. */
-    log_error("accept: %s", strerror(err));
+    bool exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    /* Anything else (a connection reset while queued) concerns one
+     * connection only; libevent goes on accepting the others. */
+    if (!exhausted) {
+        log_warn("accept: %s", strerror(err));
+        return;
+    }
+    /* The pending connection stays queued and the listener stays readable,
+     * so accepting again at once would spin. Pause on a timer the server
+     * owns (freed with it, never firing on a freed listener), and log once
+     * per episode, not once per retry. */
+    if (!s->accept_paused)
+        log_error("accept: %s: pausing new connections until descriptors free up", strerror(err));
+    s->accept_paused = true;
     evconnlistener_disable(l);
-    struct timeval tv = {0, 100 * 1000};
-    event_base_once(s->base, -1, EV_TIMEOUT, (event_callback_fn)(void (*)(void))evconnlistener_enable, l, &tv);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(s->accept_timer, &tv);
 }
 
 /* ---- readiness ---- */
@@ -806,6 +904,9 @@ int server_listen(struct server *s)
         log_error("port: cannot listen on :%d: %s", s->cfg->port, strerror(errno));
         return -1;
     }
+    s->accept_timer = evtimer_new(s->base, on_accept_resume, s);
+    if (!s->accept_timer)
+        return -1;
     evconnlistener_set_error_cb(s->listener, on_accept_error);
     log_info("Listening on port: %d", s->cfg->port);
     s->ready_timer = evtimer_new(s->base, on_ready_poll, s);
@@ -968,6 +1069,8 @@ void server_free(struct server *s)
         evconnlistener_free(s->listener);
     if (s->ready_timer)
         event_free(s->ready_timer);
+    if (s->accept_timer)
+        event_free(s->accept_timer);
     if (s->drain_timer)
         event_free(s->drain_timer);
     if (s->stop_timer)

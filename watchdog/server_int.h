@@ -43,6 +43,10 @@ struct conn {
     bool private_req;        /* /_/health or /_/ready: not logged or counted */
     bool keep_alive;
     bool expect_continue;
+    int reject;              /* status a parser callback refused the head with */
+    const char *feed_end;    /* end of the bytes llhttp is parsing now */
+    char scan_prev;          /* scan_head: last head byte seen */
+    bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     struct event *timer;     /* read deadline, then linger limit */
     char remote[64];
 
@@ -86,6 +90,8 @@ struct server {
     struct timespec last_request;
     struct timespec drain_start;
     struct event *ready_timer, *drain_timer, *stop_timer;
+    struct event *accept_timer; /* re-enables accepting after EMFILE */
+    bool accept_paused;
     char *const *environ;
 };
 

@@ -1,0 +1,128 @@
+"""Resource bounds: max_request_body (413), max_connections, and surviving
+file-descriptor exhaustion (EMFILE) without a busy loop."""
+import socket
+import time
+
+import pytest
+
+from relutil import (Watchdog, baseline, connect, cpu_seconds, fd_count, get, read_all, read_response,
+                     send_raw, settled, wait_for)
+
+
+def post_len(port, n, chunked=False):
+    body = b"x" * n
+    if chunked:
+        raw = (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + b"%x\r\n" % n + body + b"\r\n0\r\n\r\n")
+    else:
+        raw = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % n + body
+    return send_raw(port, raw, timeout=10)
+
+
+@pytest.mark.parametrize("mode", ["streaming", "serializing"])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_max_request_body_413(mode, chunked):
+    with Watchdog(mode=mode, fprocess="cat", env={"max_request_body": "1000"}) as wd:
+        fds = baseline(wd)
+        st, data, closed = post_len(wd.port, 1000, chunked)
+        assert st == 200 and data.endswith(b"x" * 10) or b"x" * 1000 in data
+        st, data, closed = post_len(wd.port, 1001, chunked)
+        assert st == 413, data[:200]
+        assert closed
+        st, _, _ = get(wd.port, "/", body=b"ok")
+        assert st == 200
+        assert settled(wd, fds) == (fds, [])
+
+
+def test_serializing_default_limit_is_64mib():
+    with Watchdog(mode="serializing", fprocess="cat") as wd:
+        raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (64 * 1024 * 1024 + 1)
+        st, _, closed = send_raw(wd.port, raw, timeout=5)
+        assert st == 413 and closed
+
+
+def test_streaming_default_unlimited_cl():
+    """A Content-Length past 64 MiB is accepted in streaming mode (the body
+    is never held); the function sees the start of it."""
+    with Watchdog(mode="streaming", fprocess="head -c 5") as wd:
+        with connect(wd.port) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Content-Length: %d\r\n\r\nhello" % (100 * 1024 * 1024))
+            st, _, body = read_response(s)
+        assert st == 200 and body == b"hello"
+
+
+def test_max_connections_closes_politely():
+    with Watchdog(fprocess="cat", env={"max_connections": "5"}) as wd:
+        held = [connect(wd.port) for _ in range(5)]
+        try:
+            # let the watchdog accept them all
+            time.sleep(0.2)
+            extra = connect(wd.port)
+            data, closed = read_all(extra, timeout=3)
+            extra.close()
+            assert closed and data == b""
+            # the held ones still work
+            held[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            st, _, _ = read_response(held[0])
+            assert st == 200
+        finally:
+            for s in held:
+                s.close()
+        # once they are gone, new connections are served
+        assert wait_for(lambda: get(wd.port, "/")[0] == 200, timeout=5)
+        assert wd.alive()
+
+
+def test_emfile_survived_without_spinning():
+    """With RLIMIT_NOFILE at 64 the watchdog runs out of descriptors; it must
+    not spin on the listener, and must serve again once they free up."""
+    with Watchdog(fprocess="cat", nofile=64) as wd:
+        held = []
+        try:
+            # Fill the descriptor table; extra connections wait in the backlog.
+            for _ in range(80):
+                held.append(connect(wd.port))
+            wait_for(lambda: fd_count(wd.pid) >= 63, timeout=5)
+            assert fd_count(wd.pid) >= 60
+            time.sleep(0.3)
+            t0 = cpu_seconds(wd.pid)
+            time.sleep(1.0)
+            used = cpu_seconds(wd.pid) - t0
+            assert used < 0.2, "watchdog used %.2fs CPU in 1s of EMFILE" % used
+            # a request while exhausted: a queued connection waits, it is not lost
+            late = socket.create_connection(("127.0.0.1", wd.port), timeout=10)
+            late.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        finally:
+            for s in held:
+                s.close()
+        try:
+            st, _, _ = read_response(late, timeout=10)
+            assert st == 200
+        finally:
+            late.close()
+        st, _, body = get(wd.port, "/", body=b"again")
+        assert st == 200 and body == b"again"
+        assert "pausing new connections" in wd.log()
+        assert wd.alive()
+
+
+def test_function_spawn_under_emfile_answers_500():
+    """Descriptors exhausted by client connections: the function cannot be
+    started, the request is still answered, and the watchdog recovers."""
+    with Watchdog(fprocess="cat", nofile=40) as wd:
+        held = []
+        try:
+            req = connect(wd.port)
+            for _ in range(50):
+                held.append(connect(wd.port))
+            wait_for(lambda: fd_count(wd.pid) >= 39, timeout=5)
+            req.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi")
+            st, _, _ = read_response(req, timeout=10)
+            assert st in (200, 500)
+            req.close()
+        finally:
+            for s in held:
+                s.close()
+        st, _, body = get(wd.port, "/", body=b"ok")
+        assert st == 200 and body == b"ok"

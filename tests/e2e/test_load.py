@@ -1,0 +1,82 @@
+"""10,000 concurrent idle keep-alive connections held with the watchdog
+under 64 MiB RSS, and still serving."""
+import os
+import resource
+import selectors
+import socket
+import time
+
+import pytest
+
+from relutil import HOST, Watchdog, get, nofile_limit, rss_bytes, wait_for
+
+CONNS = 10000
+NOFILE = CONNS + 512
+
+
+def test_10000_idle_keepalive_connections():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < NOFILE:
+        pytest.skip("RLIMIT_NOFILE hard limit %d < %d needed for %d connections" % (hard, NOFILE, CONNS))
+    with nofile_limit(NOFILE), Watchdog(fprocess="cat", nofile=NOFILE,
+                                        env={"read_timeout": "120s", "write_timeout": "60s",
+                                             "max_connections": str(CONNS + 100)}) as wd:
+        socks = []
+        try:
+            # one request each first, so every connection is a served
+            # keep-alive connection, then left idle
+            req = b"GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n"
+            for i in range(CONNS):
+                s = socket.socket()
+                s.setblocking(True)
+                s.settimeout(10)
+                s.connect((HOST, wd.port))
+                s.sendall(req)
+                socks.append(s)
+                if i % 500 == 499:
+                    drain(socks[i - 499:i + 1])
+            assert wd.alive()
+            assert wait_for(lambda: count_conns(wd.pid) >= CONNS, timeout=20), count_conns(wd.pid)
+            rss = rss_bytes(wd.pid)
+            print("held %d connections, watchdog RSS %.1f MiB" % (CONNS, rss / 1048576))
+            # sanitizer and valgrind builds carry their own memory overhead
+            if not os.environ.get("FWATCHDOG_SANITIZED"):
+                assert rss < 64 * 1024 * 1024, "RSS %.1f MiB" % (rss / 1048576)
+            # still serving new requests and old connections alike
+            st, _, body = get(wd.port, "/", body=b"alive")
+            assert st == 200 and body == b"alive"
+            socks[0].settimeout(10)
+            socks[0].sendall(req)
+            assert socks[0].recv(4096).startswith(b"HTTP/1.1 200")
+        finally:
+            for s in socks:
+                s.close()
+
+
+def drain(socks):
+    """Read the health answers so every connection is idle and healthy."""
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    pending = set(socks)
+    end = time.monotonic() + 20
+    while pending and time.monotonic() < end:
+        for key, _ in sel.select(timeout=1):
+            data = key.fileobj.recv(4096)
+            assert data.startswith(b"HTTP/1.1 200"), data
+            sel.unregister(key.fileobj)
+            pending.discard(key.fileobj)
+    sel.close()
+    assert not pending, "%d connections got no answer" % len(pending)
+
+
+def count_conns(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n

@@ -1,0 +1,86 @@
+"""Request smuggling and framing: every ambiguous or malformed head gets a
+400 (505, 431 where fitting) and a closed connection, the function is never
+left running, and the next connection is served normally."""
+import pytest
+
+from relutil import Watchdog, baseline, get, send_raw, settled
+
+H = b"Host: x\r\n"
+CASES = {
+    "cl_and_te": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    "te_and_cl": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n"),
+    "two_content_lengths": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"),
+    "content_length_list": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4, 5\r\n\r\nabcde"),
+    "negative_content_length": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n"),
+    "plus_content_length": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +4\r\n\r\nabcd"),
+    "huge_content_length": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 99999999999999999999999\r\n\r\n"),
+    "space_in_content_length": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1 2\r\n\r\nabc"),
+    "invalid_chunk_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"),
+    "oversized_chunk_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nab\r\n0\r\n\r\n"),
+    "chunk_longer_than_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n0\r\n\r\n"),
+    "chunk_size_bare_lf": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n"),
+    "te_not_chunked_last": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+    "te_unknown": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc"),
+    "te_space_before_colon": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
+    "space_before_colon": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A : b\r\n\r\n"),
+    "obs_fold": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: a\r\n b\r\n\r\n"),
+    "obs_fold_te": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"),
+    "obs_fold_tab": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: a\r\n\tb\r\n\r\n"),
+    "bare_lf": (400, b"GET / HTTP/1.1\n" + H.replace(b"\r", b"") + b"\n"),
+    "bare_lf_in_header": (400, b"GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n"),
+    "bare_cr": (400, b"GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n"),
+    "nul_in_value": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n"),
+    "nul_in_name": (400, b"GET / HTTP/1.1\r\n" + H + b"X-\x00A: ab\r\n\r\n"),
+    "nul_in_target": (400, b"GET /a\x00b HTTP/1.1\r\n" + H + b"\r\n"),
+    "overlong_request_line": (431, b"GET /" + b"a" * (2 * 1024 * 1024) + b" HTTP/1.1\r\n" + H + b"\r\n"),
+    "oversized_headers": (431, b"GET / HTTP/1.1\r\n" + H + b"X-A: " + b"a" * (2 * 1024 * 1024) + b"\r\n\r\n"),
+    "http09": (400, b"GET /\r\n"),
+    "http09_lf": (400, b"GET /\n"),
+    "http2_preface": (505, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+    "http2_version": (505, b"GET / HTTP/2.0\r\n" + H + b"\r\n"),
+    "http3_version": (505, b"GET / HTTP/3.1\r\n" + H + b"\r\n"),
+    "garbage": (400, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+}
+
+
+@pytest.fixture(scope="module", params=["streaming", "serializing"])
+def wd(request):
+    w = Watchdog(mode=request.param, fprocess="cat", env={"read_timeout": "3s"})
+    yield w
+    w.close()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rejected_and_closed(wd, name):
+    fds = baseline(wd)
+    status, raw = CASES[name]
+    st, data, closed = send_raw(wd.port, raw, timeout=2.5)
+    assert st == status, data[:300]
+    assert closed, "connection left open after %d" % status
+    # exactly one response, nothing the function produced after it
+    assert data.count(b"HTTP/1.1 ") == 1, data[:300]
+    assert wd.alive()
+    st, _, body = get(wd.port, "/", body=b"next")
+    assert st == 200 and body == b"next"
+    assert settled(wd, fds) == (fds, [])
+
+
+def test_smuggled_request_never_runs(wd):
+    """A second request hidden in a body with conflicting framing must not
+    be answered as a request of its own."""
+    hidden = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+           % (5 + len(hidden))) + hidden
+    st, data, closed = send_raw(wd.port, raw, timeout=2.5)
+    assert st == 400 and closed
+    assert data.count(b"HTTP/1.1 ") == 1
+    assert "/smuggled" not in wd.log()
+
+
+def test_pipelined_after_valid_body_still_works(wd):
+    body = b"a\r\n b\r\n\r\n c"
+    one = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    last = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    st, data, closed = send_raw(wd.port, one * 2 + last, timeout=5)
+    assert st == 200 and closed
+    assert data.count(b"HTTP/1.1 200") == 3

@@ -1,0 +1,244 @@
+/* libFuzzer target for the request path: arbitrary bytes, delivered in
+ * fuzzer-chosen pieces over a socketpair, through the real server code
+ * (llhttp parsing, routing, private endpoints, the CGI environment, the
+ * response framing, keep-alive and closing) on a real event loop, with no
+ * network and no process spawned.
+ *
+ * server.c is included so its static accept callback can adopt one end of
+ * the socketpair as if it had been accepted: no test-only entry point in
+ * production code. The answering mode lives here and answers in-process.
+ *
+ * Input: byte 0 seeds the split sizes, byte 1 bounds them (1..256 bytes a
+ * piece), the rest is what the client sends. */
+#include "../../watchdog/server.c"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "cgi.h"
+
+#define LOOP_ROUNDS 8
+#define DRAIN_ROUNDS 64
+
+/* ---- a mode that answers from the request itself ---- */
+
+struct fz_req {
+    struct request *r;
+    size_t got;
+    unsigned char sum;
+    int plan;
+};
+
+static void fz_cgi(const struct request *r)
+{
+    static char *const base[] = {"PATH=/bin", "HOME=/", NULL};
+    struct cgi_request cr = {
+        .method = r->method,
+        .path = r->path,
+        .query = r->query,
+        .host = r->host,
+        .content_length = r->chunked ? -1 : (r->content_length < 0 ? 0 : r->content_length),
+        .transfer_encoding = req_header(r, "Transfer-Encoding"),
+        .headers = r->headers,
+        .nheaders = r->nheaders,
+    };
+    char **env = cgi_build_env(base, &cr);
+    if (!env)
+        abort();
+    /* touch every string so ASan sees any overrun in what was built */
+    size_t n = 0;
+    for (char **e = env; *e; e++)
+        n += strlen(*e);
+    if (n == (size_t)-1)
+        abort();
+    free(env);
+}
+
+static void fz_answer(struct fz_req *q)
+{
+    struct request *r = q->r;
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%zu %u\n", q->got, q->sum);
+    switch (q->plan) {
+    case 0: /* chunked or close-delimited, in two writes */
+        resp_header(r, "X-Fuzz", r->path);
+        resp_start(r, 200, -1);
+        resp_write(r, buf, (size_t)n);
+        resp_write(r, r->uri, strlen(r->uri));
+        resp_end(r);
+        break;
+    case 1: /* known length */
+        resp_start(r, 201, n);
+        resp_write(r, buf, (size_t)n);
+        resp_end(r);
+        break;
+    case 2: /* cut short */
+        resp_start(r, 200, -1);
+        resp_write(r, buf, (size_t)n);
+        resp_abort(r);
+        break;
+    default:
+        resp_simple(r, 204, "");
+        break;
+    }
+    free(q);
+}
+
+static void fz_body(void *arg, const char *data, size_t len)
+{
+    struct fz_req *q = arg;
+    q->got += len;
+    for (size_t i = 0; i < len; i++)
+        q->sum = (unsigned char)(q->sum + (unsigned char)data[i]);
+    /* exercise backpressure: pause on a body byte, resume at once */
+    if (len && data[0] == 'P') {
+        req_pause_body(q->r);
+        req_resume_body(q->r);
+    }
+    /* answer before the body is complete */
+    if (len && data[0] == 'E')
+        fz_answer(q);
+}
+
+static void fz_body_end(void *arg)
+{
+    fz_answer(arg);
+}
+
+static void fz_abort(void *arg)
+{
+    free(arg);
+}
+
+static const struct req_handler fz_ops = {fz_body, fz_body_end, NULL, fz_abort};
+
+static void fz_handle(void *state, struct request *r)
+{
+    (void)state;
+    fz_cgi(r);
+    const char *p = r->path;
+    if (p[0] == '/' && p[1] == 'n') {       /* answered at once, body ignored */
+        resp_simple(r, 200, "now\n");
+        return;
+    }
+    struct fz_req *q = calloc(1, sizeof(*q));
+    if (!q)
+        abort();
+    q->r = r;
+    q->plan = p[0] == '/' && p[1] >= '0' && p[1] <= '3' ? p[1] - '0' : 0;
+    /* a bodiless request hears of its end at message complete too */
+    req_attach(r, &fz_ops, q);
+}
+
+static int fz_init(const struct mode_env *env, void **state)
+{
+    (void)env;
+    *state = NULL;
+    return 0;
+}
+
+static const struct mode fz_mode = {.name = "fuzz", .init = fz_init, .handle = fz_handle};
+
+/* ---- the harness ---- */
+
+static struct event_base *fz_base;
+static struct server *fz_srv;
+static struct config fz_cfg;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    static char *env[] = {"fprocess=cat", "suppress_lock=true", "metrics_port=0",
+                          "max_inflight=4", "ready_path=/r", NULL};
+    char err[256];
+    signal(SIGPIPE, SIG_IGN);
+    if (config_load(&fz_cfg, env, err, sizeof(err)) != 0) {
+        fprintf(stderr, "config: %s\n", err);
+        abort();
+    }
+    fz_base = event_base_new();
+    fz_srv = server_new(&fz_cfg, fz_base, &fz_mode, NULL, NULL);
+    if (!fz_base || !fz_srv)
+        abort();
+    fz_srv->ready = true;
+    return 0;
+}
+
+static uint32_t next_rand(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
+/* Read and drop what the server wrote, so its writes never block. */
+static void drain_peer(int fd)
+{
+    char buf[65536];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+static void spin(int peer, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        event_base_loop(fz_base, EVLOOP_NONBLOCK);
+        drain_peer(peer);
+    }
+}
+
+static void send_all(int peer, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(peer, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR)
+            return; /* the server closed: the rest is not read */
+        spin(peer, 1);
+        if (fz_srv->nconns == 0)
+            return;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    uint32_t seed = data[0];
+    size_t max_piece = (size_t)data[1] + 1;
+    data += 2;
+    size -= 2;
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+        abort();
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    on_accept(NULL, sv[0], (struct sockaddr *)&sin, sizeof(sin), fz_srv);
+
+    for (size_t off = 0; off < size && fz_srv->nconns > 0;) {
+        size_t n = 1 + next_rand(&seed) % max_piece;
+        if (n > size - off)
+            n = size - off;
+        send_all(sv[1], data + off, n);
+        off += n;
+        spin(sv[1], 2);
+    }
+    /* Half-close like a client that sent everything, then go away. */
+    shutdown(sv[1], SHUT_WR);
+    spin(sv[1], LOOP_ROUNDS);
+    close(sv[1]);
+    for (int i = 0; i < DRAIN_ROUNDS && fz_srv->nconns > 0; i++)
+        event_base_loop(fz_base, EVLOOP_NONBLOCK);
+    /* Whatever still waits on a timer (linger, read timeout) is aborted as
+     * the timer would, so nothing carries over to the next input. */
+    while (fz_srv->conns)
+        conn_abort(fz_srv->conns);
+    if (fz_srv->inflight != 0)
+        abort();
+    return 0;
+}
