@@ -143,6 +143,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     }
     evbuffer_add_buffer(out, c->resp_head);
     evbuffer_add(out, "\r\n", 2);
+    conn_flush_soon(c);
 }
 
 static void chunk_head(struct evbuffer *out, size_t len)
@@ -164,6 +165,7 @@ void resp_write(struct request *r, const void *data, size_t len)
     evbuffer_add(out, data, len);
     if (c->resp_chunked)
         evbuffer_add(out, "\r\n", 2);
+    conn_flush_soon(c);
 }
 
 void resp_write_buf(struct request *r, struct evbuffer *buf)
@@ -183,6 +185,7 @@ void resp_write_buf(struct request *r, struct evbuffer *buf)
     evbuffer_add_buffer(out, buf);
     if (c->resp_chunked)
         evbuffer_add(out, "\r\n", 2);
+    conn_flush_soon(c);
 }
 
 void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
@@ -200,6 +203,7 @@ void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
         close(fd);
     if (c->resp_chunked)
         evbuffer_add(out, "\r\n", 2);
+    conn_flush_soon(c);
 }
 
 /* Log the request line once. */
@@ -231,6 +235,7 @@ void resp_end(struct request *r)
         resp_start(r, 200, 0);
     if (c->resp_chunked && !c->resp_nobody)
         evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+    conn_flush_soon(c);
     c->resp_done = true;
     c->h = NULL;
     resp_finish_log(c);

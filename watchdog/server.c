@@ -84,6 +84,8 @@ static void conn_free(struct conn *c)
         bufferevent_free(c->bev);
     if (c->timer)
         event_free(c->timer);
+    if (c->flush_ev)
+        event_free(c->flush_ev);
     if (c->resp_head)
         evbuffer_free(c->resp_head);
     free(c->head);
@@ -390,6 +392,7 @@ static void send_continue(struct conn *c)
     if (c->expect_continue && !c->resp_started && !c->body_done) {
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
         c->expect_continue = false;
+        conn_flush_soon(c);
     }
 }
 
@@ -705,11 +708,10 @@ static void on_read(struct bufferevent *bev, void *arg)
     process_input(arg);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+/* All queued output is written: move on (linger close, or let the mode
+ * send more). */
+static void output_drained(struct conn *c)
 {
-    struct conn *c = arg;
-    (void)bev;
-    conn_enter(c);
     if (c->state == CONN_LINGER) {
         /* Everything sent: stop sending, keep reading what the client still
          * sends so it sees our answer instead of a reset. */
@@ -718,7 +720,51 @@ static void on_write(struct bufferevent *bev, void *arg)
     } else if (c->h && c->h->drain) {
         c->h->drain(c->harg);
     }
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    conn_enter(c);
+    /* Back to writing directly from on_flush until the socket is full again. */
+    bufferevent_disable(bev, EV_WRITE);
+    output_drained(c);
     conn_leave(c);
+}
+
+/* Output is written straight to the socket at the end of the loop
+ * iteration that queued it: one write for a whole answer, and no EPOLLOUT
+ * registration unless the socket is full. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->dead || !c->bev || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+        return;
+    conn_enter(c);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    int n = 0;
+    if (evbuffer_get_length(out) > 0) {
+        /* A socket bufferevent keeps the start of its output frozen so only
+         * it drains it; do as its own write callback does. */
+        evbuffer_unfreeze(out, 1);
+        n = evbuffer_write(out, bufferevent_getfd(c->bev));
+        evbuffer_freeze(out, 1);
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        conn_abort(c);
+    else if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE); /* the loop takes over, with write_timeout */
+    else
+        output_drained(c);
+    conn_leave(c);
+}
+
+void conn_flush_soon(struct conn *c)
+{
+    if (!c->dead && c->bev && !(bufferevent_get_enabled(c->bev) & EV_WRITE))
+        event_active(c->flush_ev, EV_WRITE, 1);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -744,9 +790,11 @@ void conn_response_done(struct conn *c)
     if (!c->body_done || !c->keep_alive || c->upgrade || c->srv->stopping) {
         c->state = CONN_LINGER;
         c->keep_alive = false;
-        /* on_write fires once the output is flushed */
+        /* output_drained runs once the output is flushed */
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            on_write(c->bev, c);
+            output_drained(c);
+        else
+            conn_flush_soon(c);
         return;
     }
     c->state = CONN_IDLE;
@@ -783,13 +831,14 @@ static struct conn *conn_new(struct server *s, evutil_socket_t fd)
     c->srv = s;
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->timer = evtimer_new(s->base, on_timer, c);
+    c->flush_ev = event_new(s->base, -1, 0, on_flush, c);
     c->resp_head = evbuffer_new();
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (!c->bev || !c->timer || !c->resp_head) {
+    if (!c->bev || !c->timer || !c->flush_ev || !c->resp_head) {
         if (!c->bev)
             close(fd);
         conn_free(c);
@@ -825,7 +874,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH);
     struct timeval wt = {s->cfg->write_timeout_ms / 1000, (s->cfg->write_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, NULL, &wt);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    /* Writes go through on_flush; the bufferevent only takes over (and
+     * its write timeout only runs) while the socket is full. */
+    bufferevent_disable(c->bev, EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
     arm_timer(c, s->cfg->read_timeout_ms);
 }
 
@@ -1141,6 +1193,8 @@ struct bufferevent *req_detach(struct request *r)
     conn_request_over(c);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(bev, NULL, NULL);
+    /* The new owner writes through the bufferevent as usual. */
+    bufferevent_enable(bev, EV_WRITE);
     c->bev = NULL;
     conn_kill(c);
     return bev;

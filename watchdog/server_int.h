@@ -48,6 +48,7 @@ struct conn {
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     struct event *timer;     /* read deadline, then linger limit */
+    struct event *flush_ev;  /* direct write at the end of this loop iteration */
     char remote[64];
 
     /* the request head, grown as llhttp hands us spans */
@@ -102,5 +103,7 @@ void resp_finish_log(struct conn *c);
 void conn_response_done(struct conn *c);
 void conn_abort(struct conn *c);
 void conn_request_over(struct conn *c);
+/* Output was queued: write it before the loop next waits. */
+void conn_flush_soon(struct conn *c);
 
 #endif
