@@ -19,7 +19,7 @@ BODY_SIZE=${BODY_SIZE:-1024}
 BIG=${BIG:-1073741824}
 ONLY=${ONLY:-"fork http body idle"}
 OUT=$ROOT/bench/results
-BASE_PORT=${BASE_PORT:-18500}
+BASE_PORT=${BASE_PORT:-47310}
 export BODY_SIZE
 
 mkdir -p "$OUT"
