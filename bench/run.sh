@@ -19,7 +19,7 @@ BODY_SIZE=${BODY_SIZE:-1024}
 BIG=${BIG:-1073741824}
 ONLY=${ONLY:-"fork http body idle"}
 OUT=$ROOT/bench/results
-BASE_PORT=${BASE_PORT:-47310}
+BASE_PORT=${BASE_PORT:-21310}   # below the ephemeral range
 export BODY_SIZE
 
 mkdir -p "$OUT"
@@ -73,6 +73,7 @@ start_wd() {
     while [ $i -lt 500 ]; do
         if ! kill -0 "$WD_PID" 2>/dev/null; then
             wait "$WD_PID" && rc=0 || rc=$?
+            [ "$rc" -eq 2 ] || log "$name exited $rc: $(tail -n 1 "$OUT/$name.log")"
             return "$rc"
         fi
         if curl -fs -o /dev/null "http://127.0.0.1:$port/_/health"; then
