@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -14,7 +15,9 @@
 #include "log.h"
 #include "proc.h"
 
-#define READ_CHUNK (64 * 1024)
+/* Just under a power of two: libevent rounds a chain's size, header
+ * included, up to the next one, and 256 KiB exactly would cost 512 KiB. */
+#define READ_CHUNK (256 * 1024 - 256)
 /* On exit, read at most this much that is already in the pipe: the
  * process wrote at most a pipe's worth that we have not seen, and a
  * grandchild still writing must not keep us here. */
@@ -75,15 +78,31 @@ static void deliver_out(struct job *j)
     evbuffer_drain(j->out_buf, n);
 }
 
-/* Read what is available; returns 0 at EOF or error, 1 when more may come. */
+/* Read what is available; returns 0 at EOF or error, 1 when more may come.
+ * Not evbuffer_read: libevent 2.1 caps that at 4 KiB a call, which turns a
+ * large output into a 4 KiB lockstep of wakeups between us and the function. */
 static int read_out(struct job *j, size_t max)
 {
-    int n = evbuffer_read(j->out_buf, j->out_fd, (int)max);
-    if (n > 0)
-        return 1;
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 1;
-    return 0;
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(j->out_buf, (ev_ssize_t)max, v, 2);
+    if (nv < 1)
+        return 0;
+    struct iovec iov[2];
+    for (int i = 0; i < nv; i++)
+        iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+    ssize_t n = readv(j->out_fd, iov, nv);
+    if (n <= 0) {
+        evbuffer_commit_space(j->out_buf, NULL, 0);
+        return n < 0 && (errno == EAGAIN || errno == EINTR);
+    }
+    int used = 0;
+    while (n > 0) {
+        if ((size_t)n < v[used].iov_len)
+            v[used].iov_len = (size_t)n;
+        n -= (ssize_t)v[used++].iov_len;
+    }
+    evbuffer_commit_space(j->out_buf, v, used);
+    return 1;
 }
 
 static void drain_err(struct job *j, size_t max)

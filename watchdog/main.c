@@ -1,6 +1,9 @@
 /* fwatchdog: flags, PID-1 duties, configuration, the mode, the loop. */
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +82,19 @@ static void on_libevent_log(int severity, const char *msg)
         log_error("libevent: %s", msg);
     else if (severity == EVENT_LOG_WARN)
         log_warn("libevent: %s", msg);
+}
+
+/* Streaming moves bodies through 256 KiB buffers. glibc would give each one
+ * fresh pages (mmap above 128 KiB, and heap trims past 256 KiB) that the
+ * kernel must fault in and zero on every allocation; keep them in the heap
+ * and keep up to 2 MiB of freed heap for the next one. Peak RSS is unchanged;
+ * after a large transfer up to 2 MiB stays resident. */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
+#endif
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
@@ -209,6 +225,7 @@ int main(int argc, char **argv)
     case RUN: break;
     }
     ensure_stdio();
+    tune_malloc();
     if (config_load(&app.cfg, environ, err, sizeof(err)) != 0) {
         fprintf(stderr, "fwatchdog: %s\n", err);
         return 2;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,9 @@
 #define MAX_HEAD (1024 * 1024)
 #define FEED_CHUNK (64 * 1024)
 #define INPUT_HIGH (2 * 1024 * 1024)
+/* libevent moves at most 16 KiB per read or write call by default: a large
+ * body then costs a wakeup of every process on the path per 16 KiB. */
+#define SOCKET_IO_MAX (256 * 1024 - 256)   /* see READ_CHUNK in job.c */
 #define LINGER_MS 2000
 #define QUIET_MS 1000
 #define READY_POLL_MS 10
@@ -702,10 +706,46 @@ static void process_input(struct conn *c)
     conn_leave(c);
 }
 
+/* libevent 2.1 reads at most 4 KiB per readiness event whatever the
+ * bufferevent's limits, so a large body would cost a loop iteration (and a
+ * wakeup of the function) per 4 KiB: take what the socket holds now, up to
+ * the input limit. EOF and errors are left for the bufferevent to see on
+ * its next read. */
+static void read_more(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t have = evbuffer_get_length(in);
+    if (have >= INPUT_HIGH)
+        return;
+    size_t want = INPUT_HIGH - have < SOCKET_IO_MAX ? INPUT_HIGH - have : SOCKET_IO_MAX;
+    struct evbuffer_iovec v[2];
+    /* The socket bufferevent keeps its input's end frozen between its own
+     * reads, and unfreezes it around them exactly like this. */
+    evbuffer_unfreeze(in, 0);
+    int nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+    if (nv >= 1) {
+        struct iovec iov[2];
+        for (int i = 0; i < nv; i++)
+            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+        ssize_t n = readv(bufferevent_getfd(c->bev), iov, nv);
+        int used = 0;
+        while (n > 0) {
+            if ((size_t)n < v[used].iov_len)
+                v[used].iov_len = (size_t)n;
+            n -= (ssize_t)v[used++].iov_len;
+        }
+        evbuffer_commit_space(in, v, used);
+    }
+    evbuffer_freeze(in, 0);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
+    struct conn *c = arg;
     (void)bev;
-    process_input(arg);
+    if (c->state == CONN_BODY && !c->body_paused)
+        read_more(c);
+    process_input(c);
 }
 
 /* All queued output is written: move on (linger close, or let the mode
@@ -872,6 +912,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     set_remote(c, sa);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH);
+    bufferevent_set_max_single_read(c->bev, SOCKET_IO_MAX);
+    bufferevent_set_max_single_write(c->bev, SOCKET_IO_MAX);
     struct timeval wt = {s->cfg->write_timeout_ms / 1000, (s->cfg->write_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     /* Writes go through on_flush; the bufferevent only takes over (and
