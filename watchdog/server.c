@@ -438,7 +438,7 @@ static bool is_healthy(const struct server *s)
 
 static void answer_health(struct server *s, struct request *r)
 {
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+    if (strcmp(r->method, "GET") != 0) {
         resp_simple(r, 405, "Method Not Allowed\n");
         return;
     }
@@ -452,7 +452,7 @@ static void answer_health(struct server *s, struct request *r)
 /* /_/ready: 503, 429, the function's answer at ready_path, or 200. */
 static bool answer_ready(struct server *s, struct request *r)
 {
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+    if (strcmp(r->method, "GET") != 0) {
         resp_simple(r, 405, "Method Not Allowed\n");
         return true;
     }
