@@ -648,6 +648,18 @@ static bool can_feed(const struct conn *c)
     return true;
 }
 
+/* llhttp refuses any version but 0.9, 1.x and 2.0 with one error code;
+ * tell a well-formed "HTTP/3.1" (505) from a garbled one (400). */
+static bool unsupported_version(const char *data, const char *end, const char *pos)
+{
+    const char *start = pos - 8 > data ? pos - 8 : data;
+    const char *v = memmem(start, (size_t)(end - start), "HTTP/", 5);
+    if (!v || v > pos || end - v < 9)
+        return false;
+    return v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9' &&
+           (v[8] == '\r' || v[8] == '\n');
+}
+
 static int feed_once(struct conn *c, struct evbuffer *in)
 {
     struct evbuffer_iovec v;
@@ -667,6 +679,9 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
     if (c->dead)
         return 0;
+    if (err == HPE_INVALID_VERSION && !c->reject &&
+        unsupported_version(data, data + len, data + used))
+        c->reject = 505;
     evbuffer_drain(in, used);
     if (err == HPE_OK)
         return 1;

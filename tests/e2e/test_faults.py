@@ -234,7 +234,8 @@ def test_http_upstream_resets_mid_response(tmp_path):
                     pass
         assert wd.alive()
         got_fds, _ = settled(wd, fds, timeout=8)
-        assert got_fds == fds
+        # an idle pooled upstream connection may have been dropped meanwhile
+        assert got_fds <= fds
         assert zombies(wd.pid) == []
     finally:
         wd.close()
