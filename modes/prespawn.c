@@ -21,13 +21,16 @@
 /* Delay before a refill after the first immediate exit, doubled for each
  * further one, so such a function costs a handful of spawns, not a loop. */
 #define RETRY_BASE_MS 100
-/* Shutdown: how long killed idle processes get to be reaped. */
+/* Shutdown: how long killed idle processes (and whatever they started in
+ * their group) get to be reaped, checked every STOP_POLL_MS. */
 #define STOP_GRACE_MS 2000
+#define STOP_POLL_MS 10
 
 struct slot {
     struct prespawn *ps;
     struct job *job;             /* NULL: empty */
     struct timespec started;
+    pid_t stop_pgid;             /* group killed on shutdown; 0: none */
 };
 
 struct prespawn {
@@ -39,6 +42,7 @@ struct prespawn {
     int immediate_exits;         /* in a row */
     bool given_up;
     bool stopping;
+    struct timespec stop_start;
     void (*stop_done)(void *arg);
     void *stop_arg;
 };
@@ -121,6 +125,40 @@ static void finish_stop(struct prespawn *ps)
         done(ps->stop_arg);
 }
 
+/* The leaders' exits are not enough: a grandchild in the group dies of the
+ * same SIGKILL but is reaped (as an orphan) only on a later SIGCHLD, and
+ * the watchdog must not exit and leave it as a zombie. */
+static bool groups_gone(const struct prespawn *ps)
+{
+    for (int i = 0; i < ps->size; i++) {
+        pid_t g = ps->slots[i].stop_pgid;
+        /* A zombie still counts as a member; any error (ESRCH) means gone. */
+        if (g > 1 && kill(-g, 0) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* Shutdown progress: done once every killed group is reaped, or at the
+ * grace limit. Returns true when finished. */
+static bool check_stop(struct prespawn *ps)
+{
+    if (idle_count(ps) == 0 && groups_gone(ps)) {
+        finish_stop(ps);
+        return true;
+    }
+    if (ms_since(&ps->stop_start) < STOP_GRACE_MS)
+        return false;
+    log_warn("prespawn: idle function processes not reaped %gs after SIGKILL; not waiting longer",
+             STOP_GRACE_MS / 1000.0);
+    for (int i = 0; i < ps->size; i++) {
+        job_free(ps->slots[i].job);
+        ps->slots[i].job = NULL;
+    }
+    finish_stop(ps);
+    return true;
+}
+
 /* Only reached when an idle process exits: while idle its stdout is paused,
  * and on exit the job hands over what was left in the pipe. Nobody asked
  * for it, so it is dropped, but not silently. */
@@ -140,8 +178,7 @@ static void idle_done(void *arg, int result)
     job_free(s->job);
     s->job = NULL;
     if (ps->stopping) {
-        if (idle_count(ps) == 0)
-            finish_stop(ps);
+        check_stop(ps);
         return;
     }
     if (lived < IMMEDIATE_EXIT_MS) {
@@ -184,18 +221,15 @@ static void on_refill(evutil_socket_t fd, short what, void *arg)
     schedule_refill(ps);
 }
 
-static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+static void on_stop_poll(evutil_socket_t fd, short what, void *arg)
 {
     struct prespawn *ps = arg;
     (void)fd;
     (void)what;
-    log_warn("prespawn: idle function processes not reaped %gs after SIGKILL; not waiting longer",
-             STOP_GRACE_MS / 1000.0);
-    for (int i = 0; i < ps->size; i++) {
-        job_free(ps->slots[i].job);
-        ps->slots[i].job = NULL;
-    }
-    finish_stop(ps);
+    if (check_stop(ps))
+        return;
+    struct timeval tv = ms_tv(STOP_POLL_MS);
+    evtimer_add(ps->stop_timer, &tv);
 }
 
 struct prespawn *prespawn_new(const struct job_params *p, int n)
@@ -208,7 +242,7 @@ struct prespawn *prespawn_new(const struct job_params *p, int n)
     ps->size = n;
     ps->slots = calloc((size_t)n, sizeof(*ps->slots));
     ps->refill = evtimer_new(p->base, on_refill, ps);
-    ps->stop_timer = evtimer_new(p->base, on_stop_timeout, ps);
+    ps->stop_timer = evtimer_new(p->base, on_stop_poll, ps);
     if (!ps->slots || !ps->refill || !ps->stop_timer)
         goto fail;
     for (int i = 0; i < n; i++)
@@ -246,18 +280,17 @@ void prespawn_stop(struct prespawn *ps, void (*done)(void *arg), void *arg)
     evtimer_del(ps->refill);
     ps->stop_done = done;
     ps->stop_arg = arg;
+    clock_gettime(CLOCK_MONOTONIC, &ps->stop_start);
     int idle = idle_count(ps);
-    if (idle == 0) {
-        finish_stop(ps);
-        return;
-    }
-    log_info("prespawn: stopping %d idle function process(es)", idle);
+    if (idle > 0)
+        log_info("prespawn: stopping %d idle function process(es)", idle);
     for (int i = 0; i < ps->size; i++) {
-        if (ps->slots[i].job)
-            job_signal(ps->slots[i].job, SIGKILL);
+        if (!ps->slots[i].job)
+            continue;
+        ps->slots[i].stop_pgid = job_pid(ps->slots[i].job);
+        job_signal(ps->slots[i].job, SIGKILL);
     }
-    struct timeval tv = ms_tv(STOP_GRACE_MS);
-    evtimer_add(ps->stop_timer, &tv);
+    on_stop_poll(-1, 0, ps);
 }
 
 void prespawn_free(struct prespawn *ps)
