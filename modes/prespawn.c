@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -76,13 +77,25 @@ static struct slot *empty_slot(struct prespawn *ps)
     return NULL;
 }
 
-/* The idle process that has had the longest to get through its startup. */
+/* False once the process has exited, even if its SIGCHLD has not been
+ * handled yet (WNOWAIT leaves it to the reaper): a request must not be
+ * handed a dead process when it could start a live one. */
+static bool still_running(pid_t pid)
+{
+    siginfo_t info = {0};
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return false;
+    return info.si_pid == 0;
+}
+
+/* The live idle process that has had the longest to get through its
+ * startup. */
 static struct slot *oldest_slot(struct prespawn *ps)
 {
     struct slot *best = NULL;
     for (int i = 0; i < ps->size; i++) {
         struct slot *s = &ps->slots[i];
-        if (!s->job)
+        if (!s->job || !still_running(job_pid(s->job)))
             continue;
         if (!best || s->started.tv_sec < best->started.tv_sec ||
             (s->started.tv_sec == best->started.tv_sec &&
