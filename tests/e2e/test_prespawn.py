@@ -3,6 +3,7 @@
 Idle prespawned processes are children of the watchdog while it runs, so
 every test here stops its watchdog itself and checks what it left behind
 (the fixture's "no descendants while alive" check does not apply)."""
+import http.client
 import os
 import signal
 import subprocess
@@ -227,3 +228,30 @@ def test_shutdown_kills_and_reaps_idle_processes(watchdog):
     assert len(wd.descendants()) >= 6, wd.descendants()
     stop_and_check(wd)
     assert "prespawn: stopping 3 idle function process(es)" in wd.stderr()
+
+
+# -- metrics --------------------------------------------------------------------------
+
+def function_starts(metrics_port):
+    c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
+    try:
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+    finally:
+        c.close()
+    for line in text.splitlines():
+        if line.startswith("fwatchdog_function_starts_total "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no fwatchdog_function_starts_total in /metrics")
+
+
+def test_metrics_count_a_start_when_the_process_starts(watchdog):
+    mport = free_port()
+    wd = watchdog(prespawn_env(2, metrics_port=str(mport)))
+    wait_idle(wd, 2)
+    assert function_starts(mport) == 2  # before any request
+    for i in range(3):
+        assert wd.request("POST", "/", b"m").body == b"m"
+    wait_idle(wd, 2)
+    assert function_starts(mport) == 5  # three taken, three replaced
+    stop_and_check(wd)
