@@ -7,6 +7,7 @@
 #include "fork.h"
 
 struct buffered {
+    const struct fork_mode *fm;
     const struct mode_env *env;
     const struct buffered_mode *m;
     struct request *r;
@@ -79,7 +80,7 @@ static void on_body_end(void *arg)
     }
     if (b->m->params)
         b->m->params(b->env->cfg, &p);
-    b->job = fork_start(b->env, b->r, &p, &buffered_job_ops, b);
+    b->job = fork_start(b->fm, b->r, &p, &buffered_job_ops, b);
     if (!b->job) {
         buffered_free(b);
         return;
@@ -95,8 +96,18 @@ static void on_abort(void *arg)
 
 static const struct req_handler buffered_req_ops = {on_body, on_body_end, NULL, on_abort};
 
-void buffered_handle(const struct mode_env *env, struct request *r, const struct buffered_mode *m)
+int buffered_init(const struct mode_env *env, const struct buffered_mode *m, void **state)
 {
+    struct job_params stdio = {0};
+    if (m->params)
+        m->params(env->cfg, &stdio);
+    return fork_mode_init(env, &stdio, state);
+}
+
+void buffered_handle(void *state, struct request *r, const struct buffered_mode *m)
+{
+    const struct fork_mode *fm = state;
+    const struct mode_env *env = fm->env;
     int64_t max = env->cfg->max_request_body;
     if (max > 0 && r->content_length > max) {
         resp_simple(r, 413, "Request body larger than max_request_body\n");
@@ -109,6 +120,7 @@ void buffered_handle(const struct mode_env *env, struct request *r, const struct
         resp_simple(r, 500, "Out of memory\n");
         return;
     }
+    b->fm = fm;
     b->env = env;
     b->m = m;
     b->r = r;

@@ -6,6 +6,7 @@
 #ifndef FW_BUFFERED_H
 #define FW_BUFFERED_H
 
+#include "fork.h"
 #include "job.h"
 #include "mode.h"
 
@@ -22,6 +23,10 @@ struct buffered_mode {
     void (*answer)(const struct mode_env *env, struct request *r, int result, struct evbuffer *out);
 };
 
-void buffered_handle(const struct mode_env *env, struct request *r, const struct buffered_mode *m);
+/* The mode's state for m: a fork_mode whose prespawned processes have m's
+ * stdio options. 0 or -1. */
+int buffered_init(const struct mode_env *env, const struct buffered_mode *m, void **state);
+/* state: what buffered_init made. */
+void buffered_handle(void *state, struct request *r, const struct buffered_mode *m);
 
 #endif

@@ -270,8 +270,7 @@ static bool classic_method(const char *m)
 
 static int classic_init(const struct mode_env *env, void **state)
 {
-    *state = (void *)env;
-    return 0;
+    return buffered_init(env, &classic_mode, state);
 }
 
 static void classic_handle(void *state, struct request *r)
@@ -287,4 +286,6 @@ const struct mode mode_classic = {
     .name = "classic",
     .init = classic_init,
     .handle = classic_handle,
+    .stop = fork_mode_stop,
+    .free = fork_mode_free,
 };

@@ -5,6 +5,7 @@
 
 #include "cgi.h"
 #include "log.h"
+#include "prespawn.h"
 
 static char **request_env(const struct mode_env *env, const struct request *r)
 {
@@ -21,23 +22,76 @@ static char **request_env(const struct mode_env *env, const struct request *r)
     return cgi_build_env(env->environ, &cr);
 }
 
-struct job *fork_start(const struct mode_env *env, struct request *r, struct job_params *p,
+/* The fields every process of the mode shares, whether prespawned or not. */
+static void common_params(const struct mode_env *env, struct job_params *p)
+{
+    p->base = env->base;
+    p->procs = env->procs;
+    p->argv = env->cfg->argv;
+    p->envp = env->environ;
+    p->prefix_logs = env->cfg->prefix_logs;
+    p->observer = env->jobs;
+}
+
+int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, void **state)
+{
+    struct fork_mode *fm = calloc(1, sizeof(*fm));
+    if (!fm) {
+        log_error("out of memory");
+        return -1;
+    }
+    fm->env = env;
+    if (env->cfg->prespawn > 0) {
+        struct job_params p = {.merge_stderr = stdio->merge_stderr, .no_stdin = stdio->no_stdin};
+        common_params(env, &p);
+        fm->pool = prespawn_new(&p, env->cfg->prespawn);
+        if (!fm->pool) {
+            log_error("prespawn: out of memory");
+            free(fm);
+            return -1;
+        }
+        log_info("Prespawn: keeping %d function process(es) started", env->cfg->prespawn);
+    }
+    *state = fm;
+    return 0;
+}
+
+void fork_mode_stop(void *state, void (*done)(void *arg), void *arg)
+{
+    struct fork_mode *fm = state;
+    if (fm->pool)
+        prespawn_stop(fm->pool, done, arg);
+    else
+        done(arg);
+}
+
+void fork_mode_free(void *state)
+{
+    struct fork_mode *fm = state;
+    prespawn_free(fm->pool);
+    free(fm);
+}
+
+struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job_params *p,
                        const struct job_ops *ops, void *arg)
 {
+    const struct mode_env *env = fm->env;
     const struct config *cfg = env->cfg;
     char **envp = NULL;
     int code = 1;
 
+    if (fm->pool) {
+        struct job *ready = prespawn_take(fm->pool, p, ops, arg);
+        if (ready)
+            return ready;
+    }
     if (cfg->cgi_headers && !(envp = request_env(env, r))) {
         resp_simple(r, 500, "Out of memory\n");
         return NULL;
     }
-    p->base = env->base;
-    p->procs = env->procs;
-    p->argv = cfg->argv;
-    p->envp = envp ? envp : env->environ;
-    p->prefix_logs = cfg->prefix_logs;
-    p->observer = env->jobs;
+    common_params(env, p);
+    if (envp)
+        p->envp = envp;
     struct job *j = job_start(p, ops, arg, &code);
     free(envp);
     if (!j) {

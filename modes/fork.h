@@ -5,9 +5,26 @@
 #include "job.h"
 #include "mode.h"
 
-/* Spawn the function for r with its CGI environment (cgi_headers) and the
- * given stdio options. On failure, answers 500 and returns NULL. */
-struct job *fork_start(const struct mode_env *env, struct request *r, struct job_params *p,
+struct prespawn;
+
+/* The state of a fork mode: its environment and, with prespawn > 0, the
+ * pool of processes started ahead of requests. */
+struct fork_mode {
+    const struct mode_env *env;
+    struct prespawn *pool;   /* NULL: prespawn=0 */
+};
+
+/* stdio: the stdio options (merge_stderr, no_stdin) every request of this
+ * mode uses, so prespawned processes are wired the same way. 0 or -1. */
+int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, void **state);
+/* mode.stop and mode.free for the fork modes. */
+void fork_mode_stop(void *state, void (*done)(void *arg), void *arg);
+void fork_mode_free(void *state);
+
+/* Start the function for r: a prespawned process when one is ready, else a
+ * fresh one with its CGI environment (cgi_headers) and the given stdio
+ * options. On failure, answers 500 and returns NULL. */
+struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job_params *p,
                        const struct job_ops *ops, void *arg);
 /* Log a timeout the way the Go watchdog does. */
 void fork_log_timeout(const struct config *cfg);

@@ -31,8 +31,7 @@ static const struct buffered_mode serial_mode = {.answer = serial_answer};
 
 static int serial_init(const struct mode_env *env, void **state)
 {
-    *state = (void *)env;
-    return 0;
+    return buffered_init(env, &serial_mode, state);
 }
 
 static void serial_handle(void *state, struct request *r)
@@ -44,4 +43,6 @@ const struct mode mode_serializing = {
     .name = "serializing",
     .init = serial_init,
     .handle = serial_handle,
+    .stop = fork_mode_stop,
+    .free = fork_mode_free,
 };

@@ -10,6 +10,7 @@
 #include "log.h"
 
 struct stream {
+    const struct fork_mode *fm;
     const struct mode_env *env;
     struct request *r;
     struct job *job;
@@ -134,13 +135,14 @@ static const struct req_handler stream_req_ops = {on_body, on_body_end, on_drain
 
 static int stream_init(const struct mode_env *env, void **state)
 {
-    *state = (void *)env;
-    return 0;
+    const struct job_params stdio = {0};
+    return fork_mode_init(env, &stdio, state);
 }
 
 static void stream_handle(void *state, struct request *r)
 {
-    const struct mode_env *env = state;
+    const struct fork_mode *fm = state;
+    const struct mode_env *env = fm->env;
     int64_t max = env->cfg->max_request_body;
     if (max > 0 && r->content_length > max) {
         too_large(r, max);
@@ -151,10 +153,11 @@ static void stream_handle(void *state, struct request *r)
         resp_simple(r, 500, "Out of memory\n");
         return;
     }
+    s->fm = fm;
     s->env = env;
     s->r = r;
     struct job_params p = {.timeout_ms = env->cfg->exec_timeout_ms};
-    s->job = fork_start(env, r, &p, &stream_job_ops, s);
+    s->job = fork_start(fm, r, &p, &stream_job_ops, s);
     if (!s->job) {
         free(s);
         return;
@@ -168,4 +171,6 @@ const struct mode mode_streaming = {
     .name = "streaming",
     .init = stream_init,
     .handle = stream_handle,
+    .stop = fork_mode_stop,
+    .free = fork_mode_free,
 };

@@ -11,6 +11,7 @@
 #define NS_PER_S INT64_C(1000000000)
 #define DEFAULT_TIMEOUT_MS INT64_C(30000)
 #define BUFFERED_BODY_LIMIT (INT64_C(64) * 1024 * 1024)
+#define PRESPAWN_MAX 64
 #define DURATION_HINT "(use e.g. 10s, 500ms, 1m30s)"
 
 static const char *const modes[] = {
@@ -617,6 +618,26 @@ static int load_limits(const struct loader *l, struct config *cfg)
                      &cfg->max_request_body);
 }
 
+/* After mode and cgi_headers: both decide whether prespawn can work. */
+static int load_prespawn(const struct loader *l, struct config *cfg)
+{
+    int64_t n;
+
+    if (load_int(l, "prespawn", "number", 0, 0, PRESPAWN_MAX, &n) < 0)
+        return -1;
+    cfg->prespawn = (int)n;
+    if (n == 0)
+        return 0;
+    if (mode_is(cfg, "http") || mode_is(cfg, "static"))
+        return fail(l->err, l->errlen,
+                    "prespawn: only for the fork modes (streaming, serializing, classic)");
+    if (cfg->cgi_headers)
+        return fail(l->err, l->errlen,
+                    "prespawn: needs cgi_headers=false (prespawned functions start before "
+                    "the request, so they cannot receive Http_* variables)");
+    return 0;
+}
+
 static int load_log_format(const struct loader *l, struct config *cfg)
 {
     const char *v = env_value(l->envp, "log_format");
@@ -660,6 +681,7 @@ int config_load(struct config *cfg, char *const *envp, char *err, size_t errlen)
         load_upstream(&l, cfg) < 0 ||
         load_flags(&l, cfg) < 0 ||
         load_limits(&l, cfg) < 0 ||
+        load_prespawn(&l, cfg) < 0 ||
         load_log_format(&l, cfg) < 0 ||
         load_paths(&l, cfg) < 0)
         goto err;
@@ -717,6 +739,8 @@ static const struct help_row help_rows[] = {
     {"log_format", "text", "text or json"},
     {"ready_path", "(none)", "/_/ready asks the function at this path"},
     {"cgi_headers", "true", "pass request headers as Http_* variables"},
+    {"prespawn", "0", "fork modes: keep N (0-64) functions started, waiting on stdin;"
+                      " needs cgi_headers=false"},
     {"combine_output", "true", "classic: stderr goes into the response"},
     {"write_debug", "false", "classic: log request and response bodies"},
     {"marshal_request", "false", "classic: send headers and body as JSON"},

@@ -37,6 +37,7 @@ struct config {
     enum log_format log_format;
     int64_t max_request_body; /* bytes; 0 = unlimited */
     int max_connections;
+    int prespawn;             /* fork modes: processes kept started and idle; 0 = off */
     char *lock_path;          /* $TMPDIR/.lock or /tmp/.lock */
 };
 

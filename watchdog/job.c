@@ -26,6 +26,7 @@
 enum job_state { JOB_RUNNING, JOB_FINISHED };
 
 struct job {
+    struct event_base *base;
     struct proc_table *procs;
     const struct job_ops *ops;
     void *arg;
@@ -288,6 +289,25 @@ pid_t job_pid(const struct job *j)
     return j->pid;
 }
 
+void job_rebind(struct job *j, const struct job_ops *ops, void *arg)
+{
+    j->ops = ops;
+    j->arg = arg;
+}
+
+int job_set_timeout(struct job *j, int64_t timeout_ms)
+{
+    free_event(&j->timer);
+    if (timeout_ms <= 0 || j->state != JOB_RUNNING)
+        return 0;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    j->timer = evtimer_new(j->base, on_timeout, j);
+    if (!j->timer)
+        return -1;
+    evtimer_add(j->timer, &tv);
+    return 0;
+}
+
 void job_signal(struct job *j, int sig)
 {
     if (j->state == JOB_RUNNING)
@@ -392,6 +412,7 @@ struct job *job_start(const struct job_params *p, const struct job_ops *ops,
     struct job *j = calloc(1, sizeof(*j));
     if (!j)
         return NULL;
+    j->base = p->base;
     j->procs = p->procs;
     j->ops = ops;
     j->arg = arg;

@@ -64,6 +64,12 @@ void job_close_in(struct job *j);
 /* Backpressure on stdout (client too slow). */
 void job_pause_out(struct job *j, bool paused);
 pid_t job_pid(const struct job *j);
+/* Hand a running job to a new owner (a prespawned process taken by a
+ * request): every later callback goes to ops/arg. */
+void job_rebind(struct job *j, const struct job_ops *ops, void *arg);
+/* Arm the exec timeout from now, replacing any; 0: none. -1 when the timer
+ * cannot be created. */
+int job_set_timeout(struct job *j, int64_t timeout_ms);
 /* Send a signal to the whole process group. */
 void job_signal(struct job *j, int sig);
 /* Kill the whole process group (SIGKILL), close everything, free. No

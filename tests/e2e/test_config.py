@@ -16,7 +16,7 @@ ALL_VARIABLES = [
     "content_type", "static_path", "max_inflight", "suppress_lock", "prefix_logs",
     "log_buffer_size", "log_callid", "ready_path", "cgi_headers", "combine_output",
     "write_debug", "marshal_request", "log_format", "max_request_body",
-    "max_connections",
+    "max_connections", "prespawn",
 ]
 
 

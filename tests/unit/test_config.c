@@ -348,6 +348,33 @@ static void test_sizes(void)
     config_free(&c);
 }
 
+static void test_prespawn(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat"), &c) == 0);
+    CHECK(c.prespawn == 0);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "prespawn=3", "cgi_headers=false"), &c) == 0);
+    CHECK(c.prespawn == 3);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "mode=classic", "prespawn=64", "cgi_headers=0"), &c) == 0);
+    CHECK(c.prespawn == 64);
+    config_free(&c);
+    /* 0 is "off", whatever the mode and cgi_headers. */
+    CHECK(load(ENV("mode=static", "prespawn=0"), &c) == 0);
+    config_free(&c);
+    check_error(ENV("fprocess=cat", "prespawn=2"), "prespawn");
+    CHECK(strstr(err, "cgi_headers=false") != NULL);
+    check_error(ENV("fprocess=cat", "prespawn=65", "cgi_headers=false"), "prespawn");
+    check_error(ENV("fprocess=cat", "prespawn=-1", "cgi_headers=false"), "prespawn");
+    check_error(ENV("fprocess=cat", "prespawn=1x", "cgi_headers=false"), "prespawn");
+    check_error(ENV("mode=static", "prespawn=1", "cgi_headers=false"), "prespawn");
+    CHECK(strstr(err, "only for the fork modes") != NULL);
+    check_error(ENV("fprocess=cat", "mode=http", "upstream_url=http://127.0.0.1:1",
+                    "prespawn=1", "cgi_headers=false"), "prespawn");
+}
+
 static void check_split(const char *cmd, const char *const *want)
 {
     char e[128];
@@ -414,7 +441,7 @@ static void test_help(void)
         "content_type", "static_path", "max_inflight", "suppress_lock", "prefix_logs",
         "log_buffer_size", "log_callid", "log_format", "ready_path", "cgi_headers",
         "combine_output", "write_debug", "marshal_request", "max_request_body",
-        "max_connections", "TMPDIR", "-version", "--version", "-run-healthcheck",
+        "max_connections", "prespawn", "TMPDIR", "-version", "--version", "-run-healthcheck",
         "--help", NULL,
     };
     char *text = NULL;
@@ -450,6 +477,7 @@ int main(void)
     test_ports();
     test_errors();
     test_sizes();
+    test_prespawn();
     test_split();
     test_lock_path();
     test_help();
