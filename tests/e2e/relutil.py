@@ -198,9 +198,10 @@ def parse_head(data):
     return status, hdrs, rest
 
 
-def read_response(s, timeout=10.0):
+def read_response(s, timeout=10.0, head=False):
     """One whole response from s (Content-Length or chunked framing):
-    (status, headers, body). Leaves s open."""
+    (status, headers, body). Leaves s open. head: it answers a HEAD
+    request, so there is no body whatever the framing headers say."""
     s.settimeout(timeout)
     buf = b""
     end = time.monotonic() + timeout
@@ -212,6 +213,8 @@ def read_response(s, timeout=10.0):
             raise ConnectionError("closed before head: %r" % buf)
         buf += b
     st, h, rest = parse_head(buf)
+    if head:
+        return st, h, b""
 
     def more():
         b = s.recv(65536)
@@ -241,11 +244,11 @@ def read_response(s, timeout=10.0):
     return st, h, rest + data
 
 
-def request(port, raw, timeout=10.0):
+def request(port, raw, timeout=10.0, head=False):
     """Send raw bytes on a new connection, read one response."""
     with connect(port, timeout) as s:
         s.sendall(raw)
-        return read_response(s, timeout)
+        return read_response(s, timeout, head)
 
 
 def get(port, path="/", body=None, method=None, headers=(), timeout=10.0):
@@ -254,7 +257,7 @@ def get(port, path="/", body=None, method=None, headers=(), timeout=10.0):
     b = body or b""
     raw = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %d\r\n\r\n"
            % (method, path, h, len(b))).encode() + b
-    return request(port, raw, timeout)
+    return request(port, raw, timeout, head=method == "HEAD")
 
 
 def send_raw(port, raw, timeout=5.0):
