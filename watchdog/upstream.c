@@ -706,7 +706,14 @@ void upconn_flush(struct upconn *c)
     if (!c->connected || evbuffer_get_length(out) == 0 ||
         (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
+    /* A socket bufferevent keeps the start of its output frozen so that
+     * only its own write callback drains it; evbuffer_write on a frozen
+     * buffer fails without a syscall, and every request would then wait
+     * for EPOLLOUT after all. Unfreeze around the write as that callback
+     * does (server.c's on_flush does the same for clients). */
+    evbuffer_unfreeze(out, 1);
     evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
     /* The rest, or the error, is the bufferevent's to handle. */
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
