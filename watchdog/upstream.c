@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -24,6 +25,11 @@
 /* Below the keep-alive timeouts of common servers (5 s in many), so the
  * pool rarely hands out a connection the upstream is about to close. */
 #define IDLE_TIMEOUT_MS 4000
+/* An idle connection used this recently is taken as open without a
+ * MSG_PEEK (one syscall per request) when the owner can retry: upstreams
+ * close idle connections after seconds, not milliseconds, so the retry
+ * is rarely needed, and one that sat longer is still checked. */
+#define IDLE_TRUSTED_MS 1000
 #define MAX_HEAD (1024 * 1024)
 /* Larger than libevent's 16 kB default: fewer syscalls on big bodies. */
 #define IO_CHUNK (128 * 1024)
@@ -54,6 +60,7 @@ struct upconn {
     const struct upstream_ops *ops;
     void *arg;
     struct upconn *prev, *next;   /* idle list */
+    struct timespec idle_since;   /* when it went back to the pool */
     llhttp_t parser;
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
     struct evbuffer *body;        /* body bytes on their way to the owner */
@@ -174,11 +181,21 @@ static void pool_put(struct upconn *c)
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). */
     bufferevent_disable(c->bev, EV_WRITE);
+    clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
     c->next = u->idle;
     if (u->idle)
         u->idle->prev = c;
     u->idle = c;
     u->nidle++;
+}
+
+static bool idle_briefly(const struct upconn *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(now.tv_sec - c->idle_since.tv_sec) * 1000 +
+                 (now.tv_nsec - c->idle_since.tv_nsec) / 1000000;
+    return ms < IDLE_TRUSTED_MS;
 }
 
 /* An idle connection the upstream closed since the loop last looked. */
@@ -660,12 +677,15 @@ bool upstream_probe(struct upstream *u)
 }
 
 struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops, void *arg,
-                              bool head_request)
+                              bool head_request, bool retryable)
 {
     struct upconn *c;
     while ((c = u->idle)) {
         idle_unlink(c);
         c->state = UPCONN_HEAD;
+        /* Input already waiting on an idle connection is never trusted. */
+        if (retryable && idle_briefly(c) && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+            break;
         if (conn_alive(c))
             break;
         conn_close(c);
