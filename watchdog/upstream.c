@@ -34,6 +34,11 @@
 #define MAX_HEAD (1024 * 1024)
 /* Larger than libevent's 16 kB default: fewer syscalls on big bodies. */
 #define IO_CHUNK (128 * 1024)
+/* One read while a response head is expected: a head and a small body
+ * fit, without a 128 KiB chain per response (32 connections at once took
+ * glibc's heap past its trim threshold: brk calls in one strace). A large
+ * body goes on in IO_CHUNK reads. */
+#define HEAD_READ (4096 - 128)
 /* Tell the owner to send more request body once the output is this low. */
 #define WRITE_LOW (64 * 1024)
 
@@ -473,7 +478,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     /* The socket bufferevent keeps its input's end frozen between its own
      * reads, and unfreezes it around them exactly like this. */
     evbuffer_unfreeze(in, 0);
-    int nv = evbuffer_reserve_space(in, IO_CHUNK, v, 2);
+    int nv = evbuffer_reserve_space(in, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK, v, 2);
     ssize_t n = -1;
     if (nv >= 1) {
         for (int i = 0; i < nv; i++)
