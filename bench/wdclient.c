@@ -91,7 +91,8 @@ static int body(int port, unsigned long long len, const char *path)
     }
     double el = now() - t0;
     close(fd);
-    if (strncmp(status + 9, "200", 3) != 0 || sent != len)
+    /* Any 2xx: the http rows discard the body with a 204. */
+    if (status[9] != '2' || sent != len)
         return fprintf(stderr, "body: status '%s', sent %llu of %llu\n", status, sent, len), 1;
     printf("%.1f\n", (double)len / el / 1e6);
     return 0;

@@ -588,7 +588,10 @@ static const struct upstream_ops proxy_up_ops = {on_up_head, on_up_body, on_up_e
 static void start_exchange(struct proxy *p)
 {
     struct request *r = p->r;
-    p->uc = upstream_begin(p->m->up, &proxy_up_ops, p, r->head);
+    /* on_up_fail retries a first attempt that sent no body bytes; a
+     * request with a body may have sent some by then, so its connection
+     * is checked before use. */
+    p->uc = upstream_begin(p->m->up, &proxy_up_ops, p, r->head, !p->retried && !r->has_body);
     if (!p->uc) {
         char body[160];
         log_error("Upstream HTTP request error: %s", strerror(errno));

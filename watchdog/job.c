@@ -341,9 +341,13 @@ void job_free(struct job *j)
     free(j);
 }
 
+/* Only for our ends of pipes pipe2 just made: their status flags are the
+ * access mode (which F_SETFL ignores) and nothing else, so no F_GETFL
+ * first, one syscall per pipe less. Not O_NONBLOCK in pipe2 itself: the
+ * child's ends must stay blocking. */
 static void set_nonblock(int fd)
 {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 /* Pipes, then the process; the child's ends are closed in the parent. */

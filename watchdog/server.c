@@ -29,6 +29,9 @@
 #define MAX_HEAD (1024 * 1024)
 #define FEED_CHUNK (64 * 1024)
 #define INPUT_HIGH (2 * 1024 * 1024)
+/* One read while a head is expected: most heads fit, and an idle or slow
+ * client holds no more than this (a chain of 4 KiB, header included). */
+#define HEAD_READ (4096 - 128)
 /* libevent moves at most 16 KiB per read or write call by default: a large
  * body then costs a wakeup of every process on the path per 16 KiB. */
 #define SOCKET_IO_MAX (256 * 1024 - 256)   /* see READ_CHUNK in job.c */
@@ -42,6 +45,7 @@ static llhttp_settings_t parser_settings;
 static void process_input(struct conn *c);
 static void conn_free(struct conn *c);
 static void arm_timer(struct conn *c, int64_t ms);
+static void update_reading(struct conn *c);
 
 /* ---- connection lifetime ---- */
 
@@ -62,6 +66,7 @@ static void conn_kill(struct conn *c)
     if (c->dead)
         return;
     c->dead = true;
+    update_reading(c);
     /* req_detach hands the bufferevent away before killing the rest. */
     if (c->bev)
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -84,6 +89,9 @@ static void unlink_conn(struct conn *c)
 static void conn_free(struct conn *c)
 {
     unlink_conn(c);
+    /* Before the bufferevent closes the descriptor it watches. */
+    if (c->read_ev)
+        event_free(c->read_ev);
     if (c->bev)
         bufferevent_free(c->bev);
     if (c->timer)
@@ -707,6 +715,7 @@ static void process_input(struct conn *c)
     if (c->state == CONN_LINGER) {
         /* Closing: whatever the client still sends is dropped. */
         evbuffer_drain(in, evbuffer_get_length(in));
+        update_reading(c);
         return;
     }
     if (c->parsing)
@@ -718,49 +727,101 @@ static void process_input(struct conn *c)
             break;
     }
     c->parsing = false;
+    /* Input drained below the limit: read again. */
+    update_reading(c);
     conn_leave(c);
 }
 
-/* libevent 2.1 reads at most 4 KiB per readiness event whatever the
- * bufferevent's limits, so a large body would cost a loop iteration (and a
- * wakeup of the function) per 4 KiB: take what the socket holds now, up to
- * the input limit. EOF and errors are left for the bufferevent to see on
- * its next read. */
-static void read_more(struct conn *c)
+/* The socket is read here, not by the bufferevent: libevent's
+ * evbuffer_read asks the kernel how much is pending (ioctl FIONREAD) before
+ * every readv, one syscall more per request, and in 2.1 reads at most 4 KiB
+ * per readiness event whatever the bufferevent's limits, so a large body
+ * cost a loop iteration per 4 KiB. The bytes go to the bufferevent's input
+ * as before; its own read event is never enabled. Reading stops while a
+ * body is paused and while the input holds INPUT_HIGH, as the bufferevent's
+ * high watermark did. */
+static bool want_read(const struct conn *c)
+{
+    if (c->dead || !c->bev || c->read_closed || c->body_paused)
+        return false;
+    return evbuffer_get_length(bufferevent_get_input(c->bev)) < INPUT_HIGH;
+}
+
+static void update_reading(struct conn *c)
+{
+    bool want = want_read(c);
+    if (want == c->reading)
+        return;
+    c->reading = want;
+    if (want)
+        event_add(c->read_ev, NULL);
+    else
+        event_del(c->read_ev);
+}
+
+/* One readv of up to max bytes into the input: its result, as readv's. */
+static ssize_t read_more(struct conn *c, size_t max)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     size_t have = evbuffer_get_length(in);
-    if (have >= INPUT_HIGH)
-        return;
-    size_t want = INPUT_HIGH - have < SOCKET_IO_MAX ? INPUT_HIGH - have : SOCKET_IO_MAX;
+    size_t want = INPUT_HIGH - have < max ? INPUT_HIGH - have : max;
     struct evbuffer_iovec v[2];
+    ssize_t n = -1;
+    errno = EAGAIN;
     /* The socket bufferevent keeps its input's end frozen between its own
      * reads, and unfreezes it around them exactly like this. */
     evbuffer_unfreeze(in, 0);
-    int nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+    int nv = want > 0 ? evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2) : 0;
     if (nv >= 1) {
         struct iovec iov[2];
         for (int i = 0; i < nv; i++)
             iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-        ssize_t n = readv(bufferevent_getfd(c->bev), iov, nv);
+        n = readv(bufferevent_getfd(c->bev), iov, nv);
         int used = 0;
-        while (n > 0) {
-            if ((size_t)n < v[used].iov_len)
-                v[used].iov_len = (size_t)n;
-            n -= (ssize_t)v[used++].iov_len;
+        for (ssize_t left = n; left > 0; left -= (ssize_t)v[used++].iov_len) {
+            if ((size_t)left < v[used].iov_len)
+                v[used].iov_len = (size_t)left;
         }
         evbuffer_commit_space(in, v, used);
     }
     evbuffer_freeze(in, 0);
+    return n;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    (void)bev;
-    if (c->state == CONN_BODY && !c->body_paused)
-        read_more(c);
+    (void)fd;
+    (void)what;
+    conn_enter(c);
+    /* A body is taken in large reads, two per event as the bufferevent's
+     * read plus read_more used to; a head in one small one. */
+    bool body = c->state == CONN_BODY;
+    size_t max = body ? SOCKET_IO_MAX : HEAD_READ;
+    ssize_t n = read_more(c, max);
+    if (body && n == (ssize_t)max)
+        n = read_more(c, max);
+    bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+    /* What came before an EOF is parsed first, as the bufferevent did: a
+     * client may send its last request and close its side at once. */
     process_input(c);
+    if (closed) {
+        c->read_closed = true;
+        update_reading(c);
+        if (!c->dead)
+            on_event(c->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+    }
+    conn_leave(c);
+}
+
+/* A deferred trigger (pipelined request, resumed body): parse what is
+ * already in the input. */
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    process_input(arg);
 }
 
 /* All queued output is written: move on (linger close, or let the mode
@@ -887,13 +948,14 @@ static struct conn *conn_new(struct server *s, evutil_socket_t fd)
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->timer = evtimer_new(s->base, on_timer, c);
     c->flush_ev = event_new(s->base, -1, 0, on_flush, c);
+    c->read_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->resp_head = evbuffer_new();
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (!c->bev || !c->timer || !c->flush_ev || !c->resp_head) {
+    if (!c->bev || !c->timer || !c->flush_ev || !c->read_ev || !c->resp_head) {
         if (!c->bev)
             close(fd);
         conn_free(c);
@@ -926,15 +988,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     set_remote(c, sa);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH);
-    bufferevent_set_max_single_read(c->bev, SOCKET_IO_MAX);
     bufferevent_set_max_single_write(c->bev, SOCKET_IO_MAX);
     struct timeval wt = {s->cfg->write_timeout_ms / 1000, (s->cfg->write_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     /* Writes go through on_flush; the bufferevent only takes over (and
      * its write timeout only runs) while the socket is full. */
     bufferevent_disable(c->bev, EV_WRITE);
-    bufferevent_enable(c->bev, EV_READ);
+    update_reading(c);
     arm_timer(c, s->cfg->read_timeout_ms);
 }
 
@@ -1201,7 +1261,7 @@ void req_pause_body(struct request *r)
     if (c->body_paused)
         return;
     c->body_paused = true;
-    bufferevent_disable(c->bev, EV_READ);
+    update_reading(c);
 }
 
 void req_resume_body(struct request *r)
@@ -1210,7 +1270,7 @@ void req_resume_body(struct request *r)
     if (!c->body_paused)
         return;
     c->body_paused = false;
-    bufferevent_enable(c->bev, EV_READ);
+    update_reading(c);
     if (!c->busy)
         process_input(c);
     else if (!c->parsing)
@@ -1250,7 +1310,9 @@ struct bufferevent *req_detach(struct request *r)
     conn_request_over(c);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(bev, NULL, NULL);
-    /* The new owner writes through the bufferevent as usual. */
+    /* The new owner reads and writes through the bufferevent itself. */
+    event_del(c->read_ev);
+    c->reading = false;
     bufferevent_enable(bev, EV_WRITE);
     c->bev = NULL;
     conn_kill(c);

@@ -49,6 +49,9 @@ struct conn {
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     struct event *timer;     /* read deadline, then linger limit */
     struct event *flush_ev;  /* direct write at the end of this loop iteration */
+    struct event *read_ev;   /* readable socket (on_readable), added while reading */
+    bool reading;            /* read_ev is added */
+    bool read_closed;        /* EOF or error seen: nothing more to read */
     char remote[64];
 
     /* the request head, grown as llhttp hands us spans */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -24,9 +26,19 @@
 /* Below the keep-alive timeouts of common servers (5 s in many), so the
  * pool rarely hands out a connection the upstream is about to close. */
 #define IDLE_TIMEOUT_MS 4000
+/* An idle connection used this recently is taken as open without a
+ * MSG_PEEK (one syscall per request) when the owner can retry: upstreams
+ * close idle connections after seconds, not milliseconds, so the retry
+ * is rarely needed, and one that sat longer is still checked. */
+#define IDLE_TRUSTED_MS 1000
 #define MAX_HEAD (1024 * 1024)
 /* Larger than libevent's 16 kB default: fewer syscalls on big bodies. */
 #define IO_CHUNK (128 * 1024)
+/* One read while a response head is expected: a head and a small body
+ * fit, without a 128 KiB chain per response (32 connections at once took
+ * glibc's heap past its trim threshold: brk calls in one strace). A large
+ * body goes on in IO_CHUNK reads. */
+#define HEAD_READ (4096 - 128)
 /* Tell the owner to send more request body once the output is this low. */
 #define WRITE_LOW (64 * 1024)
 
@@ -48,12 +60,14 @@ struct hspan {               /* offsets into upconn->head */
 struct upconn {
     struct upstream *u;
     struct bufferevent *bev;
+    struct event *rd;             /* readable socket: see on_readable */
     enum upconn_state state;
     int busy;
     bool connected, reused, head_request, req_done, keep_alive, got_bytes, paused;
     const struct upstream_ops *ops;
     void *arg;
     struct upconn *prev, *next;   /* idle list */
+    struct timespec idle_since;   /* when it went back to the pool */
     llhttp_t parser;
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
     struct evbuffer *body;        /* body bytes on their way to the owner */
@@ -86,6 +100,8 @@ static void process(struct upconn *c);
 
 static void conn_destroy(struct upconn *c)
 {
+    if (c->rd)
+        event_free(c->rd);
     if (c->bev)
         bufferevent_free(c->bev);
     if (c->body)
@@ -121,6 +137,8 @@ static void conn_close(struct upconn *c)
     c->state = UPCONN_CLOSED;
     c->ops = NULL;
     c->arg = NULL;
+    if (c->rd)
+        event_del(c->rd);
     if (c->bev)
         bufferevent_free(c->bev);
     c->bev = NULL;
@@ -169,16 +187,25 @@ static void pool_put(struct upconn *c)
     /* Reading stays on: an upstream that closes an idle connection is
      * noticed here, not by the next request. */
     struct timeval tv = {IDLE_TIMEOUT_MS / 1000, (IDLE_TIMEOUT_MS % 1000) * 1000};
-    bufferevent_set_timeouts(c->bev, &tv, NULL);
-    bufferevent_enable(c->bev, EV_READ);
+    event_add(c->rd, &tv);
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). */
     bufferevent_disable(c->bev, EV_WRITE);
+    clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
     c->next = u->idle;
     if (u->idle)
         u->idle->prev = c;
     u->idle = c;
     u->nidle++;
+}
+
+static bool idle_briefly(const struct upconn *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(now.tv_sec - c->idle_since.tv_sec) * 1000 +
+                 (now.tv_nsec - c->idle_since.tv_nsec) / 1000000;
+    return ms < IDLE_TRUSTED_MS;
 }
 
 /* An idle connection the upstream closed since the loop last looked. */
@@ -443,6 +470,53 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_leave(c);
 }
 
+/* The socket is read here rather than by the bufferevent: libevent's
+ * evbuffer_read asks the kernel how much is pending (ioctl FIONREAD)
+ * before every readv, one syscall more per response for nothing. The
+ * bytes go to the bufferevent's input as before; its own read event is
+ * never enabled. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct upconn *c = arg;
+    if (what & EV_TIMEOUT) {
+        conn_enter(c);
+        conn_broken(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+        conn_leave(c);
+        return;
+    }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer_iovec v[2];
+    struct iovec iov[2];
+    /* The socket bufferevent keeps its input's end frozen between its own
+     * reads, and unfreezes it around them exactly like this. */
+    evbuffer_unfreeze(in, 0);
+    int nv = evbuffer_reserve_space(in, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK, v, 2);
+    ssize_t n = -1;
+    if (nv >= 1) {
+        for (int i = 0; i < nv; i++)
+            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+        n = readv(fd, iov, nv);
+        int used = 0;
+        for (ssize_t left = n; left > 0; left -= (ssize_t)v[used++].iov_len) {
+            if ((size_t)left < v[used].iov_len)
+                v[used].iov_len = (size_t)left;
+        }
+        evbuffer_commit_space(in, v, used);
+    }
+    evbuffer_freeze(in, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        /* Nothing more will come: stop watching before telling anyone. */
+        event_del(c->rd);
+        conn_enter(c);
+        conn_broken(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+        conn_leave(c);
+        return;
+    }
+    on_read(c->bev, c);
+}
+
 /* ---- parser callbacks ---- */
 
 static int head_append(struct upconn *c, const char *at, size_t len)
@@ -610,6 +684,9 @@ static struct upconn *conn_new(struct upstream *u)
         close(fd);
         goto fail;
     }
+    c->rd = event_new(u->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+    if (!c->rd)
+        goto fail;
     /* Callbacks are set after connecting: a refusal seen at once is
      * reported here, a later one through on_event. */
     if (bufferevent_socket_connect(c->bev, sa, (int)u->url->addrlen) != 0)
@@ -672,20 +749,22 @@ bool upstream_probe(struct upstream *u)
 }
 
 struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops, void *arg,
-                              bool head_request)
+                              bool head_request, bool retryable)
 {
     struct upconn *c;
     while ((c = u->idle)) {
         idle_unlink(c);
         c->state = UPCONN_HEAD;
+        /* Input already waiting on an idle connection is never trusted. */
+        if (retryable && idle_briefly(c) && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+            break;
         if (conn_alive(c))
             break;
         conn_close(c);
     }
-    if (c) {
+    if (c)
         c->reused = true;
-        bufferevent_set_timeouts(c->bev, NULL, NULL);
-    } else if (!(c = conn_new(u))) {
+    else if (!(c = conn_new(u))) {
         return NULL;
     }
     c->state = UPCONN_HEAD;
@@ -694,8 +773,11 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     c->head_request = head_request;
     c->req_done = c->keep_alive = c->got_bytes = c->paused = false;
     /* A connected socket is written directly by upconn_flush; EV_WRITE
-     * stays on only while connecting or while a write would block. */
-    bufferevent_enable(c->bev, c->connected ? EV_READ : EV_READ | EV_WRITE);
+     * stays on only while connecting or while a write would block. Adding
+     * the read event again also drops the pool's idle timeout. */
+    event_add(c->rd, NULL);
+    if (!c->connected)
+        bufferevent_enable(c->bev, EV_WRITE);
     return c;
 }
 
@@ -718,7 +800,14 @@ void upconn_flush(struct upconn *c)
     if (!c->connected || evbuffer_get_length(out) == 0 ||
         (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
+    /* A socket bufferevent keeps the start of its output frozen so that
+     * only its own write callback drains it; evbuffer_write on a frozen
+     * buffer fails without a syscall, and every request would then wait
+     * for EPOLLOUT after all. Unfreeze around the write as that callback
+     * does (server.c's on_flush does the same for clients). */
+    evbuffer_unfreeze(out, 1);
     evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
     /* The rest, or the error, is the bufferevent's to handle. */
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
@@ -735,10 +824,10 @@ void upconn_pause(struct upconn *c, bool paused)
         return;
     c->paused = paused;
     if (paused) {
-        bufferevent_disable(c->bev, EV_READ);
+        event_del(c->rd);
         return;
     }
-    bufferevent_enable(c->bev, EV_READ);
+    event_add(c->rd, NULL);
     /* What was read before the pause is not announced again by the socket. */
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -753,6 +842,8 @@ struct bufferevent *upconn_detach(struct upconn *c)
 {
     struct bufferevent *bev = c->bev;
     c->bev = NULL;
+    /* The new owner reads through the bufferevent itself. */
+    event_del(c->rd);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
     conn_close(c);

@@ -84,9 +84,13 @@ void upstream_close_idle(struct upstream *u);
 
 /* A connection for one exchange: a live idle one, else a new one. The
  * request may be written at once, even while connecting. head_request:
- * the response has no body whatever its headers say. NULL with errno set. */
+ * the response has no body whatever its headers say. retryable: the owner
+ * retries the request elsewhere if a reused connection fails before any
+ * response byte (upstream_fail.retryable), so a recently used idle
+ * connection is handed out without first checking that it is still open.
+ * NULL with errno set. */
 struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops, void *arg,
-                              bool head_request);
+                              bool head_request, bool retryable);
 /* The request goes into this buffer; upconn_flush sends it. */
 struct evbuffer *upconn_output(struct upconn *c);
 /* Send what is in the output (call after each batch of writes). */
