@@ -576,7 +576,11 @@ static void bad_request(struct conn *c)
     const char *body = "Bad Request\n";
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside. */
-    if (c->reject == 505) {
+    /* A well-formed "HTTP/3.1" fails llhttp's own version check before
+     * on_version_complete runs; the major it stored tells it from garble. */
+    bool bad_major = llhttp_get_errno(&c->parser) == HPE_INVALID_VERSION &&
+                     llhttp_get_http_major(&c->parser) > 1;
+    if (c->reject == 505 || bad_major) {
         status = 505;
         body = "HTTP Version Not Supported\n";
     } else if (c->head_too_large) {
