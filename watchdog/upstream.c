@@ -249,6 +249,12 @@ static int head_done(struct upconn *c)
         c->remaining = 0;
         if (has_length)
             resp.content_length = (int64_t)p->content_length;
+        /* Servers often write the body of a HEAD answer anyway (Python's
+         * http.server with do_HEAD = do_GET): when the head announces one,
+         * its bytes may still be on the way, and would be read as the start
+         * of the next response on this connection. */
+        if ((has_length && p->content_length > 0) || (p->flags & F_CHUNKED))
+            c->keep_alive = false;
     } else if (p->flags & F_CHUNKED) {
         c->state = UPCONN_BODY_CHUNKED;
         llhttp_resume(&c->parser);
