@@ -12,6 +12,7 @@ Environment:
                       <test>-<n>.log, instead of in the test's own directory
   FWATCHDOG_WRAPPER   a command prefix (valgrind ...), for the helpers
                       whose tests do not look at the watchdog's pid
+  FWATCHDOG_SANITIZED set by those runs: memory bounds do not hold there
 Standard library only.
 """
 import itertools
@@ -23,6 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SANITIZER_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 _seq = itertools.count()
+# ASan's quarantine and valgrind keep freed memory resident: RSS bounds
+# are checked in regular runs only.
+SANITIZED = bool(os.environ.get("FWATCHDOG_SANITIZED"))
 
 
 def binary():
