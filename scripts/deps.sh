@@ -4,7 +4,12 @@
 #   scripts/deps.sh --test   build and test dependencies
 set -eu
 BUILD="build-essential meson ninja-build pkg-config libevent-dev node-llhttp git"
-TEST="python3 python3-pytest curl wrk busybox-static util-linux procps clang libclang-rt-14-dev valgrind nginx-light"
+# Test tools: pytest; unshare (util-linux), a static busybox and readelf/ldd
+# for the PID 1 and FROM scratch tests; node and python3 for the templates;
+# clang, its sanitizer/libFuzzer runtime and valgrind for the reliability
+# stage (scripts/ci-reliability.sh). The benchmarks need wrk and nginx-light
+# on top (bench/README.md).
+TEST="python3 python3-pytest curl busybox-static util-linux procps binutils libc-bin nodejs clang libclang-rt-14-dev valgrind"
 PKGS="$BUILD"
 [ "${1:-}" = "--test" ] && PKGS="$BUILD $TEST"
 missing=""

@@ -590,8 +590,12 @@ static void bad_request(struct conn *c)
     int status = 400;
     const char *body = "Bad Request\n";
     /* llhttp reports a refusal from an on_*_complete callback with its own
-     * error code, not HPE_USER, so the callback's status is kept aside. */
-    if (c->reject == 505) {
+     * error code, not HPE_USER, so the callback's status is kept aside.
+     * A well-formed "HTTP/3.1" fails llhttp's own version check before
+     * on_version_complete runs; the major it stored tells it from garble. */
+    bool bad_major = llhttp_get_errno(&c->parser) == HPE_INVALID_VERSION &&
+                     llhttp_get_http_major(&c->parser) > 1;
+    if (c->reject == 505 || bad_major) {
         status = 505;
         body = "HTTP Version Not Supported\n";
     } else if (c->head_too_large) {
@@ -656,18 +660,6 @@ static bool can_feed(const struct conn *c)
     return true;
 }
 
-/* llhttp refuses any version but 0.9, 1.x and 2.0 with one error code;
- * tell a well-formed "HTTP/3.1" (505) from a garbled one (400). */
-static bool unsupported_version(const char *data, const char *end, const char *pos)
-{
-    const char *start = pos - 8 > data ? pos - 8 : data;
-    const char *v = memmem(start, (size_t)(end - start), "HTTP/", 5);
-    if (!v || v > pos || end - v < 9)
-        return false;
-    return v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9' &&
-           (v[8] == '\r' || v[8] == '\n');
-}
-
 static int feed_once(struct conn *c, struct evbuffer *in)
 {
     struct evbuffer_iovec v;
@@ -687,9 +679,6 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
     if (c->dead)
         return 0;
-    if (err == HPE_INVALID_VERSION && !c->reject &&
-        unsupported_version(data, data + len, data + used))
-        c->reject = 505;
     evbuffer_drain(in, used);
     if (err == HPE_OK)
         return 1;

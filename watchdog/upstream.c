@@ -276,6 +276,12 @@ static int head_done(struct upconn *c)
         c->remaining = 0;
         if (has_length)
             resp.content_length = (int64_t)p->content_length;
+        /* Servers often write the body of a HEAD answer anyway (Python's
+         * http.server with do_HEAD = do_GET): when the head announces one,
+         * its bytes may still be on the way, and would be read as the start
+         * of the next response on this connection. */
+        if ((has_length && p->content_length > 0) || (p->flags & F_CHUNKED))
+            c->keep_alive = false;
     } else if (p->flags & F_CHUNKED) {
         c->state = UPCONN_BODY_CHUNKED;
         llhttp_resume(&c->parser);
@@ -628,10 +634,17 @@ static int on_header_value_complete(llhttp_t *p)
 
 static int on_headers_complete(llhttp_t *p)
 {
+    /* llhttp 8 reads "HTTP/1.1 20 OK" as status 20: what is not a
+     * three-digit status cannot be passed on (the owner answers 502). */
+    if (p->status_code < 100 || p->status_code > 999)
+        return -1;
     /* 1xx other than 101 are interim (100 Continue, 103 Early Hints):
-     * skip them and read the real head. */
+     * skip them and read the real head. They have no body whatever their
+     * headers say, and llhttp skips one only when told to (1): otherwise
+     * "100 + Content-Length: 3" would hand three bytes of the real
+     * response to the client as body. */
     if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101)
-        return 0;
+        return 1;
     /* Stop here: head_done decides how to read the body. */
     return HPE_PAUSED;
 }

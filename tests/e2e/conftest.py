@@ -18,15 +18,14 @@ from pathlib import Path
 
 import pytest
 
+import wdproc
+
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
 
 def watchdog_bin():
-    env = os.environ.get("FWATCHDOG_BIN")
-    if env:
-        return Path(env).resolve()
-    return REPO / os.environ.get("FWATCHDOG_BUILDDIR", "build") / "fwatchdog"
+    return Path(wdproc.binary())
 
 
 BIN = watchdog_bin()
@@ -383,7 +382,7 @@ class Watchdog:
                 full[k] = v
         self.env = full
         self.args = list(args)
-        self.stderr_path = self.workdir / "stderr.log"
+        self.stderr_path = wdproc.log_path(self.workdir / "stderr.log")
         self.stdout_path = self.workdir / "stdout.log"
         self.proc = None
         self.returncode = None
@@ -393,9 +392,8 @@ class Watchdog:
         binary = require_bin()
         self._err = open(self.stderr_path, "wb")
         self._out = open(self.stdout_path, "wb")
-        self.proc = subprocess.Popen([*self.wrapper, binary, *self.args], env=self.env,
-                                     stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=self._err, start_new_session=True)
+        self.proc = wdproc.spawn([*self.wrapper, binary, *self.args], self.env, self._err,
+                                 stdout=self._out, start_new_session=True)
         self._pid = self.proc.pid
         if self.wrapper:
             # The watchdog is the wrapper's (e.g. unshare's) only child.

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 
+import wdproc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 UPSTREAM_APP = os.path.join(HERE, "upstreams", "app.py")
-BINARY = os.environ.get("FWATCHDOG") or os.path.join(HERE, "..", "..", "build", "fwatchdog")
+BINARY = wdproc.binary()
 
 
 def free_port():
@@ -53,13 +55,12 @@ class Watchdog:
             "healthcheck_interval": "1s",
         }
         self.env.update({k: str(v) for k, v in env.items()})
-        self.log_path = os.path.join(self.tmpdir, "watchdog.log")
+        self.log_path = str(wdproc.log_path(os.path.join(self.tmpdir, "watchdog.log")))
         self.proc = None
 
     def start(self):
         self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BINARY], env=self.env, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = wdproc.spawn([BINARY], self.env, self.log_file)
         return self
 
     def log(self):

@@ -17,15 +17,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import wdproc
+
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
 
 def watchdog_bin():
-    env = os.environ.get("FWATCHDOG_BIN")
-    if env:
-        return str(Path(env).resolve())
-    return str(REPO / os.environ.get("FWATCHDOG_BUILDDIR", "build") / "fwatchdog")
+    return wdproc.binary()
 
 
 def free_port():
@@ -162,14 +161,13 @@ class Watchdog:
             else:
                 full[k] = v
         self.env = full
-        self.stderr_path = self.workdir / "stderr.log"
+        self.stderr_path = wdproc.log_path(self.workdir / "stderr.log")
         self.proc = None
         self._err = None
 
     def start(self):
         self._err = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([watchdog_bin()], env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=self._err, stderr=self._err, start_new_session=True)
+        self.proc = wdproc.spawn([watchdog_bin()], self.env, self._err, start_new_session=True)
         return self
 
     @property

@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import wdproc
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Every wait in these tests is bounded by one of these (seconds).
@@ -23,7 +25,7 @@ STOP_TIMEOUT = 15
 
 def fwatchdog_bin():
     """The regular build: $FWATCHDOG_BIN or build/fwatchdog."""
-    return Path(os.environ.get("FWATCHDOG_BIN") or REPO / "build" / "fwatchdog")
+    return Path(wdproc.binary())
 
 
 def free_port():
@@ -56,14 +58,13 @@ class Watchdog:
         self.env = {k: str(v) for k, v in env.items()}
         self.cwd = cwd
         self.port = int(port if port is not None else self.env["port"])
-        self.log_path = Path(log_path)
+        self.log_path = wdproc.log_path(log_path)
         self.proc = None
 
     def __enter__(self):
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = wdproc.spawn(self.argv, self.env, self._log, cwd=self.cwd,
+                                 start_new_session=True)
         return self
 
     def __exit__(self, *exc):

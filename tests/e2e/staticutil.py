@@ -8,8 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import wdproc
+
 REPO = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("FWATCHDOG", REPO / "build" / "fwatchdog"))
+BINARY = Path(wdproc.binary())
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -29,7 +31,7 @@ class Watchdog:
     def __init__(self, tmp: Path, env: dict):
         self.tmp = Path(tmp)
         self.port = free_port()
-        self.stderr_path = self.tmp / "stderr.log"
+        self.stderr_path = wdproc.log_path(self.tmp / "stderr.log")
         tmpdir = self.tmp / "tmpdir"
         tmpdir.mkdir(exist_ok=True)
         self.env = {
@@ -43,8 +45,7 @@ class Watchdog:
 
     def start(self, wait=True):
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([str(BINARY)], env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err)
+            self.proc = wdproc.spawn([BINARY], self.env, err, stdout=subprocess.DEVNULL)
         if wait:
             self.wait_healthy()
         return self

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+import wdproc
 from conftest import free_port, require_bin, wait_until
 
 BASE_PATH = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -24,7 +25,8 @@ def run_cli(args, env=None, timeout=5):
     full = {"PATH": BASE_PATH}
     full.update(env or {})
     try:
-        return subprocess.run([require_bin(), *args], env=full, stdin=subprocess.DEVNULL,
+        return subprocess.run([require_bin(), *args], env=wdproc.with_sanitizer_env(full),
+                              stdin=subprocess.DEVNULL,
                               capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"fwatchdog {args} did not exit within {timeout}s "

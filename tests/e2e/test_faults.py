@@ -233,9 +233,10 @@ def test_http_upstream_resets_mid_response(tmp_path):
                 except (ConnectionError, TimeoutError):
                     pass
         assert wd.alive()
-        got_fds, _ = settled(wd, fds, timeout=8)
-        # an idle pooled upstream connection may have been dropped meanwhile
-        assert got_fds <= fds
+        # The baseline holds the pooled readiness probe; the server resets it
+        # with the first answer, so one descriptor fewer is no leak.
+        got_fds, _ = settled(wd, fds, timeout=8, pooled=1)
+        assert fds - 1 <= got_fds <= fds
         assert zombies(wd.pid) == []
     finally:
         wd.close()

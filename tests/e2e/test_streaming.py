@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import wdproc
 from conftest import HOST, parse_response, pgroup_members, proc_stat, wait_until
 
 MiB = 1024 * 1024
@@ -211,4 +212,4 @@ def test_200_MiB_through_cat_with_small_rss(watchdog):
     assert received == total
     assert recv_hash.digest() == sent_hash.digest(), "body corrupted in transit"
     assert len(samples) >= 3, "transfer too short to sample RSS"
-    assert max(samples) < 16 * 1024, f"watchdog RSS peaked at {max(samples)} KiB"
+    assert wdproc.SANITIZED or max(samples) < 16 * 1024, f"watchdog RSS peaked at {max(samples)} KiB"

@@ -1,0 +1,76 @@
+"""How every e2e helper starts fwatchdog, so that sanitizer and valgrind
+runs (scripts/test-sanitize.sh, scripts/test-valgrind.sh) see every
+watchdog whichever helper started it.
+
+Environment:
+  FWATCHDOG_BIN       the binary under test (default:
+                      <repo>/$FWATCHDOG_BUILDDIR/fwatchdog, builddir "build")
+  ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS
+                      passed on to the watchdog (helpers build its
+                      environment from scratch)
+  FWATCHDOG_LOG_DIR   each watchdog's stderr is written there, as
+                      <test>-<n>.log, instead of in the test's own directory
+  FWATCHDOG_WRAPPER   a command prefix (valgrind ...), for the helpers
+                      whose tests do not look at the watchdog's pid
+  FWATCHDOG_SANITIZED set by those runs: memory bounds do not hold there
+Standard library only.
+"""
+import itertools
+import os
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SANITIZER_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+_seq = itertools.count()
+# ASan's quarantine and valgrind keep freed memory resident: RSS bounds
+# are checked in regular runs only.
+SANITIZED = bool(os.environ.get("FWATCHDOG_SANITIZED"))
+
+
+def binary():
+    env = os.environ.get("FWATCHDOG_BIN")
+    if env:
+        return str(Path(env).resolve())
+    return str(REPO / os.environ.get("FWATCHDOG_BUILDDIR", "build") / "fwatchdog")
+
+
+def with_sanitizer_env(env):
+    """A copy of env plus the sanitizer settings of this run (a test's own
+    setting wins)."""
+    out = dict(env)
+    for k in SANITIZER_VARS:
+        if k in os.environ and k not in out:
+            out[k] = os.environ[k]
+    return out
+
+
+def _test_name():
+    name = os.environ.get("PYTEST_CURRENT_TEST", "wd").split(" ")[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[-120:]
+
+
+def log_path(default):
+    """Where a watchdog's stderr goes: under FWATCHDOG_LOG_DIR when set,
+    else default."""
+    log_dir = os.environ.get("FWATCHDOG_LOG_DIR")
+    if not log_dir:
+        return Path(default)
+    os.makedirs(log_dir, exist_ok=True)
+    return Path(log_dir) / ("%s-%d.log" % (_test_name(), next(_seq)))
+
+
+def wrapper():
+    return os.environ.get("FWATCHDOG_WRAPPER", "").split()
+
+
+def spawn(argv, env, stderr, stdout=None, use_wrapper=False, **popen_kw):
+    """Popen of argv with the sanitizer settings added to env. stderr and
+    stdout are open files (stdout None: same as stderr)."""
+    argv = [str(a) for a in argv]
+    if use_wrapper:
+        argv = wrapper() + argv
+    return subprocess.Popen(argv, env=with_sanitizer_env(env), stdin=subprocess.DEVNULL,
+                            stdout=stderr if stdout is None else stdout, stderr=stderr,
+                            **popen_kw)
