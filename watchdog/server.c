@@ -100,9 +100,7 @@ static void conn_free(struct conn *c)
         event_free(c->flush_ev);
     if (c->resp_head)
         evbuffer_free(c->resp_head);
-    free(c->head);
-    free(c->fields);
-    free(c->headers);
+    msghead_free(&c->head);
     free(c);
 }
 
@@ -160,7 +158,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     conn_enter(c);
-    if (c->state == CONN_HEAD && c->head_len > 0 && !c->resp_started) {
+    if (c->state == CONN_HEAD && c->head.len > 0 && !c->resp_started) {
         /* A slow client mid-head: say why before closing. */
         c->keep_alive = false;
         bare_request(c);
@@ -183,35 +181,6 @@ static void arm_timer(struct conn *c, int64_t ms)
 
 /* ---- parsing callbacks ---- */
 
-static int head_append(struct conn *c, const char *at, size_t len)
-{
-    if (c->head_len + len + 1 > MAX_HEAD) {
-        c->head_too_large = true;
-        return -1;
-    }
-    if (c->head_len + len + 1 > c->head_cap) {
-        size_t cap = c->head_cap ? c->head_cap : 1024;
-        while (cap < c->head_len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->head, cap);
-        if (!p)
-            return -1;
-        c->head = p;
-        c->head_cap = cap;
-    }
-    memcpy(c->head + c->head_len, at, len);
-    c->head_len += len;
-    return 0;
-}
-
-static int head_terminate(struct conn *c)
-{
-    if (head_append(c, "", 0))
-        return -1;
-    c->head[c->head_len++] = '\0';
-    return 0;
-}
-
 static struct conn *parser_conn(llhttp_t *p)
 {
     return p->data;
@@ -229,11 +198,8 @@ static int on_message_begin(llhttp_t *p)
     struct conn *c = parser_conn(p);
     c->state = CONN_HEAD;
     c->reject = 0;
-    c->head_len = 0;
-    c->nfields = 0;
-    c->in_value = false;
+    msghead_reset(&c->head);
     c->url_len = 0;
-    c->head_too_large = false;
     c->body_done = false;
     c->body_paused = false;
     resp_reset(c);
@@ -251,14 +217,14 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     if (at + len < c->feed_end && (at[len] == '\r' || at[len] == '\n'))
         return reject(c, 400);
     if (c->url_len == 0)
-        c->url_off = (uint32_t)c->head_len;
+        c->url_off = (uint32_t)c->head.len;
     c->url_len += (uint32_t)len;
-    return head_append(c, at, len) ? HPE_USER : 0;
+    return msghead_append(&c->head, at, len) ? HPE_USER : 0;
 }
 
 static int on_url_complete(llhttp_t *p)
 {
-    return head_terminate(parser_conn(p)) ? HPE_USER : 0;
+    return msghead_terminate(&parser_conn(p)->head) ? HPE_USER : 0;
 }
 
 /* llhttp accepts any one-digit major version; only HTTP/1.x is spoken here
@@ -268,32 +234,9 @@ static int on_version_complete(llhttp_t *p)
     return llhttp_get_http_major(p) == 1 ? 0 : reject(parser_conn(p), 505);
 }
 
-static int new_field(struct conn *c)
-{
-    if (c->nfields == c->fields_cap) {
-        size_t cap = c->fields_cap ? c->fields_cap * 2 : 32;
-        struct hfield *f = realloc(c->fields, cap * sizeof(*f));
-        if (!f)
-            return -1;
-        c->fields = f;
-        c->fields_cap = cap;
-    }
-    struct hfield *f = &c->fields[c->nfields++];
-    memset(f, 0, sizeof(*f));
-    f->name_off = (uint32_t)c->head_len;
-    return 0;
-}
-
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
-    struct conn *c = parser_conn(p);
-    if (c->nfields == 0 || c->in_value) {
-        if (new_field(c))
-            return HPE_USER;
-        c->in_value = false;
-    }
-    c->fields[c->nfields - 1].name_len += (uint32_t)len;
-    return head_append(c, at, len) ? HPE_USER : 0;
+    return msghead_name(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
 }
 
 /* RFC 9110 token characters: llhttp lets some others through in its
@@ -316,55 +259,39 @@ static bool is_token(const char *s, size_t n)
 static int on_header_field_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
-    if (c->nfields == 0 && new_field(c))
+    const struct msghead_field *f = msghead_name_done(&c->head);
+    if (!f)
         return HPE_USER;
     /* Only token characters in a name (RFC 9110 5.1); whitespace before
      * the colon ("Name : v") in particular, which a proxy in front may read
      * differently, and which llhttp refuses only for the names it knows. */
-    const struct hfield *f = &c->fields[c->nfields - 1];
-    if (!is_token(c->head + f->name_off, f->name_len))
+    if (!is_token(c->head.buf + f->name_off, f->name_len))
         return reject(c, 400);
-    if (head_terminate(c))
-        return HPE_USER;
-    c->in_value = true;
-    c->fields[c->nfields - 1].val_off = (uint32_t)c->head_len;
     return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
-    struct conn *c = parser_conn(p);
-    c->fields[c->nfields - 1].val_len += (uint32_t)len;
-    return head_append(c, at, len) ? HPE_USER : 0;
+    return msghead_value(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    return head_terminate(parser_conn(p)) ? HPE_USER : 0;
+    return msghead_value_done(&parser_conn(p)->head) ? HPE_USER : 0;
 }
 
 /* Pointers into the head, now that it no longer moves. */
 static int build_request(struct conn *c)
 {
     struct request *r = &c->req;
-    if (c->nfields > c->headers_cap) {
-        struct header *h = realloc(c->headers, c->nfields * sizeof(*h));
-        if (!h)
-            return -1;
-        c->headers = h;
-        c->headers_cap = c->nfields;
-    }
-    for (size_t i = 0; i < c->nfields; i++) {
-        const struct hfield *f = &c->fields[i];
-        c->headers[i] = (struct header){c->head + f->name_off, f->name_len,
-                                        c->head + f->val_off, f->val_len};
-    }
+    if (msghead_build(&c->head))
+        return -1;
     memset(r, 0, sizeof(*r));
     r->conn = c;
-    r->headers = c->headers;
-    r->nheaders = c->nfields;
+    r->headers = c->head.headers;
+    r->nheaders = c->head.nfields;
     r->method = llhttp_method_name(llhttp_get_method(&c->parser));
-    r->uri = c->url_len ? c->head + c->url_off : "/";
+    r->uri = c->url_len ? c->head.buf + c->url_off : "/";
     r->remote_addr = c->remote;
     r->http_major = llhttp_get_http_major(&c->parser);
     r->http_minor = llhttp_get_http_minor(&c->parser);
@@ -382,13 +309,15 @@ static int build_request(struct conn *c)
 /* Split uri into path and query in a copy kept in the head buffer. */
 static int split_uri(struct conn *c)
 {
-    size_t off = c->head_len;
-    if (head_append(c, c->req.uri, strlen(c->req.uri)) || head_terminate(c))
+    size_t off = c->head.len;
+    int err = c->url_len ? msghead_copy(&c->head, c->url_off, c->url_len)
+                         : msghead_append(&c->head, "/", 1);
+    if (err || msghead_terminate(&c->head))
         return -1;
     /* the head buffer may have moved: rebuild pointers */
     if (build_request(c))
         return -1;
-    char *path = c->head + off;
+    char *path = c->head.buf + off;
     char *q = strchr(path, '?');
     c->req.query = "";
     if (q) {
@@ -598,7 +527,7 @@ static void bad_request(struct conn *c)
     if (c->reject == 505 || bad_major) {
         status = 505;
         body = "HTTP Version Not Supported\n";
-    } else if (c->head_too_large) {
+    } else if (c->head.too_large) {
         status = 431;
         body = "Request Header Fields Too Large\n";
     }
@@ -933,6 +862,7 @@ static struct conn *conn_new(struct server *s, evutil_socket_t fd)
     struct conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    msghead_init(&c->head, MAX_HEAD);
     c->srv = s;
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->timer = evtimer_new(s->base, on_timer, c);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "mode.h"
+#include "msghead.h"
 #include "server.h"
 #include "server_api.h"
 
@@ -21,10 +22,6 @@ enum conn_state {
     CONN_BODY,      /* request dispatched, body still arriving */
     CONN_WAIT,      /* body complete, response in progress; parsing paused */
     CONN_LINGER,    /* response sent, closing: reading and discarding input */
-};
-
-struct hfield {              /* offsets into conn->head */
-    uint32_t name_off, name_len, val_off, val_len;
 };
 
 struct conn {
@@ -55,15 +52,8 @@ struct conn {
     char remote[64];
 
     /* the request head, grown as llhttp hands us spans */
-    char *head;
-    size_t head_len, head_cap;
-    uint32_t method_off, url_off, url_len;
-    struct hfield *fields;
-    size_t nfields, fields_cap;
-    bool in_value;
-    bool head_too_large;     /* answer 431, not 400 */
-    struct header *headers;
-    size_t headers_cap;
+    struct msghead head;     /* the request head, grown as llhttp hands it over */
+    uint32_t url_off, url_len;
     struct request req;
 
     const struct req_handler *h;

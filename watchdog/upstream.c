@@ -4,6 +4,7 @@
  * struct is freed from the outermost callback only (busy count): a
  * callback into the owner may cancel the connection under our feet. */
 #include "upstream.h"
+#include "msghead.h"
 
 #include <errno.h>
 #include <llhttp.h>
@@ -53,10 +54,6 @@ enum upconn_state {
     UPCONN_CLOSED,       /* socket gone, struct freed once no callback runs */
 };
 
-struct hspan {               /* offsets into upconn->head */
-    uint32_t name_off, name_len, val_off, val_len;
-};
-
 struct upconn {
     struct upstream *u;
     struct bufferevent *bev;
@@ -72,13 +69,7 @@ struct upconn {
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
     struct evbuffer *body;        /* body bytes on their way to the owner */
     /* the response head, kept across exchanges so steady state allocates nothing */
-    char *head;
-    size_t head_len, head_cap;
-    struct hspan *spans;
-    size_t nspans, spans_cap;
-    bool in_value;
-    struct header *headers;
-    size_t headers_cap;
+    struct msghead head;
 };
 
 struct upstream {
@@ -106,9 +97,7 @@ static void conn_destroy(struct upconn *c)
         bufferevent_free(c->bev);
     if (c->body)
         evbuffer_free(c->body);
-    free(c->head);
-    free(c->spans);
-    free(c->headers);
+    msghead_free(&c->head);
     free(c);
 }
 
@@ -166,9 +155,7 @@ static bool conn_gone(const struct upconn *c)
 
 static void reset_head(struct upconn *c)
 {
-    c->head_len = 0;
-    c->nspans = 0;
-    c->in_value = false;
+    msghead_reset(&c->head);
 }
 
 static void pool_put(struct upconn *c)
@@ -258,13 +245,12 @@ static int head_done(struct upconn *c)
     const llhttp_t *p = &c->parser;
     struct upstream_response resp = {.status = p->status_code, .content_length = -1};
 
-    for (size_t i = 0; i < c->nspans; i++) {
-        const struct hspan *s = &c->spans[i];
-        c->headers[i] = (struct header){c->head + s->name_off, s->name_len, c->head + s->val_off,
-                                        s->val_len};
+    if (msghead_build(&c->head)) {
+        exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
+        return -1;
     }
-    resp.headers = c->headers;
-    resp.nheaders = c->nspans;
+    resp.headers = c->head.headers;
+    resp.nheaders = c->head.nfields;
     c->keep_alive = llhttp_should_keep_alive(p);
     bool has_length = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_TRANSFER_ENCODING);
 
@@ -525,53 +511,6 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 /* ---- parser callbacks ---- */
 
-static int head_append(struct upconn *c, const char *at, size_t len)
-{
-    if (c->head_len + len + 1 > MAX_HEAD)
-        return -1;
-    if (c->head_len + len + 1 > c->head_cap) {
-        size_t cap = c->head_cap ? c->head_cap : 1024;
-        while (cap < c->head_len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->head, cap);
-        if (!p)
-            return -1;
-        c->head = p;
-        c->head_cap = cap;
-    }
-    memcpy(c->head + c->head_len, at, len);
-    c->head_len += len;
-    return 0;
-}
-
-static int head_terminate(struct upconn *c)
-{
-    if (head_append(c, "", 0))
-        return -1;
-    c->head[c->head_len++] = '\0';
-    return 0;
-}
-
-static int new_span(struct upconn *c)
-{
-    if (c->nspans == c->spans_cap) {
-        size_t cap = c->spans_cap ? c->spans_cap * 2 : 32;
-        struct hspan *s = realloc(c->spans, cap * sizeof(*s));
-        struct header *h = realloc(c->headers, cap * sizeof(*h));
-        if (s)
-            c->spans = s;
-        if (h)
-            c->headers = h;
-        if (!s || !h)
-            return -1;
-        c->spans_cap = c->headers_cap = cap;
-    }
-    struct hspan *s = &c->spans[c->nspans++];
-    memset(s, 0, sizeof(*s));
-    s->name_off = (uint32_t)c->head_len;
-    return 0;
-}
-
 static struct upconn *parser_conn(llhttp_t *p)
 {
     return p->data;
@@ -594,13 +533,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    if (c->nspans == 0 || c->in_value) {
-        if (new_span(c))
-            return HPE_USER;
-        c->in_value = false;
-    }
-    c->spans[c->nspans - 1].name_len += (uint32_t)len;
-    return head_append(c, at, len) ? HPE_USER : 0;
+    return msghead_name(&c->head, at, len) ? HPE_USER : 0;
 }
 
 static int on_header_field_complete(llhttp_t *p)
@@ -608,11 +541,7 @@ static int on_header_field_complete(llhttp_t *p)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    if ((c->nspans == 0 && new_span(c)) || head_terminate(c))
-        return HPE_USER;
-    c->in_value = true;
-    c->spans[c->nspans - 1].val_off = (uint32_t)c->head_len;
-    return 0;
+    return msghead_name_done(&c->head) ? 0 : HPE_USER;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
@@ -620,8 +549,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    c->spans[c->nspans - 1].val_len += (uint32_t)len;
-    return head_append(c, at, len) ? HPE_USER : 0;
+    return msghead_value(&c->head, at, len) ? HPE_USER : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -629,7 +557,7 @@ static int on_header_value_complete(llhttp_t *p)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    return head_terminate(c) ? HPE_USER : 0;
+    return msghead_value_done(&c->head) ? HPE_USER : 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -684,6 +612,7 @@ static struct upconn *conn_new(struct upstream *u)
     struct upconn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    msghead_init(&c->head, MAX_HEAD);
     c->u = u;
     c->state = UPCONN_HEAD;
     c->body = evbuffer_new();

@@ -211,7 +211,8 @@ static bool begin(struct fz_exchange *x, bool head_request, bool pause_on_body, 
     static const char head[] = "HEAD /fuzz HTTP/1.1\r\nHost: fuzz\r\n\r\n";
     *x = (struct fz_exchange){.head_request = head_request, .pause_on_body = pause_on_body,
                               .content_length = -1};
-    x->c = upstream_begin(fz_up, &fz_ops, x, head_request);
+    /* not retryable: a pooled connection is always checked before reuse */
+    x->c = upstream_begin(fz_up, &fz_ops, x, head_request, false);
     if (!x->c)
         return false;
     struct evbuffer *out = upconn_output(x->c);

@@ -1,0 +1,77 @@
+/* msghead: spans of a message head collected into one buffer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "msghead.h"
+
+/* Feed a header as llhttp would, each part split into one-byte spans. */
+static void feed_header(struct msghead *h, const char *name, const char *value)
+{
+    for (const char *p = name; *p; p++)
+        CHECK(msghead_name(h, p, 1) == 0);
+    CHECK(msghead_name_done(h) != NULL);
+    for (const char *p = value; *p; p++)
+        CHECK(msghead_value(h, p, 1) == 0);
+    CHECK(msghead_value_done(h) == 0);
+}
+
+static void test_fields(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    feed_header(&h, "Host", "example");
+    feed_header(&h, "X-Empty", "");
+    feed_header(&h, "X-Long", "a value that makes the buffer grow past its first size");
+    CHECK(msghead_build(&h) == 0);
+    CHECK(h.nfields == 3);
+    CHECK(h.headers[0].name_len == 4 && strcmp(h.headers[0].name, "Host") == 0);
+    CHECK_STR(h.headers[0].value, "example");
+    CHECK(h.headers[1].value_len == 0);
+    CHECK_STR(h.headers[1].value, "");
+    CHECK_STR(h.headers[2].name, "X-Long");
+    msghead_reset(&h);
+    CHECK(h.len == 0 && h.nfields == 0);
+    feed_header(&h, "A", "b");
+    CHECK(msghead_build(&h) == 0 && h.nfields == 1);
+    CHECK_STR(h.headers[0].value, "b");
+    msghead_free(&h);
+}
+
+static void test_copy_survives_growth(void)
+{
+    struct msghead h;
+    char big[3000];
+    msghead_init(&h, 1 << 20);
+    memset(big, 'u', sizeof(big));
+    CHECK(msghead_append(&h, big, sizeof(big)) == 0);
+    CHECK(msghead_terminate(&h) == 0);
+    size_t cap = h.cap;
+    /* the copy needs more room than is left: the buffer moves under it */
+    CHECK(msghead_copy(&h, 0, sizeof(big)) == 0);
+    CHECK(h.cap > cap);
+    CHECK(memcmp(h.buf + sizeof(big) + 1, big, sizeof(big)) == 0);
+    msghead_free(&h);
+}
+
+static void test_limit(void)
+{
+    struct msghead h;
+    char buf[64] = {0};
+    msghead_init(&h, 100);
+    CHECK(msghead_append(&h, buf, 64) == 0);
+    CHECK(!h.too_large);
+    CHECK(msghead_append(&h, buf, 64) == -1);
+    CHECK(h.too_large);
+    msghead_reset(&h);
+    CHECK(!h.too_large);
+    msghead_free(&h);
+}
+
+int main(void)
+{
+    test_fields();
+    test_copy_survives_growth();
+    test_limit();
+    return check_done("test_msghead");
+}

@@ -1,0 +1,137 @@
+#include "msghead.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void msghead_init(struct msghead *h, size_t max)
+{
+    memset(h, 0, sizeof(*h));
+    h->max = max;
+}
+
+void msghead_reset(struct msghead *h)
+{
+    h->len = 0;
+    h->nfields = 0;
+    h->in_value = false;
+    h->too_large = false;
+}
+
+void msghead_free(struct msghead *h)
+{
+    free(h->buf);
+    free(h->fields);
+    free(h->headers);
+    msghead_init(h, h->max);
+}
+
+/* Room for len more bytes and the NUL that may follow them. */
+static int reserve(struct msghead *h, size_t len)
+{
+    if (h->len + len + 1 > h->max) {
+        h->too_large = true;
+        return -1;
+    }
+    if (h->len + len + 1 > h->cap) {
+        size_t cap = h->cap ? h->cap : 1024;
+        while (cap < h->len + len + 1)
+            cap *= 2;
+        char *p = realloc(h->buf, cap);
+        if (!p)
+            return -1;
+        h->buf = p;
+        h->cap = cap;
+    }
+    return 0;
+}
+
+int msghead_append(struct msghead *h, const char *at, size_t len)
+{
+    if (reserve(h, len))
+        return -1;
+    memcpy(h->buf + h->len, at, len);
+    h->len += len;
+    return 0;
+}
+
+int msghead_copy(struct msghead *h, size_t from, size_t len)
+{
+    if (reserve(h, len))
+        return -1;
+    memcpy(h->buf + h->len, h->buf + from, len);
+    h->len += len;
+    return 0;
+}
+
+int msghead_terminate(struct msghead *h)
+{
+    if (reserve(h, 0))
+        return -1;
+    h->buf[h->len++] = '\0';
+    return 0;
+}
+
+static int new_field(struct msghead *h)
+{
+    if (h->nfields == h->fields_cap) {
+        size_t cap = h->fields_cap ? h->fields_cap * 2 : 32;
+        struct msghead_field *f = realloc(h->fields, cap * sizeof(*f));
+        if (!f)
+            return -1;
+        h->fields = f;
+        h->fields_cap = cap;
+    }
+    struct msghead_field *f = &h->fields[h->nfields++];
+    memset(f, 0, sizeof(*f));
+    f->name_off = (uint32_t)h->len;
+    return 0;
+}
+
+int msghead_name(struct msghead *h, const char *at, size_t len)
+{
+    /* a name may come in several spans; a new one starts after a value */
+    if (h->nfields == 0 || h->in_value) {
+        if (new_field(h))
+            return -1;
+        h->in_value = false;
+    }
+    h->fields[h->nfields - 1].name_len += (uint32_t)len;
+    return msghead_append(h, at, len);
+}
+
+const struct msghead_field *msghead_name_done(struct msghead *h)
+{
+    if ((h->nfields == 0 && new_field(h)) || msghead_terminate(h))
+        return NULL;
+    h->in_value = true;
+    h->fields[h->nfields - 1].val_off = (uint32_t)h->len;
+    return &h->fields[h->nfields - 1];
+}
+
+int msghead_value(struct msghead *h, const char *at, size_t len)
+{
+    h->fields[h->nfields - 1].val_len += (uint32_t)len;
+    return msghead_append(h, at, len);
+}
+
+int msghead_value_done(struct msghead *h)
+{
+    return msghead_terminate(h);
+}
+
+int msghead_build(struct msghead *h)
+{
+    if (h->nfields > h->headers_cap) {
+        struct header *p = realloc(h->headers, h->nfields * sizeof(*p));
+        if (!p)
+            return -1;
+        h->headers = p;
+        h->headers_cap = h->nfields;
+    }
+    for (size_t i = 0; i < h->nfields; i++) {
+        const struct msghead_field *f = &h->fields[i];
+        h->headers[i] = (struct header){h->buf + f->name_off, f->name_len, h->buf + f->val_off,
+                                        f->val_len};
+    }
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* A message head as llhttp hands it over, in spans: the bytes are copied
+ * once into one growing buffer with a NUL after each piece, and fields are
+ * kept as offsets (the buffer moves while it grows) until msghead_headers
+ * builds the pointers. Used for requests (server.c) and responses
+ * (upstream.c). */
+#ifndef FW_MSGHEAD_H
+#define FW_MSGHEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgi.h"
+
+struct msghead_field {
+    uint32_t name_off, name_len, val_off, val_len;
+};
+
+struct msghead {
+    char *buf;
+    size_t len, cap, max;
+    struct msghead_field *fields;
+    size_t nfields, fields_cap;
+    struct header *headers;
+    size_t headers_cap;
+    bool in_value;
+    bool too_large;          /* an append went past max */
+};
+
+void msghead_init(struct msghead *h, size_t max);
+void msghead_reset(struct msghead *h);
+void msghead_free(struct msghead *h);
+/* Raw bytes (a URL, a header span). 0, or -1 when over max or out of memory. */
+int msghead_append(struct msghead *h, const char *at, size_t len);
+/* Append len bytes found at offset from in the buffer itself (safe when
+ * the buffer moves as it grows). */
+int msghead_copy(struct msghead *h, size_t from, size_t len);
+/* End the current piece with a NUL. */
+int msghead_terminate(struct msghead *h);
+/* The four header callbacks of llhttp, in their order. name_done returns
+ * the field whose name just ended (NULL on failure) so callers can check it. */
+int msghead_name(struct msghead *h, const char *at, size_t len);
+const struct msghead_field *msghead_name_done(struct msghead *h);
+int msghead_value(struct msghead *h, const char *at, size_t len);
+int msghead_value_done(struct msghead *h);
+/* Fill h->headers (h->nfields of them) with pointers into the buffer,
+ * valid until the next append. 0, or -1 when out of memory. */
+int msghead_build(struct msghead *h);
+
+#endif
