@@ -7,7 +7,6 @@ The binary is $FWATCHDOG_BIN, else <repo>/$FWATCHDOG_BUILDDIR/fwatchdog
 bounded in time.
 """
 import ctypes
-import http.client
 import os
 import re
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import wdproc
+from wdproc import Response, request  # noqa: F401 (the tests' helpers)
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -129,44 +129,6 @@ def free_port():
 # --------------------------------------------------------------------------
 # HTTP helpers
 # --------------------------------------------------------------------------
-
-class Response:
-    """A parsed HTTP response: status, reason, version, headers, body."""
-
-    def __init__(self, version, status, reason, headers, body, raw_head=b""):
-        self.version = version
-        self.status = status
-        self.reason = reason
-        self.headers = headers          # list of (name, value)
-        self.body = body
-        self.raw_head = raw_head
-
-    def header(self, name, default=None):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return default
-
-    def header_all(self, name):
-        return [v for k, v in self.headers if k.lower() == name.lower()]
-
-    def __repr__(self):
-        return f"<Response {self.status} {self.headers!r} body={self.body[:200]!r}>"
-
-
-def request(port, method="GET", path="/", body=None, headers=None, timeout=10):
-    """One request on a fresh http.client connection; returns Response."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {},
-                     encode_chunked=not isinstance(body, (bytes, str, type(None))))
-        r = conn.getresponse()
-        data = r.read()
-        return Response(f"HTTP/{r.version // 10}.{r.version % 10}", r.status,
-                        r.reason, r.getheaders(), data)
-    finally:
-        conn.close()
-
 
 class Incomplete(Exception):
     pass
@@ -592,7 +554,7 @@ def no_leftover_processes():
     watchdog started is left; they would have been reparented to us."""
     before = set(children(os.getpid()))
     yield
-    left = wait_until(lambda: not (set(children(os.getpid())) - before), 3.0)
+    wait_until(lambda: not (set(children(os.getpid())) - before), 3.0)
     extra = sorted(set(children(os.getpid())) - before)
     if extra:
         msg = describe(extra)

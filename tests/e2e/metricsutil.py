@@ -7,7 +7,6 @@ The binary is $FWATCHDOG_BIN, else <repo>/$FWATCHDOG_BUILDDIR/fwatchdog
 (builddir default: build). Standard library only; every wait is bounded.
 """
 import contextlib
-import http.client
 import math
 import os
 import re
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import wdproc
+from wdproc import request  # noqa: F401 (used by the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -46,35 +46,6 @@ def wait_until(pred, timeout, interval=0.02):
 # --------------------------------------------------------------------------
 # HTTP
 # --------------------------------------------------------------------------
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers  # list of (name, value) as received
-        self.body = body
-
-    def header(self, name):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def header_all(self, name):
-        return [v for k, v in self.headers if k.lower() == name.lower()]
-
-    def __repr__(self):
-        return f"<Response {self.status} {self.headers!r} {self.body[:200]!r}>"
-
-
-def request(port, method="GET", path="/", body=None, headers=None, timeout=10):
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return Response(r.status, r.getheaders(), r.read())
-    finally:
-        conn.close()
-
 
 def raw_exchange(port, data, timeout=5.0):
     """Send bytes, read until the peer closes or timeout: (bytes, closed)."""

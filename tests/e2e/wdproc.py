@@ -15,6 +15,7 @@ Environment:
   FWATCHDOG_SANITIZED set by those runs: memory bounds do not hold there
 Standard library only.
 """
+import http.client
 import itertools
 import os
 import re
@@ -74,3 +75,43 @@ def spawn(argv, env, stderr, stdout=None, use_wrapper=False, **popen_kw):
     return subprocess.Popen(argv, env=with_sanitizer_env(env), stdin=subprocess.DEVNULL,
                             stdout=stderr if stdout is None else stdout, stderr=stderr,
                             **popen_kw)
+
+
+# HTTP helpers shared by conftest.py and the per-area helper modules.
+
+class Response:
+    """A parsed HTTP response: status, reason, version, headers, body."""
+
+    def __init__(self, version, status, reason, headers, body, raw_head=b""):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # list of (name, value)
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name, default=None):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.headers!r} body={self.body[:200]!r}>"
+
+
+def request(port, method="GET", path="/", body=None, headers=None, timeout=10):
+    """One request on a fresh http.client connection; returns Response."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {},
+                     encode_chunked=not isinstance(body, (bytes, str, type(None))))
+        r = conn.getresponse()
+        data = r.read()
+        return Response(f"HTTP/{r.version // 10}.{r.version % 10}", r.status,
+                        r.reason, r.getheaders(), data)
+    finally:
+        conn.close()
