@@ -6,12 +6,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "evio.h"
 #include "log.h"
 #include "proc.h"
 
@@ -79,30 +79,13 @@ static void deliver_out(struct job *j)
     evbuffer_drain(j->out_buf, n);
 }
 
-/* Read what is available; returns 0 at EOF or error, 1 when more may come.
- * Not evbuffer_read: libevent 2.1 caps that at 4 KiB a call, which turns a
- * large output into a 4 KiB lockstep of wakeups between us and the function. */
+/* Read what is available (evio: not in 4 KiB steps); returns 0 at EOF or
+ * error, 1 when more may come. */
 static int read_out(struct job *j, size_t max)
 {
-    struct evbuffer_iovec v[2];
-    int nv = evbuffer_reserve_space(j->out_buf, (ev_ssize_t)max, v, 2);
-    if (nv < 1)
-        return 0;
-    struct iovec iov[2];
-    for (int i = 0; i < nv; i++)
-        iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-    ssize_t n = readv(j->out_fd, iov, nv);
-    if (n <= 0) {
-        evbuffer_commit_space(j->out_buf, NULL, 0);
+    ssize_t n = evio_read(j->out_buf, j->out_fd, max);
+    if (n <= 0)
         return n < 0 && (errno == EAGAIN || errno == EINTR);
-    }
-    int used = 0;
-    while (n > 0) {
-        if ((size_t)n < v[used].iov_len)
-            v[used].iov_len = (size_t)n;
-        n -= (ssize_t)v[used++].iov_len;
-    }
-    evbuffer_commit_space(j->out_buf, v, used);
     return 1;
 }
 

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "evio.h"
 #include "health.h"
 #include "log.h"
 
@@ -650,12 +650,9 @@ static void process_input(struct conn *c)
     conn_leave(c);
 }
 
-/* The socket is read here, not by the bufferevent: libevent's
- * evbuffer_read asks the kernel how much is pending (ioctl FIONREAD) before
- * every readv, one syscall more per request, and in 2.1 reads at most 4 KiB
- * per readiness event whatever the bufferevent's limits, so a large body
- * cost a loop iteration per 4 KiB. The bytes go to the bufferevent's input
- * as before; its own read event is never enabled. Reading stops while a
+/* The socket is read here, not by the bufferevent (see evio.h). The bytes
+ * go to the bufferevent's input as before; its own read event is never
+ * enabled. Reading stops while a
  * body is paused and while the input holds INPUT_HIGH, as the bufferevent's
  * high watermark did. */
 static bool want_read(const struct conn *c)
@@ -680,30 +677,13 @@ static void update_reading(struct conn *c)
 /* One readv of up to max bytes into the input: its result, as readv's. */
 static ssize_t read_more(struct conn *c, size_t max)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    size_t have = evbuffer_get_length(in);
+    size_t have = evbuffer_get_length(bufferevent_get_input(c->bev));
     size_t want = INPUT_HIGH - have < max ? INPUT_HIGH - have : max;
-    struct evbuffer_iovec v[2];
-    ssize_t n = -1;
-    errno = EAGAIN;
-    /* The socket bufferevent keeps its input's end frozen between its own
-     * reads, and unfreezes it around them exactly like this. */
-    evbuffer_unfreeze(in, 0);
-    int nv = want > 0 ? evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2) : 0;
-    if (nv >= 1) {
-        struct iovec iov[2];
-        for (int i = 0; i < nv; i++)
-            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-        n = readv(bufferevent_getfd(c->bev), iov, nv);
-        int used = 0;
-        for (ssize_t left = n; left > 0; left -= (ssize_t)v[used++].iov_len) {
-            if ((size_t)left < v[used].iov_len)
-                v[used].iov_len = (size_t)left;
-        }
-        evbuffer_commit_space(in, v, used);
+    if (want == 0) {
+        errno = EAGAIN;
+        return -1;
     }
-    evbuffer_freeze(in, 0);
-    return n;
+    return evio_bev_read(c->bev, want);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -778,14 +758,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
         return;
     conn_enter(c);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    int n = 0;
-    if (evbuffer_get_length(out) > 0) {
-        /* A socket bufferevent keeps the start of its output frozen so only
-         * it drains it; do as its own write callback does. */
-        evbuffer_unfreeze(out, 1);
-        n = evbuffer_write(out, bufferevent_getfd(c->bev));
-        evbuffer_freeze(out, 1);
-    }
+    int n = evbuffer_get_length(out) > 0 ? evio_bev_write(c->bev) : 0;
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         conn_abort(c);
     else if (evbuffer_get_length(out) > 0)

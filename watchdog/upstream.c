@@ -4,6 +4,7 @@
  * struct is freed from the outermost callback only (busy count): a
  * callback into the owner may cancel the connection under our feet. */
 #include "upstream.h"
+#include "evio.h"
 #include "msghead.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -462,40 +462,20 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_leave(c);
 }
 
-/* The socket is read here rather than by the bufferevent: libevent's
- * evbuffer_read asks the kernel how much is pending (ioctl FIONREAD)
- * before every readv, one syscall more per response for nothing. The
- * bytes go to the bufferevent's input as before; its own read event is
+/* The socket is read here rather than by the bufferevent (see evio.h).
+ * The bytes go to the bufferevent's input as before; its own read event is
  * never enabled. */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct upconn *c = arg;
+    (void)fd;
     if (what & EV_TIMEOUT) {
         conn_enter(c);
         conn_broken(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
         conn_leave(c);
         return;
     }
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    struct evbuffer_iovec v[2];
-    struct iovec iov[2];
-    /* The socket bufferevent keeps its input's end frozen between its own
-     * reads, and unfreezes it around them exactly like this. */
-    evbuffer_unfreeze(in, 0);
-    int nv = evbuffer_reserve_space(in, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK, v, 2);
-    ssize_t n = -1;
-    if (nv >= 1) {
-        for (int i = 0; i < nv; i++)
-            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-        n = readv(fd, iov, nv);
-        int used = 0;
-        for (ssize_t left = n; left > 0; left -= (ssize_t)v[used++].iov_len) {
-            if ((size_t)left < v[used].iov_len)
-                v[used].iov_len = (size_t)left;
-        }
-        evbuffer_commit_space(in, v, used);
-    }
-    evbuffer_freeze(in, 0);
+    ssize_t n = evio_bev_read(c->bev, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
@@ -742,14 +722,10 @@ void upconn_flush(struct upconn *c)
     if (!c->connected || evbuffer_get_length(out) == 0 ||
         (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
-    /* A socket bufferevent keeps the start of its output frozen so that
-     * only its own write callback drains it; evbuffer_write on a frozen
-     * buffer fails without a syscall, and every request would then wait
-     * for EPOLLOUT after all. Unfreeze around the write as that callback
-     * does (server.c's on_flush does the same for clients). */
-    evbuffer_unfreeze(out, 1);
-    evbuffer_write(out, bufferevent_getfd(c->bev));
-    evbuffer_freeze(out, 1);
+    /* Through evio: a plain evbuffer_write on the bufferevent's frozen
+     * output fails without a syscall, and the request would wait for
+     * EPOLLOUT after all. */
+    evio_bev_write(c->bev);
     /* The rest, or the error, is the bufferevent's to handle. */
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);

@@ -1,0 +1,51 @@
+#include "evio.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+ssize_t evio_read(struct evbuffer *buf, int fd, size_t max)
+{
+    struct evbuffer_iovec v[2];
+    struct iovec iov[2];
+    int nv = evbuffer_reserve_space(buf, (ev_ssize_t)max, v, 2);
+    if (nv < 1) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (int i = 0; i < nv; i++)
+        iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+    ssize_t n = readv(fd, iov, nv);
+    int used = 0;
+    for (ssize_t left = n; left > 0; left -= (ssize_t)v[used++].iov_len) {
+        if ((size_t)left < v[used].iov_len)
+            v[used].iov_len = (size_t)left;
+    }
+    /* errno of a failed readv survives: commit makes no syscall */
+    evbuffer_commit_space(buf, v, used);
+    return n;
+}
+
+ssize_t evio_bev_read(struct bufferevent *bev, size_t max)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_unfreeze(in, 0);
+    ssize_t n = evio_read(in, bufferevent_getfd(bev), max);
+    int err = errno;
+    evbuffer_freeze(in, 0);
+    errno = err;
+    return n;
+}
+
+int evio_bev_write(struct bufferevent *bev)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write(out, bufferevent_getfd(bev));
+    int err = errno;
+    evbuffer_freeze(out, 1);
+    errno = err;
+    return n;
+}
