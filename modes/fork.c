@@ -7,7 +7,7 @@
 #include "log.h"
 #include "prespawn.h"
 
-static char **request_env(const struct mode_env *env, const struct request *r)
+char **fork_request_env(char *const *base, const struct request *r)
 {
     struct cgi_request cr = {
         .method = r->method,
@@ -19,7 +19,7 @@ static char **request_env(const struct mode_env *env, const struct request *r)
         .headers = r->headers,
         .nheaders = r->nheaders,
     };
-    return cgi_build_env(env->environ, &cr);
+    return cgi_build_env(base, &cr);
 }
 
 /* The fields every process of the mode shares, whether prespawned or not. */
@@ -85,7 +85,7 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
         if (ready)
             return ready;
     }
-    if (cfg->cgi_headers && !(envp = request_env(env, r))) {
+    if (cfg->cgi_headers && !(envp = fork_request_env(env->environ, r))) {
         resp_simple(r, 500, "Out of memory\n");
         return NULL;
     }

@@ -28,5 +28,7 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
                        const struct job_ops *ops, void *arg);
 /* Log a timeout the way the Go watchdog does. */
 void fork_log_timeout(const struct config *cfg);
+/* base plus r's Http_* variables (cgi_build_env): free() the result. */
+char **fork_request_env(char *const *base, const struct request *r);
 
 #endif

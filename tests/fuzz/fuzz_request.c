@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "cgi.h"
+#include "fork.h"
 
 #define LOOP_ROUNDS 8
 #define DRAIN_ROUNDS 64
@@ -33,17 +34,7 @@ struct fz_req {
 static void fz_cgi(const struct request *r)
 {
     static char *const base[] = {"PATH=/bin", "HOME=/", NULL};
-    struct cgi_request cr = {
-        .method = r->method,
-        .path = r->path,
-        .query = r->query,
-        .host = r->host,
-        .content_length = r->chunked ? -1 : (r->content_length < 0 ? 0 : r->content_length),
-        .transfer_encoding = req_header(r, "Transfer-Encoding"),
-        .headers = r->headers,
-        .nheaders = r->nheaders,
-    };
-    char **env = cgi_build_env(base, &cr);
+    char **env = fork_request_env(base, r);
     if (!env)
         abort();
     /* touch every string so ASan sees any overrun in what was built */
