@@ -141,20 +141,28 @@ static void sb_emit(struct sbuf *b)
 /* Go's log package: "2006/01/02 15:04:05 ", local time. Formatted once
  * per second: localtime_r and strftime were a visible share of the
  * instructions spent per request line. */
+const char *time_cached(struct time_cache *tc, const char *fmt, bool utc, size_t *len)
+{
+    time_t now = time(NULL);
+    if (tc->len == 0 || now != tc->last) {
+        struct tm tm;
+        if (utc)
+            gmtime_r(&now, &tm);
+        else
+            localtime_r(&now, &tm);
+        tc->len = strftime(tc->buf, sizeof(tc->buf), fmt, &tm);
+        tc->last = now;
+    }
+    *len = tc->len;
+    return tc->buf;
+}
+
 static void add_text_time(struct sbuf *b)
 {
-    static time_t last = (time_t)-1;
-    static char ts[32];
-    static size_t ts_len;
-    time_t now = time(NULL);
-
-    if (now != last) {
-        struct tm tm;
-        localtime_r(&now, &tm);
-        ts_len = strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S ", &tm);
-        last = now;
-    }
-    sb_add(b, ts, ts_len);
+    static struct time_cache tc;
+    size_t len;
+    const char *ts = time_cached(&tc, "%Y/%m/%d %H:%M:%S ", false, &len);
+    sb_add(b, ts, len);
 }
 
 /* RFC 3339 with milliseconds and the local offset ("Z" for UTC). */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -43,5 +44,15 @@ struct log_lines *log_lines_new(const char *name, bool prefix);
 void log_lines_feed(struct log_lines *ll, const char *data, size_t len);
 void log_lines_flush(struct log_lines *ll); /* log a pending partial line */
 void log_lines_free(struct log_lines *ll);  /* flushes first */
+
+/* strftime of the current second, redone only when the second changes:
+ * formatting a date per line or response was a visible share of the
+ * instructions per request. *len gets the length. */
+struct time_cache {
+    time_t last;
+    size_t len;
+    char buf[64];
+};
+const char *time_cached(struct time_cache *tc, const char *fmt, bool utc, size_t *len);
 
 #endif

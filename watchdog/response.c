@@ -48,19 +48,12 @@ static const char *reason(int status)
     }
 }
 
-/* "Date: ..." formatted at most once a second. */
-static const char *date_header(void)
+static void add_date(struct evbuffer *out)
 {
-    static char buf[64];
-    static time_t cached;
-    time_t now = time(NULL);
-    if (now != cached) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-        cached = now;
-    }
-    return buf;
+    static struct time_cache tc;
+    size_t len;
+    const char *d = time_cached(&tc, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", true, &len);
+    evbuffer_add(out, d, len);
 }
 
 void resp_reset(struct conn *c)
@@ -133,7 +126,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     c->resp_nobody = r->head || !status_has_body(status);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
     if (!c->resp_has_date)
-        evbuffer_add(out, date_header(), strlen(date_header()));
+        add_date(out);
     if (status != 101) {
         add_framing(c, out, status, content_length);
         if (!c->keep_alive || c->srv->shutting_down)
