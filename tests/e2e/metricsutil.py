@@ -361,3 +361,11 @@ def total(fam):
     if fam is None:
         return 0.0
     return sum(v for n, _, v in fam.samples if n == fam.name)
+
+
+def write_script(directory, text, name="fn.sh"):
+    """An executable script in directory; its path as a string."""
+    p = directory / name
+    p.write_text(text)
+    p.chmod(0o755)
+    return str(p)

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from metricsutil import wait_until, watchdog
+from metricsutil import wait_until, watchdog, write_script
 
 FN = """#!/bin/sh
 case "$Http_Path" in
@@ -17,10 +17,7 @@ echo done
 
 @pytest.fixture
 def fn(tmp_path):
-    p = tmp_path / "fn.sh"
-    p.write_text(FN)
-    p.chmod(0o755)
-    return str(p)
+    return write_script(tmp_path, FN)
 
 
 class Background:

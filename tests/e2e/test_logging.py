@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from metricsutil import HOST, wait_until, watchdog
+from metricsutil import HOST, wait_until, watchdog, write_script
 
 FN = """#!/bin/sh
 echo 'err "quoted" \\ line' >&2
@@ -21,10 +21,7 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$"
 
 @pytest.fixture
 def fn(tmp_path):
-    p = tmp_path / "fn.sh"
-    p.write_text(FN)
-    p.chmod(0o755)
-    return str(p)
+    return write_script(tmp_path, FN)
 
 
 def json_lines(text):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from metricsutil import (HOST, listening_ports, parse_exposition, raw_exchange, request, total,
+from metricsutil import (HOST, write_script, listening_ports, parse_exposition, raw_exchange, request, total,
                          wait_until, watchdog)
 
 FN = """#!/bin/sh
@@ -24,10 +24,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @pytest.fixture
 def fn(tmp_path):
-    p = tmp_path / "fn.sh"
-    p.write_text(FN)
-    p.chmod(0o755)
-    return str(p)
+    return write_script(tmp_path, FN)
 
 
 def in_background(target):
