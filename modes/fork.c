@@ -31,6 +31,7 @@ static void common_params(const struct mode_env *env, struct job_params *p)
     p->envp = env->environ;
     p->prefix_logs = env->cfg->prefix_logs;
     p->observer = env->jobs;
+    p->reserve = env->fds;
 }
 
 int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, void **state)
@@ -44,6 +45,8 @@ int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, v
     if (env->cfg->prespawn > 0) {
         struct job_params p = {.merge_stderr = stdio->merge_stderr, .no_stdin = stdio->no_stdin};
         common_params(env, &p);
+        /* Refilling the pool can wait for descriptors; a request cannot. */
+        p.reserve = NULL;
         fm->pool = prespawn_new(&p, env->cfg->prespawn);
         if (!fm->pool) {
             log_error("prespawn: out of memory");

@@ -754,6 +754,7 @@ static int start_function(struct http_mode *m)
         .prefix_logs = m->cfg->prefix_logs,
         .no_stdin = true,
         .observer = env->jobs,
+        .reserve = env->fds,
     };
     m->fn = job_start(&jp, &fn_ops, m, &code);
     if (!m->fn)

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "evio.h"
+#include "fdreserve.h"
 #include "log.h"
 #include "proc.h"
 
@@ -334,14 +335,38 @@ static void set_nonblock(int fd)
 }
 
 /* Pipes, then the process; the child's ends are closed in the parent. */
+static void close_pipes(int in[2], int out[2], int err[2])
+{
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in[i]);
+        close_fd(&out[i]);
+        close_fd(&err[i]);
+    }
+}
+
+/* All or none of the pipes, errno kept on failure. */
+static int open_pipes(const struct job_params *p, int in[2], int out[2], int err[2])
+{
+    if ((!p->no_stdin && proc_pipe(in)) || proc_pipe(out) ||
+        (!p->merge_stderr && proc_pipe(err))) {
+        int e = errno;
+        close_pipes(in, out, err);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
 static int spawn(struct job *j, const struct job_params *p, int *exit_code)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     int rc = -1;
 
     *exit_code = 1;
-    if ((!p->no_stdin && proc_pipe(in)) || proc_pipe(out) ||
-        (!p->merge_stderr && proc_pipe(err))) {
+    /* Out of descriptors: the reserve exists for exactly this request. */
+    if (open_pipes(p, in, out, err) != 0 &&
+        (!fd_exhausted(errno) || fd_reserve_release(p->reserve) == 0 ||
+         open_pipes(p, in, out, err) != 0)) {
         log_error("pipe: %s", strerror(errno));
         goto out;
     }
@@ -357,11 +382,7 @@ static int spawn(struct job *j, const struct job_params *p, int *exit_code)
     in[1] = out[0] = err[0] = -1;
     rc = 0;
 out:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&in[i]);
-        close_fd(&out[i]);
-        close_fd(&err[i]);
-    }
+    close_pipes(in, out, err);
     return rc;
 }
 

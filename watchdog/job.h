@@ -39,6 +39,8 @@ struct job_observer {
     void *arg;
 };
 
+struct fd_reserve;
+
 struct job_params {
     struct event_base *base;
     struct proc_table *procs;
@@ -49,6 +51,7 @@ struct job_params {
     bool merge_stderr;       /* stderr into the stdout pipe (classic combine_output) */
     bool no_stdin;           /* stdin from /dev/null */
     const struct job_observer *observer; /* NULL: nobody counts */
+    struct fd_reserve *reserve; /* released when the pipes cannot be made */
 };
 
 /* Spawn. NULL on failure with *exit_code 127/126 (exec failure, logged)

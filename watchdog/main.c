@@ -17,6 +17,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "fdreserve.h"
 #include "mode.h"
 #include "proc.h"
 #include "server_api.h"
@@ -31,6 +32,7 @@ struct app {
     struct proc_table *procs;
     struct metrics *metrics;  /* NULL when metrics_port is 0 */
     struct mode_env env;
+    struct fd_reserve fds;    /* for a function started when the table is full */
     const struct mode *mode;
     void *mode_state;
     struct server *srv;
@@ -180,8 +182,12 @@ static int run(struct app *app)
     log_startup(app);
     if (setup_metrics(app) != 0)
         goto out;
+    fd_reserve_init(&app->fds);
+    if (!fd_reserve_fill(&app->fds) || app->fds.have < FD_RESERVE_SIZE)
+        log_warn("descriptor reserve: %s", strerror(errno));
     app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app,
-                                 app->metrics ? metrics_job_observer(app->metrics) : NULL};
+                                 app->metrics ? metrics_job_observer(app->metrics) : NULL,
+                                 &app->fds};
     int init_rc = app->mode->init(&app->env, &app->mode_state);
     if (init_rc != 0) {
         rc = init_rc > 0 ? init_rc : 1;
@@ -190,7 +196,7 @@ static int run(struct app *app)
     if (app->metrics)
         hooks = metrics_server_hooks(app->metrics);
     app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state,
-                          app->metrics ? &hooks : NULL);
+                          app->metrics ? &hooks : NULL, &app->fds);
     if (!app->srv || server_listen(app->srv) != 0)
         goto out;
     event_base_dispatch(app->base);
@@ -208,6 +214,7 @@ out:
     if (app->sig_int)
         event_free(app->sig_int);
     proc_table_free(app->procs);
+    fd_reserve_release(&app->fds);
     if (app->base)
         event_base_free(app->base);
     return rc;

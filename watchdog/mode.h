@@ -23,6 +23,8 @@ struct mode_env {
     void *fatal_arg;
     /* Put into the job_params of every function process (NULL: none). */
     const struct job_observer *jobs;
+    /* Put into the job_params of every function process. */
+    struct fd_reserve *fds;
 };
 
 struct mode {

@@ -23,6 +23,7 @@
 #include <event2/listener.h>
 
 #include "evio.h"
+#include "fdreserve.h"
 #include "health.h"
 #include "log.h"
 
@@ -858,6 +859,37 @@ static struct conn *conn_new(struct server *s, evutil_socket_t fd)
     return c;
 }
 
+/* Out of descriptors. The pending connection stays queued and the
+ * listener stays readable, so accepting again at once would spin. Pause on
+ * a timer the server owns (freed with it, never firing on a freed
+ * listener), and log once per episode, not once per retry. */
+static void pause_accepting(struct server *s, int err)
+{
+    if (!s->accept_paused)
+        log_error("accept: %s: pausing new connections until descriptors free up", strerror(err));
+    s->accept_paused = true;
+    evconnlistener_disable(s->listener);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(s->accept_timer, &tv);
+}
+
+/* The pause is over: accept again once the reserve is whole, so that the
+ * next connection can start its function. */
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    if (!s->listener)
+        return;
+    if (s->reserve && !fd_reserve_fill(s->reserve)) {
+        struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+        evtimer_add(s->accept_timer, &tv);
+        return;
+    }
+    evconnlistener_enable(s->listener);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -873,6 +905,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         log_info("accept: descriptors available again");
         s->accept_paused = false;
     }
+    /* This connection took a descriptor the reserve wanted back: accept
+     * no more until it has them. */
+    if (s->reserve && !fd_reserve_fill(s->reserve))
+        pause_accepting(s, EMFILE);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = conn_new(s, fd);
@@ -890,37 +926,19 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     arm_timer(c, s->cfg->read_timeout_ms);
 }
 
-/* The pause after running out of descriptors is over: try again. */
-static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
-{
-    struct server *s = arg;
-    (void)fd;
-    (void)what;
-    if (s->listener)
-        evconnlistener_enable(s->listener);
-}
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct server *s = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    bool exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    (void)l;
     /* Anything else (a connection reset while queued) concerns one
      * connection only; libevent goes on accepting the others. */
-    if (!exhausted) {
+    if (!fd_exhausted(err) && err != ENOBUFS && err != ENOMEM) {
         log_warn("accept: %s", strerror(err));
         return;
     }
-    /* The pending connection stays queued and the listener stays readable,
-     * so accepting again at once would spin. Pause on a timer the server
-     * owns (freed with it, never firing on a freed listener), and log once
-     * per episode, not once per retry. */
-    if (!s->accept_paused)
-        log_error("accept: %s: pausing new connections until descriptors free up", strerror(err));
-    s->accept_paused = true;
-    evconnlistener_disable(l);
-    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-    evtimer_add(s->accept_timer, &tv);
+    pause_accepting(s, err);
 }
 
 /* ---- readiness ---- */
@@ -1088,7 +1106,7 @@ void server_shutdown(struct server *s, int exit_code, bool drain)
 
 struct server *server_new(const struct config *cfg, struct event_base *base,
                           const struct mode *mode, void *mode_state,
-                          const struct server_hooks *hooks)
+                          const struct server_hooks *hooks, struct fd_reserve *reserve)
 {
     struct server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -1099,6 +1117,7 @@ struct server *server_new(const struct config *cfg, struct event_base *base,
     s->base = base;
     s->mode = mode;
     s->mode_state = mode_state;
+    s->reserve = reserve;
     if (hooks)
         s->hooks = *hooks;
     clock_gettime(CLOCK_MONOTONIC, &s->last_request);

@@ -17,9 +17,10 @@ struct server_hooks {
     void *arg;
 };
 
+/* reserve (NULL: none) is refilled before the listener accepts again. */
 struct server *server_new(const struct config *cfg, struct event_base *base,
                           const struct mode *mode, void *mode_state,
-                          const struct server_hooks *hooks);
+                          const struct server_hooks *hooks, struct fd_reserve *reserve);
 /* Bind the port on all addresses and start polling the mode's readiness;
  * the lock file is written once it is ready. 0 / -1 (logged). */
 int server_listen(struct server *s);

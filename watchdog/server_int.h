@@ -86,6 +86,7 @@ struct server {
     struct event *ready_timer, *drain_timer, *stop_timer;
     struct event *accept_timer; /* re-enables accepting after EMFILE */
     bool accept_paused;
+    struct fd_reserve *reserve;  /* full before the listener accepts */
     char *const *environ;
 };
 

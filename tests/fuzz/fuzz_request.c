@@ -150,7 +150,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     fz_base = event_base_new();
-    fz_srv = server_new(&fz_cfg, fz_base, &fz_mode, NULL, NULL);
+    fz_srv = server_new(&fz_cfg, fz_base, &fz_mode, NULL, NULL, NULL);
     if (!fz_base || !fz_srv)
         abort();
     fz_srv->ready = true;
