@@ -19,6 +19,11 @@
 /* Just under a power of two: libevent rounds a chain's size, header
  * included, up to the next one, and 256 KiB exactly would cost 512 KiB. */
 #define READ_CHUNK (256 * 1024 - 256)
+/* The first read of stdout: most functions print a few KiB, and reserving
+ * a whole READ_CHUNK for each of many concurrent requests churns the heap
+ * (brk up and down on every request). Reads that fill what was reserved
+ * double it, so a large output soon reads a full pipe at a time. */
+#define READ_FIRST (16 * 1024 - 256)
 /* On exit, read at most this much that is already in the pipe: the
  * process wrote at most a pipe's worth that we have not seen, and a
  * grandchild still writing must not keep us here. */
@@ -43,6 +48,7 @@ struct job {
     struct event *in_ev, *out_ev, *err_ev, *timer;
     struct log_lines *err_log;
     struct log_lines *out_log;   /* when stdout is logged, not delivered */
+    size_t out_read;             /* the next stdout read's size */
 };
 
 static void close_fd(int *fd)
@@ -82,11 +88,13 @@ static void deliver_out(struct job *j)
 
 /* Read what is available (evio: not in 4 KiB steps); returns 0 at EOF or
  * error, 1 when more may come. */
-static int read_out(struct job *j, size_t max)
+static int read_out(struct job *j)
 {
-    ssize_t n = evio_read(j->out_buf, j->out_fd, max);
+    ssize_t n = evio_read(j->out_buf, j->out_fd, j->out_read);
     if (n <= 0)
         return n < 0 && (errno == EAGAIN || errno == EINTR);
+    if ((size_t)n == j->out_read && j->out_read < READ_CHUNK)
+        j->out_read = j->out_read * 2 + 256 < READ_CHUNK ? j->out_read * 2 + 256 : READ_CHUNK;
     return 1;
 }
 
@@ -150,7 +158,7 @@ static void on_exit_status(void *arg, pid_t pid, int status)
         size_t got = 0;
         while (got < EXIT_DRAIN_MAX) {
             size_t before = evbuffer_get_length(j->out_buf);
-            int more = read_out(j, READ_CHUNK);
+            int more = read_out(j);
             size_t now = evbuffer_get_length(j->out_buf);
             if (now == before || !more)
                 break;
@@ -166,7 +174,7 @@ static void on_out(evutil_socket_t fd, short what, void *arg)
     struct job *j = arg;
     (void)fd;
     (void)what;
-    int more = read_out(j, READ_CHUNK);
+    int more = read_out(j);
     deliver_out(j);
     if (!more && j->state == JOB_RUNNING) {
         /* EOF: the exit (reaped in the loop) finishes the job. */
@@ -370,8 +378,8 @@ static int spawn(struct job *j, const struct job_params *p, int *exit_code)
         log_error("pipe: %s", strerror(errno));
         goto out;
     }
-    j->pid = proc_spawn(p->argv, p->envp, in[0], out[1],
-                        p->merge_stderr ? out[1] : err[1], exit_code);
+    struct proc_spawn_args a = {p->argv, p->envp, in[0], out[1], p->merge_stderr ? out[1] : err[1]};
+    j->pid = proc_spawn(p->procs, &a, exit_code);
     if (j->pid < 0) {
         log_error("could not start %s: %s", p->argv[0], strerror(errno));
         goto out;
@@ -425,6 +433,7 @@ struct job *job_start(const struct job_params *p, const struct job_ops *ops,
     j->ops = ops;
     j->arg = arg;
     j->in_fd = j->out_fd = j->err_fd = -1;
+    j->out_read = READ_FIRST;
     j->in_buf = evbuffer_new();
     j->out_buf = evbuffer_new();
     j->err_log = log_lines_new("stderr", p->prefix_logs);

@@ -11,11 +11,18 @@ typedef void (*proc_exit_fn)(void *arg, pid_t pid, int wait_status);
 struct proc_table *proc_table_new(void);
 void proc_table_free(struct proc_table *t);
 
-/* Child stdio: fds to dup onto 0/1/2 (-1: /dev/null). The child gets its own
- * process group (pgid = pid). Returns pid, or -1 with *exit_code set to 127
- * (not found) or 126 (not executable / other exec failure) and errno set. */
-pid_t proc_spawn(char *const *argv, char *const *envp, int in_fd, int out_fd,
-                 int err_fd, int *exit_code);
+/* What a child gets: stdio fds to dup onto 0/1/2 (-1: /dev/null). */
+struct proc_spawn_args {
+    char *const *argv;   /* argv[0] looked up in PATH */
+    char *const *envp;
+    int in_fd, out_fd, err_fd;
+};
+
+/* Start a child in its own process group (pgid = pid), with default signal
+ * dispositions and an empty signal mask, as a shell would start it.
+ * Returns pid, or -1 with *exit_code set to 127 (not found) or 126 (not
+ * executable, other exec failure, or no process) and errno set. */
+pid_t proc_spawn(const struct proc_table *t, const struct proc_spawn_args *a, int *exit_code);
 
 /* Call fn once when pid exits. */
 int proc_watch(struct proc_table *t, pid_t pid, proc_exit_fn fn, void *arg);
