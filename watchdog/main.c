@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -37,6 +38,7 @@ struct app {
     void *mode_state;
     struct server *srv;
     struct event *sig_chld, *sig_term, *sig_int;
+    int chld_fd;              /* signalfd for SIGCHLD, -1: none */
 };
 
 enum flag_action { RUN, DONE_OK, DONE_FAIL, DONE_USAGE };
@@ -99,12 +101,39 @@ static void tune_malloc(void)
 #endif
 }
 
-static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+/* SIGCHLD arrives on a signalfd, an fd like the function's pipes: an exit
+ * seen in the same wait as the last output is reaped in the same pass, so
+ * the end of the response goes out with that output in one write, and no
+ * signal handler or wakeup pipe runs per request. */
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
     struct app *app = arg;
-    (void)sig;
+    struct signalfd_siginfo info[8];
     (void)what;
+    /* SIGCHLD does not queue: one read empties it; waitpid finds them all. */
+    if (read(fd, info, sizeof(info)) < 0 && errno != EAGAIN && errno != EINTR)
+        log_warn("signalfd: %s", strerror(errno));
     proc_reap(app->procs);
+}
+
+static int setup_sigchld(struct app *app)
+{
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    /* Blocked, so it only shows on the fd; proc_spawn gives every child an
+     * empty mask. */
+    if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0)
+        return -1;
+    app->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (app->chld_fd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    app->sig_chld = event_new(app->base, app->chld_fd, EV_READ | EV_PERSIST, on_sigchld, app);
+    if (!app->sig_chld)
+        return -1;
+    return event_add(app->sig_chld, NULL);
 }
 
 static void on_sigterm(evutil_socket_t sig, short what, void *arg)
@@ -125,12 +154,12 @@ static int setup_signals(struct app *app)
 {
     /* A client or function that goes away must not kill us through a write. */
     signal(SIGPIPE, SIG_IGN);
-    app->sig_chld = evsignal_new(app->base, SIGCHLD, on_sigchld, app);
+    if (setup_sigchld(app) != 0)
+        return -1;
     app->sig_term = evsignal_new(app->base, SIGTERM, on_sigterm, app);
     app->sig_int = evsignal_new(app->base, SIGINT, on_sigterm, app);
-    if (!app->sig_chld || !app->sig_term || !app->sig_int)
+    if (!app->sig_term || !app->sig_int)
         return -1;
-    evsignal_add(app->sig_chld, NULL);
     evsignal_add(app->sig_term, NULL);
     evsignal_add(app->sig_int, NULL);
     return 0;
@@ -174,6 +203,7 @@ static int run(struct app *app)
 {
     int rc = 1;
     struct server_hooks hooks;
+    app->chld_fd = -1;
     app->base = event_base_new();
     app->procs = proc_table_new();
     if (!app->base || !app->procs || setup_signals(app))
@@ -213,6 +243,8 @@ out:
         event_free(app->sig_term);
     if (app->sig_int)
         event_free(app->sig_int);
+    if (app->chld_fd >= 0)
+        close(app->chld_fd);
     proc_table_free(app->procs);
     fd_reserve_release(&app->fds);
     if (app->base)
