@@ -13,6 +13,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "evio.h"
+#include "fmt.h"
 #include "job.h"
 #include "log.h"
 #include "mode.h"
@@ -177,18 +179,18 @@ static void proxy_fail(struct proxy *p, int status, const char *body)
 
 /* ---- the request head towards the upstream ---- */
 
-static void add_str(struct evbuffer *out, const char *s)
+static void add_str(struct evio_gather *out, const char *s)
 {
-    evbuffer_add(out, s, strlen(s));
+    evio_gather_add(out, s, strlen(s));
 }
 
-static void add_header(struct evbuffer *out, const char *name, size_t nlen, const char *val,
+static void add_header(struct evio_gather *out, const char *name, size_t nlen, const char *val,
                        size_t vlen)
 {
-    evbuffer_add(out, name, nlen);
-    evbuffer_add(out, ": ", 2);
-    evbuffer_add(out, val, vlen);
-    evbuffer_add(out, "\r\n", 2);
+    evio_gather_add(out, name, nlen);
+    evio_gather_add(out, ": ", 2);
+    evio_gather_add(out, val, vlen);
+    evio_gather_add(out, "\r\n", 2);
 }
 
 static bool name_is(const struct header *h, const char *name, size_t len)
@@ -230,46 +232,46 @@ static bool is_upgrade(const struct request *r)
 }
 
 /* The request line: prefix + the original request-target. */
-static void add_request_line(struct evbuffer *out, const struct request *r,
+static void add_request_line(struct evio_gather *out, const struct request *r,
                              const struct upstream_url *url)
 {
     const char *target = r->uri;
     add_str(out, r->method);
-    evbuffer_add(out, " ", 1);
+    evio_gather_add(out, " ", 1);
     if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
         /* absolute-form: keep the path; the upstream is ours to name */
         const char *path = strchr(strstr(target, "//") + 2, '/');
         target = path ? path : "/";
     }
     if (target[0] == '/')
-        evbuffer_add(out, url->prefix, url->prefix_len);
+        evio_gather_add(out, url->prefix, url->prefix_len);
     add_str(out, target);
-    evbuffer_add(out, " HTTP/1.1\r\n", 11);
+    evio_gather_add(out, " HTTP/1.1\r\n", 11);
 }
 
 /* X-Forwarded-For: what earlier proxies said, then the client. */
-static void add_forwarded(struct evbuffer *out, const struct request *r)
+static void add_forwarded(struct evio_gather *out, const struct request *r)
 {
-    evbuffer_add(out, "X-Forwarded-For: ", 17);
+    evio_gather_add(out, "X-Forwarded-For: ", 17);
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         if (NAME_IS(h, "X-Forwarded-For") && h->value_len > 0) {
-            evbuffer_add(out, h->value, h->value_len);
-            evbuffer_add(out, ", ", 2);
+            evio_gather_add(out, h->value, h->value_len);
+            evio_gather_add(out, ", ", 2);
         }
     }
     add_str(out, r->remote_addr);
-    evbuffer_add(out, "\r\n", 2);
+    evio_gather_add(out, "\r\n", 2);
     if (*r->host && !req_header(r, "X-Forwarded-Host"))
         add_header(out, "X-Forwarded-Host", 16, r->host, strlen(r->host));
 }
 
 /* Content-Length when the client sent one (or the body was buffered),
  * chunked only when the client itself sent chunked. */
-static void add_framing(struct proxy *p, struct evbuffer *out)
+static void add_framing(struct proxy *p, struct evio_gather *out)
 {
     const struct request *r = p->r;
-    char num[32];
+    char num[FMT_U64_LEN];
     int64_t len = -1;
 
     if (p->m->cfg->buffer_req_body && (r->has_body || r->content_length >= 0))
@@ -279,19 +281,21 @@ static void add_framing(struct proxy *p, struct evbuffer *out)
     else if (r->content_length >= 0)
         len = r->content_length;
     if (p->chunked_out)
-        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+        evio_gather_add(out, "Transfer-Encoding: chunked\r\n", 28);
     if (len >= 0) {
-        int n = snprintf(num, sizeof(num), "%lld", (long long)len);
-        add_header(out, "Content-Length", 14, num, (size_t)n);
+        add_header(out, "Content-Length", 14, num, fmt_u64(num, (uint64_t)len));
     }
 }
 
 static void send_head(struct proxy *p)
 {
-    struct evbuffer *out = upconn_output(p->uc);
+    struct evio_gather g;
+    struct evio_gather *out = &g;
     const struct request *r = p->r;
     const char *connection = req_header(r, "Connection");
     bool upgrade = is_upgrade(r);
+
+    evio_gather_init(out, upconn_output(p->uc));
 
     add_request_line(out, r, &p->m->url);
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -306,9 +310,10 @@ static void send_head(struct proxy *p)
         add_header(out, "Host", 4, p->m->url.authority, strlen(p->m->url.authority));
     add_forwarded(out, r);
     if (upgrade)
-        evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+        evio_gather_add(out, "Connection: Upgrade\r\n", 21);
     add_framing(p, out);
-    evbuffer_add(out, "\r\n", 2);
+    evio_gather_add(out, "\r\n", 2);
+    evio_gather_flush(out);
 }
 
 /* ---- the request body towards the upstream ---- */
@@ -316,13 +321,15 @@ static void send_head(struct proxy *p)
 static void write_body(struct proxy *p, struct evbuffer *data, const char *bytes, size_t len)
 {
     struct evbuffer *out = upconn_output(p->uc);
-    char size[24];
+    char size[FMT_U64_LEN + 2];
     if (len == 0)
         return;
     p->body_sent = true;
     if (p->chunked_out) {
-        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-        evbuffer_add(out, size, (size_t)n);
+        size_t n = fmt_hex(size, len);
+        size[n++] = '\r';
+        size[n++] = '\n';
+        evbuffer_add(out, size, n);
     }
     if (data)
         evbuffer_add_buffer(out, data);
@@ -490,13 +497,15 @@ static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
     struct bufferevent *client = req_detach(p->r);
     proxy_release(p);
     /* The upstream's head as it is: Connection and Upgrade included. */
-    struct evbuffer *out = bufferevent_get_output(client);
-    evbuffer_add(out, "HTTP/1.1 101 Switching Protocols\r\n", 34);
+    struct evio_gather out;
+    evio_gather_init(&out, bufferevent_get_output(client));
+    EVIO_GATHER_LIT(&out, "HTTP/1.1 101 Switching Protocols\r\n");
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
-        add_header(out, h->name, h->name_len, h->value, h->value_len);
+        add_header(&out, h->name, h->name_len, h->value, h->value_len);
     }
-    evbuffer_add(out, "\r\n", 2);
+    EVIO_GATHER_LIT(&out, "\r\n");
+    evio_gather_flush(&out);
     tunnel_start(m, t, client, up);
 }
 
@@ -506,7 +515,7 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
 {
     struct proxy *p = arg;
     struct request *r = p->r;
-    char dur[32];
+    char dur[FMT_U64_LEN + 2];
     const char *connection = NULL;
 
     if (resp->upgrade) {
@@ -522,10 +531,10 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
         if (!hop_by_hop(h, connection, false))
             resp_header(r, h->name, h->value);
     }
-    /* Go's "%f": six decimals. Integer formatting: float printf is a
-     * visible share of the per-request cost. */
-    long long us = (long long)(req_elapsed(r) * 1e6 + 0.5);
-    snprintf(dur, sizeof(dur), "%lld.%06lld", us / 1000000, us % 1000000);
+    /* Go's "%f": six decimals. */
+    double secs = req_elapsed(r);
+    uint64_t us = secs > 0 ? (uint64_t)(secs * 1e6 + 0.5) : 0;
+    dur[fmt_fixed(dur, us, 6)] = '\0';
     resp_header(r, "X-Duration-Seconds", dur);
     p->state = PX_RESPONSE;
     resp_start(r, resp->status, resp->content_length);

@@ -1,6 +1,7 @@
 #include "evio.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
@@ -48,4 +49,30 @@ int evio_bev_write(struct bufferevent *bev)
     evbuffer_freeze(out, 1);
     errno = err;
     return n;
+}
+
+void evio_gather_init(struct evio_gather *g, struct evbuffer *to)
+{
+    g->to = to;
+    g->len = 0;
+}
+
+void evio_gather_flush(struct evio_gather *g)
+{
+    if (g->len > 0)
+        evbuffer_add(g->to, g->buf, g->len);
+    g->len = 0;
+}
+
+void evio_gather_add(struct evio_gather *g, const void *data, size_t len)
+{
+    if (len > sizeof(g->buf) - g->len) {
+        evio_gather_flush(g);
+        if (len > sizeof(g->buf)) {
+            evbuffer_add(g->to, data, len);
+            return;
+        }
+    }
+    memcpy(g->buf + g->len, data, len);
+    g->len += len;
 }

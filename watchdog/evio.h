@@ -25,4 +25,19 @@ ssize_t evio_bev_read(struct bufferevent *bev, size_t max);
  * evbuffer_write's result. */
 int evio_bev_write(struct bufferevent *bev);
 
+/* Small pieces (a head: names, values, separators) gathered in memory and
+ * added to an evbuffer in one call: each evbuffer_add costs a call and,
+ * on a bufferevent's buffer, a run of its callbacks. */
+struct evio_gather {
+    struct evbuffer *to;
+    size_t len;
+    char buf[2048];
+};
+
+void evio_gather_init(struct evio_gather *g, struct evbuffer *to);
+void evio_gather_add(struct evio_gather *g, const void *data, size_t len);
+#define EVIO_GATHER_LIT(g, lit) evio_gather_add(g, lit, sizeof(lit) - 1)
+/* Add what is gathered to the evbuffer. */
+void evio_gather_flush(struct evio_gather *g);
+
 #endif

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
+
 /* The one global: set once at startup, before any other thread or child. */
 static enum log_format log_fmt = LOG_FORMAT_TEXT;
 
@@ -301,8 +303,10 @@ void log_human_size(double bytes, char *buf, size_t len)
 
     /* A whole number under 1000 prints the same under %.4g: skip the
      * float formatting for the common small answer. */
-    if (bytes >= 0 && bytes < 1000.0 && bytes == (double)(int)bytes) {
-        snprintf(buf, len, "%dB", (int)bytes);
+    if (bytes >= 0 && bytes < 1000.0 && bytes == (double)(int)bytes && len >= 5) {
+        size_t n = fmt_u64(buf, (uint64_t)bytes);
+        buf[n++] = 'B';
+        buf[n] = '\0';
         return;
     }
     while (bytes >= 1000.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
@@ -327,21 +331,20 @@ static void add_seconds(struct sbuf *b, double s)
     int n;
 
     if (s >= 0 && s < 1e10) {
-        long long t = (long long)(s * 10000.0 + 0.5);
-        n = snprintf(num, sizeof(num), "%lld.%04lld", t / 10000, t % 10000);
-    } else {
-        n = snprintf(num, sizeof(num), "%.4f", s);
+        sb_add(b, num, fmt_fixed(num, (uint64_t)(s * 10000.0 + 0.5), 4));
+        return;
     }
+    n = snprintf(num, sizeof(num), "%.4f", s);
     if (n > 0)
         sb_add(b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
 }
 
 static void request_text(struct sbuf *b, const struct log_request *r)
 {
-    char size[32], status[16];
+    char size[32], status[FMT_U64_LEN + 1];
 
     log_human_size((double)r->bytes, size, sizeof(size));
-    snprintf(status, sizeof(status), "%d", r->status);
+    status[fmt_i64(status, r->status)] = '\0';
     add_text_time(b);
     /* "%s %s - %d - ContentLength: %s (%.4fs)", appended piece by piece. */
     sb_adds(b, r->method);

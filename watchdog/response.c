@@ -12,6 +12,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "evio.h"
+#include "fmt.h"
 #include "log.h"
 
 static const char *reason(int status)
@@ -48,14 +50,6 @@ static const char *reason(int status)
     }
 }
 
-static void add_date(struct evbuffer *out)
-{
-    static struct time_cache tc;
-    size_t len;
-    const char *d = time_cached(&tc, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", true, &len);
-    evbuffer_add(out, d, len);
-}
-
 void resp_reset(struct conn *c)
 {
     evbuffer_drain(c->resp_head, evbuffer_get_length(c->resp_head));
@@ -67,33 +61,40 @@ void resp_reset(struct conn *c)
     c->harg = NULL;
 }
 
-static bool server_managed(const char *name)
+#define NAME_EQ(name, len, lit) ((len) == sizeof(lit) - 1 && strncasecmp(name, lit, len) == 0)
+
+static bool server_managed(const char *name, size_t len)
 {
-    return strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0 ||
-           strcasecmp(name, "Connection") == 0;
+    return NAME_EQ(name, len, "Content-Length") || NAME_EQ(name, len, "Transfer-Encoding") ||
+           NAME_EQ(name, len, "Connection");
 }
 
 void resp_header(struct request *r, const char *name, const char *value)
 {
     struct conn *c = r->conn;
-    if (c->resp_started || server_managed(name))
+    size_t len = strlen(name);
+    if (c->resp_started || server_managed(name, len))
         return;
-    if (strcasecmp(name, "Date") == 0)
+    if (NAME_EQ(name, len, "Date"))
         c->resp_has_date = true;
-    if (strcasecmp(name, "Content-Type") == 0)
+    if (NAME_EQ(name, len, "Content-Type"))
         c->resp_has_type = true;
-    evbuffer_add_printf(c->resp_head, "%s: ", name);
+    struct evio_gather g;
+    evio_gather_init(&g, c->resp_head);
+    evio_gather_add(&g, name, len);
+    EVIO_GATHER_LIT(&g, ": ");
     /* A value must never split the head: CR and LF become spaces. */
     for (const char *p = value; *p; p += strcspn(p, "\r\n")) {
         size_t n = strcspn(p, "\r\n");
-        evbuffer_add(c->resp_head, p, n);
+        evio_gather_add(&g, p, n);
         p += n;
         if (*p) {
-            evbuffer_add(c->resp_head, " ", 1);
+            EVIO_GATHER_LIT(&g, " ");
             p++;
         }
     }
-    evbuffer_add(c->resp_head, "\r\n", 2);
+    EVIO_GATHER_LIT(&g, "\r\n");
+    evio_gather_flush(&g);
 }
 
 static bool status_has_body(int status)
@@ -101,49 +102,80 @@ static bool status_has_body(int status)
     return status >= 200 && status != 204 && status != 304;
 }
 
-static void add_framing(struct conn *c, struct evbuffer *out, int status, int64_t len)
+static void gather_u64(struct evio_gather *g, uint64_t v)
+{
+    char num[FMT_U64_LEN];
+    evio_gather_add(g, num, fmt_u64(num, v));
+}
+
+static void add_date(struct evio_gather *h)
+{
+    static struct time_cache tc;
+    size_t len;
+    const char *d = time_cached(&tc, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", true, &len);
+    evio_gather_add(h, d, len);
+}
+
+static void add_framing(struct conn *c, struct evio_gather *h, int status, int64_t len)
 {
     if (!status_has_body(status))
         return;
-    if (len >= 0)
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)len);
-    else if (c->req.head)
+    if (len >= 0) {
+        EVIO_GATHER_LIT(h, "Content-Length: ");
+        gather_u64(h, (uint64_t)len);
+        EVIO_GATHER_LIT(h, "\r\n");
+    } else if (c->req.head) {
         return;
-    else if (c->req.http_major == 1 && c->req.http_minor >= 1)
-        c->resp_chunked = true, evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    else
+    } else if (c->req.http_major == 1 && c->req.http_minor >= 1) {
+        c->resp_chunked = true;
+        EVIO_GATHER_LIT(h, "Transfer-Encoding: chunked\r\n");
+    } else {
         c->keep_alive = false; /* HTTP/1.0: the end of the body is the close */
+    }
 }
 
 void resp_start(struct request *r, int status, int64_t content_length)
 {
     struct conn *c = r->conn;
+    struct evio_gather h;
     if (c->resp_started)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
+    const char *why = reason(status);
+    /* The head reaches the socket's buffer in two additions. */
+    evio_gather_init(&h, out);
     c->resp_started = true;
     c->status = status;
     c->resp_nobody = r->head || !status_has_body(status);
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    EVIO_GATHER_LIT(&h, "HTTP/1.1 ");
+    gather_u64(&h, (uint64_t)(status < 0 ? 0 : status));
+    EVIO_GATHER_LIT(&h, " ");
+    evio_gather_add(&h, why, strlen(why));
+    EVIO_GATHER_LIT(&h, "\r\n");
     if (!c->resp_has_date)
-        add_date(out);
+        add_date(&h);
     if (status != 101) {
-        add_framing(c, out, status, content_length);
-        if (!c->keep_alive || c->srv->shutting_down)
-            evbuffer_add(out, "Connection: close\r\n", 19), c->keep_alive = false;
-        else if (r->http_minor == 0)
-            evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+        add_framing(c, &h, status, content_length);
+        if (!c->keep_alive || c->srv->shutting_down) {
+            EVIO_GATHER_LIT(&h, "Connection: close\r\n");
+            c->keep_alive = false;
+        } else if (r->http_minor == 0) {
+            EVIO_GATHER_LIT(&h, "Connection: keep-alive\r\n");
+        }
     }
+    evbuffer_add(c->resp_head, "\r\n", 2);
+    evio_gather_flush(&h);
     evbuffer_add_buffer(out, c->resp_head);
-    evbuffer_add(out, "\r\n", 2);
     conn_flush_soon(c);
 }
 
 static void chunk_head(struct evbuffer *out, size_t len)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%zx\r\n", len);
-    evbuffer_add(out, buf, (size_t)n);
+    char buf[FMT_U64_LEN + 2];
+    size_t n = fmt_hex(buf, len);
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    evbuffer_add(out, buf, n);
 }
 
 void resp_write(struct request *r, const void *data, size_t len)
