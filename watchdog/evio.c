@@ -16,8 +16,14 @@ ssize_t evio_read(struct evbuffer *buf, int fd, size_t max)
         errno = ENOMEM;
         return -1;
     }
-    for (int i = 0; i < nv; i++)
-        iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+    /* The space reserved can be more than asked: read no more than max,
+     * so that a full read means there may be more waiting. */
+    size_t room = max;
+    for (int i = 0; i < nv; i++) {
+        size_t len = v[i].iov_len < room ? v[i].iov_len : room;
+        iov[i] = (struct iovec){v[i].iov_base, len};
+        room -= len;
+    }
     ssize_t n = readv(fd, iov, nv);
     int used = 0;
     for (ssize_t left = n; left > 0; left -= (ssize_t)v[used++].iov_len) {
