@@ -46,8 +46,10 @@ fi
 CFLAGS="-O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE"
 cc $CFLAGS -pthread -o "$OUT/spawn_limit" bench/spawn_limit.c
 cc $CFLAGS -o "$OUT/wdclient" bench/wdclient.c
+cc $CFLAGS -o "$OUT/relay" bench/relay.c
 SPAWN=$OUT/spawn_limit
 CLIENT=$OUT/wdclient
+RELAY=$OUT/relay
 
 # ---- helpers ----
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -185,28 +187,42 @@ bench_http() {
         return 0
     fi
     H_PID=$WD_PID
+    # The floor of one more hop: bench/relay.c copies bytes between each
+    # client and the same nginx, with no HTTP at all.
+    "$RELAY" $((BASE_PORT + 8)) "$UP" 2>"$OUT/relay.log" &
+    R_PID=$!
+    PIDS="$PIDS $R_PID"
     for c in 1 32; do
         for r in $(seq "$REPEAT"); do
             log "http c=$c run $r"
             wrk_run "$OUT/wrk.direct.$c.$r" "$c" "http://127.0.0.1:$UP/" >>"$WORK/direct.$c"
             wrk_run "$OUT/wrk.http.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 4))/" >>"$WORK/http.$c"
+            wrk_run "$OUT/wrk.relay.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 8))/" >>"$WORK/relay.$c"
             if [ "$c" = 1 ]; then
                 for p in 50 99; do
-                    wrk_pct "$OUT/wrk.direct.$c.$r" $p >>"$WORK/direct.p$p"
-                    wrk_pct "$OUT/wrk.http.$c.$r" $p >>"$WORK/http.p$p"
+                    for k in direct http relay; do
+                        wrk_pct "$OUT/wrk.$k.$c.$r" $p >>"$WORK/$k.p$p"
+                    done
                 done
             fi
         done
         d=$(median <"$WORK/direct.$c")
         h=$(median <"$WORK/http.$c")
+        rl=$(median <"$WORK/relay.$c")
         row "http mode, nginx upstream, GET, $c conn (req/s)" "$h" "$d" "$(ratio "$h" "$d")" "$([ "$c" = 32 ] && echo '>= 0.5')"
+        row "byte relay, no HTTP (bench/relay.c), $c conn (req/s)" "$rl" "$d" "$(ratio "$rl" "$d")" ""
     done
     for p in 50 99; do
         d=$(median <"$WORK/direct.p$p")
-        h=$(median <"$WORK/http.p$p")
-        added=$(awk -v a="$h" -v b="$d" 'BEGIN {printf "%.0f", a-b}')
-        row "http mode, 1 conn, p$p latency (us; limit = direct)" "$h (+$added)" "$d" "$(ratio "$h" "$d")" "$([ $p = 50 ] && echo '< +50 us')"
+        for k in http relay; do
+            h=$(median <"$WORK/$k.p$p")
+            added=$(awk -v a="$h" -v b="$d" 'BEGIN {printf "%.0f", a-b}')
+            label="http mode"
+            [ "$k" = relay ] && label="byte relay"
+            row "$label, 1 conn, p$p latency (us; limit = direct)" "$h (+$added)" "$d" "$(ratio "$h" "$d")" "$([ $p = 50 ] && [ $k = http ] && echo '< +50 us')"
+        done
     done
+    stop_pid "$R_PID"
     stop_pid "$H_PID"
 }
 
