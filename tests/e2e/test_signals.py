@@ -107,3 +107,24 @@ def test_as_pid1_sigterm_exits_0(watchdog):
     assert rc == 0, f"PID 1 did not exit 0 on SIGTERM (rc={rc})"
     assert time.monotonic() - t0 < 3.5
     assert not wd.lock_path.exists()
+
+
+def _sig_masks(status_text):
+    fields = dict(line.split(":", 1) for line in status_text.splitlines() if ":" in line)
+    return fields["SigBlk"].strip(), fields["SigIgn"].strip()
+
+
+def test_function_starts_with_default_signals_and_empty_mask(watchdog):
+    """The watchdog blocks SIGCHLD and ignores SIGPIPE for itself, and here
+    inherits SIGHUP ignored from its parent; the function gets none of it,
+    as if a shell had started it."""
+    ignore_hup = ("sh", "-c", 'trap "" HUP; "$0" "$@"; s=$?; exit $s')
+    wd = watchdog({"fprocess": "cat /proc/self/status"}, wrapper=ignore_hup)
+    own_blk, own_ign = _sig_masks(open("/proc/%d/status" % wd.pid).read())
+    assert int(own_blk, 16) & (1 << (signal.SIGCHLD - 1)), "the watchdog itself blocks SIGCHLD"
+    assert int(own_ign, 16) & (1 << (signal.SIGHUP - 1)), "the wrapper's SIGHUP reached the watchdog"
+    r = wd.request("POST", "/", body=b"")
+    assert r.status == 200
+    blk, ign = _sig_masks(r.body.decode())
+    assert int(blk, 16) == 0, "function started with blocked signals: SigBlk " + blk
+    assert int(ign, 16) == 0, "function started with ignored signals: SigIgn " + ign
