@@ -121,9 +121,13 @@ static int setup_sigchld(struct app *app)
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    /* Inherited as ignored, SIGCHLD would be discarded (and exits reaped
+     * by the kernel), so the fd would never tell us of an exit. */
+    signal(SIGCHLD, SIG_DFL);
     /* Blocked, so it only shows on the fd; proc_spawn gives every child an
-     * empty mask. */
-    if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0)
+     * empty mask. Nothing else: a SIGTERM blocked by whoever started us
+     * would never reach its handler. */
+    if (sigprocmask(SIG_SETMASK, &chld, NULL) != 0)
         return -1;
     app->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     if (app->chld_fd < 0) {

@@ -1,6 +1,7 @@
 """CONTRACT 6: signals, children, shutdown."""
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -114,17 +115,31 @@ def _sig_masks(status_text):
     return fields["SigBlk"].strip(), fields["SigIgn"].strip()
 
 
+# Starts the watchdog as its child with SIGHUP and SIGCHLD ignored and
+# SIGTERM blocked, as a careless parent (or nohup) can.
+IGNORING_PARENT = (sys.executable, "-c",
+                   "import signal, subprocess, sys\n"
+                   "def ignore():\n"
+                   "    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+                   "    signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+                   "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
+                   "sys.exit(subprocess.call(sys.argv[1:], preexec_fn=ignore))")
+
+
 def test_function_starts_with_default_signals_and_empty_mask(watchdog):
     """The watchdog blocks SIGCHLD and ignores SIGPIPE for itself, and here
-    inherits SIGHUP ignored from its parent; the function gets none of it,
-    as if a shell had started it."""
-    ignore_hup = ("sh", "-c", 'trap "" HUP; "$0" "$@"; s=$?; exit $s')
-    wd = watchdog({"fprocess": "cat /proc/self/status"}, wrapper=ignore_hup)
+    inherits SIGHUP and SIGCHLD ignored and SIGTERM blocked from its parent;
+    it still hears of its function's exit and of SIGTERM, and the function
+    gets none of it, as if a shell had started it."""
+    wd = watchdog({"fprocess": "cat /proc/self/status"}, wrapper=IGNORING_PARENT)
     own_blk, own_ign = _sig_masks(open("/proc/%d/status" % wd.pid).read())
-    assert int(own_blk, 16) & (1 << (signal.SIGCHLD - 1)), "the watchdog itself blocks SIGCHLD"
-    assert int(own_ign, 16) & (1 << (signal.SIGHUP - 1)), "the wrapper's SIGHUP reached the watchdog"
-    r = wd.request("POST", "/", body=b"")
+    assert int(own_blk, 16) == 1 << (signal.SIGCHLD - 1), "blocks exactly SIGCHLD: " + own_blk
+    assert int(own_ign, 16) & (1 << (signal.SIGHUP - 1)), "the parent's SIGHUP reached the watchdog"
+    assert not int(own_ign, 16) & (1 << (signal.SIGCHLD - 1)), "SIGCHLD still ignored"
+    r = wd.request("POST", "/", body=b"", timeout=5)
     assert r.status == 200
     blk, ign = _sig_masks(r.body.decode())
     assert int(blk, 16) == 0, "function started with blocked signals: SigBlk " + blk
     assert int(ign, 16) == 0, "function started with ignored signals: SigIgn " + ign
+    wd.signal(signal.SIGTERM)
+    assert wait_until(lambda: not wd.lock_path.exists(), 3.0), "SIGTERM not handled"
