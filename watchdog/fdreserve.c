@@ -7,15 +7,32 @@
 void fd_reserve_init(struct fd_reserve *r)
 {
     r->have = 0;
+    r->want = FD_RESERVE_SIZE;
+}
+
+/* A copy of stdin (main keeps 0-2 open) needs no file system, so it works
+ * in an image without /dev; close-on-exec keeps it out of every function
+ * process. */
+static int hold_one(void)
+{
+    return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+}
+
+bool fd_reserve_settle(struct fd_reserve *r)
+{
+    int probe = hold_one();
+    if (probe >= 0)
+        close(probe);
+    else if (fd_exhausted(errno) && r->have > 0)
+        close(r->fds[--r->have]);
+    r->want = r->have;
+    return r->have == FD_RESERVE_SIZE;
 }
 
 bool fd_reserve_fill(struct fd_reserve *r)
 {
-    while (r->have < FD_RESERVE_SIZE) {
-        /* A copy of stdin (main keeps 0-2 open) needs no file system, so
-         * it works in an image without /dev; close-on-exec keeps it out of
-         * every function process. */
-        int fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+    while (r->have < r->want) {
+        int fd = hold_one();
         if (fd < 0)
             return !fd_exhausted(errno); /* no stdin: nothing to hold back */
         r->fds[r->have++] = fd;

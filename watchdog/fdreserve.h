@@ -16,10 +16,17 @@
 struct fd_reserve {
     int fds[FD_RESERVE_SIZE];
     int have;
+    int want;  /* FD_RESERVE_SIZE, or what a small table allowed at startup */
 };
 
 /* Empty; call fd_reserve_fill to take the descriptors. */
 void fd_reserve_init(struct fd_reserve *r);
+/* At startup, after the first fill: leave room for at least one
+ * connection (giving a descriptor back if the reserve took the last one),
+ * then keep what is held as the reserve's size, so that a small table
+ * never has the server waiting for descriptors it cannot have. True when
+ * the whole reserve was kept. */
+bool fd_reserve_settle(struct fd_reserve *r);
 /* Take descriptors until the reserve is full. False only when the table
  * (or the system) ran out first, keeping what it got; true when full, or
  * when there is nothing to copy (stdin closed). */

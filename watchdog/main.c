@@ -154,6 +154,16 @@ static void on_fatal(void *arg, int code)
     server_shutdown(app->srv, code, false);
 }
 
+/* Last, once the listener and the mode's processes have what they need:
+ * the reserve is whatever the table still allows, up to its size. */
+static void fill_reserve(struct fd_reserve *r)
+{
+    fd_reserve_fill(r);
+    if (!fd_reserve_settle(r))
+        log_warn("descriptor reserve: the descriptor table is small: keeping %d of %d", r->have,
+                 FD_RESERVE_SIZE);
+}
+
 static int setup_signals(struct app *app)
 {
     /* A client or function that goes away must not kill us through a write. */
@@ -217,8 +227,6 @@ static int run(struct app *app)
     if (setup_metrics(app) != 0)
         goto out;
     fd_reserve_init(&app->fds);
-    if (!fd_reserve_fill(&app->fds) || app->fds.have < FD_RESERVE_SIZE)
-        log_warn("descriptor reserve: %s", strerror(errno));
     app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app,
                                  app->metrics ? metrics_job_observer(app->metrics) : NULL,
                                  &app->fds};
@@ -233,6 +241,7 @@ static int run(struct app *app)
                           app->metrics ? &hooks : NULL, &app->fds);
     if (!app->srv || server_listen(app->srv) != 0)
         goto out;
+    fill_reserve(&app->fds);
     event_base_dispatch(app->base);
     rc = server_exit_code(app->srv);
     log_info("Exiting with code %d", rc);

@@ -107,6 +107,18 @@ def test_emfile_survived_without_spinning():
         assert wd.alive()
 
 
+def test_tiny_descriptor_table_answers_instead_of_hanging():
+    """RLIMIT_NOFILE of 12 leaves no room for a function's pipes: the
+    reserve must not take the last descriptor from the listener, so the
+    request is accepted and answered 500, and the watchdog stays up."""
+    with Watchdog(fprocess="cat", nofile=12) as wd:
+        for _ in range(3):
+            st, _, body = get(wd.port, "/", body=b"x")
+            assert st == 500 and b"Unable to start function" in body
+        assert wd.alive()
+        assert "descriptor reserve" in wd.log()
+
+
 def test_function_starts_when_descriptors_run_out():
     """Descriptors exhausted by client connections: the watchdog keeps a few
     in reserve, so the function of a connection it accepted still starts,

@@ -56,7 +56,19 @@ static void test_partial_fill(void)
     CHECK(pipe(fds) == 0);
     close(fds[0]);
     close(fds[1]);
+    /* Settled: one given back so a connection fits, then full with two. */
+    CHECK(!fd_reserve_fill(&r) && r.have == 3);
+    CHECK(!fd_reserve_settle(&r));
+    CHECK(r.have == 2 && lowest_free() == first + 2);
+    CHECK(fd_reserve_fill(&r) && r.have == 2);
+    CHECK(fd_reserve_release(&r) == 2);
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK(fd_reserve_fill(&r) && r.have == 2); /* a bigger table later changes nothing */
+    CHECK(fd_reserve_release(&r) == 2);
+    /* Room to spare: the whole reserve is kept. */
+    fd_reserve_init(&r);
+    CHECK(fd_reserve_fill(&r) && fd_reserve_settle(&r) && r.have == FD_RESERVE_SIZE);
+    CHECK(fd_reserve_release(&r) == FD_RESERVE_SIZE);
 }
 
 /* Nothing to copy (stdin closed, as in an image without /dev): an empty
