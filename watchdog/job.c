@@ -21,8 +21,9 @@
 #define READ_CHUNK (256 * 1024 - 256)
 /* The first read of stdout: most functions print a few KiB, and reserving
  * a whole READ_CHUNK for each of many concurrent requests churns the heap
- * (brk up and down on every request). Reads that fill what was reserved
- * double it, so a large output soon reads a full pipe at a time. */
+ * (brk up and down on every request). Reads that fill what was asked
+ * (evio_read never reads more) double it, so a large output soon reads a
+ * full pipe at a time. */
 #define READ_FIRST (16 * 1024 - 256)
 /* On exit, read at most this much that is already in the pipe: the
  * process wrote at most a pipe's worth that we have not seen, and a
@@ -342,7 +343,6 @@ static void set_nonblock(int fd)
     fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
-/* Pipes, then the process; the child's ends are closed in the parent. */
 static void close_pipes(int in[2], int out[2], int err[2])
 {
     for (int i = 0; i < 2; i++) {
@@ -365,6 +365,7 @@ static int open_pipes(const struct job_params *p, int in[2], int out[2], int err
     return 0;
 }
 
+/* Pipes, then the process; the child's ends are closed in the parent. */
 static int spawn(struct job *j, const struct job_params *p, int *exit_code)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};

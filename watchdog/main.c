@@ -15,10 +15,10 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "fdreserve.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
-#include "fdreserve.h"
 #include "mode.h"
 #include "proc.h"
 #include "server_api.h"

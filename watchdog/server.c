@@ -926,7 +926,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     arm_timer(c, s->cfg->read_timeout_ms);
 }
 
-
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct server *s = arg;
