@@ -11,7 +11,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -88,6 +90,49 @@ static int child_stdio(int fd, int target)
     return 0;
 }
 
+/* execvp's search of the watchdog's PATH (glibc's default when unset),
+ * without its /bin/sh fallback for a file that has no #! line:
+ * posix_spawnp and Go's os/exec have none either, so such a file stays an
+ * exec failure (126). Returns only on failure, with errno EACCES if a
+ * candidate was not executable, else the last error. getenv only reads
+ * environ, which the suspended parent does not touch (glibc's posix_spawnp
+ * reads PATH in its child too). */
+static void exec_path(char *const *argv, char *const *envp)
+{
+    char buf[PATH_MAX];
+    const char *file = argv[0];
+    const char *path = getenv("PATH");
+    size_t flen = strlen(file);
+    bool denied = false;
+
+    if (strchr(file, '/')) {
+        execve(file, argv, envp);
+        return;
+    }
+    if (!path)
+        path = "/bin:/usr/bin";
+    for (const char *p = path;; p++) {
+        const char *end = strchrnul(p, ':');
+        size_t dlen = (size_t)(end - p);
+        if (dlen + flen + 2 <= sizeof(buf)) {
+            /* An empty entry is the current directory. */
+            memcpy(buf, p, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + (dlen ? dlen + 1 : 0), file, flen + 1);
+            execve(buf, argv, envp);
+            if (errno == EACCES)
+                denied = true;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                return;
+        }
+        if (!*end)
+            break;
+        p = end;
+    }
+    if (denied)
+        errno = EACCES;
+}
+
 /* Between vfork and exec: only async-signal-safe calls on memory the
  * parent owns, and never a return. The parent reads *err once we exit. */
 static _Noreturn void child_exec(const struct proc_table *t, const struct proc_spawn_args *a,
@@ -106,7 +151,7 @@ static _Noreturn void child_exec(const struct proc_table *t, const struct proc_s
         child_stdio(a->err_fd, 2) == 0) {
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execvpe(a->argv[0], a->argv, a->envp);
+        exec_path(a->argv, a->envp);
     }
     *err = errno ? errno : ENOEXEC;
     _exit(127);

@@ -13,7 +13,7 @@ void proc_table_free(struct proc_table *t);
 
 /* What a child gets: stdio fds to dup onto 0/1/2 (-1: /dev/null). */
 struct proc_spawn_args {
-    char *const *argv;   /* argv[0] looked up in PATH */
+    char *const *argv;   /* argv[0] looked up in the watchdog's PATH */
     char *const *envp;
     int in_fd, out_fd, err_fd;
 };

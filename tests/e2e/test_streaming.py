@@ -82,6 +82,35 @@ def test_exec_failure_is_500(watchdog):
     assert wd.request("GET", "/_/health").status == 200
 
 
+@pytest.mark.parametrize("case", ["missing", "in_path", "no_exec_bit", "no_shebang"])
+def test_exec_failure_exit_status(watchdog, tmp_path, case):
+    """Exec failures as a shell (and posix_spawnp) reports them: 127 when
+    nothing is found, 126 when found but not executable. PATH is searched
+    in order, an empty entry being the current directory; a file without
+    #! is not handed to /bin/sh."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "tool"
+    if case == "in_path":
+        tool.write_text("#!/bin/sh\necho found-in-path\n")
+        tool.chmod(0o755)
+    elif case == "no_exec_bit":
+        tool.write_text("#!/bin/sh\necho never\n")
+        tool.chmod(0o644)
+    elif case == "no_shebang":
+        tool.write_text("echo never\n")
+        tool.chmod(0o755)
+    path = "/nonexistent::%s:/usr/bin:/bin" % bindir
+    wd = watchdog({"fprocess": "tool", "PATH": path})
+    r = wd.request("POST", "/", b"")
+    if case == "in_path":
+        assert (r.status, r.body) == (200, b"found-in-path\n")
+        return
+    code = 127 if case == "missing" else 126
+    assert r.status == 500
+    assert r.body == b"Unable to start function: tool (exit status %d)\n" % code
+
+
 def test_function_ignoring_stdin_with_big_body(watchdog):
     wd = watchdog({"fprocess": "echo hi"})
     r = wd.request("POST", "/", b"z" * (4 * MiB), timeout=20)
