@@ -111,6 +111,7 @@ static void exec_path(char *const *argv, char *const *envp)
     }
     if (!path)
         path = "/bin:/usr/bin";
+    errno = ENOENT; /* when no candidate fits in PATH_MAX */
     for (const char *p = path;; p++) {
         const char *end = strchrnul(p, ':');
         size_t dlen = (size_t)(end - p);
