@@ -321,16 +321,12 @@ static void send_head(struct proxy *p)
 static void write_body(struct proxy *p, struct evbuffer *data, const char *bytes, size_t len)
 {
     struct evbuffer *out = upconn_output(p->uc);
-    char size[FMT_U64_LEN + 2];
+    char size[FMT_CHUNK_LEN];
     if (len == 0)
         return;
     p->body_sent = true;
-    if (p->chunked_out) {
-        size_t n = fmt_hex(size, len);
-        size[n++] = '\r';
-        size[n++] = '\n';
-        evbuffer_add(out, size, n);
-    }
+    if (p->chunked_out)
+        evbuffer_add(out, size, fmt_chunk_size(size, len));
     if (data)
         evbuffer_add_buffer(out, data);
     else

@@ -31,7 +31,7 @@ bool fd_reserve_settle(struct fd_reserve *r)
 
 bool fd_reserve_fill(struct fd_reserve *r)
 {
-    while (r->have < r->want) {
+    while (r && r->have < r->want) {
         int fd = hold_one();
         if (fd < 0)
             return !fd_exhausted(errno); /* no stdin: nothing to hold back */

@@ -29,7 +29,7 @@ void fd_reserve_init(struct fd_reserve *r);
 bool fd_reserve_settle(struct fd_reserve *r);
 /* Take descriptors until the reserve is full. False only when the table
  * (or the system) ran out first, keeping what it got; true when full, or
- * when there is nothing to copy (stdin closed). */
+ * when there is nothing to copy (stdin closed), or on NULL (no reserve). */
 bool fd_reserve_fill(struct fd_reserve *r);
 /* Close every held descriptor; returns how many were freed. Safe on NULL. */
 int fd_reserve_release(struct fd_reserve *r);

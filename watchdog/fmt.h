@@ -37,6 +37,16 @@ static inline size_t fmt_hex(char *out, uint64_t v)
     return fmt_u64_base(out, v, 16);
 }
 
+/* A chunk-size line of chunked framing: "%llx\r\n". */
+#define FMT_CHUNK_LEN (FMT_U64_LEN + 2)
+static inline size_t fmt_chunk_size(char *out, uint64_t len)
+{
+    size_t n = fmt_hex(out, len);
+    out[n++] = '\r';
+    out[n++] = '\n';
+    return n;
+}
+
 /* Decimal, as "%lld". */
 static inline size_t fmt_i64(char *out, int64_t v)
 {

@@ -171,11 +171,8 @@ void resp_start(struct request *r, int status, int64_t content_length)
 
 static void chunk_head(struct evbuffer *out, size_t len)
 {
-    char buf[FMT_U64_LEN + 2];
-    size_t n = fmt_hex(buf, len);
-    buf[n++] = '\r';
-    buf[n++] = '\n';
-    evbuffer_add(out, buf, n);
+    char buf[FMT_CHUNK_LEN];
+    evbuffer_add(out, buf, fmt_chunk_size(buf, len));
 }
 
 void resp_write(struct request *r, const void *data, size_t len)

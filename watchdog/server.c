@@ -863,14 +863,19 @@ static struct conn *conn_new(struct server *s, evutil_socket_t fd)
  * listener stays readable, so accepting again at once would spin. Pause on
  * a timer the server owns (freed with it, never firing on a freed
  * listener), and log once per episode, not once per retry. */
+static void arm_accept_pause(struct server *s)
+{
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(s->accept_timer, &tv);
+}
+
 static void pause_accepting(struct server *s, int err)
 {
     if (!s->accept_paused)
         log_error("accept: %s: pausing new connections until descriptors free up", strerror(err));
     s->accept_paused = true;
     evconnlistener_disable(s->listener);
-    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-    evtimer_add(s->accept_timer, &tv);
+    arm_accept_pause(s);
 }
 
 /* The pause is over: accept again once the reserve is whole, so that the
@@ -882,9 +887,8 @@ static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!s->listener)
         return;
-    if (s->reserve && !fd_reserve_fill(s->reserve)) {
-        struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-        evtimer_add(s->accept_timer, &tv);
+    if (!fd_reserve_fill(s->reserve)) {
+        arm_accept_pause(s);
         return;
     }
     evconnlistener_enable(s->listener);
@@ -907,7 +911,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     /* This connection took a descriptor the reserve wanted back: accept
      * no more until it has them. */
-    if (s->reserve && !fd_reserve_fill(s->reserve))
+    if (!fd_reserve_fill(s->reserve))
         pause_accepting(s, EMFILE);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -33,6 +33,7 @@ static void test_fill_and_release(void)
     CHECK(lowest_free() == before);
     CHECK(fd_reserve_release(&r) == 0);
     CHECK(fd_reserve_release(NULL) == 0);
+    CHECK(fd_reserve_fill(NULL));
 }
 
 /* A table with room for three: the reserve keeps what it got, says it is

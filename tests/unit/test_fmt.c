@@ -62,9 +62,18 @@ static void test_fixed(void)
     CHECK_STR(fixed(7, 0), "7");
 }
 
+static void test_chunk_size(void)
+{
+    out[fmt_chunk_size(out, 31)] = '\0';
+    CHECK_STR(out, "1f\r\n");
+    out[fmt_chunk_size(out, 0)] = '\0';
+    CHECK_STR(out, "0\r\n");
+}
+
 int main(void)
 {
     test_against_printf();
     test_fixed();
+    test_chunk_size();
     return check_done("fmt");
 }
