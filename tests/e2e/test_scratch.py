@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
 import shiputil  # noqa: E402
+import wdproc  # noqa: E402
 from shiputil import REPO, Watchdog, request
 
 MAX_SIZE = 1.2 * 1024 * 1024  # stripped; the Go watchdog is about 9 MB
@@ -104,11 +105,7 @@ def children(pid):
 
 
 def proc_status(pid):
-    out = {}
-    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
-        key, _, value = line.partition(":")
-        out[key] = value.split()
-    return out
+    return wdproc.status_fields(Path("/proc/%d/status" % pid).read_text())
 
 
 def watchdog_pid(wd):

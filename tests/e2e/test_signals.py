@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import wdproc
 from conftest import wait_until
 
 
@@ -111,8 +112,8 @@ def test_as_pid1_sigterm_exits_0(watchdog):
 
 
 def _sig_masks(status_text):
-    fields = dict(line.split(":", 1) for line in status_text.splitlines() if ":" in line)
-    return fields["SigBlk"].strip(), fields["SigIgn"].strip()
+    fields = wdproc.status_fields(status_text)
+    return fields["SigBlk"][0], fields["SigIgn"][0]
 
 
 # Starts the watchdog as its child with SIGHUP and SIGCHLD ignored and

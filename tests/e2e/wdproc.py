@@ -62,6 +62,15 @@ def log_path(default):
     return Path(log_dir) / ("%s-%d.log" % (_test_name(), next(_seq)))
 
 
+def status_fields(text):
+    """The fields of a /proc/PID/status text: name -> list of words."""
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.split()
+    return out
+
+
 def wrapper():
     return os.environ.get("FWATCHDOG_WRAPPER", "").split()
 
