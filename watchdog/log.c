@@ -1,9 +1,11 @@
 /* Logging to stderr. Every line is built whole in memory and leaves in one
  * write(2), so lines from the watchdog and from function processes never
- * interleave mid-line. No stdio: nothing is buffered behind our back. */
+ * interleave mid-line. No stdio: nothing is buffered behind our back; the
+ * one hold, log_defer's, ends with each pass of the event loop. */
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,13 +131,59 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Ends the line and sends it with a single write. */
+/* Lines held while the event loop runs. A request's line is made while
+ * its answer is still queued on the socket: written at once, the line
+ * went out ahead of the answer and its write added to every request's
+ * latency. Held until the end of the loop pass (log_flush, run by an
+ * event the loop activates after the pass's writes), the lines of a pass
+ * leave after the answers and in one write. Whole lines only, in order. */
+/* PIPE_BUF: a batch written to a pipe stays one atomic write. */
+#define LOG_BATCH_MAX PIPE_BUF
+
+static struct {
+    void (*wake)(void *);
+    void *arg;
+    bool woken;
+    size_t len;
+    char buf[LOG_BATCH_MAX];
+} batch;
+
+void log_flush(void)
+{
+    write_all(STDERR_FILENO, batch.buf, batch.len);
+    batch.len = 0;
+    batch.woken = false;
+}
+
+void log_defer(void (*wake)(void *arg), void *arg)
+{
+    log_flush();
+    batch.wake = wake;
+    batch.arg = arg;
+}
+
+/* Ends the line and sends it with a single write, now or with its pass. */
 static void sb_emit(struct sbuf *b)
 {
     sb_add(b, "\n", 1);
     if (b->len > 0 && b->p[b->len - 1] != '\n')
         b->p[b->len - 1] = '\n'; /* cut short by memory: still one line */
-    write_all(STDERR_FILENO, b->p, b->len);
+    if (!batch.wake) {
+        write_all(STDERR_FILENO, b->p, b->len);
+        return;
+    }
+    if (batch.len + b->len > sizeof(batch.buf))
+        log_flush();
+    if (b->len > sizeof(batch.buf)) {
+        write_all(STDERR_FILENO, b->p, b->len);
+        return;
+    }
+    memcpy(batch.buf + batch.len, b->p, b->len);
+    batch.len += b->len;
+    if (!batch.woken) {
+        batch.woken = true;
+        batch.wake(batch.arg);
+    }
 }
 
 /* ---- time stamps ---- */

@@ -12,6 +12,14 @@
 
 void log_setup(enum log_format fmt);
 
+/* While wake is set, lines are held in memory and wake(arg) is called
+ * once for each batch; the caller then runs log_flush, which writes them
+ * in one write(2). Meant for an event the loop activates, so a pass's
+ * lines leave after the pass's answers. log_defer(NULL, NULL) flushes and
+ * goes back to writing each line at once. */
+void log_defer(void (*wake)(void *arg), void *arg);
+void log_flush(void);
+
 /* A watchdog message. level is "info", "warn" or "error". */
 void log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -39,6 +39,7 @@ struct app {
     struct server *srv;
     struct event *sig_chld, *sig_term, *sig_int;
     int chld_fd;              /* signalfd for SIGCHLD, -1: none */
+    struct event *log_ev;     /* writes the log lines held during a pass */
 };
 
 enum flag_action { RUN, DONE_OK, DONE_FAIL, DONE_USAGE };
@@ -114,6 +115,31 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
     if (read(fd, info, sizeof(info)) < 0 && errno != EAGAIN && errno != EINTR)
         log_warn("signalfd: %s", strerror(errno));
     proc_reap(app->procs);
+}
+
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
+/* Activated when a pass logs its first line: active events run in the
+ * order they were activated, so the lines follow the answers that the
+ * same pass queued (those activate their writes before logging). */
+static void wake_log(void *arg)
+{
+    event_active(arg, 0, 0);
+}
+
+static int setup_log(struct app *app)
+{
+    app->log_ev = event_new(app->base, -1, 0, on_log_flush, NULL);
+    if (!app->log_ev)
+        return -1;
+    log_defer(wake_log, app->log_ev);
+    return 0;
 }
 
 static int setup_sigchld(struct app *app)
@@ -220,7 +246,7 @@ static int run(struct app *app)
     app->chld_fd = -1;
     app->base = event_base_new();
     app->procs = proc_table_new();
-    if (!app->base || !app->procs || setup_signals(app))
+    if (!app->base || !app->procs || setup_log(app) || setup_signals(app))
         goto out;
     become_reaper();
     log_startup(app);
@@ -247,6 +273,9 @@ static int run(struct app *app)
     log_info("Exiting with code %d", rc);
 out:
     server_free(app->srv);
+    log_defer(NULL, NULL);
+    if (app->log_ev)
+        event_free(app->log_ev);
     if (app->mode_state && app->mode->free)
         app->mode->free(app->mode_state);
     metrics_free(app->metrics);

@@ -254,6 +254,80 @@ static void test_lines_json(void)
     free(out);
 }
 
+/* ---- held lines ---- */
+
+static int wakes;
+
+static void count_wake(void *arg)
+{
+    (void)arg;
+    wakes++;
+}
+
+static off_t captured_len(void)
+{
+    return lseek(capture_fd, 0, SEEK_END);
+}
+
+/* Lines wait for log_flush, leave whole and in order, and wake the loop
+ * once per batch. */
+static void test_defer_holds_until_flush(void)
+{
+    struct log_lines *ll = log_lines_new("stdout", false);
+    char *out;
+
+    wakes = 0;
+    capture_begin();
+    log_defer(count_wake, NULL);
+    log_lines_feed(ll, "one\ntwo\n", 8);
+    log_lines_feed(ll, "three\n", 6);
+    CHECK(captured_len() == 0);
+    CHECK(wakes == 1);
+    log_flush();
+    CHECK(captured_len() == 14);
+    log_lines_feed(ll, "four\n", 5);
+    CHECK(wakes == 2);
+    log_defer(NULL, NULL); /* flushes, then writes at once */
+    CHECK(captured_len() == 19);
+    log_lines_feed(ll, "five\n", 5);
+    CHECK(captured_len() == 24);
+    log_lines_free(ll);
+    out = capture_end();
+    CHECK_STR(out, "one\ntwo\nthree\nfour\nfive\n");
+    free(out);
+}
+
+/* A line that does not fit what is held sends the held lines first; one
+ * longer than the whole hold goes out on its own, after them. */
+static void test_defer_overflow_keeps_order(void)
+{
+    size_t n = 10000;
+    char *big = malloc(n + 1);
+    struct log_lines *ll = log_lines_new("stdout", false);
+    char *out;
+
+    memset(big, 'x', n);
+    big[n] = '\n';
+    capture_begin();
+    log_defer(count_wake, NULL);
+    log_lines_feed(ll, "first\n", 6);
+    log_lines_feed(ll, big, n + 1);
+    CHECK(captured_len() == (off_t)(6 + n + 1));
+    for (int i = 0; i < 1000; i++)
+        log_lines_feed(ll, "0123456789\n", 11);
+    CHECK(captured_len() > (off_t)(6 + n + 1)); /* the hold filled up and went out */
+    log_defer(NULL, NULL);
+    log_lines_free(ll);
+    out = capture_end();
+    CHECK(strlen(out) == 6 + n + 1 + 11000);
+    CHECK(strncmp(out, "first\nxxx", 9) == 0);
+    CHECK(out[6 + n] == '\n');
+    for (int i = 0; i < 1000; i++)
+        CHECK(strncmp(out + 6 + n + 1 + 11 * i, "0123456789\n", 11) == 0);
+    free(out);
+    free(big);
+}
+
 int main(void)
 {
     test_human_size();
@@ -265,5 +339,7 @@ int main(void)
     test_lines_bare();
     test_lines_long();
     test_lines_json();
+    test_defer_holds_until_flush();
+    test_defer_overflow_keeps_order();
     return check_done("test_log");
 }
