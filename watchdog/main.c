@@ -37,8 +37,8 @@ struct app {
     const struct mode *mode;
     void *mode_state;
     struct server *srv;
-    struct event *sig_chld, *sig_term, *sig_int;
-    int chld_fd;              /* signalfd for SIGCHLD, -1: none */
+    struct event *sig_ev;
+    int sig_fd;               /* signalfd for SIGCHLD, SIGTERM, SIGINT; -1: none */
     struct event *log_ev;     /* writes the log lines held during a pass */
 };
 
@@ -102,19 +102,33 @@ static void tune_malloc(void)
 #endif
 }
 
-/* SIGCHLD arrives on a signalfd, an fd like the function's pipes: an exit
- * seen in the same wait as the last output is reaped in the same pass, so
- * the end of the response goes out with that output in one write, and no
- * signal handler or wakeup pipe runs per request. */
-static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+/* Every signal the watchdog acts on arrives on one signalfd, an fd like
+ * the function's pipes: an exit seen in the same wait as the last output is
+ * reaped in the same pass, so the end of the response goes out with that
+ * output in one write. And with no handler installed at all, nothing of
+ * ours can run in a vfork child before its exec: proc_spawn needs no mask
+ * change around vfork and resets only what was ignored. */
+static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
     struct app *app = arg;
     struct signalfd_siginfo info[8];
+    bool chld = false;
     (void)what;
-    /* SIGCHLD does not queue: one read empties it; waitpid finds them all. */
-    if (read(fd, info, sizeof(info)) < 0 && errno != EAGAIN && errno != EINTR)
+    ssize_t n = read(fd, info, sizeof(info));
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
         log_warn("signalfd: %s", strerror(errno));
-    proc_reap(app->procs);
+    for (ssize_t i = 0; i < n / (ssize_t)sizeof(info[0]); i++) {
+        uint32_t sig = info[i].ssi_signo;
+        if (sig == SIGCHLD) {
+            chld = true;
+            continue;
+        }
+        log_info("Received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        server_shutdown(app->srv, 0, true);
+    }
+    /* SIGCHLD does not queue: once is enough, waitpid finds them all. */
+    if (chld)
+        proc_reap(app->procs);
 }
 
 static void on_log_flush(evutil_socket_t fd, short what, void *arg)
@@ -142,36 +156,31 @@ static int setup_log(struct app *app)
     return 0;
 }
 
-static int setup_sigchld(struct app *app)
+static int setup_signalfd(struct app *app)
 {
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    /* Inherited as ignored, SIGCHLD would be discarded (and exits reaped
-     * by the kernel), so the fd would never tell us of an exit. */
-    signal(SIGCHLD, SIG_DFL);
-    /* Blocked, so it only shows on the fd; proc_spawn gives every child an
-     * empty mask. Nothing else: a SIGTERM blocked by whoever started us
-     * would never reach its handler. */
-    if (sigprocmask(SIG_SETMASK, &chld, NULL) != 0)
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT};
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        /* Inherited as ignored, SIGCHLD would be discarded (and exits
+         * reaped by the kernel): back to the default for all three. */
+        signal(sigs[i], SIG_DFL);
+        sigaddset(&set, sigs[i]);
+    }
+    /* Blocked, so they only show on the fd; proc_spawn gives every child
+     * an empty mask. Exactly these: a signal blocked by whoever started
+     * us is no concern of ours. */
+    if (sigprocmask(SIG_SETMASK, &set, NULL) != 0)
         return -1;
-    app->chld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (app->chld_fd < 0) {
+    app->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (app->sig_fd < 0) {
         log_error("signalfd: %s", strerror(errno));
         return -1;
     }
-    app->sig_chld = event_new(app->base, app->chld_fd, EV_READ | EV_PERSIST, on_sigchld, app);
-    if (!app->sig_chld)
+    app->sig_ev = event_new(app->base, app->sig_fd, EV_READ | EV_PERSIST, on_signal, app);
+    if (!app->sig_ev)
         return -1;
-    return event_add(app->sig_chld, NULL);
-}
-
-static void on_sigterm(evutil_socket_t sig, short what, void *arg)
-{
-    struct app *app = arg;
-    (void)what;
-    log_info("Received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server_shutdown(app->srv, 0, true);
+    return event_add(app->sig_ev, NULL);
 }
 
 static void on_fatal(void *arg, int code)
@@ -194,15 +203,7 @@ static int setup_signals(struct app *app)
 {
     /* A client or function that goes away must not kill us through a write. */
     signal(SIGPIPE, SIG_IGN);
-    if (setup_sigchld(app) != 0)
-        return -1;
-    app->sig_term = evsignal_new(app->base, SIGTERM, on_sigterm, app);
-    app->sig_int = evsignal_new(app->base, SIGINT, on_sigterm, app);
-    if (!app->sig_term || !app->sig_int)
-        return -1;
-    evsignal_add(app->sig_term, NULL);
-    evsignal_add(app->sig_int, NULL);
-    return 0;
+    return setup_signalfd(app);
 }
 
 static void become_reaper(void)
@@ -243,10 +244,14 @@ static int run(struct app *app)
 {
     int rc = 1;
     struct server_hooks hooks;
-    app->chld_fd = -1;
+    app->sig_fd = -1;
     app->base = event_base_new();
+    if (!app->base || setup_log(app) || setup_signals(app))
+        goto out;
+    /* After setup_signals: what it sets back to the default is not
+     * counted as inherited-ignored, to be reset in every child. */
     app->procs = proc_table_new();
-    if (!app->base || !app->procs || setup_log(app) || setup_signals(app))
+    if (!app->procs)
         goto out;
     become_reaper();
     log_startup(app);
@@ -279,14 +284,10 @@ out:
     if (app->mode_state && app->mode->free)
         app->mode->free(app->mode_state);
     metrics_free(app->metrics);
-    if (app->sig_chld)
-        event_free(app->sig_chld);
-    if (app->sig_term)
-        event_free(app->sig_term);
-    if (app->sig_int)
-        event_free(app->sig_int);
-    if (app->chld_fd >= 0)
-        close(app->chld_fd);
+    if (app->sig_ev)
+        event_free(app->sig_ev);
+    if (app->sig_fd >= 0)
+        close(app->sig_fd);
     proc_table_free(app->procs);
     fd_reserve_release(&app->fds);
     if (app->base)

@@ -31,9 +31,9 @@ struct watch {
 struct proc_table {
     struct watch *head;
     /* Put back to SIG_DFL in the child before exec: what the watchdog
-     * inherited as ignored, what it ignores itself (SIGPIPE) and what it
-     * catches (a pending signal must not run the watchdog's handler in the
-     * child). exec resets caught signals, but not ignored ones. */
+     * inherited as ignored and what it ignores itself (SIGPIPE); exec
+     * keeps ignored signals ignored. It catches none (main.c reads
+     * signals from a signalfd), so there is nothing else to reset. */
     sigset_t reset;
 };
 
@@ -49,9 +49,6 @@ struct proc_table *proc_table_new(void)
             sigaddset(&t->reset, sig);
     }
     sigaddset(&t->reset, SIGPIPE);
-    sigaddset(&t->reset, SIGCHLD);
-    sigaddset(&t->reset, SIGTERM);
-    sigaddset(&t->reset, SIGINT);
     return t;
 }
 
@@ -160,19 +157,17 @@ static _Noreturn void child_exec(const struct proc_table *t, const struct proc_s
 
 pid_t proc_spawn(const struct proc_table *t, const struct proc_spawn_args *a, int *exit_code)
 {
-    sigset_t all, old;
     volatile int err = 0;
     int rc;
 
-    /* The child starts with every signal blocked, so none can run a
-     * handler of ours in it before its dispositions are reset. */
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
+    /* No mask change around vfork: the watchdog installs no signal
+     * handler, so none can run in the child, and the signals it reads
+     * from its signalfd stay blocked in the child until just before exec,
+     * where a pending one then acts with its default. */
     pid_t pid = vfork();
     if (pid == 0)
         child_exec(t, a, &err);
     rc = pid < 0 ? errno : err;
-    sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid > 0 && rc != 0) {
         /* It never ran the function: reap it here, not as a request. */
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

@@ -128,13 +128,19 @@ IGNORING_PARENT = (sys.executable, "-c",
 
 
 def test_function_starts_with_default_signals_and_empty_mask(watchdog):
-    """The watchdog blocks SIGCHLD and ignores SIGPIPE for itself, and here
+    """The watchdog blocks SIGCHLD, SIGTERM and SIGINT (it reads them from a
+    signalfd) and ignores SIGPIPE for itself, and here
     inherits SIGHUP and SIGCHLD ignored and SIGTERM blocked from its parent;
     it still hears of its function's exit and of SIGTERM, and the function
     gets none of it, as if a shell had started it."""
     wd = watchdog({"fprocess": "cat /proc/self/status"}, wrapper=IGNORING_PARENT)
-    own_blk, own_ign = _sig_masks(open("/proc/%d/status" % wd.pid).read())
-    assert int(own_blk, 16) == 1 << (signal.SIGCHLD - 1), "blocks exactly SIGCHLD: " + own_blk
+    own_status = open("/proc/%d/status" % wd.pid).read()
+    own_blk, own_ign = _sig_masks(own_status)
+    # No handler at all: nothing of ours can run in a vfork child.
+    own_cgt = wdproc.status_fields(own_status)["SigCgt"][0]
+    assert int(own_cgt, 16) == 0, "the watchdog catches signals: SigCgt " + own_cgt
+    read_from_fd = sum(1 << (s - 1) for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT))
+    assert int(own_blk, 16) == read_from_fd, "blocks exactly SIGCHLD, SIGTERM, SIGINT: " + own_blk
     assert int(own_ign, 16) & (1 << (signal.SIGHUP - 1)), "the parent's SIGHUP reached the watchdog"
     assert not int(own_ign, 16) & (1 << (signal.SIGCHLD - 1)), "SIGCHLD still ignored"
     r = wd.request("POST", "/", body=b"", timeout=5)
