@@ -37,7 +37,7 @@ log() { echo "bench: $*" >&2; }
 # ---- build ----
 ninja -C build >/dev/null
 STATIC_NOTE=""
-if scripts/build.sh build-static -Dstatic=true >"$OUT/build-static.log" 2>&1; then
+if scripts/build-static.sh build-static >"$OUT/build-static.log" 2>&1; then
     WD=$ROOT/build-static/fwatchdog
 else
     WD=$ROOT/build/fwatchdog

@@ -9,9 +9,11 @@ set -eu
 cd "$(dirname "$0")/.."
 DIR="${1:-build-static}"
 
-# -Os and section garbage collection: the binary is I/O bound, size is what
-# an image pays for.
-scripts/build.sh "$DIR" -Dstatic=true -Doptimization=s -Ddebug=false \
+# -O2 with link-time optimisation, and section garbage collection. Against
+# -Os, under callgrind, a proxied request in http mode costs 22.2k
+# instructions instead of 23.9k, for 24 KiB more binary (glibc and libevent
+# are most of it either way).
+scripts/build.sh "$DIR" -Dstatic=true -Doptimization=2 -Db_lto=true -Ddebug=false \
     -Dc_args="-ffunction-sections -fdata-sections" \
     -Dc_link_args="-Wl,--gc-sections"
 
