@@ -72,8 +72,7 @@ struct http_mode {
     struct job *fn;
     bool fn_done;
     bool stopping;
-    void (*stop_done)(void *arg);
-    void *stop_arg;
+    struct mode_stop stop;
     struct event *grace;
     struct proxy *wait_head, *wait_tail;
     struct proxy *free_list;
@@ -701,16 +700,6 @@ static void describe_exit(int code, char *buf, size_t len)
         snprintf(buf, len, "exit code %d", code);
 }
 
-static void stop_finish(struct http_mode *m)
-{
-    void (*done)(void *) = m->stop_done;
-    if (m->grace)
-        evtimer_del(m->grace);
-    m->stop_done = NULL;
-    if (done)
-        done(m->stop_arg);
-}
-
 static void fail_waiting(struct http_mode *m)
 {
     struct proxy *p;
@@ -726,7 +715,7 @@ static void on_fn_done(void *arg, int result)
     describe_exit(result, how, sizeof(how));
     if (m->stopping) {
         log_info("Function process stopped: %s", how);
-        stop_finish(m);
+        mode_stop_finish(&m->stop, m->grace);
         return;
     }
     log_error("Function process exited: %s; the watchdog exits too", how);
@@ -847,13 +836,12 @@ static void http_stop(void *state, void (*done)(void *arg), void *arg)
 {
     struct http_mode *m = state;
     m->stopping = true;
-    m->stop_done = done;
-    m->stop_arg = arg;
+    m->stop = (struct mode_stop){done, arg};
     upstream_close_idle(m->up);
     while (m->tunnels)
         tunnel_free(m->tunnels);
     if (m->fn_done) {
-        stop_finish(m);
+        mode_stop_finish(&m->stop, m->grace);
         return;
     }
     job_signal(m->fn, SIGTERM);

@@ -1,5 +1,7 @@
-/* The table of modes. */
+/* The table of modes, and what they share. */
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "mode.h"
 
@@ -18,4 +20,14 @@ const struct mode *mode_find(const char *name)
             return modes[i];
     }
     return NULL;
+}
+
+void mode_stop_finish(struct mode_stop *s, struct event *timer)
+{
+    void (*done)(void *) = s->done;
+    if (timer)
+        evtimer_del(timer);
+    s->done = NULL;
+    if (done)
+        done(s->arg);
 }

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "mode.h"
 
 /* An idle process that exits sooner than this after its start is taken as
  * a function that cannot wait for a request (one that ignores stdin). */
@@ -44,8 +45,7 @@ struct prespawn {
     bool given_up;
     bool stopping;
     struct timespec stop_start;
-    void (*stop_done)(void *arg);
-    void *stop_arg;
+    struct mode_stop stop;
 };
 
 static int64_t ms_since(const struct timespec *t)
@@ -128,16 +128,6 @@ static void note_immediate_failure(struct prespawn *ps)
               ps->immediate_exits, IMMEDIATE_EXIT_MS / 1000.0);
 }
 
-static void finish_stop(struct prespawn *ps)
-{
-    void (*done)(void *) = ps->stop_done;
-    if (ps->stop_timer)
-        evtimer_del(ps->stop_timer);
-    ps->stop_done = NULL;
-    if (done)
-        done(ps->stop_arg);
-}
-
 /* The leaders' exits are not enough: a grandchild in the group dies of the
  * same SIGKILL but is reaped (as an orphan) only on a later SIGCHLD, and
  * the watchdog must not exit and leave it as a zombie. */
@@ -157,7 +147,7 @@ static bool groups_gone(const struct prespawn *ps)
 static bool check_stop(struct prespawn *ps)
 {
     if (idle_count(ps) == 0 && groups_gone(ps)) {
-        finish_stop(ps);
+        mode_stop_finish(&ps->stop, ps->stop_timer);
         return true;
     }
     if (ms_since(&ps->stop_start) < STOP_GRACE_MS)
@@ -168,7 +158,7 @@ static bool check_stop(struct prespawn *ps)
         job_free(ps->slots[i].job);
         ps->slots[i].job = NULL;
     }
-    finish_stop(ps);
+    mode_stop_finish(&ps->stop, ps->stop_timer);
     return true;
 }
 
@@ -291,8 +281,7 @@ void prespawn_stop(struct prespawn *ps, void (*done)(void *arg), void *arg)
 {
     ps->stopping = true;
     evtimer_del(ps->refill);
-    ps->stop_done = done;
-    ps->stop_arg = arg;
+    ps->stop = (struct mode_stop){done, arg};
     clock_gettime(CLOCK_MONOTONIC, &ps->stop_start);
     int idle = idle_count(ps);
     if (idle > 0)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "server.h"
 
+struct event;
 struct event_base;
 struct job_observer;
 struct proc_table;
@@ -43,6 +44,16 @@ struct mode {
     void (*stop)(void *state, void (*done)(void *arg), void *arg);
     void (*free)(void *state);
 };
+
+/* What a mode's stop was given: done(arg), called once the stop is over
+ * (mode_stop_finish), never twice. */
+struct mode_stop {
+    void (*done)(void *arg);
+    void *arg;
+};
+/* Ends the stop: deletes the mode's stop timer (NULL: none) and calls done
+ * if it is still owed. */
+void mode_stop_finish(struct mode_stop *s, struct event *timer);
 
 extern const struct mode mode_streaming;
 extern const struct mode mode_serializing;
