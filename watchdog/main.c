@@ -153,6 +153,9 @@ static int setup_log(struct app *app)
     if (!app->log_ev)
         return -1;
     log_defer(wake_log, app->log_ev);
+    /* libevent ends the process with exit() on an internal error: the
+     * lines held in this pass, its reason among them, still go out. */
+    atexit(log_flush);
     return 0;
 }
 
