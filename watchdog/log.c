@@ -136,8 +136,8 @@ static void write_all(int fd, const char *p, size_t n)
  * went out ahead of the answer and its write added to every request's
  * latency. Held until the end of the loop pass (log_flush, run by an
  * event the loop activates after the pass's writes), the lines of a pass
- * leave after the answers and in one write. Whole lines only, in order. */
-/* PIPE_BUF: a batch written to a pipe stays one atomic write. */
+ * leave after the answers and in one write. Whole lines only, in order,
+ * at most PIPE_BUF bytes: a batch written to a pipe stays atomic. */
 #define LOG_BATCH_MAX PIPE_BUF
 
 static struct {
@@ -168,16 +168,13 @@ static void sb_emit(struct sbuf *b)
     sb_add(b, "\n", 1);
     if (b->len > 0 && b->p[b->len - 1] != '\n')
         b->p[b->len - 1] = '\n'; /* cut short by memory: still one line */
-    if (!batch.wake) {
+    if (!batch.wake || b->len > sizeof(batch.buf)) {
+        log_flush(); /* what is held goes first (nothing when not holding) */
         write_all(STDERR_FILENO, b->p, b->len);
         return;
     }
     if (batch.len + b->len > sizeof(batch.buf))
         log_flush();
-    if (b->len > sizeof(batch.buf)) {
-        write_all(STDERR_FILENO, b->p, b->len);
-        return;
-    }
     memcpy(batch.buf + batch.len, b->p, b->len);
     batch.len += b->len;
     if (!batch.woken) {

@@ -159,10 +159,12 @@ static int setup_log(struct app *app)
     return 0;
 }
 
-static int setup_signalfd(struct app *app)
+static int setup_signals(struct app *app)
 {
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT};
     sigset_t set;
+    /* A client or function that goes away must not kill us through a write. */
+    signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         /* Inherited as ignored, SIGCHLD would be discarded (and exits
@@ -200,13 +202,6 @@ static void fill_reserve(struct fd_reserve *r)
     if (!fd_reserve_settle(r))
         log_warn("descriptor reserve: the descriptor table is small: keeping %d of %d", r->have,
                  FD_RESERVE_SIZE);
-}
-
-static int setup_signals(struct app *app)
-{
-    /* A client or function that goes away must not kill us through a write. */
-    signal(SIGPIPE, SIG_IGN);
-    return setup_signalfd(app);
 }
 
 static void become_reaper(void)

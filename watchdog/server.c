@@ -859,15 +859,16 @@ static struct conn *conn_new(struct server *s, evutil_socket_t fd)
     return c;
 }
 
-/* Out of descriptors. The pending connection stays queued and the
- * listener stays readable, so accepting again at once would spin. Pause on
- * a timer the server owns (freed with it, never firing on a freed
- * listener), and log once per episode, not once per retry. */
 static void arm_accept_pause(struct server *s)
 {
     struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
     evtimer_add(s->accept_timer, &tv);
 }
+
+/* Out of descriptors. The pending connection stays queued and the
+ * listener stays readable, so accepting again at once would spin. Pause on
+ * a timer the server owns (freed with it, never firing on a freed
+ * listener), and log once per episode, not once per retry. */
 
 static void pause_accepting(struct server *s, int err)
 {
