@@ -6,6 +6,7 @@
 #include "cgi.h"
 #include "log.h"
 #include "prespawn.h"
+#include "proc.h"
 
 char **fork_request_env(char *const *base, const struct request *r)
 {
@@ -42,6 +43,7 @@ int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, v
         return -1;
     }
     fm->env = env;
+    proc_yield_to_children(env->procs);
     if (env->cfg->prespawn > 0) {
         struct job_params p = {.merge_stderr = stdio->merge_stderr, .no_stdin = stdio->no_stdin};
         common_params(env, &p);

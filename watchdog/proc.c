@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct proc_table {
      * keeps ignored signals ignored. It catches none (main.c reads
      * signals from a signalfd), so there is nothing else to reset. */
     sigset_t reset;
+    bool reset_policy;   /* the watchdog runs SCHED_BATCH; children do not */
 };
 
 struct proc_table *proc_table_new(void)
@@ -62,6 +64,26 @@ void proc_table_free(struct proc_table *t)
         free(w);
     }
     free(t);
+}
+
+/* A forked request's function runs on the watchdog's CPU, and the watchdog
+ * is woken by each of its writes, by the end of each pipe and by its exit.
+ * Under the default policy every one of those wakeups preempts the
+ * function half-way through its work. SCHED_BATCH waives only that wakeup
+ * preemption (weight and fair share stay as they were), so the watchdog
+ * reads when the function blocks or exits, or at once on an idle CPU. The
+ * children get the default policy back in child_exec (SCHED_RESET_ON_FORK
+ * would only do that for real-time policies). A policy the operator chose
+ * is kept, and inherited as it was. */
+void proc_yield_to_children(struct proc_table *t)
+{
+    struct sched_param none = {0};
+    if (sched_getscheduler(0) != SCHED_OTHER)
+        return;
+    if (sched_setscheduler(0, SCHED_BATCH, &none) == 0)
+        t->reset_policy = true;
+    else
+        log_warn("keeping the default scheduling policy: %s", strerror(errno));
 }
 
 int proc_pipe(int fds[2])
@@ -137,7 +159,10 @@ static _Noreturn void child_exec(const struct proc_table *t, const struct proc_s
                                  volatile int *err)
 {
     struct sigaction dfl;
+    struct sched_param prio = {0};
     sigset_t none;
+    if (t->reset_policy)
+        sched_setscheduler(0, SCHED_OTHER, &prio);
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) {

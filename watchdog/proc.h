@@ -35,6 +35,10 @@ int proc_exit_code(int wait_status);
 /* Signal a whole process group. */
 void proc_kill_group(pid_t pgid, int sig);
 
+/* For modes that start a process per request: the watchdog stops
+ * preempting its functions (see proc.c). Changes only the default policy. */
+void proc_yield_to_children(struct proc_table *t);
+
 /* A pipe with both ends close-on-exec; the end given to a child is dup2'd,
  * which clears the flag on the copy only. */
 int proc_pipe(int fds[2]);
