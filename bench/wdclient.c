@@ -8,13 +8,17 @@
  *   wdclient startup PORT PROG ARGS   start PROG, poll GET /_/health until
  *                                     200; prints milliseconds, kills PROG
  *   wdclient exec PROG ARGS           start PROG and wait for it; prints
- *                                     milliseconds (the floor for startup) */
+ *                                     milliseconds (the floor for startup)
+ *   wdclient sink PORT                an HTTP/1.1 upstream on 127.0.0.1:PORT
+ *                                     that reads each Content-Length body to
+ *                                     its end, then answers 204 (until killed) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +185,77 @@ static int exec_floor(char **argv)
     return 0;
 }
 
+/* The head of one request from fd, at most size - 1 bytes; *extra gets how
+ * many body bytes came with it, *close whether it asked to close. Returns
+ * the Content-Length, or -1 at EOF or on a head without one. */
+static long long sink_head(int fd, char *buf, size_t size, size_t *extra, bool *close)
+{
+    size_t have = 0;
+    char *end = NULL;
+    while (!end) {
+        ssize_t r = read(fd, buf + have, size - 1 - have);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+        buf[have] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+        if (!end && have == size - 1)
+            return -1;
+    }
+    *extra = have - (size_t)(end + 4 - buf);
+    *end = '\0';
+    *close = strcasestr(buf, "\nConnection: close") != NULL;
+    for (char *p = buf; (p = strchr(p, '\n')) != NULL; p++) {
+        if (strncasecmp(p + 1, "Content-Length:", 15) == 0)
+            return strtoll(p + 16, NULL, 10);
+    }
+    return -1;
+}
+
+/* One connection: every request's body is read to its end before the 204,
+ * so a proxy in front has to carry all of it. */
+static void sink_conn(int fd)
+{
+    static char buf[256 * 1024];
+    static const char answer[] = "HTTP/1.1 204 No Content\r\n\r\n";
+    size_t extra;
+    bool close_after = false;
+    long long len;
+    while (!close_after && (len = sink_head(fd, buf, sizeof(buf), &extra, &close_after)) >= 0) {
+        long long left = len - (long long)extra;
+        while (left > 0) {
+            ssize_t r = read(fd, buf, sizeof(buf));
+            if (r <= 0)
+                return;
+            left -= r;
+        }
+        if (write(fd, answer, sizeof(answer) - 1) != (ssize_t)sizeof(answer) - 1)
+            return;
+    }
+}
+
+static int sink(int port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(lfd, 64) != 0)
+        return perror("sink"), 1;
+    signal(SIGCHLD, SIG_IGN);   /* no zombies */
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        if (fork() == 0) {
+            close(lfd);
+            sink_conn(fd);
+            _exit(0);
+        }
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -192,6 +267,8 @@ int main(int argc, char **argv)
         return startup(atoi(argv[2]), argv + 3);
     if (argc >= 3 && !strcmp(argv[1], "exec"))
         return exec_floor(argv + 2);
+    if (argc == 3 && !strcmp(argv[1], "sink"))
+        return sink(atoi(argv[2]));
     fprintf(stderr, "usage: see the comment at the top of wdclient.c\n");
     return 2;
 }

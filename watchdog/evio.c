@@ -57,6 +57,14 @@ int evio_bev_write(struct bufferevent *bev)
     return n;
 }
 
+void evio_bev_drop_output(struct bufferevent *bev)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evbuffer_unfreeze(out, 1);
+    evbuffer_drain(out, evbuffer_get_length(out));
+    evbuffer_freeze(out, 1);
+}
+
 void evio_gather_init(struct evio_gather *g, struct evbuffer *to)
 {
     g->to = to;

@@ -24,6 +24,8 @@ ssize_t evio_bev_read(struct bufferevent *bev, size_t max);
 /* Write what the bufferevent's output holds to its socket now:
  * evbuffer_write's result. */
 int evio_bev_write(struct bufferevent *bev);
+/* Throw away what the bufferevent still has to write. */
+void evio_bev_drop_output(struct bufferevent *bev);
 
 /* Small pieces (a head: names, values, separators) gathered in memory and
  * added to an evbuffer in one call: each evbuffer_add costs a call and,

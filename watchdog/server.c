@@ -628,12 +628,27 @@ static int feed_once(struct conn *c, struct evbuffer *in)
     return 0;
 }
 
+/* The answer is out and the client is still sending a body nobody will
+ * read. Closing now would reset the connection under the client's feet and
+ * it could lose the answer, so wait for LINGER_MS of quiet, but not past the
+ * request's read deadline, which bounded the body anyway. */
+static void linger_more(struct conn *c)
+{
+    int64_t left = c->srv->cfg->read_timeout_ms - (int64_t)(req_elapsed(&c->req) * 1000);
+    if (left > LINGER_MS)
+        left = LINGER_MS;
+    arm_timer(c, left > 0 ? left : 0);
+}
+
 static void process_input(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->state == CONN_LINGER) {
         /* Closing: whatever the client still sends is dropped. */
+        bool got = evbuffer_get_length(in) > 0;
         evbuffer_drain(in, evbuffer_get_length(in));
+        if (got && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            linger_more(c);
         update_reading(c);
         return;
     }
@@ -658,7 +673,13 @@ static void process_input(struct conn *c)
  * high watermark did. */
 static bool want_read(const struct conn *c)
 {
-    if (c->dead || !c->bev || c->read_closed || c->body_paused)
+    if (c->dead || !c->bev || c->read_closed)
+        return false;
+    /* Once the answer is out, what the client still sends is read and
+     * dropped (process_input), even a body paused for its handler. */
+    if (c->state == CONN_LINGER)
+        return true;
+    if (c->body_paused)
         return false;
     return evbuffer_get_length(bufferevent_get_input(c->bev)) < INPUT_HIGH;
 }
@@ -695,9 +716,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     conn_enter(c);
-    /* A body is taken in large reads, two per event as the bufferevent's
-     * read plus read_more used to; a head in one small one. */
-    bool body = c->state == CONN_BODY;
+    /* A body (or what is dropped of it) is taken in large reads, two per
+     * event as the bufferevent's read plus read_more used to; a head in one
+     * small one. */
+    bool body = c->state == CONN_BODY || c->state == CONN_LINGER;
     size_t max = body ? SOCKET_IO_MAX : HEAD_READ;
     ssize_t n = read_more(c, max);
     if (body && n == (ssize_t)max)
@@ -798,6 +820,7 @@ void conn_response_done(struct conn *c)
     if (!c->body_done || !c->keep_alive || c->upgrade || c->srv->stopping) {
         c->state = CONN_LINGER;
         c->keep_alive = false;
+        update_reading(c);
         /* output_drained runs once the output is flushed */
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
             output_drained(c);

@@ -61,6 +61,7 @@ struct upconn {
     enum upconn_state state;
     int busy;
     bool connected, reused, head_request, req_done, keep_alive, got_bytes, paused;
+    bool write_gone;              /* the upstream stopped taking the request */
     const struct upstream_ops *ops;
     void *arg;
     struct upconn *prev, *next;   /* idle list */
@@ -212,7 +213,7 @@ static void exchange_end(struct upconn *c)
 {
     const struct upstream_ops *ops = c->ops;
     void *arg = c->arg;
-    bool reuse = c->keep_alive && c->req_done &&
+    bool reuse = c->keep_alive && c->req_done && !c->write_gone &&
                  evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
                  evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
     if (reuse)
@@ -418,8 +419,30 @@ static int socket_error(struct upconn *c)
     return EVUTIL_SOCKET_ERROR();
 }
 
+/* A write failed (the upstream closed, or reset the connection) while the
+ * request was going out. An upstream may answer before the body has all
+ * arrived and then close without reading the rest, and its answer is
+ * still in our socket: the read side decides whether there is one. What
+ * the request still had to send is dropped from now on, and the owner is
+ * told the output drained, so that a body paused for it flows (to
+ * nowhere) again. */
+static void write_side_gone(struct upconn *c)
+{
+    c->write_gone = true;
+    evio_bev_drop_output(c->bev);
+    bufferevent_disable(c->bev, EV_WRITE);
+    if (c->ops && c->ops->drain)
+        c->ops->drain(c->arg);
+}
+
 static void conn_broken(struct upconn *c, short what)
 {
+    bool exchanging = c->state == UPCONN_HEAD || c->state == UPCONN_BODY_LENGTH ||
+                      c->state == UPCONN_BODY_CHUNKED || c->state == UPCONN_BODY_EOF;
+    if ((what & BEV_EVENT_WRITING) && c->connected && exchanging) {
+        write_side_gone(c);
+        return;
+    }
     int err = (what & BEV_EVENT_EOF) ? 0 : socket_error(c);
     switch (c->state) {
     case UPCONN_PROBE:
@@ -693,7 +716,7 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     c->ops = ops;
     c->arg = arg;
     c->head_request = head_request;
-    c->req_done = c->keep_alive = c->got_bytes = c->paused = false;
+    c->req_done = c->keep_alive = c->got_bytes = c->paused = c->write_gone = false;
     /* A connected socket is written directly by upconn_flush; EV_WRITE
      * stays on only while connecting or while a write would block. Adding
      * the read event again also drops the pool's idle timeout. */
@@ -719,6 +742,10 @@ size_t upconn_pending(const struct upconn *c)
 void upconn_flush(struct upconn *c)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->write_gone) {
+        evio_bev_drop_output(c->bev);
+        return;
+    }
     if (!c->connected || evbuffer_get_length(out) == 0 ||
         (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;

@@ -341,3 +341,34 @@ def nofile_limit(n):
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def post_in_pieces(port, path, total, piece, pause, timeout=15.0):
+    """POST total bytes (Content-Length) in pieces pause seconds apart, then
+    read until the watchdog closes. Returns (status, body, error): error is
+    the OSError a send or a read met (a reset), or None."""
+    s = connect(port, timeout)
+    data, err = b"", None
+    try:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (path.encode(), total))
+        block = b"x" * piece
+        sent = 0
+        while sent < total:
+            n = min(piece, total - sent)
+            s.sendall(block[:n])
+            sent += n
+            if pause:
+                time.sleep(pause)
+        s.settimeout(timeout)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except OSError as e:
+        err = e
+    finally:
+        s.close()
+    st, _, body = parse_head(data) if data else (None, None, b"")
+    return st, body, err

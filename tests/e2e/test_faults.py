@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from relutil import (Watchdog, baseline, children, connect, get, read_response, rss_bytes,
-                     settled, start_or_skip, wait_for, zombies)
+from relutil import (Watchdog, baseline, children, connect, get, post_in_pieces, read_response,
+                     rss_bytes, settled, start_or_skip, wait_for, zombies)
 
 MODES = ["streaming", "serializing"]
 
@@ -109,6 +109,39 @@ def test_function_exits_without_reading_stdin(mode):
         st, _, body = get(wd.port, "/", body=b"x" * 10)
         assert st == 200
         check_clean(wd, fds)
+
+
+def test_answer_before_a_paused_body_lets_the_client_finish():
+    """The function reads nothing, so the body backs up and is paused; then
+    it answers and exits. The client, still sending its 64 MiB, gets to send
+    all of it and then reads the answer: no reset, nothing lost."""
+    with Watchdog(mode="streaming", fprocess="sh -c 'sleep 0.3; echo early'") as wd:
+        fds = baseline(wd)
+        st, body, err = post_in_pieces(wd.port, "/", 64 << 20, 1 << 20, 0)
+        assert err is None, "the client met %r" % err
+        assert st == 200 and b"early" in body
+        check_clean(wd, fds)
+
+
+def test_slow_body_after_the_answer_is_still_read():
+    """Answered at once while the body takes 3 s to arrive, longer than the
+    2 s the watchdog waits for a quiet client: each piece restarts the wait."""
+    with Watchdog(mode="streaming", fprocess="echo early") as wd:
+        st, body, err = post_in_pieces(wd.port, "/", 6 << 20, 1 << 20, 0.5)
+        assert err is None, "the client met %r" % err
+        assert st == 200 and b"early" in body
+
+
+def test_dropping_a_body_stops_at_read_timeout():
+    """A client that never stops sending after the answer is cut off once
+    the request's read_timeout has passed."""
+    with Watchdog(mode="streaming", fprocess="echo early", env={"read_timeout": "2s"}) as wd:
+        t0 = time.monotonic()
+        _, _, err = post_in_pieces(wd.port, "/", 1 << 30, 64 << 10, 0.1, timeout=10)
+        elapsed = time.monotonic() - t0
+        assert err is not None, "a 1 GiB body at 640 KiB/s was read to its end"
+        assert elapsed < 6, "cut off after %.1fs with read_timeout=2s" % elapsed
+        assert wd.alive()
 
 
 @pytest.mark.parametrize("mode", MODES)

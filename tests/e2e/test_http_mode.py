@@ -13,6 +13,7 @@ import pytest
 
 import wdproc
 from httputil import (BINARY, Watchdog, free_port, http_watchdog, upstream_cmd, wait_until)
+from relutil import post_in_pieces
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason="fwatchdog not built")
 
@@ -269,6 +270,18 @@ def test_idle_keep_alive_closed_by_upstream(tmp_path):
 
 def _internal(hdrs):
     return hdrs.get("x-openfaas-internal") == "of-watchdog"
+
+
+def test_answer_before_the_body_ends(tmp_path):
+    """The upstream answers without reading a 64 MiB body: the client can
+    still send all of it and reads the answer, not a reset."""
+    with http_watchdog(tmp_path) as wd:
+        st, body, err = post_in_pieces(wd.port, "/slow?ms=300", 64 * MiB, MiB, 0)
+        assert err is None, "the client met %r" % err
+        assert st == 200 and body == b"slow done\n"
+        # and the watchdog goes on serving
+        out, _ = echo(wd, "POST", "/echo", body=b"after")
+        assert out["body"] == "after"
 
 
 def test_502_on_reset_before_response(tmp_path):
