@@ -284,6 +284,16 @@ def test_answer_before_the_body_ends(tmp_path):
         assert out["body"] == "after"
 
 
+def test_answer_before_a_paused_body_ends(tmp_path):
+    """The upstream reads nothing, so the body backs up until the watchdog
+    pauses it; then it answers and keeps the connection. Once the answer is
+    out the client can still send all 64 MiB and read it."""
+    with http_watchdog(tmp_path) as wd:
+        st, body, err = post_in_pieces(wd.port, "/early?ms=1000", 64 * MiB, MiB, 0)
+        assert err is None, "the client met %r" % err
+        assert st == 200 and body == b"early\n"
+
+
 def test_502_on_reset_before_response(tmp_path):
     with http_watchdog(tmp_path) as wd:
         status, hdrs, body = wd.request("GET", "/reset")

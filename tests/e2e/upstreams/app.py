@@ -7,6 +7,8 @@ Endpoints:
     /echo            method, path, headers and body (as JSON)
     /status/<code>   that status, with X-Custom: yes
     /slow?ms=N       answers after N ms
+    /early?ms=N      reads nothing of the body: answers after N ms, then
+                     holds the connection open for N ms more
     /sse?n=N&ms=M    N server-sent events M ms apart (chunked)
     /big?n=BYTES     BYTES of body with Content-Length, written in 64 kB blocks
     /upload          reads the body as it streams (chunked or Content-Length),
@@ -126,6 +128,14 @@ class Handler(BaseHTTPRequestHandler):
     def r_slow(self, q, parts):
         time.sleep(int(q.get("ms", "1000")) / 1000)
         self.answer(200, b"slow done\n", "text/plain")
+
+    def r_early(self, q, parts):
+        pause = int(q.get("ms", "1000")) / 1000
+        time.sleep(pause)
+        self.answer(200, b"early\n", "text/plain")
+        self.wfile.flush()
+        time.sleep(pause)
+        self.close_connection = True
 
     def r_sse(self, q, parts):
         n, ms = int(q.get("n", "5")), int(q.get("ms", "300"))
