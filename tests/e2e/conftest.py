@@ -336,6 +336,7 @@ class Watchdog:
             "TMPDIR": str(self.tmpdir),
             "port": str(self.port),
             "metrics_port": "0",
+            "healthcheck_interval": wdproc.DRAIN,
         }
         for k, v in (env or {}).items():
             if v is None:

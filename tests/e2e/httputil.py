@@ -52,7 +52,7 @@ class Watchdog:
             "TMPDIR": self.tmpdir,
             "port": str(self.port),
             "metrics_port": "0",
-            "healthcheck_interval": "1s",
+            "healthcheck_interval": wdproc.DRAIN,
         }
         self.env.update({k: str(v) for k, v in env.items()})
         self.log_path = str(wdproc.log_path(os.path.join(self.tmpdir, "watchdog.log")))

@@ -125,6 +125,7 @@ class Watchdog:
             "TMPDIR": str(self.tmpdir),
             "port": str(self.port),
             "metrics_port": str(self.metrics_port),
+            "healthcheck_interval": wdproc.DRAIN,
         }
         for k, v in (env or {}).items():
             if v is None:

@@ -64,7 +64,7 @@ class Watchdog:
             "read_timeout": "5s",
             "write_timeout": "5s",
             "exec_timeout": "10s",
-            "healthcheck_interval": "1s",
+            "healthcheck_interval": wdproc.DRAIN,
         }
         if fprocess is not None:
             e["fprocess"] = fprocess

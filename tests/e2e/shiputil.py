@@ -131,6 +131,7 @@ def base_env(tmpdir, port):
         "TMPDIR": str(tmpdir),
         "port": str(port),
         "metrics_port": "0",
+        "healthcheck_interval": wdproc.DRAIN,
     }
 
 

@@ -39,6 +39,7 @@ class Watchdog:
             "TMPDIR": str(tmpdir),
             "port": str(self.port),
             "metrics_port": "0",
+            "healthcheck_interval": wdproc.DRAIN,
         }
         self.env.update({k: str(v) for k, v in env.items()})
         self.proc = None

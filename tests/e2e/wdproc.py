@@ -28,6 +28,11 @@ _seq = itertools.count()
 # ASan's quarantine and valgrind keep freed memory resident: RSS bounds
 # are checked in regular runs only.
 SANITIZED = bool(os.environ.get("FWATCHDOG_SANITIZED"))
+# healthcheck_interval for every test watchdog unless a test sets its own:
+# the drain after SIGTERM at teardown then takes a tenth of a second
+# instead of the second of quiet the watchdog otherwise waits for. The
+# tests of the drain itself set their own.
+DRAIN = "100ms"
 
 
 def binary():
