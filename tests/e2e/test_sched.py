@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+
 def _policy_in_stat(stat_text):
     """Field 41 of /proc/PID/stat (counted after the parenthesised name)."""
     return int(stat_text.rsplit(")", 1)[1].split()[38])
