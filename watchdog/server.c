@@ -892,7 +892,6 @@ static void arm_accept_pause(struct server *s)
  * listener stays readable, so accepting again at once would spin. Pause on
  * a timer the server owns (freed with it, never firing on a freed
  * listener), and log once per episode, not once per retry. */
-
 static void pause_accepting(struct server *s, int err)
 {
     if (!s->accept_paused)

@@ -152,6 +152,13 @@ static bool conn_gone(const struct upconn *c)
     return c->state == UPCONN_CLOSED;
 }
 
+/* A request is out on this connection and its response not yet over. */
+static bool in_exchange(const struct upconn *c)
+{
+    return c->state == UPCONN_HEAD || c->state == UPCONN_BODY_LENGTH ||
+           c->state == UPCONN_BODY_CHUNKED || c->state == UPCONN_BODY_EOF;
+}
+
 /* ---- the pool ---- */
 
 static void reset_head(struct upconn *c)
@@ -368,8 +375,7 @@ static void process(struct upconn *c)
 static void ack_now(struct upconn *c)
 {
     int one = 1;
-    if (c->bev && (c->state == UPCONN_HEAD || c->state == UPCONN_BODY_LENGTH ||
-                   c->state == UPCONN_BODY_CHUNKED || c->state == UPCONN_BODY_EOF))
+    if (c->bev && in_exchange(c))
         setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
@@ -437,9 +443,7 @@ static void write_side_gone(struct upconn *c)
 
 static void conn_broken(struct upconn *c, short what)
 {
-    bool exchanging = c->state == UPCONN_HEAD || c->state == UPCONN_BODY_LENGTH ||
-                      c->state == UPCONN_BODY_CHUNKED || c->state == UPCONN_BODY_EOF;
-    if ((what & BEV_EVENT_WRITING) && c->connected && exchanging) {
+    if ((what & BEV_EVENT_WRITING) && c->connected && in_exchange(c)) {
         write_side_gone(c);
         return;
     }
