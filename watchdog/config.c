@@ -587,6 +587,23 @@ static int load_upstream(const struct loader *l, struct config *cfg)
     return 0;
 }
 
+/* Settings that guard the function. Starting without doing what one asks
+ * would leave the function open, so an unsupported one stops the watchdog. */
+static int load_security(const struct loader *l)
+{
+    bool jwt_auth, unused;
+
+    if (load_bool(l, "jwt_auth", false, &jwt_auth) < 0 ||
+        load_bool(l, "jwt_auth_debug", false, &unused) < 0 ||
+        load_bool(l, "jwt_auth_local", false, &unused) < 0)
+        return -1;
+    if (jwt_auth)
+        return fail(l->err, l->errlen,
+                    "jwt_auth: JWT authentication is not supported by this build; "
+                    "refusing to start with the function open to every caller");
+    return 0;
+}
+
 static int load_flags(const struct loader *l, struct config *cfg)
 {
     if (load_bool(l, "suppress_lock", false, &cfg->suppress_lock) < 0 ||
@@ -597,7 +614,7 @@ static int load_flags(const struct loader *l, struct config *cfg)
         load_bool(l, "write_debug", false, &cfg->write_debug) < 0 ||
         load_bool(l, "marshal_request", false, &cfg->marshal_request) < 0)
         return -1;
-    return 0;
+    return load_security(l);
 }
 
 static int load_limits(const struct loader *l, struct config *cfg)

@@ -426,3 +426,76 @@ def test_upstream_url_forms_accepted(tmp_path):
         with http_watchdog(tmp_path, healthy=False, fprocess="sleep 30", upstream_url=url) as wd:
             assert wait_until(lambda: wd.health() == 503, 5)
             assert wd.proc.poll() is None
+
+
+# ---- pooled connections and requests longer than the internal timers ----
+# The pool's idle timeout (4 s), the trust window of a recently used idle
+# connection (1 s), the linger (2 s) and the drain quiet period (1 s) must
+# none of them end or repeat a request that simply takes longer.
+
+SLOW_MS = 5500
+
+
+def runs_of(wd, tag):
+    """How many times the upstream saw a request carrying tag (its own log
+    lines, "request: ...", not the watchdog's)."""
+    return sum(1 for line in wd.log().splitlines()
+               if 'request: "' in line and ("id=%s " % tag in line or "id=%s&" % tag in line))
+
+
+def keepalive_exchange(conn, method, path, body=None):
+    conn.request(method, path, body=body)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+@pytest.mark.parametrize("method,body", [("POST", b"payload"), ("GET", None)],
+                         ids=["with-body", "without-body"])
+def test_slow_request_on_a_reused_pooled_connection(tmp_path, method, body):
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn(timeout=SLOW_MS / 1000 + 10)
+        try:
+            assert keepalive_exchange(c, "POST", "/echo", b"warm")[0] == 200
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            status, data = keepalive_exchange(c, method, "/slow?ms=%d&id=once" % SLOW_MS, body)
+            took = time.monotonic() - t0
+        finally:
+            c.close()
+        assert status == 200, data
+        assert data == b"slow done\n"
+        assert took >= SLOW_MS / 1000 - 0.1
+        assert wait_until(lambda: runs_of(wd, "once") >= 1, 5), wd.log()
+        time.sleep(0.3)
+        assert runs_of(wd, "once") == 1, wd.log()
+
+
+def test_slow_and_fast_requests_share_the_pool(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        # Fill the pool with a few connections first.
+        for i in range(3):
+            assert wd.request("POST", "/echo", body=b"warm")[0] == 200
+        results = {}
+
+        def slow(tag):
+            results[tag] = wd.request("POST", "/slow?ms=%d&id=%s" % (SLOW_MS, tag),
+                                      body=b"x" * 100, timeout=SLOW_MS / 1000 + 10)
+
+        threads = [threading.Thread(target=slow, args=("slow%d" % i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        fast = 0
+        deadline = time.monotonic() + SLOW_MS / 1000 - 0.5
+        while time.monotonic() < deadline:
+            status, _, data = wd.request("POST", "/slow?ms=0&id=fast%d" % fast, body=b"y")
+            assert status == 200, data
+            fast += 1
+            time.sleep(0.2)
+        for t in threads:
+            t.join(SLOW_MS / 1000 + 15)
+        for tag in ("slow0", "slow1"):
+            assert results[tag][0] == 200, results[tag]
+            assert results[tag][2] == b"slow done\n"
+        time.sleep(0.3)
+        for tag in ["slow0", "slow1"] + ["fast%d" % i for i in range(fast)]:
+            assert runs_of(wd, tag) == 1, (tag, wd.log())

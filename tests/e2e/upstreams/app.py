@@ -6,7 +6,7 @@ Started by the watchdog as its fprocess:
 Endpoints:
     /echo            method, path, headers and body (as JSON)
     /status/<code>   that status, with X-Custom: yes
-    /slow?ms=N       answers after N ms
+    /slow?ms=N       reads the body, answers after N ms
     /early?ms=N      reads nothing of the body: answers after N ms, then
                      holds the connection open for N ms more
     /sse?n=N&ms=M    N server-sent events M ms apart (chunked)
@@ -126,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, b"ready-ok\n", "text/plain")
 
     def r_slow(self, q, parts):
+        for _ in self.body_chunks():
+            pass
         time.sleep(int(q.get("ms", "1000")) / 1000)
         self.answer(200, b"slow done\n", "text/plain")
 
