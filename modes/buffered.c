@@ -26,13 +26,6 @@ static void buffered_free(struct buffered *b)
     free(b);
 }
 
-static void set_duration(struct request *r)
-{
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%f", req_elapsed(r));
-    resp_header(r, "X-Duration-Seconds", buf);
-}
-
 static void on_out(void *arg, struct evbuffer *data)
 {
     struct buffered *b = arg;
@@ -42,8 +35,9 @@ static void on_out(void *arg, struct evbuffer *data)
 static void on_done(void *arg, int result)
 {
     struct buffered *b = arg;
-    set_duration(b->r);
-    b->m->answer(b->env, b->r, result, b->out);
+    char why[64];
+    job_result_text(b->job, result, why, sizeof(why));
+    b->m->answer(b->env, b->r, result, why, b->out);
     buffered_free(b);
 }
 
@@ -89,9 +83,14 @@ static void on_body_end(void *arg)
     job_close_in(b->job);
 }
 
+/* The client is gone: as under the Go watchdogs, which collect the output
+ * whatever happens to the client, the function runs to its end. */
 static void on_abort(void *arg)
 {
-    buffered_free(arg);
+    struct buffered *b = arg;
+    job_release(b->job, true);
+    b->job = NULL;
+    buffered_free(b);
 }
 
 static const struct req_handler buffered_req_ops = {on_body, on_body_end, NULL, on_abort};

@@ -18,9 +18,11 @@ struct buffered_mode {
     /* Turn the collected body into what the function reads, in place.
      * NULL: the body as is. 0, or -1 after answering r. */
     int (*input)(const struct mode_env *env, struct request *r, struct evbuffer *body);
-    /* The function ended (result as in job_ops.done) and out holds all it
-     * wrote. X-Duration-Seconds is already set. Must answer r. */
-    void (*answer)(const struct mode_env *env, struct request *r, int result, struct evbuffer *out);
+    /* The function ended (result as in job_ops.done; why: Go's text for
+     * it, "exit status N" or "signal: killed") and out holds all it wrote.
+     * Must answer r. */
+    void (*answer)(const struct mode_env *env, struct request *r, int result, const char *why,
+                   struct evbuffer *out);
 };
 
 /* The mode's state for m: a fork_mode whose prespawned processes have m's

@@ -207,11 +207,10 @@ static const char *response_type(const struct config *cfg, const struct request 
     return ct && *ct ? ct : sniff_type(out);
 }
 
-static void answer_failure(const struct config *cfg, struct request *r, int result, struct evbuffer *out)
+static void answer_failure(const struct config *cfg, struct request *r, const char *err,
+                           struct evbuffer *out)
 {
     struct evbuffer *body = evbuffer_new();
-    char err[32];
-    snprintf(err, sizeof(err), "exit status %d", result);
     if (cfg->write_debug) {
         log_info("Success=false, Error=%s", err);
         log_body("Out", out);
@@ -229,7 +228,8 @@ static void answer_failure(const struct config *cfg, struct request *r, int resu
     evbuffer_free(body);
 }
 
-static void classic_answer(const struct mode_env *env, struct request *r, int result, struct evbuffer *out)
+static void classic_answer(const struct mode_env *env, struct request *r, int result, const char *why,
+                           struct evbuffer *out)
 {
     const struct config *cfg = env->cfg;
     size_t len = evbuffer_get_length(out);
@@ -239,9 +239,10 @@ static void classic_answer(const struct mode_env *env, struct request *r, int re
         return;
     }
     if (result != 0) {
-        answer_failure(cfg, r, result, out);
+        answer_failure(cfg, r, why, out);
         return;
     }
+    fork_set_duration(r);
     if (cfg->write_debug)
         log_body("Response body", out);
     else

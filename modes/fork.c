@@ -107,6 +107,13 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
     return j;
 }
 
+void fork_set_duration(struct request *r)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%f", req_elapsed(r));
+    resp_header(r, "X-Duration-Seconds", buf);
+}
+
 void fork_log_timeout(const struct config *cfg)
 {
     log_info("Function was killed by ExecTimeout: %gs", (double)cfg->exec_timeout_ms / 1000.0);

@@ -26,6 +26,8 @@ void fork_mode_free(void *state);
  * options. On failure, answers 500 and returns NULL. */
 struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job_params *p,
                        const struct job_ops *ops, void *arg);
+/* X-Duration-Seconds: the time since the request's head, as Go writes it. */
+void fork_set_duration(struct request *r);
 /* Log a timeout the way the Go watchdog does. */
 void fork_log_timeout(const struct config *cfg);
 /* base plus r's Http_* variables (cgi_build_env): free() the result. */

@@ -8,19 +8,22 @@
 #include "fork.h"
 #include "log.h"
 
-static void serial_answer(const struct mode_env *env, struct request *r, int result, struct evbuffer *out)
+static void serial_answer(const struct mode_env *env, struct request *r, int result, const char *why,
+                          struct evbuffer *out)
 {
-    char body[64];
+    const char *ct = env->cfg->content_type ? env->cfg->content_type : "application/octet-stream";
+    fork_set_duration(r);
+    resp_header(r, "Content-Type", ct);
     if (result == JOB_TIMEOUT) {
         fork_log_timeout(env->cfg);
         resp_simple(r, 504, "Function timed out\n");
     } else if (result != 0) {
-        snprintf(body, sizeof(body), "exit status %d", result);
-        log_info("Function exited with: %s", body);
-        resp_simple(r, 500, body);
+        /* Go's answer is the error text alone, and its request line says
+         * 200 with that text's size. */
+        log_info("%s", why);
+        resp_log_status(r, 200);
+        resp_simple(r, 500, why);
     } else {
-        const char *ct = env->cfg->content_type;
-        resp_header(r, "Content-Type", ct ? ct : "application/octet-stream");
         resp_start(r, 200, (int64_t)evbuffer_get_length(out));
         resp_write_buf(r, out);
         resp_end(r);

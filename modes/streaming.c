@@ -48,28 +48,39 @@ static void on_in_drained(void *arg)
 
 static void answer_failure(struct stream *s, int result)
 {
-    char body[64];
+    char text[64], body[72];
     if (result == JOB_TIMEOUT) {
         fork_log_timeout(s->env->cfg);
         resp_simple(s->r, 504, "Function timed out\n");
         return;
     }
-    log_info("Function exited with: exit status %d", result);
-    snprintf(body, sizeof(body), "exit status %d\n", result);
+    job_result_text(s->job, result, text, sizeof(text));
+    snprintf(body, sizeof(body), "%s\n", text);
     resp_simple(s->r, 500, body);
 }
 
 static void on_done(void *arg, int result)
 {
     struct stream *s = arg;
+    char text[64];
+    if (result != 0) {
+        /* Go's line for a failed function, and its request line says 500
+         * even when output already went out with 200. */
+        job_result_text(s->job, result, text, sizeof(text));
+        log_info("%s", text);
+        resp_log_status(s->r, 500);
+    }
     if (result == JOB_TIMEOUT && resp_started(s->r))
         fork_log_timeout(s->env->cfg);
-    if (result != 0 && resp_started(s->r)) {
-        /* Output already went out with 200: cut the body short. */
-        resp_abort(s->r);
-    } else if (result != 0) {
+    if (result != 0 && !resp_started(s->r)) {
         answer_failure(s, result);
+    } else if (result == JOB_TIMEOUT) {
+        /* Cut short by the exec timeout: the client must be able to tell
+         * the body is incomplete, so no final chunk (Go sends one). */
+        resp_abort(s->r);
     } else {
+        /* Output already went out with 200: the response still ends
+         * cleanly, as under the Go watchdog. */
         if (!resp_started(s->r))
             start_response(s);
         resp_end(s->r);
@@ -126,9 +137,12 @@ static void on_drain(void *arg)
     job_pause_out(s->job, false);
 }
 
+/* The client is gone: the function runs on, as under the Go watchdog. */
 static void on_abort(void *arg)
 {
-    stream_free(arg);
+    struct stream *s = arg;
+    job_release(s->job, false);
+    free(s);
 }
 
 static const struct req_handler stream_req_ops = {on_body, on_body_end, on_drain, on_abort};

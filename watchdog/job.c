@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -50,6 +52,9 @@ struct job {
     struct log_lines *err_log;
     struct log_lines *out_log;   /* when stdout is logged, not delivered */
     size_t out_read;             /* the next stdout read's size */
+    int wait_status;             /* from waitpid, once reaped */
+    bool released;               /* the owner left: see job_release */
+    bool drop_out;               /* released: stdout is read and dropped */
 };
 
 static void close_fd(int *fd)
@@ -78,11 +83,15 @@ static void deliver_out(struct job *j)
 {
     if (evbuffer_get_length(j->out_buf) == 0)
         return;
+    size_t n = evbuffer_get_length(j->out_buf);
+    if (j->drop_out) {
+        evbuffer_drain(j->out_buf, n);
+        return;
+    }
     if (j->ops->out) {
         j->ops->out(j->arg, j->out_buf);
         return;
     }
-    size_t n = evbuffer_get_length(j->out_buf);
     log_lines_feed(j->out_log, (const char *)evbuffer_pullup(j->out_buf, -1), n);
     evbuffer_drain(j->out_buf, n);
 }
@@ -147,6 +156,10 @@ static void finish(struct job *j, int result)
     if (j->out_log)
         log_lines_flush(j->out_log);
     notify_finished(j, result);
+    if (j->released) {
+        job_free(j);
+        return;
+    }
     j->ops->done(j->arg, result);
 }
 
@@ -167,6 +180,7 @@ static void on_exit_status(void *arg, pid_t pid, int status)
         }
         deliver_out(j);
     }
+    j->wait_status = status;
     finish(j, proc_exit_code(status));
 }
 
@@ -305,6 +319,45 @@ void job_signal(struct job *j, int sig)
 {
     if (j->state == JOB_RUNNING)
         proc_kill_group(j->pid, sig);
+}
+
+void job_release(struct job *j, bool drain_out)
+{
+    if (!j || j->state != JOB_RUNNING) {
+        job_free(j);
+        return;
+    }
+    j->released = true;
+    close_in(j);
+    j->drop_out = drain_out;
+    evbuffer_drain(j->out_buf, evbuffer_get_length(j->out_buf));
+    if (!drain_out) {
+        free_event(&j->out_ev);
+        close_fd(&j->out_fd);
+    } else if (j->out_paused) {
+        j->out_paused = false;
+        event_add(j->out_ev, NULL);
+    }
+}
+
+/* Go's exec error texts: "exit status N", or "signal: killed" (lower-case,
+ * as Go names signals) for a process ended by a signal or by the exec
+ * timeout's SIGKILL. */
+void job_result_text(const struct job *j, int result, char *buf, size_t len)
+{
+    int sig = 0;
+    if (result == JOB_TIMEOUT)
+        sig = SIGKILL;
+    else if (j && WIFSIGNALED(j->wait_status) && proc_exit_code(j->wait_status) == result)
+        sig = WTERMSIG(j->wait_status);
+    if (!sig) {
+        snprintf(buf, len, "exit status %d", result);
+        return;
+    }
+    const char *name = strsignal(sig);
+    snprintf(buf, len, "signal: %s", name ? name : "unknown");
+    if (len > 8 && buf[8] >= 'A' && buf[8] <= 'Z')
+        buf[8] = (char)(buf[8] - 'A' + 'a');
 }
 
 void job_free(struct job *j)

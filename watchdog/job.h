@@ -75,6 +75,16 @@ void job_rebind(struct job *j, const struct job_ops *ops, void *arg);
 int job_set_timeout(struct job *j, int64_t timeout_ms);
 /* Send a signal to the whole process group. */
 void job_signal(struct job *j, int sig);
+/* The owner is gone (its client went away): as under the Go watchdog the
+ * process is not killed. Its stdin closes; its stdout closes too (a
+ * function that keeps writing gets EPIPE) or, with drain_out, is read and
+ * dropped (a function whose output would have been collected runs to its
+ * end); stderr is still logged and the exec timeout still ends it. The
+ * job frees itself when the process is over; no callback runs after
+ * this. Safe on NULL. */
+void job_release(struct job *j, bool drain_out);
+/* The Go watchdog's text for a result: "exit status N" or "signal: killed". */
+void job_result_text(const struct job *j, int result, char *buf, size_t len);
 /* Kill the whole process group (SIGKILL), close everything, free. No
  * callback runs after this. Safe on NULL. */
 void job_free(struct job *j);

@@ -397,6 +397,10 @@ static void request_text(struct sbuf *b, const struct log_request *r)
     sb_adds(b, r->uri);
     sb_add(b, " - ", 3);
     sb_adds(b, status);
+    if (r->reason) {
+        sb_add(b, " ", 1);
+        sb_adds(b, r->reason);
+    }
     sb_add(b, " - ContentLength: ", 18);
     sb_adds(b, size);
     sb_add(b, " (", 2);
@@ -418,8 +422,8 @@ static void request_json(struct sbuf *b, const struct log_request *r)
     add_json_field(b, "msg", msg.p, msg.len);
     add_json_field(b, "method", r->method, strlen(r->method));
     add_json_field(b, "path", r->uri, strlen(r->uri));
-    sb_addf(b, ",\"status\":%d,\"bytes\":%llu,\"duration_seconds\":%.6f", r->status,
-            (unsigned long long)r->bytes, secs);
+    sb_addf(b, ",\"status\":%d,\"bytes\":%lld,\"duration_seconds\":%.6f", r->status,
+            (long long)r->bytes, secs);
     if (r->call_id) {
         const char *id = call_id_text(r->call_id);
         add_json_field(b, "call_id", id, strlen(id));

@@ -34,7 +34,8 @@ struct log_request {
     const char *method;
     const char *uri;
     int status;
-    uint64_t bytes;
+    const char *reason;      /* NULL: the status number alone */
+    int64_t bytes;           /* -1: unknown, as Go logs it ("-1B") */
     double seconds;
     const char *call_id;
 };

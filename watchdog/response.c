@@ -57,6 +57,9 @@ void resp_reset(struct conn *c)
     c->resp_has_date = c->resp_has_type = c->logged = false;
     c->status = 0;
     c->resp_bytes = 0;
+    c->log_status = 0;
+    c->log_reason = c->log_size_set = false;
+    c->log_size = 0;
     c->h = NULL;
     c->harg = NULL;
 }
@@ -243,7 +246,10 @@ void resp_finish_log(struct conn *c)
         if (!call_id)
             call_id = "";
     }
-    struct log_request lr = {c->req.method, c->req.uri, c->status, c->resp_bytes,
+    int status = c->log_status ? c->log_status : c->status;
+    struct log_request lr = {c->req.method, c->req.uri, status,
+                             c->log_reason ? reason(status) : NULL,
+                             c->log_size_set ? c->log_size : (int64_t)c->resp_bytes,
                              req_elapsed(&c->req), call_id};
     log_request(&lr);
 }
@@ -294,6 +300,18 @@ void resp_simple(struct request *r, int status, const char *body)
     resp_start(r, status, (int64_t)len);
     resp_write(r, body, len);
     resp_end(r);
+}
+
+void resp_log_status(struct request *r, int status)
+{
+    r->conn->log_status = status;
+}
+
+void resp_log_proxied(struct request *r, int64_t content_length)
+{
+    r->conn->log_reason = true;
+    r->conn->log_size_set = true;
+    r->conn->log_size = content_length;
 }
 
 bool resp_started(const struct request *r)

@@ -65,6 +65,12 @@ struct conn {
     bool logged;
     int status;
     uint64_t resp_bytes;
+    /* What the log line says where Go logs something else than the answer
+     * (0 / false: the answer's status and size). */
+    int log_status;
+    bool log_reason;
+    bool log_size_set;
+    int64_t log_size;
 };
 
 struct server {

@@ -87,13 +87,29 @@ def test_stderr_logged(watchdog):
     wd.wait_log(r"stderr: to-log$")
 
 
-def test_client_disconnect_kills_function(watchdog):
-    wd = watchdog(env(fprocess="sleep 100"))
+def test_client_disconnect_lets_function_finish(watchdog, tmp_path):
+    # As under the Go watchdog, the function runs to its end (its output is
+    # collected and dropped); a function that writes a lot is not cut.
+    marker = tmp_path / "finished"
+    wd = watchdog(env(fprocess="sh -c 'sleep 1; head -c 1000000 /dev/zero; echo done > %s'" % marker))
     c = wd.conn()
     c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
     wd.wait_descendants(3)
     c.close()
+    assert wait_until(marker.exists, 5), "the function did not run to its end"
     wd.assert_no_descendants(5)
+
+
+def test_client_disconnect_exec_timeout_still_ends_function(watchdog):
+    wd = watchdog(env(fprocess="sleep 100", exec_timeout="1500ms"))
+    c = wd.conn()
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+    wd.wait_descendants(3)
+    c.close()
+    time.sleep(0.5)
+    assert wd.descendants(), "killed when the client went away"
+    wd.assert_no_descendants(5)
+    assert not wd.zombies()
 
 
 def test_cgi_environment(watchdog):

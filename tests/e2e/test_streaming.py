@@ -148,25 +148,67 @@ def test_exec_timeout_after_output_cuts_response(watchdog):
     wd.assert_no_descendants(3)
 
 
-def test_client_disconnect_during_body_kills_function(watchdog):
+def test_client_disconnect_during_body_closes_stdin(watchdog):
     wd = watchdog({"fprocess": "cat"})
     c = wd.conn()
     c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
     c.read_until(b"0123456789", timeout=5)
     assert wd.descendants()
     c.close()
+    # cat sees the end of its stdin and exits
     wd.assert_no_descendants(5)
     assert wd.request("POST", "/", b"ok").body == b"ok"
 
 
-def test_client_disconnect_while_function_runs_kills_it(watchdog):
-    wd = watchdog({"fprocess": "sleep 100"})
+def test_client_disconnect_lets_a_silent_function_run_to_exec_timeout(watchdog):
+    # As under the Go watchdog: the function is not killed with its client.
+    wd = watchdog({"fprocess": "sleep 100", "exec_timeout": "1500ms"})
     c = wd.conn()
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     wd.wait_descendants(3)
     c.close()
+    time.sleep(0.5)
+    assert wd.descendants(), "killed when the client went away"
     wd.assert_no_descendants(5)
     assert not wd.zombies()
+
+
+def test_client_disconnect_function_that_writes_gets_epipe(watchdog, tmp_path):
+    marker = tmp_path / "ran-after"
+    fn = "sh -c 'echo first; sleep 1; touch %s; while echo more; do :; done'" % marker
+    wd = watchdog({"fprocess": fn, "exec_timeout": "60s"})
+    c = wd.conn()
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.read_until(b"first", timeout=5)
+    c.close()
+    assert wait_until(marker.exists, 5), "the function was killed with its client"
+    # its next writes fail: it ends long before exec_timeout
+    wd.assert_no_descendants(5)
+    assert not wd.zombies()
+
+
+def test_output_then_failure_completes_the_response(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'echo partial; exit 3'"})
+    with wd.conn() as c:
+        for _ in range(2):  # the connection stays usable
+            c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = c.read_response(timeout=5)
+            assert (r.status, r.body) == (200, b"partial\n")
+    wd.wait_log(r"\d exit status 3$")
+    wd.wait_log(r"GET /x - 500 - ContentLength: 8B")
+
+
+def test_output_then_signal_completes_the_response(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'echo partial; kill -9 $$'"})
+    r = wd.request("GET", "/")
+    assert (r.status, r.body) == (200, b"partial\n")
+    wd.wait_log(r"\d signal: killed$")
+
+
+def test_signal_before_output_is_500_with_go_text(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'kill -9 $$'"})
+    r = wd.request("GET", "/")
+    assert (r.status, r.body) == (500, b"signal: killed\n")
 
 
 def test_function_runs_in_own_process_group(watchdog):

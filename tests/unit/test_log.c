@@ -119,7 +119,7 @@ static void test_msg_json(void)
 
 static void test_request_text(void)
 {
-    struct log_request r = {"GET", "/path?x=1", 200, 12, 0.0012, NULL};
+    struct log_request r = {"GET", "/path?x=1", 200, NULL, 12, 0.0012, NULL};
     char *out;
 
     log_setup(LOG_FORMAT_TEXT);
@@ -140,11 +140,21 @@ static void test_request_text(void)
                       "GET /path?x=1 - 502 - ContentLength: 1.5kB (0.0012s) [abc-123]\n"));
     CHECK_STR(l3 + 20, "GET /path?x=1 - 502 - ContentLength: 1.5kB (0.0012s) [none]\n");
     free(out);
+
+    /* A proxied answer: Go logs the status line and the function's
+     * Content-Length, -1 when it sent none. */
+    struct log_request p = {"GET", "/", 200, "OK", -1, 0.5, NULL};
+    capture_begin();
+    log_request(&p);
+    out = capture_end();
+    CHECK(is_text_time(out));
+    CHECK_STR(out + 20, "GET / - 200 OK - ContentLength: -1B (0.5000s)\n");
+    free(out);
 }
 
 static void test_request_json(void)
 {
-    struct log_request r = {"POST", "/a\"b", 201, 1234567, 0.5, "id-1"};
+    struct log_request r = {"POST", "/a\"b", 201, NULL, 1234567, 0.5, "id-1"};
     char *out, *p;
 
     log_setup(LOG_FORMAT_JSON);
