@@ -100,7 +100,7 @@ int buffered_init(const struct mode_env *env, const struct buffered_mode *m, voi
     struct job_params stdio = {0};
     if (m->params)
         m->params(env->cfg, &stdio);
-    return fork_mode_init(env, &stdio, state);
+    return fork_mode_init(env, &stdio, m->classic_env, state);
 }
 
 void buffered_handle(void *state, struct request *r, const struct buffered_mode *m)

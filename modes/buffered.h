@@ -13,6 +13,7 @@
 struct evbuffer;
 
 struct buffered_mode {
+    bool classic_env;   /* the classic watchdog's Http_* variables */
     /* Adjust the job before it starts (stdio options). NULL: defaults. */
     void (*params)(const struct config *cfg, struct job_params *p);
     /* Turn the collected body into what the function reads, in place.

@@ -254,6 +254,7 @@ static void classic_answer(const struct mode_env *env, struct request *r, int re
 }
 
 static const struct buffered_mode classic_mode = {
+    .classic_env = true,
     .params = classic_params,
     .input = classic_input,
     .answer = classic_answer,

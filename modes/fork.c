@@ -2,25 +2,42 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cgi.h"
 #include "log.h"
 #include "prespawn.h"
 #include "proc.h"
+#include "target.h"
 
-char **fork_request_env(char *const *base, const struct request *r)
+char **fork_request_env(char *const *base, const struct request *r, bool classic)
 {
+    char clen[24];
+    char *path = malloc(strlen(r->path) + 1);
+    if (!path)
+        return NULL;
+    /* Checked when the head arrived (a bad escape is a 400). */
+    if (target_decode(r->path, path) < 0)
+        strcpy(path, r->path);
+    snprintf(clen, sizeof(clen), "%lld",
+             r->chunked ? -1LL : (long long)(r->content_length < 0 ? 0 : r->content_length));
+    /* What each Go watchdog sets: of-watchdog passes Content-Length as the
+     * client sent it (none when chunked) and no Host; the classic one sets
+     * both from the parsed request, and the old Http_ContentLength too. */
     struct cgi_request cr = {
         .method = r->method,
-        .path = r->path,
+        .path = path,
         .query = r->query,
-        .host = r->host,
-        .content_length = r->chunked ? -1 : (r->content_length < 0 ? 0 : r->content_length),
-        .transfer_encoding = req_header(r, "Transfer-Encoding"),
+        .host = classic ? (*r->host ? r->host : NULL) : NULL,
+        .content_length = classic ? clen : (r->chunked ? NULL : req_header(r, "Content-Length")),
+        .content_length_old = classic ? clen : NULL,
+        .transfer_encoding = r->chunked ? "chunked" : NULL,
         .headers = r->headers,
         .nheaders = r->nheaders,
     };
-    return cgi_build_env(base, &cr);
+    char **env = cgi_build_env(base, &cr);
+    free(path);
+    return env;
 }
 
 /* The fields every process of the mode shares, whether prespawned or not. */
@@ -35,7 +52,8 @@ static void common_params(const struct mode_env *env, struct job_params *p)
     p->reserve = env->fds;
 }
 
-int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, void **state)
+int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, bool classic_env,
+                   void **state)
 {
     struct fork_mode *fm = calloc(1, sizeof(*fm));
     if (!fm) {
@@ -43,6 +61,7 @@ int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, v
         return -1;
     }
     fm->env = env;
+    fm->classic_env = classic_env;
     proc_yield_to_children(env->procs);
     if (env->cfg->prespawn > 0) {
         struct job_params p = {.merge_stderr = stdio->merge_stderr, .no_stdin = stdio->no_stdin};
@@ -90,7 +109,7 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
         if (ready)
             return ready;
     }
-    if (cfg->cgi_headers && !(envp = fork_request_env(env->environ, r))) {
+    if (cfg->cgi_headers && !(envp = fork_request_env(env->environ, r, fm->classic_env))) {
         resp_simple(r, 500, "Out of memory\n");
         return NULL;
     }

@@ -12,11 +12,14 @@ struct prespawn;
 struct fork_mode {
     const struct mode_env *env;
     struct prespawn *pool;   /* NULL: prespawn=0 */
+    bool classic_env;        /* the classic watchdog's Http_* variables */
 };
 
 /* stdio: the stdio options (merge_stderr, no_stdin) every request of this
- * mode uses, so prespawned processes are wired the same way. 0 or -1. */
-int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, void **state);
+ * mode uses, so prespawned processes are wired the same way. classic_env:
+ * the classic watchdog's set of Http_* variables. 0 or -1. */
+int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, bool classic_env,
+                   void **state);
 /* mode.stop and mode.free for the fork modes. */
 void fork_mode_stop(void *state, void (*done)(void *arg), void *arg);
 void fork_mode_free(void *state);
@@ -30,7 +33,8 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
 void fork_set_duration(struct request *r);
 /* Log a timeout the way the Go watchdog does. */
 void fork_log_timeout(const struct config *cfg);
-/* base plus r's Http_* variables (cgi_build_env): free() the result. */
-char **fork_request_env(char *const *base, const struct request *r);
+/* base plus r's Http_* variables (cgi_build_env) as of-watchdog or, with
+ * classic, the classic watchdog sets them: free() the result. */
+char **fork_request_env(char *const *base, const struct request *r, bool classic);
 
 #endif

@@ -31,6 +31,7 @@
 #endif
 
 #include "log.h"
+#include "target.h"
 #include "mode.h"
 
 /* Bytes queued per drain: memory stays flat whatever the file size. */
@@ -44,37 +45,6 @@ struct root {
 };
 
 /* ---- the request path ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode raw into out (at least strlen(raw)+1 bytes). Returns the
- * decoded length, -1 on a malformed escape. The result may hold NULs. */
-static ssize_t pct_decode(const char *raw, char *out)
-{
-    size_t n = 0;
-    for (const char *p = raw; *p; p++) {
-        if (*p != '%') {
-            out[n++] = *p;
-            continue;
-        }
-        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-        if (lo < 0)
-            return -1;
-        out[n++] = (char)(hi << 4 | lo);
-        p += 2;
-    }
-    out[n] = '\0';
-    return (ssize_t)n;
-}
 
 /* Append segment seg (len bytes) to the normalised path out, or drop its
  * last segment for "..". 0, or 403 when ".." would leave the root. */
@@ -109,7 +79,7 @@ static int clean_path(const char *raw, char **rel, bool *slash)
     int status = 500;
     if (!dec || !out)
         goto err;
-    ssize_t n = pct_decode(raw, dec);
+    ssize_t n = target_decode(raw, dec);
     status = 400;
     if (n < 1 || dec[0] != '/')
         goto err;

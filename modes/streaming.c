@@ -150,7 +150,7 @@ static const struct req_handler stream_req_ops = {on_body, on_body_end, on_drain
 static int stream_init(const struct mode_env *env, void **state)
 {
     const struct job_params stdio = {0};
-    return fork_mode_init(env, &stdio, state);
+    return fork_mode_init(env, &stdio, false, state);
 }
 
 static void stream_handle(void *state, struct request *r)

@@ -14,7 +14,7 @@
  * function always sees the real request (a "Method: GET" header cannot
  * pose as Http_Method). Proxy is dropped for httpoxy. */
 static const char *const fixed_names[] = {
-    "Method", "Path", "Query", "Host", "Content_Length", "Transfer_Encoding", NULL,
+    "Method", "Path", "Query", "Host", "Content_Length", "ContentLength", "Transfer_Encoding", NULL,
 };
 
 /* ---- header names ---- */
@@ -222,27 +222,29 @@ static size_t w_group(struct envw *w, const struct cgi_request *req,
     return j;
 }
 
+static void w_var_opt(struct envw *w, const char *name, const char *value)
+{
+    if (value)
+        w_var(w, name, value);
+}
+
 static void build(struct envw *w, char *const *base, const struct cgi_request *req,
                   const struct hvar *v, size_t n)
 {
-    char clen[24];
-
     for (; base && *base; base++) {
         if (!shadowed(*base, v, n))
             w_ptr(w, *base);
     }
     for (size_t i = 0; i < n;)
         i = w_group(w, req, v, n, i);
-    snprintf(clen, sizeof(clen), "%lld",
-             req->content_length < 0 ? -1LL : (long long)req->content_length);
     w_var(w, "Method", req->method ? req->method : "");
     w_var(w, "Path", req->path ? req->path : "");
     if (req->query && *req->query)
         w_var(w, "Query", req->query);
-    w_var(w, "Host", req->host ? req->host : "");
-    w_var(w, "Content_Length", clen);
-    if (req->transfer_encoding)
-        w_var(w, "Transfer_Encoding", req->transfer_encoding);
+    w_var_opt(w, "Host", req->host);
+    w_var_opt(w, "Content_Length", req->content_length);
+    w_var_opt(w, "ContentLength", req->content_length_old);
+    w_var_opt(w, "Transfer_Encoding", req->transfer_encoding);
 }
 
 char **cgi_build_env(char *const *base, const struct cgi_request *req)

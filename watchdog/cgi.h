@@ -14,10 +14,11 @@ struct header {
 
 struct cgi_request {
     const char *method;
-    const char *path;          /* path part of the request URI (raw) */
+    const char *path;          /* decoded path, as Go's r.URL.Path */
     const char *query;         /* raw query without '?', "" when none */
-    const char *host;          /* Host header, "" when none */
-    int64_t content_length;    /* -1 when chunked / unknown */
+    const char *host;          /* Http_Host, NULL: none */
+    const char *content_length;    /* Http_Content_Length, NULL: none */
+    const char *content_length_old; /* Http_ContentLength (classic), NULL: none */
     const char *transfer_encoding; /* NULL when absent */
     const struct header *headers;
     size_t nheaders;
@@ -26,9 +27,10 @@ struct cgi_request {
 /* Build the environment: base (pointers reused, strings not copied) plus
  * Http_<Canonical_Name>=value for each header (repeats joined with ", ",
  * CR/LF/NUL turned into spaces, Host/Content-Length/Transfer-Encoding/Proxy
- * skipped) plus Http_Method, Http_Path, Http_Query (non-empty only),
- * Http_Host, Http_Content_Length, Http_Transfer_Encoding (when present).
- * One allocation: free() the result. NULL on allocation failure. */
+ * skipped) plus Http_Method, Http_Path, Http_Query (non-empty only), and
+ * Http_Host, Http_Content_Length, Http_ContentLength and
+ * Http_Transfer_Encoding where given. One allocation: free() the result.
+ * NULL on allocation failure. */
 char **cgi_build_env(char *const *base, const struct cgi_request *req);
 
 /* Canonical header case as Go's CanonicalMIMEHeaderKey, '-' -> '_'.

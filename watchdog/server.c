@@ -291,7 +291,7 @@ static int build_request(struct conn *c)
     r->conn = c;
     r->headers = c->head.headers;
     r->nheaders = c->head.nfields;
-    r->method = llhttp_method_name(llhttp_get_method(&c->parser));
+    r->method = c->method[0] ? c->method : llhttp_method_name(llhttp_get_method(&c->parser));
     r->uri = c->url_len ? c->head.buf + c->url_off : "/";
     r->remote_addr = c->remote;
     r->http_major = llhttp_get_http_major(&c->parser);
@@ -325,7 +325,7 @@ static int split_uri(struct conn *c)
         *q = '\0';
         c->req.query = q + 1;
     }
-    c->req.path = path;
+    c->req.path = target_path_part(path);
     return 0;
 }
 
@@ -412,6 +412,99 @@ static bool answer_ready(struct server *s, struct request *r)
     return false;
 }
 
+/* Answer without a body or a Content-Type, as Go's empty answers go. */
+static void answer_empty(struct request *r, int status, bool close)
+{
+    if (close)
+        r->conn->keep_alive = false;
+    resp_start(r, status, 0);
+    resp_end(r);
+}
+
+/* ServeMux's 301 to the clean path; the link body only for GET, the type
+ * for GET and HEAD, as http.Redirect writes them. */
+static void answer_redirect(struct request *r, const char *clean)
+{
+    char *loc = target_location(clean, r->query);
+    if (!loc) {
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    resp_header(r, "Location", loc);
+    bool get = strcmp(r->method, "GET") == 0;
+    if (get || strcmp(r->method, "HEAD") == 0)
+        resp_header(r, "Content-Type", "text/html; charset=utf-8");
+    if (!get) {
+        answer_empty(r, 301, false);
+    } else {
+        struct evbuffer *body = evbuffer_new();
+        if (body)
+            evbuffer_add_printf(body, "<a href=\"%s\">Moved Permanently</a>.\n\n", loc);
+        resp_start(r, 301, body ? (int64_t)evbuffer_get_length(body) : 0);
+        if (body) {
+            resp_write_buf(r, body);
+            evbuffer_free(body);
+        }
+        resp_end(r);
+    }
+    free(loc);
+}
+
+/* What Go's server and ServeMux answer before any handler, neither logged
+ * nor counted: "*" (OPTIONS: 200; else 400 and close) and a path that is
+ * not clean (301 to the clean one). True when answered. */
+static bool route_target(struct conn *c)
+{
+    struct request *r = &c->req;
+    if (strcmp(r->path, "*") == 0) {
+        c->private_req = true;
+        answer_empty(r, strcmp(r->method, "OPTIONS") == 0 ? 200 : 400,
+                     strcmp(r->method, "OPTIONS") != 0);
+        return true;
+    }
+    char *dec = malloc(strlen(r->path) + 1);
+    char *clean = dec && target_decode(r->path, dec) >= 0 ? target_clean(dec) : NULL;
+    bool moved = clean && strcmp(clean, dec) != 0;
+    if (moved) {
+        c->private_req = true;
+        answer_redirect(r, clean);
+    }
+    free(dec);
+    free(clean);
+    return moved;
+}
+
+/* Go refuses a request whose path has a malformed escape before reading
+ * its headers, and every transfer coding but a lone "chunked" (501). */
+static int check_head(struct conn *c)
+{
+    struct request *r = &c->req;
+    char *dec = malloc(strlen(r->path) + 1);
+    bool bad_path = dec && target_decode(r->path, dec) < 0;
+    free(dec);
+    if (bad_path)
+        return reject(c, 400);
+    int te = 0;
+    const char *value = NULL;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        if (h->name_len == 17 && strncasecmp(h->name, "Transfer-Encoding", 17) == 0) {
+            te++;
+            value = h->value;
+        }
+    }
+    if (te == 0 || r->http_minor == 0)
+        return 0;
+    while (value && (*value == ' ' || *value == '\t'))
+        value++;
+    size_t len = value ? strlen(value) : 0;
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    if (te > 1 || len != 7 || strncasecmp(value, "chunked", 7) != 0)
+        return reject(c, 501);
+    return 0;
+}
+
 /* Private endpoints never reach the function; true when answered. */
 static bool route_private(struct conn *c)
 {
@@ -434,7 +527,7 @@ static void dispatch(struct conn *c)
     struct request *r = &c->req;
 
     c->private_req = false;
-    if (route_private(c))
+    if (route_target(c) || route_private(c))
         return;
     if (!c->private_req) {
         clock_gettime(CLOCK_MONOTONIC, &s->last_request);
@@ -454,6 +547,8 @@ static int on_headers_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     if (build_request(c) || split_uri(c))
+        return HPE_USER;
+    if (check_head(c))
         return HPE_USER;
     c->state = CONN_BODY;
     c->keep_alive = llhttp_should_keep_alive(p);
@@ -518,7 +613,8 @@ static void init_settings(void)
 static void bad_request(struct conn *c)
 {
     int status = 400;
-    const char *body = "Bad Request\n";
+    /* Go's texts, and its Content-Type even on the 431. */
+    const char *body = "400 Bad Request";
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside.
      * A well-formed "HTTP/3.1" fails llhttp's own version check before
@@ -527,10 +623,14 @@ static void bad_request(struct conn *c)
                      llhttp_get_http_major(&c->parser) > 1;
     if (c->reject == 505 || bad_major) {
         status = 505;
-        body = "HTTP Version Not Supported\n";
+        body = "505 HTTP Version Not Supported: unsupported protocol version";
     } else if (c->head.too_large) {
         status = 431;
-        body = "Request Header Fields Too Large\n";
+        body = "431 Request Header Fields Too Large";
+    } else if (c->reject == 501 ||
+               llhttp_get_errno(&c->parser) == HPE_INVALID_TRANSFER_ENCODING) {
+        status = 501;
+        body = "Unsupported transfer encoding";
     }
     if (c->state == CONN_BODY || c->state == CONN_WAIT) {
         /* Mid-body framing error: the function must not see more. */
@@ -590,8 +690,43 @@ static bool can_feed(const struct conn *c)
     return true;
 }
 
+/* llhttp 8 refuses every method outside its list, where Go hands any
+ * token to the function (QUERY, X-CUSTOM). At the start of a request
+ * line, an unknown but valid token is kept aside and llhttp is fed "POST"
+ * in its place: for a request, the method changes nothing in how llhttp
+ * frames the body. 1: fed or nothing to do; 0: the token is incomplete,
+ * wait for more input. */
+static int feed_method(struct conn *c, struct evbuffer *in)
+{
+    char tok[TARGET_METHOD_MAX + 2];
+    size_t have = evbuffer_get_length(in);
+    size_t n = have < sizeof(tok) ? have : sizeof(tok);
+
+    c->method[0] = '\0';
+    if (evbuffer_copyout(in, tok, n) != (ev_ssize_t)n)
+        return 1;
+    char *sp = memchr(tok, ' ', n);
+    size_t len = sp ? (size_t)(sp - tok) : n;
+    /* Not a token (TLS, garbage) or too long: llhttp refuses it now. */
+    if (!target_method_token(tok, len < TARGET_METHOD_MAX ? len : TARGET_METHOD_MAX))
+        return 1;
+    if (!sp)
+        return n == sizeof(tok) ? 1 : 0;
+    if (target_method_known(tok, len) || !target_method_token(tok, len))
+        return 1;
+    c->feed_end = "POST" + 4;
+    if (llhttp_execute(&c->parser, "POST", 4) != HPE_OK || c->dead)
+        return 1;
+    memcpy(c->method, tok, len);
+    c->method[len] = '\0';
+    evbuffer_drain(in, len);
+    return 1;
+}
+
 static int feed_once(struct conn *c, struct evbuffer *in)
 {
+    if (c->state == CONN_IDLE && !c->scan_seen && !feed_method(c, in))
+        return 0;
     struct evbuffer_iovec v;
     if (evbuffer_peek(in, FEED_CHUNK, NULL, &v, 1) < 1)
         return 0;

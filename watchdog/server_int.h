@@ -11,6 +11,7 @@
 #include "msghead.h"
 #include "server.h"
 #include "server_api.h"
+#include "target.h"
 
 struct evconnlistener;
 struct event;
@@ -41,6 +42,9 @@ struct conn {
     bool keep_alive;
     bool expect_continue;
     int reject;              /* status a parser callback refused the head with */
+    /* A method token llhttp does not know, carried past it (see
+     * feed_method); "" when llhttp parsed the method itself. */
+    char method[TARGET_METHOD_MAX + 1];
     const char *feed_end;    /* end of the bytes llhttp is parsing now */
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */

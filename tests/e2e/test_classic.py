@@ -161,6 +161,20 @@ def test_cgi_environment(tmp_path):
     assert "Http_Path=/some/path" in env
     assert "Http_Query=a=b" in env
     assert "Http_X_Call_Id=abc" in env
+    # the classic watchdog's own set: Host, both Content-Length spellings
+    assert "Http_Host=127.0.0.1:%d" % w.port in env
+    assert "Http_Content_Length=0" in env
+    assert "Http_ContentLength=0" in env
+
+
+def test_cgi_environment_chunked(tmp_path):
+    with classic(tmp_path, "env") as w:
+        out = raw_request(w.port, b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                                  b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert b"Http_Content_Length=-1\n" in out
+    assert b"Http_ContentLength=-1\n" in out
+    assert b"Http_Transfer_Encoding=chunked\n" in out
+    assert b"Http_Host=h\n" in out
 
 
 def test_chunked_body(tmp_path):

@@ -207,8 +207,10 @@ def test_slowloris_headers_cut_at_read_timeout(watchdog):
         slow.close()
 
 
-def test_slow_body_cut_at_read_timeout_and_function_killed(watchdog):
-    wd = watchdog({"fprocess": "sleep 100", "read_timeout": "1s"})
+def test_slow_body_cut_at_read_timeout_function_ends_at_exec_timeout(watchdog):
+    # As under the Go watchdog, the function's stdin closes and it runs on
+    # until its exec timeout.
+    wd = watchdog({"fprocess": "sleep 100", "read_timeout": "1s", "exec_timeout": "3s"})
     slow = wd.conn(timeout=10)
     try:
         slow.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")

@@ -19,8 +19,9 @@ CASES = {
     "oversized_chunk_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nab\r\n0\r\n\r\n"),
     "chunk_longer_than_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n0\r\n\r\n"),
     "chunk_size_bare_lf": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n"),
-    "te_not_chunked_last": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
-    "te_unknown": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc"),
+    # Go answers 501 to any transfer coding but a lone "chunked".
+    "te_not_chunked_last": (501, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+    "te_unknown": (501, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc"),
     "te_space_before_colon": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
     "space_before_colon": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A : b\r\n\r\n"),
     "obs_fold": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: a\r\n b\r\n\r\n"),

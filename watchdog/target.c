@@ -1,0 +1,170 @@
+/* The request target as the Go watchdog's net/http sees it before any
+ * handler runs: percent-decoding, the ServeMux path cleaning that answers
+ * 301, and the request methods llhttp knows. */
+#include "target.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <llhttp.h>
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+ssize_t target_decode(const char *raw, char *out)
+{
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        if (*p != '%') {
+            out[n++] = *p;
+            continue;
+        }
+        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+        if (lo < 0)
+            return -1;
+        out[n++] = (char)(hi << 4 | lo);
+        p += 2;
+    }
+    out[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* Go's path.Clean on a path that starts with '/': no empty, "." or ".."
+ * segments. out holds at least strlen(p) + 2 bytes. */
+static size_t clean(const char *p, char *out)
+{
+    size_t n = 1;
+    out[0] = '/';
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - seg);
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (n > 1 && out[n - 1] != '/')
+                n--;
+            if (n > 1)
+                n--;
+            continue;
+        }
+        if (n > 1)
+            out[n++] = '/';
+        memcpy(out + n, seg, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+char *target_clean(const char *path)
+{
+    size_t len = strlen(path);
+    char *in = malloc(len + 2), *out = malloc(len + 3);
+    if (!in || !out)
+        goto fail;
+    /* ServeMux's cleanPath: a leading '/' added, a trailing one kept. */
+    in[0] = '/';
+    memcpy(in + (path[0] == '/' ? 0 : 1), path, len + 1);
+    size_t n = clean(in, out);
+    bool trailing = len > 0 && path[len - 1] == '/';
+    if (trailing && n > 1) {
+        out[n++] = '/';
+        out[n] = '\0';
+    }
+    free(in);
+    return out;
+fail:
+    free(in);
+    free(out);
+    return NULL;
+}
+
+/* Go's url.PathEscape set for a path: unreserved bytes and "$&+,/:;=@"
+ * stay, everything else is %XX in upper case. */
+static bool path_safe(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("-_.~$&+,/:;=@", c) != NULL;
+}
+
+char *target_location(const char *path, const char *query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t qlen = query ? strlen(query) : 0;
+    char *out = malloc(strlen(path) * 3 + qlen + 2);
+    size_t n = 0;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (path_safe(*p)) {
+            out[n++] = (char)*p;
+            continue;
+        }
+        out[n++] = '%';
+        out[n++] = hex[*p >> 4];
+        out[n++] = hex[*p & 15];
+    }
+    if (qlen) {
+        out[n++] = '?';
+        memcpy(out + n, query, qlen);
+        n += qlen;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+const char *target_path_part(const char *uri)
+{
+    /* absolute-form: "http://host/path" */
+    const char *scheme = strstr(uri, "://");
+    if (uri[0] == '/' || !scheme || memchr(uri, '/', (size_t)(scheme - uri)))
+        return uri;
+    const char *slash = strchr(scheme + 3, '/');
+    return slash ? slash : "";
+}
+
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static const char *const llhttp_methods[] = {
+#define XX(num, name, string) #string,
+    HTTP_METHOD_MAP(XX)
+#undef XX
+};
+
+bool target_method_known(const char *m, size_t len)
+{
+    for (size_t i = 0; i < sizeof(llhttp_methods) / sizeof(llhttp_methods[0]); i++) {
+        if (strlen(llhttp_methods[i]) == len && memcmp(llhttp_methods[i], m, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool target_method_token(const char *m, size_t len)
+{
+    if (len == 0 || len > TARGET_METHOD_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)m[i]))
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,31 @@
+/* The request target and method as the Go watchdog's net/http treats them
+ * before any handler: percent-decoding, ServeMux's path cleaning (a 301
+ * to the clean path) and request methods beyond llhttp's list. */
+#ifndef FW_TARGET_H
+#define FW_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Longest method token carried past llhttp. */
+#define TARGET_METHOD_MAX 32
+
+/* Percent-decode raw into out (at least strlen(raw) + 1 bytes): the
+ * decoded length, or -1 on a malformed escape. The result may hold NULs. */
+ssize_t target_decode(const char *raw, char *out);
+/* ServeMux's cleanPath of a decoded path: malloc'd, NULL when out of
+ * memory. Equal to path when nothing needs cleaning. */
+char *target_clean(const char *path);
+/* A redirect's Location for a decoded path and a raw query ("" or NULL:
+ * none), escaped as Go's url.URL.String does. malloc'd. */
+char *target_location(const char *path, const char *query);
+/* The path of a request target: itself in origin-form, the part after
+ * the authority in absolute-form ("" when there is none). */
+const char *target_path_part(const char *uri);
+/* A method llhttp parses itself. */
+bool target_method_known(const char *m, size_t len);
+/* A method token (RFC 9110 tchars) of at most TARGET_METHOD_MAX bytes. */
+bool target_method_token(const char *m, size_t len);
+
+#endif
