@@ -43,24 +43,9 @@ static void on_done(void *arg, int result)
 
 static const struct job_ops buffered_job_ops = {on_out, NULL, on_done};
 
-static void too_large(struct buffered *b)
-{
-    struct request *r = b->r;
-    char body[96];
-    snprintf(body, sizeof(body), "Request body larger than max_request_body (%lld bytes)\n",
-             (long long)b->env->cfg->max_request_body);
-    buffered_free(b);
-    resp_simple(r, 413, body);
-}
-
 static void on_body(void *arg, const char *data, size_t len)
 {
     struct buffered *b = arg;
-    int64_t max = b->env->cfg->max_request_body;
-    if (max > 0 && (int64_t)(evbuffer_get_length(b->in) + len) > max) {
-        too_large(b);
-        return;
-    }
     evbuffer_add(b->in, data, len);
 }
 
@@ -107,11 +92,6 @@ void buffered_handle(void *state, struct request *r, const struct buffered_mode 
 {
     const struct fork_mode *fm = state;
     const struct mode_env *env = fm->env;
-    int64_t max = env->cfg->max_request_body;
-    if (max > 0 && r->content_length > max) {
-        resp_simple(r, 413, "Request body larger than max_request_body\n");
-        return;
-    }
     struct buffered *b = calloc(1, sizeof(*b));
     if (!b || !(b->in = evbuffer_new()) || !(b->out = evbuffer_new())) {
         if (b)

@@ -17,6 +17,7 @@
 #include "fmt.h"
 #include "job.h"
 #include "log.h"
+#include "sniff.h"
 #include "mode.h"
 #include "upstream.h"
 
@@ -27,6 +28,12 @@
 #define TUNNEL_HIGH (256 * 1024)
 /* How long the function gets to exit after SIGTERM at shutdown. */
 #define STOP_GRACE_MS 5000
+/* How long a request waits for an upstream that does not listen yet. */
+#define UPSTREAM_WAIT_MS 10000
+/* How often a daemonised function's server is checked for. */
+#define DAEMON_CHECK_MS 1000
+/* ... and how often, for UPSTREAM_WAIT_MS, while it may still be starting. */
+#define START_CHECK_MS 100
 #define HOSTS_FILE "/etc/hosts"
 
 enum proxy_state {
@@ -48,12 +55,17 @@ struct proxy {
     enum proxy_state state;
     struct event *timer;       /* exec_timeout / X-Timeout */
     struct evbuffer *body;     /* request body not yet on a connection */
+    struct evbuffer *held;     /* response body held while its type is sniffed */
     struct proxy *prev, *next; /* waiting list or free list */
     bool body_end;             /* the client sent the whole body */
     bool body_sent;            /* body bytes went to a connection: no retry */
     bool retried;
     bool chunked_out;          /* the request goes out chunked */
+    bool sniff;                /* response head held until its type is sniffed */
+    int status;                /* the held head's status and length */
+    int64_t content_length;
     int64_t timeout_ms;
+    struct event *wait_timer;  /* bound on PX_WAIT */
 };
 
 /* A byte pipe after a 101: side 0 is the client, side 1 the upstream. */
@@ -70,7 +82,12 @@ struct http_mode {
     struct upstream_url url;
     struct upstream *up;
     struct job *fn;
-    bool fn_done;
+    bool fn_done;              /* the fprocess exited */
+    int fn_result;
+    bool daemon;               /* ... and the server it started still listens */
+    bool fn_gone;              /* ... and nothing listens: the watchdog exits */
+    int start_checks;          /* checks left for a daemon's server to appear */
+    struct event *daemon_timer;
     bool stopping;
     struct mode_stop stop;
     struct event *grace;
@@ -80,8 +97,23 @@ struct http_mode {
 };
 
 static void start_exchange(struct proxy *p);
+static void on_timeout(evutil_socket_t fd, short what, void *arg);
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg);
 
 /* ---- proxies ---- */
+
+static void proxy_destroy(struct proxy *p)
+{
+    if (p->timer)
+        event_free(p->timer);
+    if (p->wait_timer)
+        event_free(p->wait_timer);
+    if (p->body)
+        evbuffer_free(p->body);
+    if (p->held)
+        evbuffer_free(p->held);
+    free(p);
+}
 
 static struct proxy *proxy_get(struct http_mode *m)
 {
@@ -96,24 +128,20 @@ static struct proxy *proxy_get(struct http_mode *m)
         return NULL;
     p->m = m;
     p->body = evbuffer_new();
-    if (!p->body) {
-        free(p);
+    p->held = evbuffer_new();
+    p->timer = evtimer_new(m->env->base, on_timeout, p);
+    p->wait_timer = evtimer_new(m->env->base, on_wait_timeout, p);
+    if (!p->body || !p->held || !p->timer || !p->wait_timer) {
+        proxy_destroy(p);
         return NULL;
     }
     return p;
 }
 
-static void proxy_destroy(struct proxy *p)
-{
-    if (p->timer)
-        event_free(p->timer);
-    evbuffer_free(p->body);
-    free(p);
-}
-
 static void wait_unlink(struct proxy *p)
 {
     struct http_mode *m = p->m;
+    evtimer_del(p->wait_timer);
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -125,9 +153,16 @@ static void wait_unlink(struct proxy *p)
     p->prev = p->next = NULL;
 }
 
+/* A request waits for the upstream to listen, but never without bound and
+ * never silently. */
 static void wait_push(struct proxy *p)
 {
     struct http_mode *m = p->m;
+    struct timeval tv = {UPSTREAM_WAIT_MS / 1000, (UPSTREAM_WAIT_MS % 1000) * 1000};
+    if (!m->wait_head)
+        log_info("Waiting up to %gs for the function to accept connections at http://%s",
+                 UPSTREAM_WAIT_MS / 1000.0, m->url.authority);
+    evtimer_add(p->wait_timer, &tv);
     p->state = PX_WAIT;
     p->prev = m->wait_tail;
     p->next = NULL;
@@ -147,20 +182,33 @@ static void proxy_release(struct proxy *p)
         wait_unlink(p);
     if (p->uc)
         upconn_cancel(p->uc);
-    if (p->timer)
-        evtimer_del(p->timer);
+    evtimer_del(p->timer);
     evbuffer_drain(p->body, evbuffer_get_length(p->body));
+    evbuffer_drain(p->held, evbuffer_get_length(p->held));
     p->r = NULL;
     p->uc = NULL;
     p->state = PX_FREE;
-    p->body_end = p->body_sent = p->retried = p->chunked_out = false;
+    p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
     p->next = m->free_list;
     m->free_list = p;
 }
 
+/* X-Duration-Seconds in Go's "%f": six decimals. */
+static void set_duration(struct request *r)
+{
+    char dur[FMT_U64_LEN + 2];
+    double secs = req_elapsed(r);
+    uint64_t us = secs > 0 ? (uint64_t)(secs * 1e6 + 0.5) : 0;
+    dur[fmt_fixed(dur, us, 6)] = '\0';
+    resp_header(r, "X-Duration-Seconds", dur);
+}
+
+/* Go logs the failure, not a request line, for an answer it made itself. */
 static void answer_error(struct request *r, int status, const char *body)
 {
+    set_duration(r);
     resp_header(r, "X-OpenFaaS-Internal", "of-watchdog");
+    resp_log_status(r, -1);
     resp_simple(r, status, body);
 }
 
@@ -168,7 +216,7 @@ static void answer_error(struct request *r, int status, const char *body)
 static void proxy_fail(struct proxy *p, int status, const char *body)
 {
     struct request *r = p->r;
-    bool started = p->state == PX_RESPONSE;
+    bool started = resp_started(r);
     proxy_release(p);
     if (started)
         resp_abort(r);
@@ -248,23 +296,6 @@ static void add_request_line(struct evio_gather *out, const struct request *r,
     evio_gather_add(out, " HTTP/1.1\r\n", 11);
 }
 
-/* X-Forwarded-For: what earlier proxies said, then the client. */
-static void add_forwarded(struct evio_gather *out, const struct request *r)
-{
-    evio_gather_add(out, "X-Forwarded-For: ", 17);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const struct header *h = &r->headers[i];
-        if (NAME_IS(h, "X-Forwarded-For") && h->value_len > 0) {
-            evio_gather_add(out, h->value, h->value_len);
-            evio_gather_add(out, ", ", 2);
-        }
-    }
-    add_str(out, r->remote_addr);
-    evio_gather_add(out, "\r\n", 2);
-    if (*r->host && !req_header(r, "X-Forwarded-Host"))
-        add_header(out, "X-Forwarded-Host", 16, r->host, strlen(r->host));
-}
-
 /* Content-Length when the client sent one (or the body was buffered),
  * chunked only when the client itself sent chunked. */
 static void add_framing(struct proxy *p, struct evio_gather *out)
@@ -300,14 +331,12 @@ static void send_head(struct proxy *p)
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         /* Expect was answered by our server; the body streams anyway. */
-        if (hop_by_hop(h, connection, upgrade) || NAME_IS(h, "Expect") ||
-            NAME_IS(h, "X-Forwarded-For"))
+        if (hop_by_hop(h, connection, upgrade) || NAME_IS(h, "Expect"))
             continue;
         add_header(out, h->name, h->name_len, h->value, h->value_len);
     }
     if (!*r->host)
         add_header(out, "Host", 4, p->m->url.authority, strlen(p->m->url.authority));
-    add_forwarded(out, r);
     if (upgrade)
         evio_gather_add(out, "Connection: Upgrade\r\n", 21);
     add_framing(p, out);
@@ -506,12 +535,39 @@ static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
 
 /* ---- the response from the upstream ---- */
 
+static bool req_header_in(const struct upstream_response *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        if (strcasecmp(resp->headers[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The statuses Go writes a body (and so a sniffed type) for. */
+static bool sniff_allowed(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+/* The body's first bytes are in: the head goes out with their type. */
+static void sniff_start(struct proxy *p)
+{
+    struct evbuffer *b = p->held;
+    size_t n = evbuffer_get_length(b);
+    const char *data = (const char *)evbuffer_pullup(b, n < SNIFF_LEN ? (ev_ssize_t)n : SNIFF_LEN);
+    p->sniff = false;
+    resp_header(p->r, "Content-Type", sniff_type(data, n < SNIFF_LEN ? n : SNIFF_LEN));
+    resp_start(p->r, p->status, p->content_length);
+    resp_write_buf(p->r, b);
+}
+
 static void on_up_head(void *arg, const struct upstream_response *resp)
 {
     struct proxy *p = arg;
     struct request *r = p->r;
-    char dur[FMT_U64_LEN + 2];
     const char *connection = NULL;
+    bool type = false;
 
     if (resp->upgrade) {
         start_tunnel(p, resp);
@@ -520,24 +576,39 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     for (size_t i = 0; i < resp->nheaders; i++) {
         if (NAME_IS(&resp->headers[i], "Connection"))
             connection = resp->headers[i].value;
+        if (NAME_IS(&resp->headers[i], "Content-Type"))
+            type = true;
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
         if (!hop_by_hop(h, connection, false))
             resp_header(r, h->name, h->value);
     }
-    /* Go's "%f": six decimals. */
-    double secs = req_elapsed(r);
-    uint64_t us = secs > 0 ? (uint64_t)(secs * 1e6 + 0.5) : 0;
-    dur[fmt_fixed(dur, us, 6)] = '\0';
-    resp_header(r, "X-Duration-Seconds", dur);
+    set_duration(r);
+    resp_log_proxied(r, resp->content_length);
     p->state = PX_RESPONSE;
+    /* Go's ResponseWriter gives a body without a type one sniffed from its
+     * first 512 bytes (an empty one: text/plain); so the head waits. */
+    if (!type && !req_header_in(resp, "Content-Encoding") && sniff_allowed(resp->status)) {
+        p->sniff = true;
+        p->status = resp->status;
+        p->content_length = resp->content_length;
+        if (r->head || resp->content_length == 0)
+            sniff_start(p);
+        return;
+    }
     resp_start(r, resp->status, resp->content_length);
 }
 
 static void on_up_body(void *arg, struct evbuffer *data)
 {
     struct proxy *p = arg;
+    if (p->sniff) {
+        evbuffer_add_buffer(p->held, data);
+        if (evbuffer_get_length(p->held) >= SNIFF_LEN)
+            sniff_start(p);
+        return;
+    }
     resp_write_buf(p->r, data);
     if (resp_queued(p->r) > RESP_HIGH_WATERMARK)
         upconn_pause(p->uc, true);
@@ -547,6 +618,8 @@ static void on_up_end(void *arg)
 {
     struct proxy *p = arg;
     struct request *r = p->r;
+    if (p->sniff)
+        sniff_start(p);
     p->uc = NULL;   /* back in the pool, or closed */
     proxy_release(p);
     resp_end(r);
@@ -559,6 +632,10 @@ static void on_up_fail(void *arg, const struct upstream_fail *f)
     const char *why;
 
     p->uc = NULL;
+    /* A body cut short after its head: the client gets what came, as
+     * under the Go watchdog, then the cut. */
+    if (p->sniff)
+        sniff_start(p);
     if (f->retryable && !p->retried && !p->body_sent && p->state == PX_SENT) {
         /* A kept-alive connection the upstream closed as we used it. */
         p->retried = true;
@@ -619,7 +696,7 @@ static void start_exchange(struct proxy *p)
 static void try_start(struct proxy *p)
 {
     struct http_mode *m = p->m;
-    if (m->fn_done) {
+    if (m->fn_gone) {
         proxy_fail(p, 502, "Bad Gateway: the function process has exited\n");
         return;
     }
@@ -657,12 +734,27 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     proxy_fail(p, 504, body);
 }
 
-/* exec_timeout, or a shorter X-Timeout (ignored when exec_timeout is 0). */
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *p = arg;
+    (void)fd;
+    (void)what;
+    log_error("Upstream HTTP request error: the function did not accept connections at "
+              "http://%s within %gs", p->m->url.authority, UPSTREAM_WAIT_MS / 1000.0);
+    proxy_fail(p, 502, "Bad Gateway: the function is not accepting connections\n");
+}
+
+/* exec_timeout, or an X-Timeout no longer than it, as the newest Go
+ * watchdog takes it: "0" means no limit, and a bare number other than 0,
+ * which Go's time.ParseDuration refuses, is ignored. Ignored when
+ * exec_timeout is 0. */
 static int64_t request_timeout(const struct config *cfg, const struct request *r)
 {
     int64_t t = cfg->exec_timeout_ms, x;
     const char *h = req_header(r, "X-Timeout");
-    if (t > 0 && h && config_parse_duration(h, &x) == 0 && x > 0 && x < t)
+    if (t <= 0 || !h || (strspn(h, "0123456789") == strlen(h) && strcmp(h, "0") != 0))
+        return t;
+    if (config_parse_duration(h, &x) == 0 && x <= t)
         t = x;
     return t;
 }
@@ -671,11 +763,7 @@ static void http_handle(void *state, struct request *r)
 {
     struct http_mode *m = state;
     struct proxy *p = proxy_get(m);
-    if (p && !p->timer)
-        p->timer = evtimer_new(m->env->base, on_timeout, p);
-    if (!p || !p->timer) {
-        if (p)
-            proxy_release(p);
+    if (!p) {
         resp_simple(r, 500, "Out of memory\n");
         return;
     }
@@ -707,20 +795,66 @@ static void fail_waiting(struct http_mode *m)
         proxy_fail(p, 502, "Bad Gateway: the function process has exited\n");
 }
 
+static void function_gone(struct http_mode *m)
+{
+    char how[96];
+    describe_exit(m->fn_result, how, sizeof(how));
+    m->fn_gone = true;
+    log_error("Function process exited: %s; the watchdog exits too", how);
+    fail_waiting(m);
+    m->env->fatal(m->env->fatal_arg, m->fn_result);
+}
+
+/* An fprocess that daemonises (nginx, php-fpm -D) exits while the server
+ * it started goes on: as under the Go watchdog, requests are still
+ * served, as long as something accepts connections. */
+static void on_listen_check(void *arg, bool listening)
+{
+    struct http_mode *m = arg;
+    if (m->stopping)
+        return;
+    if (!listening && m->fn_result == 0 && !m->daemon && m->start_checks-- > 0) {
+        /* Exited 0 at once: a daemon may still be starting its server. */
+        struct timeval tv = {0, START_CHECK_MS * 1000};
+        evtimer_add(m->daemon_timer, &tv);
+        return;
+    }
+    if (!listening) {
+        function_gone(m);
+        return;
+    }
+    if (!m->daemon) {
+        m->daemon = true;
+        log_info("The function's server still accepts connections at http://%s: serving on "
+                 "while it does", m->url.authority);
+    }
+    struct timeval tv = {DAEMON_CHECK_MS / 1000, (DAEMON_CHECK_MS % 1000) * 1000};
+    evtimer_add(m->daemon_timer, &tv);
+}
+
+static void on_daemon_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_mode *m = arg;
+    (void)fd;
+    (void)what;
+    upstream_check(m->up, on_listen_check, m);
+}
+
 static void on_fn_done(void *arg, int result)
 {
     struct http_mode *m = arg;
     char how[96];
     m->fn_done = true;
+    m->fn_result = result;
     describe_exit(result, how, sizeof(how));
     if (m->stopping) {
         log_info("Function process stopped: %s", how);
         mode_stop_finish(&m->stop, m->grace);
         return;
     }
-    log_error("Function process exited: %s; the watchdog exits too", how);
-    fail_waiting(m);
-    m->env->fatal(m->env->fatal_arg, result);
+    log_info("Function process exited: %s; checking whether its server still listens", how);
+    m->start_checks = UPSTREAM_WAIT_MS / START_CHECK_MS;
+    upstream_check(m->up, on_listen_check, m);
 }
 
 static const struct job_ops fn_ops = {NULL, NULL, on_fn_done};
@@ -747,6 +881,8 @@ static int start_function(struct http_mode *m)
         .timeout_ms = 0,
         .prefix_logs = m->cfg->prefix_logs,
         .no_stdin = true,
+        .log_stdout_to_stdout = true,
+        .outlive = true,
         .observer = env->jobs,
         .reserve = env->fds,
     };
@@ -788,6 +924,8 @@ static void http_free(void *state)
     upstream_url_free(&m->url);
     if (m->grace)
         event_free(m->grace);
+    if (m->daemon_timer)
+        event_free(m->daemon_timer);
     free(m);
 }
 
@@ -813,7 +951,8 @@ static int http_init(const struct mode_env *env, void **state)
     }
     m->up = upstream_new(env->base, &m->url, on_upstream_ready, m);
     m->grace = evtimer_new(env->base, on_grace, m);
-    if (!m->up || !m->grace)
+    m->daemon_timer = evtimer_new(env->base, on_daemon_timer, m);
+    if (!m->up || !m->grace || !m->daemon_timer)
         goto fail;
     if ((rc = start_function(m)) != 0)
         goto fail;
@@ -828,7 +967,7 @@ fail:
 static bool http_ready(void *state)
 {
     struct http_mode *m = state;
-    return !m->fn_done && upstream_probe(m->up);
+    return !m->fn_gone && (!m->fn_done || m->daemon) && upstream_probe(m->up);
 }
 
 /* After in-flight requests: SIGTERM the function, SIGKILL after a grace. */
@@ -837,6 +976,7 @@ static void http_stop(void *state, void (*done)(void *arg), void *arg)
     struct http_mode *m = state;
     m->stopping = true;
     m->stop = (struct mode_stop){done, arg};
+    evtimer_del(m->daemon_timer);
     upstream_close_idle(m->up);
     while (m->tunnels)
         tunnel_free(m->tunnels);

@@ -14,7 +14,6 @@ struct stream {
     const struct mode_env *env;
     struct request *r;
     struct job *job;
-    int64_t body_bytes;      /* request body received so far */
 };
 
 static void stream_free(struct stream *s)
@@ -90,37 +89,9 @@ static void on_done(void *arg, int result)
 
 static const struct job_ops stream_job_ops = {on_out, on_in_drained, on_done};
 
-static void too_large(struct request *r, int64_t max)
-{
-    char body[96];
-    snprintf(body, sizeof(body), "Request body larger than max_request_body (%lld bytes)\n",
-             (long long)max);
-    resp_simple(r, 413, body);
-}
-
-/* A chunked body, whose size is known only as it arrives, went past the
- * limit: stop the function; answer 413 unless output already went out. */
-static void body_over_limit(struct stream *s)
-{
-    struct request *r = s->r;
-    int64_t max = s->env->cfg->max_request_body;
-    bool started = resp_started(r);
-    stream_free(s);
-    if (started)
-        resp_abort(r);
-    else
-        too_large(r, max);
-}
-
 static void on_body(void *arg, const char *data, size_t len)
 {
     struct stream *s = arg;
-    int64_t max = s->env->cfg->max_request_body;
-    s->body_bytes += (int64_t)len;
-    if (max > 0 && s->body_bytes > max) {
-        body_over_limit(s);
-        return;
-    }
     if (job_write_in(s->job, data, len) > JOB_STDIN_HIGH)
         req_pause_body(s->r);
 }
@@ -157,11 +128,6 @@ static void stream_handle(void *state, struct request *r)
 {
     const struct fork_mode *fm = state;
     const struct mode_env *env = fm->env;
-    int64_t max = env->cfg->max_request_body;
-    if (max > 0 && r->content_length > max) {
-        too_large(r, max);
-        return;
-    }
     struct stream *s = calloc(1, sizeof(*s));
     if (!s) {
         resp_simple(r, 500, "Out of memory\n");

@@ -623,11 +623,12 @@ static int load_limits(const struct loader *l, struct config *cfg)
     int64_t inflight, logbuf, conns;
 
     if (load_int(l, "max_inflight", "number", 0, 0, INT32_MAX, &inflight) < 0 ||
-        load_int(l, "log_buffer_size", "number", 65536, 1, INT64_MAX, &logbuf) < 0 ||
+        load_int(l, "log_buffer_size", "number", 65536, INT64_MIN, INT64_MAX, &logbuf) < 0 ||
         load_int(l, "max_connections", "number", 10000, 1, INT32_MAX, &conns) < 0)
         return -1;
     cfg->max_inflight = (int)inflight;
-    cfg->log_buffer_size = (size_t)logbuf;
+    /* Any size Go takes (-1: unlimited, in the newest): lines are never cut here. */
+    cfg->log_buffer_size = logbuf < 0 ? 0 : (size_t)logbuf;
     cfg->max_connections = (int)conns;
     /* Buffering modes hold the whole body in memory, so they get a cap by
      * default; streaming modes never hold it and need none. */

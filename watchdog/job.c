@@ -55,6 +55,7 @@ struct job {
     int wait_status;             /* from waitpid, once reaped */
     bool released;               /* the owner left: see job_release */
     bool drop_out;               /* released: stdout is read and dropped */
+    bool outlive;                /* see job_params.outlive */
 };
 
 static void close_fd(int *fd)
@@ -124,6 +125,7 @@ static void drain_err(struct job *j, size_t max)
         if (n == 0 || errno != EAGAIN) {
             free_event(&j->err_ev);
             close_fd(&j->err_fd);
+            log_lines_flush(j->err_log);
         }
         break;
     }
@@ -143,18 +145,20 @@ static void finish(struct job *j, int result)
         return;
     j->state = JOB_FINISHED;
     free_event(&j->timer);
-    /* Same callback as the reap or the timeout, so the group id cannot have
-     * been reused: clean up whatever the function left behind. */
-    proc_kill_group(j->pid, SIGKILL);
     close_in(j);
-    free_event(&j->out_ev);
-    close_fd(&j->out_fd);
-    drain_err(j, EXIT_DRAIN_MAX);
-    free_event(&j->err_ev);
-    close_fd(&j->err_fd);
-    log_lines_flush(j->err_log);
-    if (j->out_log)
-        log_lines_flush(j->out_log);
+    if (!j->outlive) {
+        /* Same callback as the reap or the timeout, so the group id cannot
+         * have been reused: clean up whatever the function left behind. */
+        proc_kill_group(j->pid, SIGKILL);
+        free_event(&j->out_ev);
+        close_fd(&j->out_fd);
+        drain_err(j, EXIT_DRAIN_MAX);
+        free_event(&j->err_ev);
+        close_fd(&j->err_fd);
+        log_lines_flush(j->err_log);
+        if (j->out_log)
+            log_lines_flush(j->out_log);
+    }
     notify_finished(j, result);
     if (j->released) {
         job_free(j);
@@ -191,10 +195,12 @@ static void on_out(evutil_socket_t fd, short what, void *arg)
     (void)what;
     int more = read_out(j);
     deliver_out(j);
-    if (!more && j->state == JOB_RUNNING) {
+    if (!more) {
         /* EOF: the exit (reaped in the loop) finishes the job. */
         free_event(&j->out_ev);
         close_fd(&j->out_fd);
+        if (j->out_log)
+            log_lines_flush(j->out_log);
     }
 }
 
@@ -488,6 +494,7 @@ struct job *job_start(const struct job_params *p, const struct job_ops *ops,
     j->arg = arg;
     j->in_fd = j->out_fd = j->err_fd = -1;
     j->out_read = READ_FIRST;
+    j->outlive = p->outlive;
     j->in_buf = evbuffer_new();
     j->out_buf = evbuffer_new();
     j->err_log = log_lines_new("stderr", p->prefix_logs);
@@ -495,6 +502,8 @@ struct job *job_start(const struct job_params *p, const struct job_ops *ops,
         j->out_log = log_lines_new("stdout", p->prefix_logs);
     if (!j->in_buf || !j->out_buf || !j->err_log || (!ops->out && !j->out_log))
         goto fail;
+    if (j->out_log && p->log_stdout_to_stdout)
+        log_lines_to_stdout(j->out_log);
     if (spawn(j, p, exit_code))
         goto fail;
     if (proc_watch(p->procs, j->pid, on_exit_status, j))

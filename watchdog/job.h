@@ -50,6 +50,11 @@ struct job_params {
     bool prefix_logs;
     bool merge_stderr;       /* stderr into the stdout pipe (classic combine_output) */
     bool no_stdin;           /* stdin from /dev/null */
+    bool log_stdout_to_stdout; /* stdout logged (ops->out NULL) to our stdout */
+    /* The exit ends nothing else (http mode, where an fprocess may leave a
+     * daemon behind, as under the Go watchdog): its process group is not
+     * killed and its output is logged until the last writer closes it. */
+    bool outlive;
     const struct job_observer *observer; /* NULL: nobody counts */
     struct fd_reserve *reserve; /* released when the pipes cannot be made */
 };

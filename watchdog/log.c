@@ -455,6 +455,7 @@ void log_request(const struct log_request *r)
 struct log_lines {
     char *name;
     bool prefix;
+    bool to_stdout;  /* written to fd 1 at once, as Go logs http-mode stdout */
     char *buf; /* the pending partial line */
     size_t len, cap;
 };
@@ -484,7 +485,12 @@ static void emit_line(const struct log_lines *ll, const char *s, size_t n)
         }
         sb_add(&line, s, n);
     }
-    sb_emit(&line);
+    if (ll->to_stdout) {
+        sb_add(&line, "\n", 1);
+        write_all(STDOUT_FILENO, line.p, line.len);
+    } else {
+        sb_emit(&line);
+    }
     sb_free(&line);
 }
 
@@ -501,6 +507,11 @@ struct log_lines *log_lines_new(const char *name, bool prefix)
     }
     ll->prefix = prefix;
     return ll;
+}
+
+void log_lines_to_stdout(struct log_lines *ll)
+{
+    ll->to_stdout = true;
 }
 
 /* Keep bytes of an unfinished line. If memory runs out, log what is held

@@ -50,6 +50,8 @@ void log_human_size(double bytes, char *buf, size_t len);
  * a long line is kept until its newline or log_lines_flush. */
 struct log_lines;
 struct log_lines *log_lines_new(const char *name, bool prefix);
+/* Lines go to stdout rather than stderr (http mode's function stdout). */
+void log_lines_to_stdout(struct log_lines *ll);
 void log_lines_feed(struct log_lines *ll, const char *data, size_t len);
 void log_lines_flush(struct log_lines *ll); /* log a pending partial line */
 void log_lines_free(struct log_lines *ll);  /* flushes first */

@@ -234,7 +234,7 @@ void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
 /* Log the request line once. */
 void resp_finish_log(struct conn *c)
 {
-    if (c->logged || c->private_req)
+    if (c->logged || c->private_req || c->log_status < 0)
         return;
     c->logged = true;
     const char *ua = req_header(&c->req, "User-Agent");

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -201,6 +202,8 @@ static int on_message_begin(llhttp_t *p)
     c->reject = 0;
     msghead_reset(&c->head);
     c->url_len = 0;
+    c->body_bytes = 0;
+    c->body_refused = false;
     c->body_done = false;
     c->body_paused = false;
     resp_reset(c);
@@ -412,6 +415,17 @@ static bool answer_ready(struct server *s, struct request *r)
     return false;
 }
 
+/* max_request_body, for every mode and before any handler sees a byte
+ * past it: one answer, 413 unless output already went out. */
+static void answer_too_large(struct request *r, int64_t max)
+{
+    char body[96];
+    snprintf(body, sizeof(body), "Request body larger than max_request_body (%lld bytes)\n",
+             (long long)max);
+    r->conn->keep_alive = false;
+    resp_simple(r, 413, body);
+}
+
 /* Answer without a body or a Content-Type, as Go's empty answers go. */
 static void answer_empty(struct request *r, int status, bool close)
 {
@@ -535,6 +549,10 @@ static void dispatch(struct conn *c)
             answer_over_limit(s, c);
             return;
         }
+        if (s->cfg->max_request_body > 0 && r->content_length > s->cfg->max_request_body) {
+            answer_too_large(r, s->cfg->max_request_body);
+            return;
+        }
         c->counted = true;
         s->inflight++;
         if (s->hooks.request_begin)
@@ -564,10 +582,24 @@ static int on_headers_complete(llhttp_t *p)
     return 0;
 }
 
+static void body_over_limit(struct conn *c)
+{
+    c->body_refused = true;
+    abort_handler(c);
+    if (c->resp_started)
+        conn_abort(c);
+    else
+        answer_too_large(&c->req, c->srv->cfg->max_request_body);
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct conn *c = parser_conn(p);
-    if (c->h && c->h->body)
+    int64_t max = c->srv->cfg->max_request_body;
+    c->body_bytes += (int64_t)len;
+    if (max > 0 && c->body_bytes > max && !c->body_refused && c->h)
+        body_over_limit(c);
+    else if (c->h && c->h->body)
         c->h->body(c->harg, at, len);
     return c->dead ? HPE_USER : 0;
 }

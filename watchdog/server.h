@@ -76,8 +76,9 @@ void resp_simple(struct request *r, int status, const char *body);
 bool resp_started(const struct request *r);
 /* The request's log line, where the Go watchdog logs something other than
  * the answer: another status (a function that failed after its output
- * went out with 200), or, for a proxied answer, the status with its reason
- * phrase and the function's Content-Length (-1: none). */
+ * went out with 200; negative: no line at all), or, for a proxied answer,
+ * the status with its reason phrase and the function's Content-Length
+ * (-1: none). */
 void resp_log_status(struct request *r, int status);
 void resp_log_proxied(struct request *r, int64_t content_length);
 size_t resp_queued(const struct request *r);  /* bytes waiting for the client */

@@ -36,6 +36,8 @@ struct conn {
     bool parsing;            /* inside the llhttp loop */
     bool body_paused;
     bool body_done;
+    bool body_refused;       /* over max_request_body: the rest is dropped */
+    int64_t body_bytes;      /* request body received so far */
     bool upgrade;            /* parser stopped after an Upgrade head */
     bool counted;            /* counted in the in-flight number */
     bool private_req;        /* /_/health or /_/ready: not logged or counted */

@@ -45,6 +45,7 @@
 
 enum upconn_state {
     UPCONN_PROBE,        /* connecting only to learn that the upstream listens */
+    UPCONN_CHECK,        /* connecting only to learn that it still listens */
     UPCONN_IDLE,         /* in the pool */
     UPCONN_HEAD,         /* carrying a request, reading the response head */
     UPCONN_BODY_LENGTH,  /* body delimited by Content-Length (or empty) */
@@ -79,6 +80,9 @@ struct upstream {
     struct upconn *idle;          /* most recently used first */
     int nidle;
     struct upconn *probe;
+    struct upconn *check;
+    void (*on_check)(void *arg, bool listening);
+    void *check_arg;
     bool ready;
     void (*on_ready)(void *arg);
     void *ready_arg;
@@ -87,6 +91,7 @@ struct upstream {
 static llhttp_settings_t settings;
 
 static void process(struct upconn *c);
+static void check_done(struct upconn *c, bool listening);
 
 /* ---- lifetime ---- */
 
@@ -124,6 +129,8 @@ static void conn_close(struct upconn *c)
         idle_unlink(c);
     if (c->u->probe == c)
         c->u->probe = NULL;
+    if (c->u->check == c)
+        c->u->check = NULL;
     c->state = UPCONN_CLOSED;
     c->ops = NULL;
     c->arg = NULL;
@@ -360,6 +367,9 @@ static void process(struct upconn *c)
             /* Bytes nobody asked for: this connection cannot be trusted. */
             conn_close(c);
             return;
+        case UPCONN_CHECK:
+            check_done(c, true);
+            return;
         case UPCONN_UPGRADED:
         case UPCONN_CLOSED:
             return;
@@ -416,6 +426,18 @@ static void probe_done(struct upconn *c)
     }
 }
 
+static void check_done(struct upconn *c, bool listening)
+{
+    struct upstream *u = c->u;
+    void (*cb)(void *, bool) = u->on_check;
+    void *arg = u->check_arg;
+    u->check = NULL;
+    u->on_check = NULL;
+    conn_close(c);
+    if (cb)
+        cb(arg, listening);
+}
+
 static int socket_error(struct upconn *c)
 {
     int err = 0;
@@ -449,6 +471,9 @@ static void conn_broken(struct upconn *c, short what)
     }
     int err = (what & BEV_EVENT_EOF) ? 0 : socket_error(c);
     switch (c->state) {
+    case UPCONN_CHECK:
+        check_done(c, false);
+        break;
     case UPCONN_PROBE:
     case UPCONN_IDLE:
         conn_close(c);
@@ -483,6 +508,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
          * now; on_write turns EV_WRITE off once it is out. */
         if (c->state == UPCONN_PROBE)
             probe_done(c);
+        else if (c->state == UPCONN_CHECK)
+            check_done(c, true);
     } else {
         conn_broken(c, what);
     }
@@ -682,6 +709,10 @@ void upstream_free(struct upstream *u)
     upstream_close_idle(u);
     if (u->probe)
         conn_close(u->probe);
+    if (u->check) {
+        u->on_check = NULL;
+        conn_close(u->check);
+    }
     free(u);
 }
 
@@ -695,6 +726,21 @@ bool upstream_probe(struct upstream *u)
             u->probe->state = UPCONN_PROBE;
     }
     return false;
+}
+
+void upstream_check(struct upstream *u, void (*done)(void *arg, bool listening), void *arg)
+{
+    if (u->check)
+        return;
+    u->check = conn_new(u);
+    if (!u->check) {
+        /* Out of descriptors says nothing about the upstream. */
+        done(arg, errno != ECONNREFUSED);
+        return;
+    }
+    u->check->state = UPCONN_CHECK;
+    u->on_check = done;
+    u->check_arg = arg;
 }
 
 struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops, void *arg,

@@ -79,6 +79,10 @@ void upstream_free(struct upstream *u);
 /* True once the upstream has accepted a connection; until then, starts a
  * connection attempt whenever none is running. */
 bool upstream_probe(struct upstream *u);
+/* Connect once to learn whether the upstream still listens: done(arg,
+ * listening) runs once, possibly at once. One check at a time; a call
+ * while one runs does nothing. */
+void upstream_check(struct upstream *u, void (*done)(void *arg, bool listening), void *arg);
 /* Drop idle connections (shutdown). */
 void upstream_close_idle(struct upstream *u);
 

@@ -56,11 +56,13 @@ class Watchdog:
         }
         self.env.update({k: str(v) for k, v in env.items()})
         self.log_path = str(wdproc.log_path(os.path.join(self.tmpdir, "watchdog.log")))
+        self.stdout_path = os.path.join(self.tmpdir, "stdout.log")
         self.proc = None
 
     def start(self):
         self.log_file = open(self.log_path, "wb")
-        self.proc = wdproc.spawn([BINARY], self.env, self.log_file)
+        self.out_file = open(self.stdout_path, "wb")
+        self.proc = wdproc.spawn([BINARY], self.env, self.log_file, stdout=self.out_file)
         return self
 
     def log(self):

@@ -43,8 +43,9 @@ def test_echo_method_path_headers_body(tmp_path):
         assert header_values(out, "Content-Length") == ["7"]
         assert header_values(out, "Transfer-Encoding") == []
         assert header_values(out, "Host") == ["127.0.0.1:%d" % wd.port]
-        assert header_values(out, "X-Forwarded-Host") == ["127.0.0.1:%d" % wd.port]
-        assert header_values(out, "X-Forwarded-For") == ["127.0.0.1"]
+        # as the Go watchdog, no X-Forwarded-* of our own
+        assert header_values(out, "X-Forwarded-Host") == []
+        assert header_values(out, "X-Forwarded-For") == []
         assert float(hdrs["x-duration-seconds"]) >= 0
 
 
@@ -67,7 +68,8 @@ def test_hop_by_hop_headers_dropped(tmp_path):
                      "proxy-authorization", "proxy"):
             assert gone not in names, out["headers"]
         assert header_values(out, "X-Kept") == ["yes"]
-        assert header_values(out, "X-Forwarded-For") == ["10.0.0.1, 127.0.0.1"]
+        # the client's own X-Forwarded-For passes unchanged
+        assert header_values(out, "X-Forwarded-For") == ["10.0.0.1"]
 
 
 def test_status_and_headers_pass_through(tmp_path):
@@ -396,7 +398,9 @@ def test_sigterm_drains_then_stops_function(tmp_path):
 def test_function_output_logged(tmp_path):
     with http_watchdog(tmp_path) as wd:
         wd.request("GET", "/status/200")
-        assert wait_until(lambda: "stdout: listening on" in wd.log(), 3), wd.log()
+        # as under the Go watchdog: stdout lines to our stdout, stderr to stderr
+        out = lambda: open(wd.stdout_path, "rb").read().decode()
+        assert wait_until(lambda: "stdout: listening on" in out(), 3), out()
         assert wait_until(lambda: "stderr: request:" in wd.log(), 3), wd.log()
 
 
@@ -499,3 +503,112 @@ def test_slow_and_fast_requests_share_the_pool(tmp_path):
         time.sleep(0.3)
         for tag in ["slow0", "slow1"] + ["fast%d" % i for i in range(fast)]:
             assert runs_of(wd, tag) == 1, (tag, wd.log())
+
+
+# ---- what the Go watchdog's proxy path does ----
+
+@pytest.mark.parametrize("kind,ctype", [
+    ("html", "text/html; charset=utf-8"),
+    ("text", "text/plain; charset=utf-8"),
+    ("empty", "text/plain; charset=utf-8"),
+    ("bin", "application/octet-stream"),
+])
+def test_missing_content_type_is_sniffed(tmp_path, kind, ctype):
+    with http_watchdog(tmp_path) as wd:
+        status, hdrs, _ = wd.request("GET", "/notype?kind=%s" % kind)
+        assert status == 200
+        assert hdrs["content-type"] == ctype
+        status, hdrs, _ = wd.request("HEAD", "/notype?kind=%s" % kind)
+        assert hdrs["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_no_content_type_sniffed_for_204(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        status, hdrs, _ = wd.request("GET", "/notype?kind=empty&code=204")
+        assert status == 204 and "content-type" not in hdrs
+
+
+def test_log_line_has_the_status_text_and_the_functions_length(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        assert wd.request("GET", "/status/404")[0] == 404
+        assert wd.request("GET", "/sse?n=1&ms=1")[0] == 200
+        log = wd.log()
+        assert wait_until(lambda: "GET /sse?n=1&ms=1 - 200 OK - ContentLength: -1B" in wd.log(), 5), log
+        assert "GET /status/404 - 404 Not Found - ContentLength: 11B" in wd.log()
+
+
+def test_function_stdout_goes_to_the_watchdogs_stdout(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        assert wd.request("GET", "/print?msg=hello-stdout")[0] == 200
+        out = lambda: open(wd.stdout_path, "rb").read().decode()
+        assert wait_until(lambda: "stdout: hello-stdout" in out(), 5), out()
+        assert "hello-stdout" not in wd.log().replace("/print?msg=hello-stdout", "")
+
+
+def test_errors_carry_the_duration_and_log_no_request_line(tmp_path):
+    with http_watchdog(tmp_path, exec_timeout="500ms") as wd:
+        status, hdrs, _ = wd.request("GET", "/slow?ms=2000")
+        assert status == 504
+        assert float(hdrs["x-duration-seconds"]) >= 0.4
+        assert hdrs["x-openfaas-internal"] == "of-watchdog"
+        status, hdrs, _ = wd.request("GET", "/reset")
+        assert status == 502 and "x-duration-seconds" in hdrs
+        time.sleep(0.3)
+        assert "GET /slow?ms=2000 - " not in wd.log()
+        assert "Upstream HTTP killed due to exec_timeout" in wd.log()
+
+
+def test_x_timeout_zero_lifts_the_limit_and_bare_numbers_are_ignored(tmp_path):
+    with http_watchdog(tmp_path, exec_timeout="1s") as wd:
+        status, _, _ = wd.request("GET", "/slow?ms=1500", headers={"X-Timeout": "0"})
+        assert status == 200
+        status, _, _ = wd.request("GET", "/slow?ms=1500", headers={"X-Timeout": "5"})
+        assert status == 504
+        status, _, _ = wd.request("GET", "/slow?ms=800", headers={"X-Timeout": "300ms"})
+        assert status == 504
+
+
+def test_request_waiting_for_an_upstream_that_never_listens_gets_502(tmp_path):
+    # the fprocess runs but nothing listens on upstream_url
+    wd = Watchdog(tmp_path, {"mode": "http", "fprocess": "sleep 60",
+                             "upstream_url": "http://127.0.0.1:%d" % free_port(),
+                             "exec_timeout": "0", "suppress_lock": "true"})
+    try:
+        wd.start()
+        assert wait_until(lambda: wd.health() is not None, 5)
+        t0 = time.monotonic()
+        status, hdrs, _ = wd.request("GET", "/", timeout=20)
+        took = time.monotonic() - t0
+        assert status == 502 and hdrs["x-openfaas-internal"] == "of-watchdog"
+        assert 9 <= took < 15, took
+        assert "Waiting up to 10s for the function to accept connections" in wd.log()
+    finally:
+        wd.stop()
+
+
+def test_daemonising_fprocess_keeps_serving(tmp_path):
+    up = free_port()
+    with http_watchdog(tmp_path, fprocess=upstream_cmd(up, "--daemon"),
+                       upstream_url="http://127.0.0.1:%d" % up) as wd:
+        assert wait_until(lambda: "still accepts connections" in wd.log(), 5), wd.log()
+        for _ in range(3):
+            assert wd.request("POST", "/echo", body=b"x")[0] == 200
+            time.sleep(0.5)
+        assert wd.proc.poll() is None
+        # the server goes away: the watchdog exits with the fprocess's code
+        assert wd.request("GET", "/exit?code=0")
+        assert wait_until(lambda: wd.proc.poll() is not None, 5), wd.log()
+        assert wd.proc.returncode == 0
+
+
+@pytest.mark.parametrize("buffered", ["false", "true"])
+def test_max_request_body_holds_in_http_mode(tmp_path, buffered):
+    with http_watchdog(tmp_path, max_request_body="1000", http_buffer_req_body=buffered) as wd:
+        status, _, body = wd.request("POST", "/upload", body=b"x" * 1000)
+        assert status == 200
+        status, _, body = wd.request("POST", "/upload", body=b"x" * 5000)
+        assert status == 413 and body == b"Request body larger than max_request_body (1000 bytes)\n"
+        status, _, body = wd.request("POST", "/upload", body=iter([b"x" * 600, b"y" * 600]))
+        assert status == 413
+        time.sleep(0.3)
+        assert wd.log().count("/upload - ") >= 1

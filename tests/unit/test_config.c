@@ -320,7 +320,7 @@ static void test_errors(void)
     check_error(ENV("fprocess=cat", "max_inflight=-1"), "max_inflight");
     check_error(ENV("fprocess=cat", "max_inflight=1.5"), "max_inflight");
     check_error(ENV("fprocess=cat", "max_inflight=3000000000"), "max_inflight");
-    check_error(ENV("fprocess=cat", "log_buffer_size=0"), "log_buffer_size");
+    check_error(ENV("fprocess=cat", "log_buffer_size=abc"), "log_buffer_size");
     check_error(ENV("fprocess=cat", "log_buffer_size=64k"), "log_buffer_size");
     check_error(ENV("fprocess=cat", "max_connections=0"), "max_connections");
     check_error(ENV("fprocess=cat", "max_request_body=-1"), "max_request_body");

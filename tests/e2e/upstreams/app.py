@@ -19,6 +19,12 @@ Endpoints:
     /truncate        a chunked body cut off after its first chunk
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
+    /notype?kind=K   a body without Content-Type: html, text, empty or bin
+                     (&code=N for another status)
+    /print?msg=M     writes M to stdout, answers 200
+
+    --daemon         fork: the process the watchdog started exits 0 at once
+                     while its child serves (as nginx or php-fpm -D)
 """
 import argparse
 import hashlib
@@ -214,6 +220,19 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.flush()
         os._exit(int(q.get("code", "3")))
 
+    def r_notype(self, q, parts):
+        body = {"html": b"<html><body>hi</body></html>", "text": b"plain words\n",
+                "empty": b"", "bin": b"\x00\x01\x02binary"}[q.get("kind", "text")]
+        self.send_response(int(q.get("code", "200")))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def r_print(self, q, parts):
+        print(q.get("msg", ""), flush=True)
+        self.answer(200, b"printed\n", "text/plain")
+
     def r_unlisten(self, q, parts):
         self.server.socket.close()
         self.answer(200, b"not listening\n", "text/plain", [("Connection", "close")])
@@ -225,7 +244,17 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--idle-timeout", type=float, default=None)
+    ap.add_argument("--daemon", action="store_true")
     args = ap.parse_args()
+    if args.daemon:
+        # As daemons do: the child leaves the process group in a session of
+        # its own before the parent exits.
+        rd, wr = os.pipe()
+        if os.fork() > 0:
+            os.read(rd, 1)
+            os._exit(0)
+        os.setsid()
+        os.write(wr, b"x")
     if args.delay:
         time.sleep(args.delay)
     if args.idle_timeout:
