@@ -1,4 +1,4 @@
-/* static: files under static_path for GET and HEAD, with index.html or a
+/* static: files under static_path for any method, as Go's FileServer, with index.html or a
  * listing for directories, conditional requests, single byte ranges, and
  * zero-copy sending in slices so a large file or a slow client costs
  * neither memory nor loop time. Nothing outside the root is ever opened:
@@ -31,6 +31,7 @@
 #endif
 
 #include "log.h"
+#include "sniff.h"
 #include "target.h"
 #include "mode.h"
 
@@ -221,8 +222,10 @@ static const struct ctype ctypes[] = {
     {"wav", "audio/wav"},
 };
 
-static const char *content_type(const char *rel)
+/* By extension, else sniffed from the first bytes, as Go's FileServer. */
+static const char *content_type(const char *rel, int fd)
 {
+    char head[SNIFF_LEN];
     const char *base = strrchr(rel, '/');
     const char *dot = strrchr(base ? base + 1 : rel, '.');
     if (dot) {
@@ -231,7 +234,8 @@ static const char *content_type(const char *rel)
                 return ctypes[i].type;
         }
     }
-    return "application/octet-stream";
+    ssize_t n = pread(fd, head, sizeof(head), 0);
+    return sniff_type(head, n > 0 ? (size_t)n : 0);
 }
 
 static void http_date(time_t t, char *buf, size_t len)
@@ -452,7 +456,7 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
         resp_simple(r, 416, "Requested range not satisfiable\n");
         return;
     }
-    resp_header(r, "Content-Type", content_type(rel));
+    resp_header(r, "Content-Type", content_type(rel, fd));
     if (kind == RANGE_ONE) {
         snprintf(crange, sizeof(crange), "bytes %lld-%lld/%lld", (long long)start,
                  (long long)(start + len - 1), (long long)size);
@@ -493,25 +497,37 @@ static void html_escape(struct evbuffer *out, const char *s)
 
 /* A directory without a trailing slash: redirect, relative like Go's
  * FileServer so it also works behind a gateway that strips a prefix. */
-static void redirect_dir(struct request *r, const char *rel)
+/* Go's localRedirect: a 301 to prefix + name + suffix (name escaped),
+ * keeping the query, with no body. */
+static void local_redirect(struct request *r, const char *prefix, const char *name,
+                           const char *suffix)
 {
     struct evbuffer *loc = evbuffer_new();
-    const char *base = strrchr(rel, '/');
     if (!loc) {
         resp_simple(r, 500, "Out of memory\n");
         return;
     }
-    if (*rel)
-        pct_encode(loc, base ? base + 1 : rel);
-    else
-        evbuffer_add(loc, ".", 1);
-    evbuffer_add(loc, "/", 1);
+    evbuffer_add(loc, prefix, strlen(prefix));
+    pct_encode(loc, name);
+    evbuffer_add(loc, suffix, strlen(suffix));
     if (*r->query)
         evbuffer_add_printf(loc, "?%s", r->query);
     evbuffer_add(loc, "", 1);
     resp_header(r, "Location", (const char *)evbuffer_pullup(loc, -1));
-    resp_simple(r, 301, "Moved Permanently\n");
+    resp_start(r, 301, 0);
+    resp_end(r);
     evbuffer_free(loc);
+}
+
+static const char *base_name(const char *rel)
+{
+    const char *base = strrchr(rel, '/');
+    return base ? base + 1 : rel;
+}
+
+static void redirect_dir(struct request *r, const char *rel)
+{
+    local_redirect(r, "", *rel ? base_name(rel) : ".", "/");
 }
 
 struct entry {
@@ -627,6 +643,12 @@ static void serve_dir(const struct root *rt, struct request *r, const char *rel,
     free(index);
 }
 
+/* ".../index.html" is answered with a redirect to its directory. */
+static bool is_index_path(const char *rel, bool slash)
+{
+    return !slash && strcmp(base_name(rel), "index.html") == 0;
+}
+
 static void answer_status(struct request *r, int status)
 {
     switch (status) {
@@ -644,12 +666,12 @@ static void static_handle(void *state, struct request *r)
     bool slash = false;
     struct stat st;
     int fd = -1, status;
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-        resp_header(r, "Allow", "GET, HEAD");
-        resp_simple(r, 405, "Method Not Allowed\n");
-        return;
-    }
-    if ((status = clean_path(r->path, &rel, &slash)) != 0 || (status = open_under(rt, rel, &fd, &st)) != 0) {
+    /* Go's FileServer serves any method as GET (HEAD without the body). */
+    if ((status = clean_path(r->path, &rel, &slash)) != 0) {
+        answer_status(r, status);
+    } else if (is_index_path(rel, slash)) {
+        local_redirect(r, "./", "", "");
+    } else if ((status = open_under(rt, rel, &fd, &st)) != 0) {
         answer_status(r, status);
     } else if (S_ISDIR(st.st_mode) && !slash) {
         close(fd);
@@ -658,7 +680,7 @@ static void static_handle(void *state, struct request *r)
         serve_dir(rt, r, rel, fd);
     } else if (slash) {
         close(fd);
-        answer_status(r, 404);
+        local_redirect(r, "../", base_name(rel), "");
     } else {
         serve_file(r, rel, fd, &st);
     }

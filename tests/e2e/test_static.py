@@ -164,8 +164,9 @@ def test_dot_segments_inside_root(wd):
     ("app.js.map", "application/json"),
     ("table.csv", "text/csv; charset=utf-8"),
     ("README.md", "text/markdown; charset=utf-8"),
-    ("blob.unknownext", "application/octet-stream"),
-    ("noext", "application/octet-stream"),
+    # no known extension: sniffed from the first bytes, as Go's FileServer
+    ("blob.unknownext", "text/plain; charset=utf-8"),
+    ("noext", "text/plain; charset=utf-8"),
 ])
 def test_content_types(wd, name, ctype):
     status, h, _ = get(wd, "/" + name)
@@ -189,9 +190,26 @@ def test_directory_without_slash_redirects(wd):
     assert h["Location"] == "dir/"
 
 
-def test_file_with_trailing_slash_is_404(wd):
-    status, _, _ = get(wd, "/a.txt/")
-    assert status == 404
+def test_file_with_trailing_slash_redirects_to_the_file(wd):
+    status, h, body = get(wd, "/a.txt/")
+    assert (status, h["Location"], body) == (301, "../a.txt", b"")
+
+
+def test_index_html_redirects_to_its_directory(wd):
+    status, h, body = get(wd, "/sub/index.html?x=1")
+    assert (status, h["Location"], body) == (301, "./?x=1", b"")
+    assert h["Content-Type"] is None
+    status, h, _ = get(wd, "/index.html")
+    assert (status, h["Location"]) == (301, "./")
+
+
+def test_unknown_binary_file_is_sniffed(wd):
+    with open(os.path.join(wd.env["static_path"], "img.data"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    with open(os.path.join(wd.env["static_path"], "raw.data"), "wb") as f:
+        f.write(b"\x00\x01\x02\x03")
+    assert get(wd, "/img.data")[1]["Content-Type"] == "image/png"
+    assert get(wd, "/raw.data")[1]["Content-Type"] == "application/octet-stream"
 
 
 def test_directory_listing_escapes_names(wd):
@@ -297,11 +315,11 @@ def test_keep_alive_after_file(wd):
         conn.close()
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
-def test_other_methods_405(wd, method):
-    status, h, _ = get(wd, "/a.txt", method=method)
-    assert status == 405
-    assert "GET" in h["Allow"]
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "PATCH", "QUERY"])
+def test_other_methods_serve_the_file_as_get(wd, method):
+    # Go's FileServer does not look at the method
+    status, h, body = get(wd, "/a.txt", method=method)
+    assert (status, body) == (200, TEXT)
 
 
 def test_no_fprocess_needed(tmp_path, root):
