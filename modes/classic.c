@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "buffered.h"
 #include "cgi.h"
 #include "log.h"
+#include "sniff.h"
 
 /* ---- marshal_request: {"header":{"Name":["v",...]},"body":{"raw":"<base64>"}} ---- */
 
@@ -159,9 +161,46 @@ static void log_body(const char *what, struct evbuffer *buf)
     log_info("%s: %.*s", what, (int)len, p ? p : "");
 }
 
+/* debug_headers: "[in] Name=[v1 v2]" per request header on stdout, as the
+ * classic watchdog prints Go's header map (here in sorted order). */
+static void debug_in(const struct request *r)
+{
+    size_t n;
+    struct named *v = sorted_headers(r, &n);
+    struct evbuffer *out = evbuffer_new();
+    if (!v || !out)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        bool first = i == 0 || strcmp(v[i - 1].canon, v[i].canon) != 0;
+        bool last = i + 1 == n || strcmp(v[i + 1].canon, v[i].canon) != 0;
+        if (first)
+            evbuffer_add_printf(out, "[in] %s=[", v[i].canon);
+        else
+            evbuffer_add(out, " ", 1);
+        evbuffer_add(out, v[i].h->value, v[i].h->value_len);
+        if (last)
+            evbuffer_add(out, "]\n", 2);
+    }
+    while (evbuffer_get_length(out) > 0 && evbuffer_write(out, STDOUT_FILENO) > 0)
+        ;
+done:
+    free(v);
+    if (out)
+        evbuffer_free(out);
+}
+
+static void debug_out(const char *type, const char *duration)
+{
+    if (type)
+        dprintf(STDOUT_FILENO, "[out] Content-Type=[%s]\n", type);
+    dprintf(STDOUT_FILENO, "[out] X-Duration-Seconds=[%s]\n", duration);
+}
+
 static int classic_input(const struct mode_env *env, struct request *r, struct evbuffer *body)
 {
     const struct config *cfg = env->cfg;
+    if (cfg->debug_headers)
+        debug_in(r);
     if (cfg->write_debug)
         log_body("Request body", body);
     log_info("Forking fprocess.");
@@ -177,34 +216,29 @@ static void classic_params(const struct config *cfg, struct job_params *p)
     p->merge_stderr = cfg->combine_output;
 }
 
-/* No type configured and none on the request: a small subset of Go's
+/* No type configured and none on the request: Go's
  * http.DetectContentType, which the classic watchdog relied on here. */
-static const char *sniff_type(struct evbuffer *out)
+static const char *sniffed_type(struct evbuffer *out)
 {
     size_t len = evbuffer_get_length(out);
-    if (len > 512)
-        len = 512;
-    const char *p = (const char *)evbuffer_pullup(out, (ssize_t)len);
-    size_t i = 0;
-    while (i < len && strchr("\t\n\f\r ", p[i]))
-        i++;
-    if ((len - i >= 14 && strncasecmp(p + i, "<!DOCTYPE HTML", 14) == 0) ||
-        (len - i >= 5 && strncasecmp(p + i, "<html", 5) == 0))
-        return "text/html; charset=utf-8";
-    for (size_t k = 0; k < len; k++) {
-        unsigned char c = (unsigned char)p[k];
-        if (c <= 0x08 || c == 0x0b || (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f))
-            return "application/octet-stream";
-    }
-    return "text/plain; charset=utf-8";
+    if (len > SNIFF_LEN)
+        len = SNIFF_LEN;
+    return sniff_type((const char *)evbuffer_pullup(out, (ssize_t)len), len);
 }
 
-static const char *response_type(const struct config *cfg, const struct request *r, struct evbuffer *out)
+/* content_type, else the request's; NULL when neither is set. */
+static const char *explicit_type(const struct config *cfg, const struct request *r)
 {
     const char *ct = req_header(r, "Content-Type");
     if (cfg->content_type && *cfg->content_type)
         return cfg->content_type;
-    return ct && *ct ? ct : sniff_type(out);
+    return ct && *ct ? ct : NULL;
+}
+
+static const char *response_type(const struct config *cfg, const struct request *r, struct evbuffer *out)
+{
+    const char *ct = explicit_type(cfg, r);
+    return ct ? ct : sniffed_type(out);
 }
 
 static void answer_failure(const struct config *cfg, struct request *r, const char *err,
@@ -242,12 +276,17 @@ static void classic_answer(const struct mode_env *env, struct request *r, int re
         answer_failure(cfg, r, why, out);
         return;
     }
-    fork_set_duration(r);
+    const char *type = response_type(cfg, r, out);
+    char duration[32];
+    snprintf(duration, sizeof(duration), "%f", req_elapsed(r));
+    resp_header(r, "X-Duration-Seconds", duration);
     if (cfg->write_debug)
         log_body("Response body", out);
     else
         log_info("Wrote %zu Bytes - Duration: %fs", len, req_elapsed(r));
-    resp_header(r, "Content-Type", response_type(cfg, r, out));
+    if (cfg->debug_headers)
+        debug_out(explicit_type(cfg, r), duration);
+    resp_header(r, "Content-Type", type);
     resp_start(r, 200, (int64_t)len);
     resp_write_buf(r, out);
     resp_end(r);

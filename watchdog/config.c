@@ -612,7 +612,8 @@ static int load_flags(const struct loader *l, struct config *cfg)
         load_bool(l, "cgi_headers", true, &cfg->cgi_headers) < 0 ||
         load_bool(l, "combine_output", true, &cfg->combine_output) < 0 ||
         load_bool(l, "write_debug", false, &cfg->write_debug) < 0 ||
-        load_bool(l, "marshal_request", false, &cfg->marshal_request) < 0)
+        load_bool(l, "marshal_request", false, &cfg->marshal_request) < 0 ||
+        load_bool(l, "debug_headers", false, &cfg->debug_headers) < 0)
         return -1;
     return load_security(l);
 }
@@ -762,6 +763,7 @@ static const struct help_row help_rows[] = {
     {"combine_output", "true", "classic: stderr goes into the response"},
     {"write_debug", "false", "classic: log request and response bodies"},
     {"marshal_request", "false", "classic: send headers and body as JSON"},
+    {"debug_headers", "false", "classic: print request and response headers to stdout"},
     {"TMPDIR", "/tmp", "directory of the lock file ($TMPDIR/.lock)"},
 };
 

@@ -34,6 +34,7 @@ struct config {
     bool combine_output;      /* classic */
     bool write_debug;         /* classic */
     bool marshal_request;     /* classic */
+    bool debug_headers;       /* classic: request and response headers on stdout */
     enum log_format log_format;
     int64_t max_request_body; /* bytes; 0 = unlimited */
     int max_connections;

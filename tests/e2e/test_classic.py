@@ -195,3 +195,25 @@ def test_serializing_unchanged(tmp_path):
         assert status == 200 and body == b"{}"
         assert h["Content-Type"] == "application/octet-stream"
         assert "X-Duration-Seconds" in h
+
+
+def test_debug_headers_prints_request_and_response_headers(watchdog):
+    wd = watchdog({"mode": "classic", "fprocess": "cat", "debug_headers": "true",
+                   "content_type": "text/plain"})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: h\r\nX-One: a\r\nx-one: b\r\nContent-Length: 2\r\n\r\nhi")
+        assert c.read_response().body == b"hi"
+    out = lambda: wd.stdout_path.read_text()
+    from conftest import wait_until
+    assert wait_until(lambda: "[out] X-Duration-Seconds=[" in out(), 5), out()
+    lines = out().splitlines()
+    assert "[in] X-One=[a b]" in lines
+    assert "[in] Content-Length=[2]" in lines
+    assert not any(l.startswith("[in] Host=") for l in lines)
+    assert "[out] Content-Type=[text/plain]" in lines
+
+
+def test_debug_headers_off_by_default(watchdog):
+    wd = watchdog({"mode": "classic", "fprocess": "cat"})
+    assert wd.request("POST", "/", b"x").body == b"x"
+    assert "[in]" not in wd.stdout_path.read_text()
