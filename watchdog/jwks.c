@@ -218,19 +218,21 @@ static mbedtls_ecp_group_id curve_by_name(const char *crv)
     return MBEDTLS_ECP_DP_NONE;
 }
 
-/* The point as SEC 1 uncompressed bytes (0x04 || X || Y), each coordinate
- * exactly the field size (RFC 7518 6.2.1.2), checked to be on the curve. */
+/* The point as SEC 1 uncompressed bytes (0x04 || X || Y), checked to be on
+ * the curve. RFC 7518 6.2.1.2 wants each coordinate at the full field
+ * size, but some issuers drop leading zero bytes (PyJWT before 2.8 did):
+ * shorter ones are taken, left-padded. */
 static int ec_point(struct jwk *k, const unsigned char *x, size_t xlen, const unsigned char *y,
                     size_t ylen)
 {
     size_t flen = (k->grp.pbits + 7) / 8;
-    unsigned char buf[1 + 2 * 66];
+    unsigned char buf[1 + 2 * 66] = {0};
 
-    if (xlen != flen || ylen != flen || 1 + 2 * flen > sizeof(buf))
+    if (xlen > flen || ylen > flen || 1 + 2 * flen > sizeof(buf))
         return -1;
     buf[0] = 0x04;
-    memcpy(buf + 1, x, flen);
-    memcpy(buf + 1 + flen, y, flen);
+    memcpy(buf + 1 + flen - xlen, x, xlen);
+    memcpy(buf + 1 + 2 * flen - ylen, y, ylen);
     if (mbedtls_ecp_point_read_binary(&k->grp, &k->q, buf, 1 + 2 * flen) != 0)
         return -1;
     return mbedtls_ecp_check_pubkey(&k->grp, &k->q) == 0 ? 0 : -1;
