@@ -48,6 +48,8 @@ struct auth {
     /* the fetch under way */
     enum stage stage;
     struct evhttp_connection *conn;
+    struct evhttp_connection *done_conn; /* over, freed by reap_ev */
+    struct event *reap_ev;
     char why[160];                /* the error callback's reason */
     char *new_issuer;
     char *jwks_url;
@@ -114,6 +116,16 @@ static void on_error(enum evhttp_request_error err, void *arg)
 
 static void on_response(struct evhttp_request *req, void *arg);
 
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct auth *a = arg;
+    (void)fd;
+    (void)what;
+    if (a->done_conn)
+        evhttp_connection_free(a->done_conn);
+    a->done_conn = NULL;
+}
+
 /* GET url. 0, or -1 with the reason in a->why. */
 static int http_get(struct auth *a, const char *url)
 {
@@ -147,8 +159,6 @@ static int http_get(struct auth *a, const char *url)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Host", hostport);
     evhttp_add_header(evhttp_request_get_output_headers(req), "User-Agent", "openfaas-watchdog");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-    /* The connection is freed by libevent once this request is over. */
-    evhttp_connection_free_on_completion(a->conn);
     a->why[0] = '\0';
     if (evhttp_make_request(a->conn, req, EVHTTP_REQ_GET, target) != 0) {
         req = NULL; /* freed by evhttp_make_request */
@@ -303,8 +313,14 @@ static void on_response(struct evhttp_request *req, void *arg)
     struct evbuffer *in = req ? evhttp_request_get_input_buffer(req) : NULL;
     char why[200];
 
-    /* libevent frees the connection after this callback. */
+    /* The connection cannot be freed inside its own callback, and
+     * libevent's free-on-completion misses some failures: free it once the
+     * callback is over. */
+    if (a->done_conn)
+        evhttp_connection_free(a->done_conn);
+    a->done_conn = a->conn;
     a->conn = NULL;
+    event_active(a->reap_ev, 0, 0);
     if (code == 0) {
         fetch_failed(a, a->why[0] ? a->why : "no response");
         return;
@@ -366,8 +382,9 @@ struct auth *auth_new(const struct config *cfg, struct event_base *base)
                                                    : AUTH_GATEWAY_URL;
     a->ref = function_ref(cfg);
     a->timer = evtimer_new(base, on_timer, a);
+    a->reap_ev = event_new(base, -1, 0, on_reap, a);
     a->dns = resolve_new(base, cfg->resolv_conf, cfg->hosts_file);
-    if (!a->ref || !a->timer || !a->dns)
+    if (!a->ref || !a->timer || !a->reap_ev || !a->dns)
         goto nomem;
     log_info("JWT Auth: true");
     if (cfg->jwt_auth_debug)
@@ -388,8 +405,12 @@ void auth_free(struct auth *a)
      * without calling back. */
     if (a->conn)
         evhttp_connection_free(a->conn);
+    if (a->done_conn)
+        evhttp_connection_free(a->done_conn);
     if (a->timer)
         event_free(a->timer);
+    if (a->reap_ev)
+        event_free(a->reap_ev);
     if (a->dns)
         evdns_base_free(a->dns, 0);
     jwks_free(a->keys);
