@@ -587,21 +587,62 @@ static int load_upstream(const struct loader *l, struct config *cfg)
     return 0;
 }
 
-/* Settings that guard the function. Starting without doing what one asks
- * would leave the function open, so an unsupported one stops the watchdog. */
-static int load_security(const struct loader *l)
-{
-    bool jwt_auth, unused;
+#define SERVICE_ACCOUNT_NAMESPACE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
-    if (load_bool(l, "jwt_auth", false, &jwt_auth) < 0 ||
-        load_bool(l, "jwt_auth_debug", false, &unused) < 0 ||
-        load_bool(l, "jwt_auth_local", false, &unused) < 0)
+/* The namespace Kubernetes mounts into every pod, trailing newline and
+ * spaces dropped. NULL when it cannot be read. */
+static char *read_namespace_file(const char *path)
+{
+    char buf[256];
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+/* jwt_auth needs the function's reference (namespace:name) that tokens
+ * grant; as in the Go watchdog, OPENFAAS_NAMESPACE may be set and empty. */
+static int load_function_ref(const struct loader *l, struct config *cfg)
+{
+    const char *ns = env_get(l->envp, "OPENFAAS_NAMESPACE");
+
+    if (load_string(l, "OPENFAAS_NAME", NULL, &cfg->function_name) < 0)
         return -1;
-    if (jwt_auth)
+    if (!cfg->function_name)
         return fail(l->err, l->errlen,
-                    "jwt_auth: JWT authentication is not supported by this build; "
-                    "refusing to start with the function open to every caller");
+                    "OPENFAAS_NAME: not set (jwt_auth=true needs the function's name)");
+    cfg->function_namespace = ns ? strdup(ns) : read_namespace_file(SERVICE_ACCOUNT_NAMESPACE);
+    if (!cfg->function_namespace)
+        return fail(l->err, l->errlen,
+                    "OPENFAAS_NAMESPACE: not set and " SERVICE_ACCOUNT_NAMESPACE
+                    " cannot be read (jwt_auth=true needs the function's namespace)");
     return 0;
+}
+
+/* Settings that guard the function (auth.c). */
+static int load_security(const struct loader *l, struct config *cfg)
+{
+    char sb[80];
+
+    if (load_bool(l, "jwt_auth", false, &cfg->jwt_auth) < 0 ||
+        load_bool(l, "jwt_auth_debug", false, &cfg->jwt_auth_debug) < 0 ||
+        load_bool(l, "jwt_auth_local", false, &cfg->jwt_auth_local) < 0 ||
+        load_string(l, "jwt_auth_discovery_url", NULL, &cfg->jwt_auth_discovery_url) < 0 ||
+        load_string(l, "resolv_conf", NULL, &cfg->resolv_conf) < 0 ||
+        load_string(l, "hosts_file", NULL, &cfg->hosts_file) < 0)
+        return -1;
+    if (cfg->jwt_auth_discovery_url && strncasecmp(cfg->jwt_auth_discovery_url, "http://", 7) != 0)
+        return fail(l->err, l->errlen,
+                    "jwt_auth_discovery_url: invalid URL \"%s\" (must start with http://)",
+                    shown(cfg->jwt_auth_discovery_url, sb, sizeof(sb)));
+    return cfg->jwt_auth ? load_function_ref(l, cfg) : 0;
 }
 
 static int load_flags(const struct loader *l, struct config *cfg)
@@ -615,7 +656,7 @@ static int load_flags(const struct loader *l, struct config *cfg)
         load_bool(l, "marshal_request", false, &cfg->marshal_request) < 0 ||
         load_bool(l, "debug_headers", false, &cfg->debug_headers) < 0)
         return -1;
-    return load_security(l);
+    return load_security(l, cfg);
 }
 
 static int load_limits(const struct loader *l, struct config *cfg)
@@ -719,6 +760,11 @@ void config_free(struct config *cfg)
     free(cfg->static_path);
     free(cfg->ready_path);
     free(cfg->lock_path);
+    free(cfg->jwt_auth_discovery_url);
+    free(cfg->function_name);
+    free(cfg->function_namespace);
+    free(cfg->resolv_conf);
+    free(cfg->hosts_file);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -765,6 +811,14 @@ static const struct help_row help_rows[] = {
     {"marshal_request", "false", "classic: send headers and body as JSON"},
     {"debug_headers", "false", "classic: print request and response headers to stdout"},
     {"TMPDIR", "/tmp", "directory of the lock file ($TMPDIR/.lock)"},
+    {"jwt_auth", "false", "require an OpenFaaS IAM function token (Authorization: Bearer)"},
+    {"jwt_auth_debug", "false", "log the issuer, key ids and token claims"},
+    {"jwt_auth_local", "false", "discover the issuer at http://127.0.0.1:8000"},
+    {"jwt_auth_discovery_url", "(gateway)", "OpenID discovery URL (tests, unusual setups)"},
+    {"OPENFAAS_NAME", "(none)", "function name; required with jwt_auth"},
+    {"OPENFAAS_NAMESPACE", "(service account)", "function namespace for jwt_auth"},
+    {"resolv_conf", "/etc/resolv.conf", "nameservers, search list, ndots for host names"},
+    {"hosts_file", "/etc/hosts", "host names answered before DNS"},
 };
 
 void config_print_help(FILE *out)

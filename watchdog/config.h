@@ -40,6 +40,15 @@ struct config {
     int max_connections;
     int prespawn;             /* fork modes: processes kept started and idle; 0 = off */
     char *lock_path;          /* $TMPDIR/.lock or /tmp/.lock */
+    /* jwt_auth: OpenFaaS IAM function tokens (auth.c) */
+    bool jwt_auth;
+    bool jwt_auth_debug;
+    bool jwt_auth_local;
+    char *jwt_auth_discovery_url; /* NULL: the gateway's, or 127.0.0.1:8000's (local) */
+    char *function_name;      /* OPENFAAS_NAME; set when jwt_auth */
+    char *function_namespace; /* OPENFAAS_NAMESPACE, else the service account's; set when jwt_auth */
+    char *resolv_conf;        /* NULL: /etc/resolv.conf */
+    char *hosts_file;         /* NULL: /etc/hosts */
 };
 
 /* Parse envp into cfg. On error returns -1 and writes one line (no newline)

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void msghead_init(struct msghead *h, size_t max)
 {
@@ -133,5 +134,22 @@ int msghead_build(struct msghead *h)
         h->headers[i] = (struct header){h->buf + f->name_off, f->name_len, h->buf + f->val_off,
                                         f->val_len};
     }
+    return 0;
+}
+
+int msghead_set(struct msghead *h, const char *name, const char *value)
+{
+    size_t n = strlen(name), kept = 0;
+
+    for (size_t i = 0; i < h->nfields; i++) {
+        const struct msghead_field *f = &h->fields[i];
+        if (!(f->name_len == n && strncasecmp(h->buf + f->name_off, name, n) == 0))
+            h->fields[kept++] = *f;
+    }
+    h->nfields = kept;
+    h->in_value = true; /* the next name starts a new field */
+    if (msghead_name(h, name, n) || !msghead_name_done(h) ||
+        msghead_value(h, value, strlen(value)) || msghead_value_done(h))
+        return -1;
     return 0;
 }

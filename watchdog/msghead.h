@@ -46,5 +46,8 @@ int msghead_value_done(struct msghead *h);
 /* Fill h->headers (h->nfields of them) with pointers into the buffer,
  * valid until the next append. 0, or -1 when out of memory. */
 int msghead_build(struct msghead *h);
+/* After the head is complete: drop every field named name (any case) and
+ * add name: value at the end. Call msghead_build again. 0 / -1. */
+int msghead_set(struct msghead *h, const char *name, const char *value);
 
 #endif

@@ -100,6 +100,7 @@ struct server {
     bool accept_paused;
     struct fd_reserve *reserve;  /* full before the listener accepts */
     char *const *environ;
+    struct auth *auth;           /* jwt_auth; NULL when off */
 };
 
 /* response.c */

@@ -3,12 +3,15 @@
  * libevent's evutil.o refers to getaddrinfo, getservbyname and
  * getprotobynumber. In a static glibc those pull in NSS, which dlopens
  * libnss_*.so at run time and so cannot work in a FROM scratch image (ld
- * warns "requires at runtime the shared libraries"). Defining them here keeps
+ * warns "requires at runtime the shared libraries"); libevent_extra's
+ * http.o (the key-set client of jwt_auth) adds getnameinfo. Host names are
+ * resolved by evdns on the event loop instead (resolve.c). Defining them here keeps
  * glibc's versions out of the link: numeric addresses and ports only, nothing
  * read from /etc, no dlopen. The watchdog resolves no names through NSS; this
  * also takes about 140 KB off the binary. */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +102,31 @@ void freeaddrinfo(struct addrinfo *ai)
     /* Every list getaddrinfo above returns has one element, allocated with
      * its address. */
     free(ai);
+}
+
+/* Always numeric, whatever the flags ask: no reverse lookups. */
+int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                char *serv, socklen_t servlen, int flags)
+{
+    const void *addr;
+    unsigned short port;
+
+    if (flags & NI_NAMEREQD)
+        return EAI_NONAME;
+    if (sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+        addr = &((const struct sockaddr_in *)sa)->sin_addr;
+        port = ((const struct sockaddr_in *)sa)->sin_port;
+    } else if (sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        port = ((const struct sockaddr_in6 *)sa)->sin6_port;
+    } else {
+        return EAI_FAMILY;
+    }
+    if (host && hostlen && !inet_ntop(sa->sa_family, addr, host, hostlen))
+        return EAI_OVERFLOW;
+    if (serv && servlen && snprintf(serv, servlen, "%u", ntohs(port)) >= (int)servlen)
+        return EAI_OVERFLOW;
+    return 0;
 }
 
 struct servent *getservbyname(const char *name, const char *proto)

@@ -94,13 +94,13 @@ INVALID = [
     ({"log_callid": "2"}, "log_callid"),
     ({"cgi_headers": "on"}, "cgi_headers"),
     ({"max_inflight": "abc"}, "max_inflight"),
-    # A security setting that is not implemented must never leave the
-    # function open: jwt_auth=true refuses to start, in every mode.
-    ({"jwt_auth": "true"}, "jwt_auth"),
-    ({"jwt_auth": "1"}, "jwt_auth"),
-    ({"jwt_auth": "true", "mode": "http", "upstream_url": "http://127.0.0.1:1"}, "jwt_auth"),
-    ({"jwt_auth": "true", "mode": "static", "fprocess": None}, "jwt_auth"),
-    ({"jwt_auth": "true", "mode": "classic"}, "jwt_auth"),
+    # jwt_auth needs the function's name (and namespace): without it the
+    # watchdog stops, in every mode, instead of serving the function open.
+    ({"jwt_auth": "true"}, "OPENFAAS_NAME"),
+    ({"jwt_auth": "1"}, "OPENFAAS_NAME"),
+    ({"jwt_auth": "true", "mode": "http", "upstream_url": "http://127.0.0.1:1"}, "OPENFAAS_NAME"),
+    ({"jwt_auth": "true", "mode": "static", "fprocess": None}, "OPENFAAS_NAME"),
+    ({"jwt_auth": "true", "mode": "classic"}, "OPENFAAS_NAME"),
     ({"jwt_auth": "yes"}, "jwt_auth"),
 ]
 

@@ -1,0 +1,171 @@
+/* jwt.c and jwks.c: token parsing and checks, key sets, base64url, and the
+ * function-claim patterns. Keys and tokens come from jwt_vectors.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "jwks.h"
+#include "jwt.h"
+#include "jwt_vectors.h"
+
+static struct jwks *keys;
+static int skipped;
+
+static void on_skip(void *arg, const char *kid, const char *why)
+{
+    (void)arg;
+    (void)why;
+    CHECK(strcmp(kid, "sym") == 0);
+    skipped++;
+}
+
+/* The result for token at now, with why checked to contain want. */
+static enum jwt_result run(const char *token, const char *ref, double now, const char *want)
+{
+    struct jwt_check chk = {keys, VEC_ISSUER, ref, now};
+    char why[512];
+    enum jwt_result r = jwt_check_token(&chk, token, strlen(token), NULL, why, sizeof(why));
+    if (want && !strstr(why, want)) {
+        fprintf(stderr, "reason \"%s\" lacks \"%s\"\n", why, want);
+        CHECK(!"reason");
+    }
+    return r;
+}
+
+static void test_patterns(void)
+{
+    CHECK(jwt_pattern_match("dev:fn", "dev:fn"));
+    CHECK(!jwt_pattern_match("dev:fn", "dev:fn2"));
+    CHECK(!jwt_pattern_match("dev:fn", "staging-dev:fn"));
+    CHECK(!jwt_pattern_match("dev:fn", "dev:f"));
+    CHECK(jwt_pattern_match("*", "dev:fn"));
+    CHECK(jwt_pattern_match("dev:*", "dev:fn"));
+    CHECK(jwt_pattern_match("dev:*", "dev:"));
+    CHECK(!jwt_pattern_match("dev:*", "staging:fn"));
+    CHECK(jwt_pattern_match("*:fn", "dev:fn"));
+    CHECK(!jwt_pattern_match("*:fn", "dev:fn2"));
+    CHECK(jwt_pattern_match("d*:f*", "dev:fn"));
+    CHECK(jwt_pattern_match("*e*:*n", "dev:fn"));
+    CHECK(jwt_pattern_match("**", "x"));
+    CHECK(jwt_pattern_match("a*b*c", "aXbYbZc"));
+    CHECK(!jwt_pattern_match("a*b*c", "aXbYbZ"));
+    CHECK(!jwt_pattern_match("", "dev:fn"));
+    CHECK(jwt_pattern_match("", ""));
+    /* Regular-expression characters are plain characters. */
+    CHECK(!jwt_pattern_match("dev.fn", "dev:fn"));
+    CHECK(jwt_pattern_match("dev.fn", "dev.fn"));
+    CHECK(!jwt_pattern_match("d?v:fn", "dev:fn"));
+}
+
+static void test_base64url(void)
+{
+    unsigned char *out;
+    size_t len, bad;
+
+    CHECK(jwt_b64url_decode("aGk", 3, false, &out, &len, &bad) == 0 && len == 2 &&
+          memcmp(out, "hi", 2) == 0);
+    free(out);
+    CHECK(jwt_b64url_decode("_-8", 3, false, &out, &len, &bad) == 0 && len == 2 &&
+          out[0] == 0xff && out[1] == 0xef);
+    free(out);
+    CHECK(jwt_b64url_decode("", 0, false, &out, &len, &bad) == 0 && len == 0);
+    free(out);
+    CHECK(jwt_b64url_decode("aGk=", 4, false, &out, &len, &bad) == -1 && bad == 3);
+    CHECK(jwt_b64url_decode("aGk=", 4, true, &out, &len, &bad) == 0 && len == 2);
+    free(out);
+    CHECK(jwt_b64url_decode("aG+k", 4, false, &out, &len, &bad) == -1 && bad == 2);
+    CHECK(jwt_b64url_decode("aGkxa", 5, false, &out, &len, &bad) == -1 && bad == 4);
+    CHECK(jwt_b64url_decode("a b", 3, false, &out, &len, &bad) == -1 && bad == 1);
+}
+
+static void test_jwks(void)
+{
+    struct jwks *set;
+    char err[200];
+
+    CHECK(jwks_parse(VEC_JWKS, strlen(VEC_JWKS), &keys, on_skip, NULL, err, sizeof(err)) == 0);
+    CHECK(skipped == 1);
+    CHECK(jwks_count(keys) == 2);
+    CHECK(jwks_find(keys, "rsa-1") && jwks_find(keys, "ec-1") && !jwks_find(keys, "sym"));
+    CHECK_STR(jwks_kid(keys, 0), "rsa-1");
+
+    CHECK(jwks_parse("[]", 2, &set, NULL, NULL, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "\"keys\"") != NULL);
+    CHECK(jwks_parse("{\"keys\":[]}", 11, &set, NULL, NULL, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "no usable") != NULL);
+    CHECK(jwks_parse("{\"keys\":", 8, &set, NULL, NULL, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "not JSON") != NULL);
+    /* A key that claims another algorithm is left out; a short RSA key too. */
+    const char *small = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"s\",\"n\":\"AQAB\",\"e\":\"AQAB\"},"
+                        "{\"kty\":\"EC\",\"kid\":\"c\",\"crv\":\"P-192\",\"x\":\"AA\",\"y\":\"AA\"},"
+                        "{\"kty\":\"RSA\",\"kid\":\"h\",\"alg\":\"HS256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}";
+    CHECK(jwks_parse(small, strlen(small), &set, NULL, NULL, err, sizeof(err)) == -1);
+}
+
+static void test_tokens(void)
+{
+    double now = VEC_NOW;
+
+    CHECK(run(VEC_TOKEN_RS256, "dev:fn", now, NULL) == JWT_OK);
+    CHECK(run(VEC_TOKEN_PS256, "dev:fn", now, NULL) == JWT_OK);
+    CHECK(run(VEC_TOKEN_ES256, "dev:fn", now, NULL) == JWT_OK);
+    CHECK(run(VEC_TOKEN_AUD_STRING, "dev:fn", now, NULL) == JWT_OK);
+    /* exp and nbf, with one second of leeway */
+    CHECK(run(VEC_TOKEN_RS256, "dev:fn", now + 600.5, NULL) == JWT_OK);
+    CHECK(run(VEC_TOKEN_RS256, "dev:fn", now + 601, "token has invalid claims: token is expired") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_RS256, "dev:fn", now - 11, NULL) == JWT_OK);
+    CHECK(run(VEC_TOKEN_RS256, "dev:fn", now - 11.5, "token is not valid yet") == JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_WRONG_ISS, "dev:fn", now, "token has invalid issuer") == JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_NO_AUD, "dev:fn", now, "aud claim is required") == JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_BAD_TYPE, "dev:fn", now, "invalid type for claim exp") == JWT_UNAUTHORIZED);
+    /* keys */
+    CHECK(run(VEC_TOKEN_NO_KID, "dev:fn", now, "invalid kid: <nil>") == JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_UNKNOWN_KID, "dev:fn", now, "invalid kid: rsa-9") == JWT_UNKNOWN_KID);
+    CHECK(run(VEC_TOKEN_ES256_WITH_RSA_KID, "dev:fn", now, "key is of invalid type") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_TAMPERED, "dev:fn", now, "crypto/rsa: verification error") ==
+          JWT_UNAUTHORIZED);
+    /* refused algorithms and forgeries */
+    CHECK(run(VEC_TOKEN_HS256, "dev:fn", now, "signing method HS256 is invalid") == JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_NONE, "dev:fn", now, "signing method none is invalid") == JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_DUP_ALG, "dev:fn", now, "could not JSON decode header") == JWT_UNAUTHORIZED);
+    /* malformed */
+    CHECK(run("abc", "dev:fn", now, "invalid number of segments") == JWT_UNAUTHORIZED);
+    CHECK(run("a.b.c.d", "dev:fn", now, "invalid number of segments") == JWT_UNAUTHORIZED);
+    CHECK(run("!.e30.", "dev:fn", now, "could not base64 decode header") == JWT_UNAUTHORIZED);
+    CHECK(run("e30.e30.", "dev:fn", now, "signing method (alg) is unspecified") == JWT_UNAUTHORIZED);
+    CHECK(run("eyJhbGciOiJYWVoifQ.e30.", "dev:fn", now, "signing method (alg) is unavailable") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run("W10.e30.", "dev:fn", now, "not a JSON object") == JWT_UNAUTHORIZED);
+    /* the function claim: permissions ["dev:fn"], audience ["dev:*"] */
+    CHECK(run(VEC_TOKEN_RS256, "dev:fn2", now, "insufficient permissions") == JWT_FORBIDDEN);
+    CHECK(run(VEC_TOKEN_RS256, "staging:fn", now, "insufficient permissions") == JWT_FORBIDDEN);
+    CHECK(run(VEC_TOKEN_OTHER_FN, "dev:fn", now, NULL) == JWT_FORBIDDEN);
+    CHECK(run(VEC_TOKEN_OTHER_FN, "dev:fn2", now, NULL) == JWT_OK);
+    CHECK(run(VEC_TOKEN_NO_FUNCTION, "dev:fn", now, NULL) == JWT_FORBIDDEN);
+}
+
+static void test_info(void)
+{
+    struct jwt_check chk = {keys, VEC_ISSUER, "dev:fn", VEC_NOW};
+    struct jwt_info info;
+    char why[256];
+
+    CHECK(jwt_check_token(&chk, VEC_TOKEN_ES256, strlen(VEC_TOKEN_ES256), &info, why,
+                          sizeof(why)) == JWT_OK);
+    CHECK_STR(info.kid, "ec-1");
+    CHECK(info.claims && strstr(info.claims, "\"permissions\":[\"dev:fn\"]"));
+    jwt_info_free(&info);
+}
+
+int main(void)
+{
+    test_patterns();
+    test_base64url();
+    test_jwks();
+    test_tokens();
+    test_info();
+    jwks_free(keys);
+    return check_done("jwt");
+}
