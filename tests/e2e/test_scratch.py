@@ -20,7 +20,8 @@ import shiputil  # noqa: E402
 import wdproc  # noqa: E402
 from shiputil import REPO, Watchdog, request
 
-MAX_SIZE = 1.2 * 1024 * 1024  # stripped; the Go watchdog is about 9 MB
+# stripped, with JWT auth (mbedTLS, jansson, evdns) in; the Go watchdog is about 9 MB
+MAX_SIZE = 1.75 * 1024 * 1024
 BUSYBOX = Path("/bin/busybox")
 UNSHARE_FLAGS = ["--pid", "--fork", "--mount-proc", "--kill-child"]
 # Absolute: the watchdog's environment, like an empty image's, has no PATH.
@@ -55,7 +56,7 @@ def test_static_binary_needs_nothing(static_bin):
     for needle in (b"nsswitch.conf", b"libnss_"):
         assert needle not in data, "glibc NSS is linked in (%s)" % needle.decode()
     assert b".symtab" not in data, "not stripped"
-    assert len(data) < MAX_SIZE, "%d bytes, over the 1.2 MiB aim" % len(data)
+    assert len(data) < MAX_SIZE, "%d bytes, over the 1.75 MiB budget" % len(data)
 
 
 def unshare_or_skip():
