@@ -4,6 +4,7 @@
 # The Dockerfile, scripts/release.sh and the e2e tests all call this script,
 # so the tests exercise the same build the image gets.
 #   scripts/build-static.sh [BUILDDIR] [--arch amd64|arm64|armhf]
+#   FWATCHDOG_COMMIT=abc1234 scripts/build-static.sh ...   (no .git: the image)
 # BUILDDIR defaults to build-static (native) or build-static-ARCH (cross);
 # the architecture defaults to the native one (`dpkg --print-architecture`),
 # and Docker's name `arm` means armhf. A cross build needs
@@ -26,6 +27,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+# Docker's TARGETARCH: empty means native, arm means armhf.
+[ -n "$ARCH" ] || ARCH="$NATIVE"
 [ "$ARCH" = arm ] && ARCH=armhf
 case "$ARCH" in
     amd64) TRIPLET=x86_64-linux-gnu ;;
@@ -60,6 +63,10 @@ INI
     [ -f "$DIR/build.ninja" ] ||
         set -- --cross-file "cross/$ARCH.ini" --cross-file "$SYSROOT/meson.ini"
 fi
+
+# Where the source is not a git checkout (the image build), the commit that
+# -version prints comes from FWATCHDOG_COMMIT.
+[ -z "${FWATCHDOG_COMMIT:-}" ] || set -- "$@" "-Dcommit=$FWATCHDOG_COMMIT"
 
 # -O2 with link-time optimisation, and section garbage collection. Against
 # -Os, under callgrind, a proxied request in http mode costs 22.2k

@@ -20,7 +20,7 @@ BUILD="build-essential meson ninja-build pkg-config libevent-dev node-llhttp git
 TEST="python3 python3-pytest curl busybox-static util-linux procps binutils libc-bin nodejs clang libclang-rt-14-dev valgrind qemu-user-static"
 # Container runtime for scripts/test-image.sh: rootful podman on runc, and
 # debootstrap to make the Debian base images locally.
-IMAGE="podman runc debootstrap busybox-static curl"
+IMAGE="podman runc debootstrap busybox-static curl python3 binutils qemu-user-static"
 
 PKGS="$BUILD"
 ARCHES=""
@@ -32,7 +32,8 @@ while [ $# -gt 0 ]; do
         --cross) cross=1 ;;
         -*) echo "deps.sh: unknown flag $1" >&2; exit 2 ;;
         *) [ "$cross" = 1 ] || { echo "deps.sh: $1 without --cross" >&2; exit 2; }
-           ARCHES="$ARCHES $1" ;;
+           # An empty word (Docker's TARGETARCH unset) means the native one.
+           ARCHES="$ARCHES ${1:-$(dpkg --print-architecture)}" ;;
     esac
     shift
 done
