@@ -1,26 +1,92 @@
 #!/bin/sh
 # Builds the fully static, stripped fwatchdog that ships in the FROM scratch
-# image. The Dockerfile and the e2e tests both call this script, so the tests
-# exercise the same build the image gets.
-#   scripts/build-static.sh [BUILDDIR]      (default: build-static)
+# image, for this machine's architecture or, cross-compiled, for another.
+# The Dockerfile, scripts/release.sh and the e2e tests all call this script,
+# so the tests exercise the same build the image gets.
+#   scripts/build-static.sh [BUILDDIR] [--arch amd64|arm64|armhf]
+#   FWATCHDOG_COMMIT=abc1234 scripts/build-static.sh ...   (no .git: the image)
+# BUILDDIR defaults to build-static (native) or build-static-ARCH (cross);
+# the architecture defaults to the native one (`dpkg --print-architecture`),
+# and Docker's name `arm` means armhf. A cross build needs
+# `scripts/deps.sh --cross ARCH` (toolchain, apt lists); it unpacks the
+# target's libraries into build-sysroot/ARCH (scripts/sysroot.sh) and uses
+# the machine file cross/ARCH.ini.
 # Result: BUILDDIR/fwatchdog. Fails when the binary is not static or
 # still carries glibc's NSS (which would need shared libraries at run time).
 set -eu
 cd "$(dirname "$0")/.."
-DIR="${1:-build-static}"
+DIR=""
+NATIVE="$(dpkg --print-architecture)"
+ARCH="$NATIVE"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --arch) ARCH="${2:?--arch needs a value}"; shift ;;
+        --arch=*) ARCH="${1#--arch=}" ;;
+        -*) echo "build-static: unknown flag $1" >&2; exit 2 ;;
+        *) DIR="$1" ;;
+    esac
+    shift
+done
+# Docker's TARGETARCH: empty means native, arm means armhf.
+[ -n "$ARCH" ] || ARCH="$NATIVE"
+[ "$ARCH" = arm ] && ARCH=armhf
+case "$ARCH" in
+    amd64) TRIPLET=x86_64-linux-gnu ;;
+    arm64) TRIPLET=aarch64-linux-gnu ;;
+    armhf) TRIPLET=arm-linux-gnueabihf ;;
+    *) echo "build-static: unsupported architecture $ARCH (amd64, arm64, armhf)" >&2; exit 2 ;;
+esac
+if [ "$ARCH" = "$NATIVE" ]; then
+    DIR="${DIR:-build-static}"
+    TOOL=""
+else
+    DIR="${DIR:-build-static-$ARCH}"
+    TOOL="$TRIPLET-"
+fi
+
+# A build directory is configured once for one architecture.
+if [ -f "$DIR/build.ninja" ] && [ "$(cat "$DIR/.arch" 2>/dev/null)" != "$ARCH" ]; then
+    echo "build-static: $DIR was configured for another architecture; starting it afresh" >&2
+    rm -rf "$DIR"
+fi
+set --
+CROSS_C=""
+CROSS_L=""
+if [ "$ARCH" != "$NATIVE" ]; then
+    SYSROOT="$(scripts/sysroot.sh "$ARCH")"
+    # pkg-config finds the target's .pc files in the sysroot, and prefixes
+    # their -I and -L paths with it. glibc and the kernel headers come from
+    # the cross toolchain (libc6-dev-ARCH-cross), not from the sysroot.
+    cat >"$SYSROOT/meson.ini" <<INI
+[properties]
+sys_root = '$SYSROOT'
+pkg_config_libdir = ['$SYSROOT/usr/lib/$TRIPLET/pkgconfig', '$SYSROOT/usr/share/pkgconfig']
+INI
+    [ -f "$DIR/build.ninja" ] ||
+        set -- --cross-file "cross/$ARCH.ini" --cross-file "$SYSROOT/meson.ini"
+    # Libraries without a .pc file (mbedTLS) are found by the compiler and
+    # linker themselves.
+    CROSS_C="-I$SYSROOT/usr/include"
+    CROSS_L="-L$SYSROOT/usr/lib/$TRIPLET"
+fi
+
+# Where the source is not a git checkout (the image build), the commit that
+# -version prints comes from FWATCHDOG_COMMIT.
+[ -z "${FWATCHDOG_COMMIT:-}" ] || set -- "$@" "-Dcommit=$FWATCHDOG_COMMIT"
 
 # -O2 with link-time optimisation, and section garbage collection. Against
 # -Os, under callgrind, a proxied request in http mode costs 22.2k
 # instructions instead of 23.9k, for 24 KiB more binary (glibc and libevent
 # are most of it either way).
 scripts/build.sh "$DIR" -Dstatic=true -Doptimization=2 -Db_lto=true -Ddebug=false \
-    -Dc_args="-ffunction-sections -fdata-sections" \
-    -Dc_link_args="-Wl,--gc-sections"
+    -Dc_args="-ffunction-sections -fdata-sections${CROSS_C:+ $CROSS_C}" \
+    -Dc_link_args="-Wl,--gc-sections${CROSS_L:+ $CROSS_L}" "$@"
+echo "$ARCH" >"$DIR/.arch"
 
 BIN="$DIR/fwatchdog"
-strip --strip-all "$BIN"
+"${TOOL}strip" --strip-all "$BIN"
 
-if readelf -l "$BIN" | grep -Eq 'INTERP|DYNAMIC'; then
+if "${TOOL}readelf" -l "$BIN" | grep -Eq 'INTERP|DYNAMIC'; then
     echo "build-static: $BIN is dynamically linked" >&2
     exit 1
 fi
@@ -29,4 +95,4 @@ if grep -Eqa 'nsswitch\.conf|libnss_' "$BIN"; then
     echo "build-static: $BIN contains glibc NSS (getaddrinfo/getpwnam...); it would need shared libraries at run time" >&2
     exit 1
 fi
-echo "build-static: $BIN $(wc -c <"$BIN") bytes, static, stripped"
+echo "build-static: $BIN ($ARCH) $(wc -c <"$BIN") bytes, static, stripped"

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs build and test dependencies, builds, runs the C unit tests,
-# the end-to-end suite against build/fwatchdog, then the reliability stage.
+# the end-to-end suite against build/fwatchdog, then the reliability stage,
+# then the shipping stages: the suite against the arm64 and armhf binaries
+# under qemu-user and the image under podman.
 # This is the README's test command and what .ci/run runs. Exits non-zero
 # on any failure.
 set -eu
@@ -14,3 +16,8 @@ export FWATCHDOG_BIN
 # The reliability stage: the suite again under ASan/UBSan, each fuzzer for
 # 60 s, a subset under valgrind.
 ./scripts/ci-reliability.sh
+# Every architecture: the suite against the cross-built arm64 and armhf
+# static binaries under qemu-user (about 5 minutes each), then the image,
+# built and run by podman for amd64, arm64 and armhf, with the templates.
+./scripts/test-cross.sh
+./scripts/test-image.sh amd64 arm64 armhf

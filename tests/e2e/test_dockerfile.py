@@ -41,6 +41,20 @@ def test_build_stage_runs_the_scripts():
         assert tool not in runs, "the Dockerfile runs %r itself" % tool
 
 
+def test_build_stage_cross_compiles_for_the_target():
+    """The build stage runs on the build machine's architecture and
+    cross-compiles for the image's, so no stage runs under emulation."""
+    froms = [a for w, a in shiputil.dockerfile_instructions(DOCKERFILE) if w == "FROM"]
+    assert froms[0].split()[0] == "--platform=$BUILDPLATFORM", froms[0]
+    _, st = stages()
+    assert "TARGETARCH" in [a for w, a in st[0]["body"] if w == "ARG"]
+    runs = " && ".join(run_commands(st[0]))
+    assert re.search(r'scripts/deps\.sh --cross "\$TARGETARCH"', runs), runs
+    assert re.search(r'scripts/build-static\.sh /out --arch "\$TARGETARCH"', runs), runs
+    static = (REPO / "scripts" / "build-static.sh").read_text()
+    assert "--arch" in static and "cross/$ARCH.ini" in static
+
+
 def test_scripts_build_static():
     deps = (REPO / "scripts" / "deps.sh").read_text()
     static = (REPO / "scripts" / "build-static.sh").read_text()
