@@ -51,7 +51,6 @@ if [ -f "$DIR/build.ninja" ] && [ "$(cat "$DIR/.arch" 2>/dev/null)" != "$ARCH" ]
 fi
 set --
 CROSS_C=""
-CROSS_L=""
 if [ "$ARCH" != "$NATIVE" ]; then
     SYSROOT="$(scripts/sysroot.sh "$ARCH")"
     # pkg-config finds the target's .pc files in the sysroot, and prefixes
@@ -61,13 +60,13 @@ if [ "$ARCH" != "$NATIVE" ]; then
 [properties]
 sys_root = '$SYSROOT'
 pkg_config_libdir = ['$SYSROOT/usr/lib/$TRIPLET/pkgconfig', '$SYSROOT/usr/share/pkgconfig']
+lib_dirs = ['$SYSROOT/usr/lib/$TRIPLET']
 INI
     [ -f "$DIR/build.ninja" ] ||
         set -- --cross-file "cross/$ARCH.ini" --cross-file "$SYSROOT/meson.ini"
-    # Libraries without a .pc file (mbedTLS) are found by the compiler and
-    # linker themselves.
+    # Libraries without a .pc file (mbedTLS): their headers, and their
+    # archives (lib_dirs above, for meson's find_library).
     CROSS_C="-I$SYSROOT/usr/include"
-    CROSS_L="-L$SYSROOT/usr/lib/$TRIPLET"
 fi
 
 # Where the source is not a git checkout (the image build), the commit that
@@ -80,7 +79,7 @@ fi
 # are most of it either way).
 scripts/build.sh "$DIR" -Dstatic=true -Doptimization=2 -Db_lto=true -Ddebug=false \
     -Dc_args="-ffunction-sections -fdata-sections${CROSS_C:+ $CROSS_C}" \
-    -Dc_link_args="-Wl,--gc-sections${CROSS_L:+ $CROSS_L}" "$@"
+    -Dc_link_args="-Wl,--gc-sections" "$@"
 echo "$ARCH" >"$DIR/.arch"
 
 BIN="$DIR/fwatchdog"
