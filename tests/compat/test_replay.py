@@ -195,14 +195,16 @@ def when_holds(entry, ctx):
 
 
 def covered_by(case_id, field, exp, act, ctx=None):
-    """The ids of the differences.json entries that together cover this
-    difference, or None. An entry applies to the case ids matching one of its
-    "cases" patterns and the fields matching one of its "fields" patterns,
-    when its "when" conditions hold. For a log or a body, an entry with
-    "lines_missing" / "lines_extra" (regexes) covers the lines missing from
-    fwatchdog's or extra in it that match one (several entries may share one
-    field); "fwatchdog": {field: value} limits an entry to that value of
-    fwatchdog's; otherwise an entry covers the whole field."""
+    """(ids of the differences.json entries used, what is left uncovered).
+
+    An entry applies to the case ids matching one of its "cases" patterns
+    and the fields matching one of its "fields" patterns, when its "when"
+    conditions hold. For a log or a body, an entry with "lines_missing" /
+    "lines_extra" (regexes) covers the lines missing from fwatchdog's or
+    extra in it that match one (several entries may share one field; what
+    is left is (missing lines, extra lines)); "fwatchdog": {field: value}
+    limits an entry to that value of fwatchdog's; otherwise an entry covers
+    the whole field. Left is None when nothing is."""
     entries = [e for e in ALLOW if applies(e, case_id, field)
                and (ctx is None or when_holds(e, ctx))]
     linewise = []
@@ -212,10 +214,10 @@ def covered_by(case_id, field, exp, act, ctx=None):
             continue
         if "fwatchdog" in e and field in e["fwatchdog"] and e["fwatchdog"][field] != act:
             continue
-        return [e["id"]]
+        return [e["id"]], None
     el, al = as_lines(exp), as_lines(act)
-    if el is None or al is None or not linewise:
-        return None
+    if el is None or al is None:
+        return [], (exp, act)
     missing, extra = log_diff(el, al)
     used = []
     for e in linewise:
@@ -226,25 +228,20 @@ def covered_by(case_id, field, exp, act, ctx=None):
         if len(m2) != len(missing) or len(x2) != len(extra):
             used.append(e["id"])
         missing, extra = m2, x2
-    if missing or extra or not used:
-        return None
-    return used
+    if missing or extra:
+        return used, (missing, extra)
+    return used, None
 
 
 def explain(case_id, unexplained):
     lines = ["%s: %d difference(s) from the Go watchdog not in differences.json"
              % (case_id, len(unexplained))]
-    for field, e, a in unexplained:
-        if field == "log":
-            missing, extra = log_diff(e, a)
-            lines.append("  log:")
-            lines += ["    - (Go only)  %s" % x for x in missing]
-            lines += ["    + (fwatchdog) %s" % x for x in extra]
-        elif isinstance(e, str) and isinstance(a, str) and ("\n" in e or "\n" in a):
-            import difflib
+    for field, e, a, left in unexplained:
+        if line_field(field) and as_lines(e) is not None and as_lines(a) is not None:
+            missing, extra = left
             lines.append("  %s:" % field)
-            lines += ["    " + x for x in difflib.unified_diff(
-                e.splitlines(), a.splitlines(), "go", "fwatchdog", lineterm="")]
+            lines += ["    - (Go only)   %s" % x for x in missing]
+            lines += ["    + (fwatchdog) %s" % x for x in extra]
         else:
             lines.append("  %s:\n    go:        %s\n    fwatchdog: %s"
                          % (field, json.dumps(e, ensure_ascii=False)[:600],
@@ -289,12 +286,11 @@ def outcomes():
         diffs = compare(entry["expect"], actual[cid], subset=entry.get("handmade", False))
         unexplained = []
         for field, e, a in diffs:
-            hit = covered_by(cid, field, e, a, diffs.ctx.get(field))
-            if hit:
-                for h in hit:
-                    used[h].append(cid)
-            else:
-                unexplained.append((field, e, a))
+            hit, left = covered_by(cid, field, e, a, diffs.ctx.get(field))
+            for h in hit:
+                used[h].append(cid)
+            if left is not None:
+                unexplained.append((field, e, a, left))
         out[cid] = (actual[cid], diffs, unexplained)
     out["__used__"] = used
     if os.environ.get("COMPAT_ACTUAL_OUT"):

@@ -120,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "target": self.path,
             "version": self.request_version,
-            "headers": sorted([k.title(), v] for k, v in self.headers.items()),
+            "headers": sorted("%s: %s" % (k.title(), v) for k, v in self.headers.items()),
             "body_length": len(body),
         }
         if len(body) <= 512:
