@@ -113,6 +113,11 @@ def header_cases(methods=("GET", "POST")):
     out = []
     for m in methods:
         for name, hs in HEADER_SETS:
+            if m == "POST" and name == "long-value":
+                # the Go watchdog's streaming answer to a request with a body and
+                # an output over its 4 KiB buffer depends on timing ("http:
+                # invalid Read on closed Body"): GET only
+                continue
             body = {"text": "x"} if m == "POST" else None
             out.append(case("headers/%s/%s" % (m, name), rq(m, "/h", hs, body)))
     return out
