@@ -1,0 +1,4 @@
+#!/bin/sh
+# http mode: an fprocess that runs but never listens.
+echo "not listening" >&2
+exec sleep 600

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""The http-mode function of the compatibility corpus (standard library only).
+
+Listens on 127.0.0.1:$UPSTREAM_PORT. Every request is noted on stdout
+("upstream: METHOD TARGET"), which the watchdog logs.
+
+Endpoints (by path prefix):
+    /status/<code>  that status with a short body
+    /slow/<ms>      answers the echo after <ms> milliseconds
+    /noct           a body without Content-Type
+    /chunked        a chunked body in three pieces
+    /close          a body delimited by closing the connection
+    /headers        custom and repeated response headers
+    /redirect       302 with a Location (not to be followed)
+    /empty          204 without a body
+    /big            1 MiB with Content-Length
+    /sse            three server-sent events, chunked
+    /ready          200 "upstream ready"
+    anything else   JSON echo: method, target, sorted headers, body
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "upstream"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send(self, code, body, ctype="text/plain", extra=()):
+        self.send_response(code)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def handle_any(self):
+        sys.stdout.write("upstream: %s %s\n" % (self.command, self.path))
+        sys.stdout.flush()
+        body = self.read_body()
+        p = self.path
+        if p.startswith("/status/"):
+            code = int(p.split("/")[2][:3])
+            return self.send(code, b"status %d\n" % code if code not in (204, 304) else b"",
+                             extra=[("X-Upstream", "status")])
+        if p.startswith("/slow/"):
+            time.sleep(int(p.split("/")[2]) / 1000.0)
+        if p.startswith("/noct"):
+            return self.send(200, b"<html><body>no content type</body></html>\n", ctype=None)
+        if p.startswith("/chunked"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for piece in (b"one\n", b"two\n", b"three\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if p.startswith("/close"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"delimited by close\n")
+            self.close_connection = True
+            return
+        if p.startswith("/headers"):
+            return self.send(200, b"headers\n", extra=[
+                ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Custom", "custom value"),
+                ("Cache-Control", "no-store")])
+        if p.startswith("/redirect"):
+            return self.send(302, b"moved\n", extra=[("Location", "/elsewhere")])
+        if p.startswith("/empty"):
+            self.send_response(204)
+            self.end_headers()
+            return
+        if p.startswith("/big"):
+            return self.send(200, b"z" * 1048576, ctype="application/octet-stream")
+        if p.startswith("/sse"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(3):
+                ev = b"data: event %d\n\n" % i
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if p.startswith("/ready"):
+            return self.send(200, b"upstream ready\n")
+        seen = {
+            "method": self.command,
+            "target": self.path,
+            "version": self.request_version,
+            "headers": sorted("%s: %s" % (k.title(), v) for k, v in self.headers.items()),
+            "body_length": len(body),
+        }
+        if len(body) <= 512:
+            seen["body"] = body.decode("latin-1")
+        else:
+            seen["body_sha256"] = hashlib.sha256(body).hexdigest()
+        out = (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode()
+        return self.send(200, out, ctype="application/json")
+
+    def __getattr__(self, name):
+        if name.startswith("do_"):
+            return self.handle_any
+        raise AttributeError(name)
+
+
+class Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a client (the watchdog) that goes away mid-answer is not news;
+        # printing a traceback would put timing-dependent lines in the log
+        pass
+
+
+def main():
+    port = int(os.environ["UPSTREAM_PORT"])
+    srv = Server(("127.0.0.1", port), Handler)
+    print("upstream listening", flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
