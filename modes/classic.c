@@ -5,6 +5,7 @@
  * response's Content-Type echoes the request's unless content_type is set;
  * marshal_request sends headers and body as JSON; write_debug logs bodies. */
 #include <event2/buffer.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cgi.h"
 #include "log.h"
 #include "sniff.h"
+#include "target.h"
 
 /* ---- marshal_request: {"header":{"Name":["v",...]},"body":{"raw":"<base64>"}} ---- */
 
@@ -154,11 +156,28 @@ out:
 
 /* ---- the mode ---- */
 
-static void log_body(const char *what, struct evbuffer *buf)
+/* write_debug, in the classic watchdog's words: "Out=<output>" as one
+ * message, the output as it is. */
+static void log_out(struct evbuffer *buf)
 {
     size_t len = evbuffer_get_length(buf);
     const char *p = (const char *)evbuffer_pullup(buf, -1);
-    log_info("%s: %.*s", what, (int)len, p ? p : "");
+    log_info("Out=%.*s", (int)len, p ? p : "");
+}
+
+/* ... and the request's query and path, when it passes Http_* variables. */
+static void debug_request(const struct config *cfg, const struct request *r)
+{
+    char *path = malloc(strlen(r->path) + 1);
+    if (!cfg->write_debug || !cfg->cgi_headers || !path) {
+        free(path);
+        return;
+    }
+    if (target_decode(r->path, path) < 0)
+        strcpy(path, r->path);
+    log_info("Query  %s", r->query);
+    log_info("Path  %s", path);
+    free(path);
 }
 
 /* debug_headers: "[in] Name=[v1 v2]" per request header on stdout, as the
@@ -201,9 +220,8 @@ static int classic_input(const struct mode_env *env, struct request *r, struct e
     const struct config *cfg = env->cfg;
     if (cfg->debug_headers)
         debug_in(r);
-    if (cfg->write_debug)
-        log_body("Request body", body);
     log_info("Forking fprocess.");
+    debug_request(cfg, r);
     if (cfg->marshal_request && marshal(r, body) < 0) {
         resp_simple(r, 500, "Out of memory\n");
         return -1;
@@ -247,7 +265,7 @@ static void answer_failure(const struct config *cfg, struct request *r, const ch
     struct evbuffer *body = evbuffer_new();
     if (cfg->write_debug) {
         log_info("Success=false, Error=%s", err);
-        log_body("Out", out);
+        log_out(out);
     }
     if (!body) {
         resp_simple(r, 500, err);
@@ -280,10 +298,15 @@ static void classic_answer(const struct mode_env *env, struct request *r, int re
     char duration[32];
     snprintf(duration, sizeof(duration), "%f", req_elapsed(r));
     resp_header(r, "X-Duration-Seconds", duration);
-    if (cfg->write_debug)
-        log_body("Response body", out);
-    else
+    /* write_debug: the output itself on stdout, then the duration. */
+    if (cfg->write_debug) {
+        const char *p = (const char *)evbuffer_pullup(out, -1);
+        if (p && len > 0 && write(STDOUT_FILENO, p, len) < 0)
+            log_warn("write_debug: stdout: %s", strerror(errno));
+        log_info("Duration: %fs", req_elapsed(r));
+    } else {
         log_info("Wrote %zu Bytes - Duration: %fs", len, req_elapsed(r));
+    }
     if (cfg->debug_headers)
         debug_out(explicit_type(cfg, r), duration);
     resp_header(r, "Content-Type", type);
@@ -309,6 +332,14 @@ static bool classic_method(const char *m)
     return false;
 }
 
+/* The classic watchdog says only this (with its full stop). */
+static void classic_banner(const struct config *cfg, const char *read, const char *write,
+                           const char *hard, const char *health)
+{
+    (void)cfg;
+    log_info("Timeouts: read: %s write: %s hard: %s health: %s.", read, write, hard, health);
+}
+
 static int classic_init(const struct mode_env *env, void **state)
 {
     return buffered_init(env, &classic_mode, state);
@@ -316,8 +347,11 @@ static int classic_init(const struct mode_env *env, void **state)
 
 static void classic_handle(void *state, struct request *r)
 {
+    /* The classic watchdog logs its own lines, not a line per request. */
+    resp_log_status(r, -1);
     if (!classic_method(r->method)) {
-        resp_simple(r, 405, "");
+        resp_start(r, 405, 0);
+        resp_end(r);
         return;
     }
     buffered_handle(state, r, &classic_mode);
@@ -325,6 +359,8 @@ static void classic_handle(void *state, struct request *r)
 
 const struct mode mode_classic = {
     .name = "classic",
+    .no_ready_endpoint = true,
+    .banner = classic_banner,
     .init = classic_init,
     .handle = classic_handle,
     .stop = fork_mode_stop,

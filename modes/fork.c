@@ -117,6 +117,9 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
     if (envp)
         p->envp = envp;
     struct job *j = job_start(p, ops, arg, &code);
+    /* of-watchdog's line for every function process it starts. */
+    if (j && !fm->classic_env)
+        log_info("Started logging: stderr from function.");
     free(envp);
     if (!j) {
         char body[128];
@@ -131,9 +134,4 @@ void fork_set_duration(struct request *r)
     char buf[32];
     snprintf(buf, sizeof(buf), "%f", req_elapsed(r));
     resp_header(r, "X-Duration-Seconds", buf);
-}
-
-void fork_log_timeout(const struct config *cfg)
-{
-    log_info("Function was killed by ExecTimeout: %gs", (double)cfg->exec_timeout_ms / 1000.0);
 }

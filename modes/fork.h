@@ -31,8 +31,6 @@ struct job *fork_start(const struct fork_mode *fm, struct request *r, struct job
                        const struct job_ops *ops, void *arg);
 /* X-Duration-Seconds: the time since the request's head, as Go writes it. */
 void fork_set_duration(struct request *r);
-/* Log a timeout the way the Go watchdog does. */
-void fork_log_timeout(const struct config *cfg);
 /* base plus r's Http_* variables (cgi_build_env) as of-watchdog or, with
  * classic, the classic watchdog sets them: free() the result. */
 char **fork_request_env(char *const *base, const struct request *r, bool classic);

@@ -203,17 +203,19 @@ static void set_duration(struct request *r)
     resp_header(r, "X-Duration-Seconds", dur);
 }
 
-/* Go logs the failure, not a request line, for an answer it made itself. */
-static void answer_error(struct request *r, int status, const char *body)
+/* Go's own answers here have no body, and Go logs the failure (each
+ * caller does), not a request line. */
+static void answer_error(struct request *r, int status)
 {
     set_duration(r);
     resp_header(r, "X-OpenFaaS-Internal", "of-watchdog");
     resp_log_status(r, -1);
-    resp_simple(r, status, body);
+    resp_start(r, status, 0);
+    resp_end(r);
 }
 
 /* Give up on a request: an error answer, or a cut-off body once started. */
-static void proxy_fail(struct proxy *p, int status, const char *body)
+static void proxy_fail(struct proxy *p, int status)
 {
     struct request *r = p->r;
     bool started = resp_started(r);
@@ -221,7 +223,7 @@ static void proxy_fail(struct proxy *p, int status, const char *body)
     if (started)
         resp_abort(r);
     else
-        answer_error(r, status, body);
+        answer_error(r, status);
 }
 
 /* ---- the request head towards the upstream ---- */
@@ -337,6 +339,9 @@ static void send_head(struct proxy *p)
     }
     if (!*r->host)
         add_header(out, "Host", 4, p->m->url.authority, strlen(p->m->url.authority));
+    /* Go's http.Client names itself when the client did not. */
+    if (!req_header(r, "User-Agent"))
+        EVIO_GATHER_LIT(out, "User-Agent: Go-http-client/1.1\r\n");
     if (upgrade)
         evio_gather_add(out, "Connection: Upgrade\r\n", 21);
     add_framing(p, out);
@@ -513,7 +518,8 @@ static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
     struct tunnel *t = is_upgrade(p->r) ? calloc(1, sizeof(*t)) : NULL;
     if (!t) {
         log_error("Upstream answered 101 to a request that did not ask for an upgrade");
-        proxy_fail(p, 502, "Bad Gateway: unexpected 101 from the function\n");
+        log_error("Upstream HTTP request error: unexpected 101 from the function");
+        proxy_fail(p, 502);
         return;
     }
     struct bufferevent *up = upconn_detach(p->uc);
@@ -628,7 +634,6 @@ static void on_up_end(void *arg)
 static void on_up_fail(void *arg, const struct upstream_fail *f)
 {
     struct proxy *p = arg;
-    char body[160];
     const char *why;
 
     p->uc = NULL;
@@ -650,8 +655,7 @@ static void on_up_fail(void *arg, const struct upstream_fail *f)
     }
     log_error("Upstream HTTP request error: %s%s%s", why, f->err ? ": " : "",
               f->err ? strerror(f->err) : "");
-    snprintf(body, sizeof(body), "Bad Gateway: %s\n", why);
-    proxy_fail(p, 502, body);
+    proxy_fail(p, 502);
 }
 
 static void on_up_drain(void *arg)
@@ -674,11 +678,9 @@ static void start_exchange(struct proxy *p)
      * is checked before use. */
     p->uc = upstream_begin(p->m->up, &proxy_up_ops, p, r->head, !p->retried && !r->has_body);
     if (!p->uc) {
-        char body[160];
-        log_error("Upstream HTTP request error: %s", strerror(errno));
-        snprintf(body, sizeof(body), "Bad Gateway: cannot connect to the function: %s\n",
-                 strerror(errno));
-        proxy_fail(p, 502, body);
+        log_error("Upstream HTTP request error: cannot connect to the function: %s",
+                  strerror(errno));
+        proxy_fail(p, 502);
         return;
     }
     p->state = PX_SENT;
@@ -697,7 +699,7 @@ static void try_start(struct proxy *p)
 {
     struct http_mode *m = p->m;
     if (m->fn_gone) {
-        proxy_fail(p, 502, "Bad Gateway: the function process has exited\n");
+        proxy_fail(p, 502);
         return;
     }
     if (!upstream_probe(m->up)) {
@@ -715,7 +717,6 @@ static void on_upstream_ready(void *arg)
 {
     struct http_mode *m = arg;
     struct proxy *p;
-    log_info("Upstream is accepting connections: http://%s", m->url.authority);
     while ((p = m->wait_head)) {
         wait_unlink(p);
         p->state = PX_FREE;
@@ -726,12 +727,13 @@ static void on_upstream_ready(void *arg)
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct proxy *p = arg;
-    char body[96];
+    char limit[32];
     (void)fd;
     (void)what;
-    log_info("Upstream HTTP killed due to exec_timeout: %gs", p->timeout_ms / 1000.0);
-    snprintf(body, sizeof(body), "Gateway Timeout: the function did not answer in time\n");
-    proxy_fail(p, 504, body);
+    /* Go names the configured exec_timeout, whatever X-Timeout said. */
+    log_go_duration(p->m->cfg->exec_timeout_ms, limit, sizeof(limit));
+    log_info("Upstream HTTP killed due to exec_timeout: %s", limit);
+    proxy_fail(p, 504);
 }
 
 static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
@@ -741,7 +743,7 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
     (void)what;
     log_error("Upstream HTTP request error: the function did not accept connections at "
               "http://%s within %gs", p->m->url.authority, UPSTREAM_WAIT_MS / 1000.0);
-    proxy_fail(p, 502, "Bad Gateway: the function is not accepting connections\n");
+    proxy_fail(p, 502);
 }
 
 /* exec_timeout, or an X-Timeout no longer than it, as the newest Go
@@ -792,7 +794,7 @@ static void fail_waiting(struct http_mode *m)
 {
     struct proxy *p;
     while ((p = m->wait_head))
-        proxy_fail(p, 502, "Bad Gateway: the function process has exited\n");
+        proxy_fail(p, 502);
 }
 
 static void function_gone(struct http_mode *m)
@@ -869,6 +871,17 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     job_signal(m->fn, SIGKILL);
 }
 
+/* "Forking: cmd, arguments: [a b]", as Go prints the command and a slice. */
+static void log_forking(char *const *argv)
+{
+    char args[1024];
+    size_t n = 0;
+    args[0] = '\0';
+    for (size_t i = 1; argv[i] && n + 2 < sizeof(args); i++)
+        n += (size_t)snprintf(args + n, sizeof(args) - n, "%s%s", i > 1 ? " " : "", argv[i]);
+    log_info("Forking: %s, arguments: [%s]", argv[0], args);
+}
+
 static int start_function(struct http_mode *m)
 {
     const struct mode_env *env = m->env;
@@ -886,10 +899,13 @@ static int start_function(struct http_mode *m)
         .observer = env->jobs,
         .reserve = env->fds,
     };
+    log_forking(m->cfg->argv);
     m->fn = job_start(&jp, &fn_ops, m, &code);
     if (!m->fn)
         return code;
-    log_info("Started function process: pid %d", (int)job_pid(m->fn));
+    /* of-watchdog's lines as it binds the function's output to its own. */
+    log_info("Started logging: stderr from function.");
+    log_info("Started logging: stdout from function.");
     return 0;
 }
 

@@ -14,14 +14,15 @@ static void serial_answer(const struct mode_env *env, struct request *r, int res
     const char *ct = env->cfg->content_type ? env->cfg->content_type : "application/octet-stream";
     fork_set_duration(r);
     resp_header(r, "Content-Type", ct);
-    if (result == JOB_TIMEOUT) {
-        fork_log_timeout(env->cfg);
-        resp_simple(r, 504, "Function timed out\n");
-    } else if (result != 0) {
-        /* Go's answer is the error text alone, and its request line says
-         * 200 with that text's size. */
+    if (result != 0) {
+        /* Go logs the error text, and its request line says 200 with that
+         * text's size; its answer is the text alone (a timeout: 504 here). */
         log_info("%s", why);
         resp_log_status(r, 200);
+    }
+    if (result == JOB_TIMEOUT) {
+        resp_simple(r, 504, "Function timed out\n");
+    } else if (result != 0) {
         resp_simple(r, 500, why);
     } else {
         resp_start(r, 200, (int64_t)evbuffer_get_length(out));

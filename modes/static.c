@@ -617,6 +617,18 @@ out:
         evbuffer_free(out);
 }
 
+/* http.Error's answers, as Go's FileServer gives them. */
+static void answer_status(struct request *r, int status)
+{
+    resp_header(r, "X-Content-Type-Options", "nosniff");
+    switch (status) {
+    case 400: resp_simple(r, 400, "400 Bad Request\n"); break;
+    case 403: resp_simple(r, 403, "403 Forbidden\n"); break;
+    case 404: resp_simple(r, 404, "404 page not found\n"); break;
+    default: resp_simple(r, 500, "500 Internal Server Error\n"); break;
+    }
+}
+
 /* A directory: index.html when it has one, else a listing. Takes fd. */
 static void serve_dir(const struct root *rt, struct request *r, const char *rel, int fd)
 {
@@ -638,7 +650,7 @@ static void serve_dir(const struct root *rt, struct request *r, const char *rel,
         serve_listing(r, fd);
     } else {
         close(fd);
-        resp_simple(r, status, status == 403 ? "403 Forbidden\n" : "Internal Server Error\n");
+        answer_status(r, status);
     }
     free(index);
 }
@@ -649,16 +661,6 @@ static bool is_index_path(const char *rel, bool slash)
     return !slash && strcmp(base_name(rel), "index.html") == 0;
 }
 
-static void answer_status(struct request *r, int status)
-{
-    switch (status) {
-    case 400: resp_simple(r, 400, "400 Bad Request\n"); break;
-    case 403: resp_simple(r, 403, "403 Forbidden\n"); break;
-    case 404: resp_simple(r, 404, "404 page not found\n"); break;
-    default: resp_simple(r, 500, "Internal Server Error\n"); break;
-    }
-}
-
 static void static_handle(void *state, struct request *r)
 {
     const struct root *rt = state;
@@ -666,7 +668,9 @@ static void static_handle(void *state, struct request *r)
     bool slash = false;
     struct stat st;
     int fd = -1, status;
-    /* Go's FileServer serves any method as GET (HEAD without the body). */
+    /* Go's FileServer serves any method as GET (HEAD without the body),
+     * and logs nothing. */
+    resp_log_status(r, -1);
     if ((status = clean_path(r->path, &rel, &slash)) != 0) {
         answer_status(r, status);
     } else if (is_index_path(rel, slash)) {

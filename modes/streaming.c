@@ -49,7 +49,6 @@ static void answer_failure(struct stream *s, int result)
 {
     char text[64], body[72];
     if (result == JOB_TIMEOUT) {
-        fork_log_timeout(s->env->cfg);
         resp_simple(s->r, 504, "Function timed out\n");
         return;
     }
@@ -69,8 +68,6 @@ static void on_done(void *arg, int result)
         log_info("%s", text);
         resp_log_status(s->r, 500);
     }
-    if (result == JOB_TIMEOUT && resp_started(s->r))
-        fork_log_timeout(s->env->cfg);
     if (result != 0 && !resp_started(s->r)) {
         answer_failure(s, result);
     } else if (result == JOB_TIMEOUT) {

@@ -10,6 +10,7 @@
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
 #define DEFAULT_TIMEOUT_MS INT64_C(30000)
+#define CLASSIC_TIMEOUT_MS INT64_C(5000)
 #define BUFFERED_BODY_LIMIT (INT64_C(64) * 1024 * 1024)
 #define PRESPAWN_MAX 64
 #define DURATION_HINT "(use e.g. 10s, 500ms, 1m30s)"
@@ -553,10 +554,13 @@ static int load_ports(const struct loader *l, struct config *cfg)
 
 static int load_timeouts(const struct loader *l, struct config *cfg)
 {
-    int64_t exec_def = mode_is(cfg, "classic") ? 0 : DEFAULT_TIMEOUT_MS;
+    /* The classic watchdog's defaults: 5 s to read and write, no exec limit. */
+    bool classic = mode_is(cfg, "classic");
+    int64_t exec_def = classic ? 0 : DEFAULT_TIMEOUT_MS;
+    int64_t io_def = classic ? CLASSIC_TIMEOUT_MS : DEFAULT_TIMEOUT_MS;
 
-    if (load_duration(l, "read_timeout", DEFAULT_TIMEOUT_MS, true, &cfg->read_timeout_ms) < 0 ||
-        load_duration(l, "write_timeout", DEFAULT_TIMEOUT_MS, true, &cfg->write_timeout_ms) < 0 ||
+    if (load_duration(l, "read_timeout", io_def, true, &cfg->read_timeout_ms) < 0 ||
+        load_duration(l, "write_timeout", io_def, true, &cfg->write_timeout_ms) < 0 ||
         load_duration(l, "exec_timeout", exec_def, false, &cfg->exec_timeout_ms) < 0)
         return -1;
     return load_duration(l, "healthcheck_interval", cfg->write_timeout_ms, false,
@@ -783,8 +787,8 @@ static const struct help_row help_rows[] = {
     {"port", "8080", "HTTP port (1-65535)"},
     {"PORT", "8080", "used when port is unset (Knative, Cloud Run)"},
     {"metrics_port", "8081", "Prometheus /metrics port; 0 disables; in use: exit 1"},
-    {"read_timeout", "30s", "time to read a request (headers and body)"},
-    {"write_timeout", "30s", "time to write a response; must be > 0"},
+    {"read_timeout", "30s", "time to read a request (headers and body) (classic: 5s)"},
+    {"write_timeout", "30s", "time to write a response; must be > 0 (classic: 5s)"},
     {"exec_timeout", "30s", "limit for one function call, 0 = none (classic: 0)"},
     {"healthcheck_interval", "write_timeout", "drain window after SIGTERM"},
     {"upstream_url", "(none)", "http mode: where the function listens (http://...)"},

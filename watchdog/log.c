@@ -361,6 +361,33 @@ void log_human_size(double bytes, char *buf, size_t len)
     snprintf(buf, len, "%.4g%s", bytes, units[i]);
 }
 
+void log_go_duration(int64_t ms, char *buf, size_t len)
+{
+    int64_t h = ms / 3600000, m = ms / 60000 % 60, sec = ms / 1000 % 60, frac = ms % 1000;
+    char secs[32];
+    if (ms <= 0) {
+        snprintf(buf, len, "0s");
+        return;
+    }
+    if (ms < 1000) {
+        snprintf(buf, len, "%lldms", (long long)ms);
+        return;
+    }
+    if (frac) {
+        int n = snprintf(secs, sizeof(secs), "%lld.%03lld", (long long)sec, (long long)frac);
+        while (n > 0 && secs[n - 1] == '0')
+            secs[--n] = '\0';
+    } else {
+        snprintf(secs, sizeof(secs), "%lld", (long long)sec);
+    }
+    if (h)
+        snprintf(buf, len, "%lldh%lldm%ss", (long long)h, (long long)m, secs);
+    else if (m)
+        snprintf(buf, len, "%lldm%ss", (long long)m, secs);
+    else
+        snprintf(buf, len, "%ss", secs);
+}
+
 static const char *call_id_text(const char *id)
 {
     return *id ? id : "none";

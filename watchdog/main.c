@@ -212,16 +212,42 @@ static void become_reaper(void)
         log_warn("cannot become a child subreaper: %s", strerror(errno));
 }
 
+/* s as Go's %q writes it: quotes, backslashes and control bytes escaped. */
+static void go_quote(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (; *s && n + 6 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", c);
+        } else {
+            buf[n++] = (char)c;
+        }
+    }
+    buf[n] = '\0';
+}
+
+/* The Go watchdogs' first lines; a mode may have its own (classic). */
 static void log_startup(const struct app *app)
 {
     const struct config *c = &app->cfg;
+    char rd[32], wr[32], hard[32], health[32];
+    log_go_duration(c->read_timeout_ms, rd, sizeof(rd));
+    log_go_duration(c->write_timeout_ms, wr, sizeof(wr));
+    log_go_duration(c->exec_timeout_ms, hard, sizeof(hard));
+    log_go_duration(c->healthcheck_interval_ms, health, sizeof(health));
     log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
-    log_info("Timeouts: read: %gs write: %gs hard: %gs health: %gs", c->read_timeout_ms / 1000.0,
-             c->write_timeout_ms / 1000.0, c->exec_timeout_ms / 1000.0,
-             c->healthcheck_interval_ms / 1000.0);
-    log_info("OperationalMode: %s", app->mode->name);
-    if (c->fprocess)
-        log_info("Forking: %s", c->fprocess);
+    if (app->mode->banner) {
+        app->mode->banner(c, rd, wr, hard, health);
+        return;
+    }
+    char fprocess[1024];
+    go_quote(c->fprocess ? c->fprocess : "", fprocess, sizeof(fprocess));
+    log_info("Watchdog mode: %s\tfprocess: \"%s\"", app->mode->name, fprocess);
+    log_info("Timeouts: read: %s write: %s hard: %s health: %s", rd, wr, hard, health);
 }
 
 /* Before the mode starts anything: a taken metrics port stops us with

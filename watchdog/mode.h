@@ -30,6 +30,13 @@ struct mode_env {
 
 struct mode {
     const char *name;
+    /* /_/ready is the function's like any other path (the classic
+     * watchdog has no readiness endpoint). */
+    bool no_ready_endpoint;
+    /* The startup lines after the version, given the four timeouts as Go
+     * prints durations (NULL: of-watchdog's). */
+    void (*banner)(const struct config *cfg, const char *read, const char *write,
+                   const char *hard, const char *health);
     /* Before listening. 0, or -1 after logging why, or a positive exit
      * code for the watchdog (2: bad configuration; 126/127: cannot exec). */
     int (*init)(const struct mode_env *env, void **state);

@@ -201,6 +201,7 @@ static int on_message_begin(llhttp_t *p)
     struct conn *c = parser_conn(p);
     c->state = CONN_HEAD;
     c->reject = 0;
+    c->reject_why = NULL;
     msghead_reset(&c->head);
     c->url_len = 0;
     c->body_bytes = 0;
@@ -368,52 +369,8 @@ static void answer_over_limit(struct server *s, struct conn *c)
         s->hooks.request_begin(s->hooks.arg);
     if (s->hooks.request_end)
         s->hooks.request_end(s->hooks.arg, c->req.method, 429, req_elapsed(&c->req));
+    resp_log_status(&c->req, -1);
     answer_limit(&c->req, s->cfg->max_inflight);
-}
-
-static bool is_healthy(const struct server *s)
-{
-    if (!s->ready || s->shutting_down)
-        return false;
-    return s->cfg->suppress_lock || lock_exists(s->cfg->lock_path);
-}
-
-static void answer_health(struct server *s, struct request *r)
-{
-    if (strcmp(r->method, "GET") != 0) {
-        resp_simple(r, 405, "Method Not Allowed\n");
-        return;
-    }
-    if (!is_healthy(s)) {
-        resp_simple(r, 503, "Service Unavailable\n");
-        return;
-    }
-    resp_simple(r, 200, "OK");
-}
-
-/* /_/ready: 503, 429, the function's answer at ready_path, or 200. */
-static bool answer_ready(struct server *s, struct request *r)
-{
-    if (strcmp(r->method, "GET") != 0) {
-        resp_simple(r, 405, "Method Not Allowed\n");
-        return true;
-    }
-    if (!is_healthy(s)) {
-        resp_simple(r, 503, "Service Unavailable\n");
-        return true;
-    }
-    if (limit_reached(s)) {
-        answer_limit(r, s->cfg->max_inflight);
-        return true;
-    }
-    if (!s->cfg->ready_path) {
-        resp_simple(r, 200, "");
-        return true;
-    }
-    r->uri = s->cfg->ready_path;
-    r->path = s->cfg->ready_path;
-    r->query = "";
-    return false;
 }
 
 /* max_request_body, for every mode and before any handler sees a byte
@@ -499,7 +456,7 @@ static int check_head(struct conn *c)
     free(dec);
     if (bad_path)
         return reject(c, 400);
-    int te = 0;
+    int te = 0, hosts = 0;
     const char *value = NULL;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
@@ -507,6 +464,16 @@ static int check_head(struct conn *c)
             te++;
             value = h->value;
         }
+        hosts += h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0;
+    }
+    /* Go's texts for these two, in its reason phrase and body. */
+    if (hosts > 1) {
+        c->reject_why = "400 Bad Request: too many Host headers";
+        return reject(c, 400);
+    }
+    if (hosts == 0 && r->http_minor >= 1) {
+        c->reject_why = "400 Bad Request: missing required Host header";
+        return reject(c, 400);
     }
     if (te == 0 || r->http_minor == 0)
         return 0;
@@ -520,7 +487,56 @@ static int check_head(struct conn *c)
     return 0;
 }
 
-/* Private endpoints never reach the function; true when answered. */
+/* As the Go watchdogs: the lock file is the health, even with
+ * suppress_lock (which only stops the watchdog writing it). */
+static bool is_healthy(const struct server *s)
+{
+    if (!s->ready || s->shutting_down)
+        return false;
+    return lock_exists(s->cfg->lock_path);
+}
+
+static void answer_health(struct server *s, struct request *r)
+{
+    if (strcmp(r->method, "GET") != 0)
+        answer_empty(r, 405, false);
+    else if (!is_healthy(s))
+        answer_empty(r, 503, false);
+    else
+        resp_simple(r, 200, "OK");
+}
+
+/* /_/ready: 503, 429, the function's answer at ready_path (logged as a
+ * request to it, not counted), or 200; Go's answers have no body. */
+static bool answer_ready(struct server *s, struct conn *c)
+{
+    struct request *r = &c->req;
+    c->private_req = true;
+    if (strcmp(r->method, "GET") != 0) {
+        answer_empty(r, 405, false);
+        return true;
+    }
+    if (!is_healthy(s)) {
+        answer_empty(r, 503, false);
+        return true;
+    }
+    if (limit_reached(s)) {
+        answer_empty(r, 429, false);
+        return true;
+    }
+    if (!s->cfg->ready_path) {
+        answer_empty(r, 200, false);
+        return true;
+    }
+    c->ready_req = true;
+    r->uri = s->cfg->ready_path;
+    r->path = s->cfg->ready_path;
+    r->query = "";
+    return false;
+}
+
+/* Private endpoints never reach the function; true when answered. A mode
+ * without a readiness endpoint (classic) hands /_/ready to its function. */
 static bool route_private(struct conn *c)
 {
     struct request *r = &c->req;
@@ -529,10 +545,8 @@ static bool route_private(struct conn *c)
         answer_health(c->srv, r);
         return true;
     }
-    if (strcmp(r->path, "/_/ready") == 0) {
-        c->private_req = true;
-        return answer_ready(c->srv, r);
-    }
+    if (strcmp(r->path, "/_/ready") == 0 && !c->srv->mode->no_ready_endpoint)
+        return answer_ready(c->srv, c);
     return false;
 }
 
@@ -572,7 +586,7 @@ static void dispatch(struct conn *c)
     struct server *s = c->srv;
     struct request *r = &c->req;
 
-    c->private_req = false;
+    c->private_req = c->ready_req = false;
     if (route_target(c) || route_private(c))
         return;
     if (!c->private_req) {
@@ -680,7 +694,7 @@ static void bad_request(struct conn *c)
 {
     int status = 400;
     /* Go's texts, and its Content-Type even on the 431. */
-    const char *body = "400 Bad Request";
+    const char *body = c->reject_why ? c->reject_why : "400 Bad Request";
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside.
      * A well-formed "HTTP/3.1" fails llhttp's own version check before

@@ -40,10 +40,12 @@ struct conn {
     int64_t body_bytes;      /* request body received so far */
     bool upgrade;            /* parser stopped after an Upgrade head */
     bool counted;            /* counted in the in-flight number */
-    bool private_req;        /* /_/health or /_/ready: not logged or counted */
+    bool private_req;        /* /_/health or /_/ready: not counted, not logged */
+    bool ready_req;          /* ... except /_/ready's call to ready_path: logged */
     bool keep_alive;
     bool expect_continue;
     int reject;              /* status a parser callback refused the head with */
+    const char *reject_why;  /* its answer's text, NULL: the status's own */
     /* A method token llhttp does not know, carried past it (see
      * feed_method); "" when llhttp parsed the method itself. */
     char method[TARGET_METHOD_MAX + 1];

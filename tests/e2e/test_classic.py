@@ -73,14 +73,28 @@ def test_marshal_request_empty_body(tmp_path):
     assert json.loads(body)["body"] == {"raw": ""}
 
 
-def test_write_debug_logs_bodies(tmp_path):
-    with classic(tmp_path, "sh -c 'cat; echo response-marker'", write_debug="true") as w:
-        status, _, body = request(w.port, "POST", "/", {}, b"request-marker")
-        assert status == 200
-        assert body == b"request-markerresponse-marker\n"
-        log = w.log()
-    assert "request-marker" in log
-    assert "response-marker" in log
+def test_write_debug_as_the_classic_watchdog(watchdog):
+    # The output goes to stdout as it is; the log gets the query, the path
+    # and the duration (the request body is not logged).
+    wd = watchdog({"mode": "classic", "fprocess": "sh -c 'cat; echo response-marker'",
+                   "write_debug": "true"})
+    r = wd.request("POST", "/d%20x?x=1", b"request-marker")
+    assert (r.status, r.body) == (200, b"request-markerresponse-marker\n")
+    from conftest import wait_until
+    assert wait_until(lambda: "response-marker" in wd.stdout_path.read_text(), 5)
+    assert wd.stdout_path.read_text() == "request-markerresponse-marker\n"
+    wd.wait_log(r"\d Duration: [0-9.]+s$")
+    wd.wait_log(r"\d Query  x=1$")
+    wd.wait_log(r"\d Path  /d x$")
+    assert "request-marker" not in wd.stderr()
+
+
+def test_write_debug_failure_logs_the_output(watchdog):
+    wd = watchdog({"mode": "classic", "fprocess": "sh -c 'echo partial; exit 2'",
+                   "write_debug": "true"})
+    assert wd.request("POST", "/", b"x").status == 500
+    wd.wait_log(r"Success=false, Error=exit status 2$")
+    wd.wait_log(r"Out=partial$")
 
 
 def test_without_write_debug_bodies_stay_out_of_the_log(tmp_path):
