@@ -162,7 +162,7 @@ static void log_out(struct evbuffer *buf)
 {
     size_t len = evbuffer_get_length(buf);
     const char *p = (const char *)evbuffer_pullup(buf, -1);
-    log_info("Out=%.*s", (int)len, p ? p : "");
+    log_info("Out=%.*s\n", (int)len, p ? p : "");
 }
 
 /* ... and the request's query and path, when it passes Http_* variables. */
@@ -253,10 +253,13 @@ static const char *explicit_type(const struct config *cfg, const struct request 
     return ct && *ct ? ct : NULL;
 }
 
+/* NULL for an empty output with no type given: Go sniffs only bytes. */
 static const char *response_type(const struct config *cfg, const struct request *r, struct evbuffer *out)
 {
     const char *ct = explicit_type(cfg, r);
-    return ct ? ct : sniffed_type(out);
+    if (ct || evbuffer_get_length(out) == 0)
+        return ct;
+    return sniffed_type(out);
 }
 
 static void answer_failure(const struct config *cfg, struct request *r, const char *err,
@@ -309,7 +312,8 @@ static void classic_answer(const struct mode_env *env, struct request *r, int re
     }
     if (cfg->debug_headers)
         debug_out(explicit_type(cfg, r), duration);
-    resp_header(r, "Content-Type", type);
+    if (type)
+        resp_header(r, "Content-Type", type);
     resp_start(r, 200, (int64_t)len);
     resp_write_buf(r, out);
     resp_end(r);

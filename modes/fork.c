@@ -10,9 +10,26 @@
 #include "proc.h"
 #include "target.h"
 
+/* Go's r.Host: the authority of an absolute-form target, else the Host
+ * header; NULL when empty. */
+static const char *request_host(const struct request *r, char *buf, size_t len)
+{
+    const char *scheme = strstr(r->uri, "://");
+    if (r->uri[0] != '/' && scheme) {
+        const char *auth = scheme + 3;
+        size_t n = strcspn(auth, "/?");
+        if (n > 0 && n < len) {
+            memcpy(buf, auth, n);
+            buf[n] = '\0';
+            return buf;
+        }
+    }
+    return *r->host ? r->host : NULL;
+}
+
 char **fork_request_env(char *const *base, const struct request *r, bool classic)
 {
-    char clen[24];
+    char clen[24], host[256];
     char *path = malloc(strlen(r->path) + 1);
     if (!path)
         return NULL;
@@ -28,7 +45,7 @@ char **fork_request_env(char *const *base, const struct request *r, bool classic
         .method = r->method,
         .path = path,
         .query = r->query,
-        .host = classic ? (*r->host ? r->host : NULL) : NULL,
+        .host = classic ? request_host(r, host, sizeof(host)) : NULL,
         .content_length = classic ? clen : (r->chunked ? NULL : req_header(r, "Content-Length")),
         .content_length_old = classic ? clen : NULL,
         .transfer_encoding = r->chunked ? "chunked" : NULL,

@@ -300,6 +300,11 @@ static void add_request_line(struct evio_gather *out, const struct request *r,
 
 /* Content-Length when the client sent one (or the body was buffered),
  * chunked only when the client itself sent chunked. */
+static bool needs_length(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
 static void add_framing(struct proxy *p, struct evio_gather *out)
 {
     const struct request *r = p->r;
@@ -312,6 +317,8 @@ static void add_framing(struct proxy *p, struct evio_gather *out)
         p->chunked_out = true;
     else if (r->content_length >= 0)
         len = r->content_length;
+    else if (needs_length(r->method))
+        len = 0; /* Go's client says so for a bodiless POST, PUT or PATCH */
     if (p->chunked_out)
         evio_gather_add(out, "Transfer-Encoding: chunked\r\n", 28);
     if (len >= 0) {
@@ -563,7 +570,9 @@ static void sniff_start(struct proxy *p)
     size_t n = evbuffer_get_length(b);
     const char *data = (const char *)evbuffer_pullup(b, n < SNIFF_LEN ? (ev_ssize_t)n : SNIFF_LEN);
     p->sniff = false;
-    resp_header(p->r, "Content-Type", sniff_type(data, n < SNIFF_LEN ? n : SNIFF_LEN));
+    /* Nothing to sniff (empty, HEAD): Go's writer sets no type either. */
+    if (n > 0)
+        resp_header(p->r, "Content-Type", sniff_type(data, n < SNIFF_LEN ? n : SNIFF_LEN));
     resp_start(p->r, p->status, p->content_length);
     resp_write_buf(p->r, b);
 }
@@ -587,11 +596,16 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
-        if (!hop_by_hop(h, connection, false))
+        /* Go's server drops a 304's Content-Type. */
+        if (!hop_by_hop(h, connection, false) &&
+            !(resp->status == 304 && NAME_IS(h, "Content-Type")))
             resp_header(r, h->name, h->value);
     }
     set_duration(r);
-    resp_log_proxied(r, resp->content_length);
+    /* Go's client reports no body (0) for these, whatever was announced. */
+    bool bodiless = resp->status == 204 || resp->status == 304;
+    resp_log_size(r, bodiless ? 0 : resp->content_length);
+    resp_log_reason(r, resp->reason);
     p->state = PX_RESPONSE;
     /* Go's ResponseWriter gives a body without a type one sniffed from its
      * first 512 bytes (an empty one: text/plain); so the head waits. */
@@ -724,13 +738,28 @@ static void on_upstream_ready(void *arg)
     }
 }
 
+/* The method after its first letter, lower-cased, as Go's url.Error
+ * names the operation ("Get", "Post"). */
+static const char *lower_rest(const char *method, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (const char *m = method + (*method ? 1 : 0); *m && n + 1 < len; m++)
+        buf[n++] = (char)(*m >= 'A' && *m <= 'Z' ? *m - 'A' + 'a' : *m);
+    buf[n] = '\0';
+    return buf;
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct proxy *p = arg;
-    char limit[32];
+    char limit[32], op[32];
     (void)fd;
     (void)what;
-    /* Go names the configured exec_timeout, whatever X-Timeout said. */
+    /* Go's client error first, then the watchdog's line, which names the
+     * configured exec_timeout whatever X-Timeout said. */
+    log_error("Upstream HTTP request error: %c%s \"http://%s%s\": context deadline exceeded",
+              p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url.authority,
+              p->r->uri);
     log_go_duration(p->m->cfg->exec_timeout_ms, limit, sizeof(limit));
     log_info("Upstream HTTP killed due to exec_timeout: %s", limit);
     proxy_fail(p, 504);

@@ -280,6 +280,15 @@ static bool etag_listed(const char *list, const char *etag)
     return false;
 }
 
+/* If-Unmodified-Since older than the file: 412, checked first as Go's
+ * ServeContent does. */
+static bool precondition_failed(const struct request *r, const struct stat *st)
+{
+    time_t t;
+    const char *ius = req_header(r, "If-Unmodified-Since");
+    return ius && parse_http_date(ius, &t) && st->st_mtime > t;
+}
+
 /* RFC 9110 13.2.2: If-None-Match wins over If-Modified-Since. */
 static bool not_modified(const struct request *r, const struct stat *st, const char *etag)
 {
@@ -441,6 +450,12 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
     resp_header(r, "Last-Modified", mtime);
     resp_header(r, "ETag", etag);
     resp_header(r, "Accept-Ranges", "bytes");
+    if (precondition_failed(r, st)) {
+        close(fd);
+        resp_start(r, 412, 0);
+        resp_end(r);
+        return;
+    }
     if (not_modified(r, st, etag)) {
         close(fd);
         resp_start(r, 304, -1);
@@ -453,7 +468,8 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
         close(fd);
         snprintf(crange, sizeof(crange), "bytes */%lld", (long long)size);
         resp_header(r, "Content-Range", crange);
-        resp_simple(r, 416, "Requested range not satisfiable\n");
+        resp_header(r, "X-Content-Type-Options", "nosniff");
+        resp_simple(r, 416, "invalid range: failed to overlap\n");
         return;
     }
     resp_header(r, "Content-Type", content_type(rel, fd));
@@ -590,6 +606,13 @@ static void serve_listing(struct request *r, int fd)
 {
     struct entry *v = NULL;
     size_t n = 0;
+    struct stat st;
+    char mtime[40];
+    /* Go's listing: the directory's Last-Modified, the names in a <pre>. */
+    if (fstat(fd, &st) == 0) {
+        http_date(st.st_mtime, mtime, sizeof(mtime));
+        resp_header(r, "Last-Modified", mtime);
+    }
     struct evbuffer *out = evbuffer_new();
     if (!out || read_entries(fd, &v, &n) != 0) {
         if (!out)
@@ -597,7 +620,7 @@ static void serve_listing(struct request *r, int fd)
         resp_simple(r, 500, "Error reading directory\n");
         goto out;
     }
-    evbuffer_add_printf(out, "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n");
+    evbuffer_add(out, "<pre>\n", 6);
     for (size_t i = 0; i < n; i++) {
         evbuffer_add(out, "<a href=\"", 9);
         pct_encode(out, v[i].name);
@@ -736,7 +759,7 @@ static int static_init(const struct mode_env *env, void **state)
     rt->beneath = probe_openat2(rt->fd);
     if (!rt->beneath)
         log_info("static: openat2 unavailable, confining paths with realpath checks");
-    log_info("Serving files from %s", rt->real);
+    log_info("Serving files at: %s", path);
     *state = rt;
     return 0;
 err:

@@ -14,6 +14,7 @@ struct stream {
     const struct mode_env *env;
     struct request *r;
     struct job *job;
+    int64_t head_bytes;      /* HEAD: the output counted, not sent */
 };
 
 static void stream_free(struct stream *s)
@@ -32,6 +33,13 @@ static void start_response(struct stream *s)
 static void on_out(void *arg, struct evbuffer *data)
 {
     struct stream *s = arg;
+    /* HEAD: the output is counted, not sent, and the head waits for the
+     * exit, as under Go, which answers it when the function is done. */
+    if (s->r->head) {
+        s->head_bytes += (int64_t)evbuffer_get_length(data);
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
     if (!resp_started(s->r))
         start_response(s);
     resp_write_buf(s->r, data);
@@ -77,6 +85,8 @@ static void on_done(void *arg, int result)
     } else {
         /* Output already went out with 200: the response still ends
          * cleanly, as under the Go watchdog. */
+        if (s->r->head)
+            resp_log_size(s->r, s->head_bytes);
         if (!resp_started(s->r))
             start_response(s);
         resp_end(s->r);

@@ -224,10 +224,13 @@ static void chunk_head(struct evbuffer *out, size_t len)
 void resp_write(struct request *r, const void *data, size_t len)
 {
     struct conn *c = r->conn;
-    if (len == 0 || c->resp_nobody || c->resp_done)
+    if (len == 0 || c->resp_done)
+        return;
+    /* A HEAD answer's body is not sent, but Go's log line counts it. */
+    c->resp_bytes += len;
+    if (c->resp_nobody)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    c->resp_bytes += len;
     if (c->resp_chunked)
         chunk_head(out, len);
     evbuffer_add(out, data, len);
@@ -242,12 +245,13 @@ void resp_write_buf(struct request *r, struct evbuffer *buf)
     size_t len = evbuffer_get_length(buf);
     if (len == 0)
         return;
+    if (!c->resp_done)
+        c->resp_bytes += len;
     if (c->resp_nobody || c->resp_done) {
         evbuffer_drain(buf, len);
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    c->resp_bytes += len;
     if (c->resp_chunked)
         chunk_head(out, len);
     evbuffer_add_buffer(out, buf);
@@ -291,7 +295,7 @@ void resp_finish_log(struct conn *c)
     }
     int status = c->log_status ? c->log_status : c->status;
     struct log_request lr = {c->req.method, c->req.uri, status,
-                             c->log_reason ? reason(status) : NULL,
+                             c->log_reason ? c->log_reason_text : NULL,
                              c->log_size_set ? c->log_size : (int64_t)c->resp_bytes,
                              req_elapsed(&c->req), call_id};
     log_request(&lr);
@@ -350,11 +354,17 @@ void resp_log_status(struct request *r, int status)
     r->conn->log_status = status;
 }
 
-void resp_log_proxied(struct request *r, int64_t content_length)
+void resp_log_size(struct request *r, int64_t size)
 {
-    r->conn->log_reason = true;
     r->conn->log_size_set = true;
-    r->conn->log_size = content_length;
+    r->conn->log_size = size;
+}
+
+void resp_log_reason(struct request *r, const char *why)
+{
+    struct conn *c = r->conn;
+    snprintf(c->log_reason_text, sizeof(c->log_reason_text), "%s", why);
+    c->log_reason = true;
 }
 
 bool resp_started(const struct request *r)

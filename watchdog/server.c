@@ -271,8 +271,10 @@ static int on_header_field_complete(llhttp_t *p)
     /* Only token characters in a name (RFC 9110 5.1); whitespace before
      * the colon ("Name : v") in particular, which a proxy in front may read
      * differently, and which llhttp refuses only for the names it knows. */
-    if (!is_token(c->head.buf + f->name_off, f->name_len))
+    if (!is_token(c->head.buf + f->name_off, f->name_len)) {
+        c->reject_why = "400 Bad Request: invalid header name";
         return reject(c, 400);
+    }
     return 0;
 }
 
@@ -466,15 +468,11 @@ static int check_head(struct conn *c)
         }
         hosts += h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0;
     }
-    /* Go's texts for these two, in its reason phrase and body. */
-    if (hosts > 1) {
-        c->reject_why = "400 Bad Request: too many Host headers";
-        return reject(c, 400);
-    }
-    if (hosts == 0 && r->http_minor >= 1) {
+    /* Go requires exactly one Host in HTTP/1.1 (at most one in 1.0). */
+    if (hosts == 0 && r->http_minor >= 1)
         c->reject_why = "400 Bad Request: missing required Host header";
+    if (hosts > 1 || (hosts == 0 && r->http_minor >= 1))
         return reject(c, 400);
-    }
     if (te == 0 || r->http_minor == 0)
         return 0;
     while (value && (*value == ' ' || *value == '\t'))
@@ -695,6 +693,11 @@ static void bad_request(struct conn *c)
     int status = 400;
     /* Go's texts, and its Content-Type even on the 431. */
     const char *body = c->reject_why ? c->reject_why : "400 Bad Request";
+    /* A name with a space in it; a line without a colon is plain 400. */
+    const char *at = llhttp_get_error_pos(&c->parser);
+    if (llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN && at && at < c->feed_end &&
+        (*at == ' ' || *at == '\t'))
+        body = "400 Bad Request: invalid header name";
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside.
      * A well-formed "HTTP/3.1" fails llhttp's own version check before
@@ -1196,7 +1199,10 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
         evtimer_add(s->ready_timer, &tv);
         return;
     }
-    if (!s->cfg->suppress_lock && lock_write(s->cfg->lock_path) != 0)
+    if (s->cfg->suppress_lock)
+        log_info("Warning: \"suppress_lock\" is enabled. No automated health-checks will be in "
+                 "place for your function.");
+    else if (lock_write(s->cfg->lock_path) != 0)
         log_error("health checks will fail until %s can be written", s->cfg->lock_path);
     s->ready = true;
 }

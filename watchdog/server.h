@@ -76,11 +76,12 @@ void resp_simple(struct request *r, int status, const char *body);
 bool resp_started(const struct request *r);
 /* The request's log line, where the Go watchdog logs something other than
  * the answer: another status (a function that failed after its output
- * went out with 200; negative: no line at all), or, for a proxied answer,
- * the status with its reason phrase and the function's Content-Length
- * (-1: none). */
+ * went out with 200; negative: no line at all), another size (-1 is
+ * logged as Go logs it, "-1B"), and the status's reason phrase after it
+ * (a proxied answer's, as the function sent it). */
 void resp_log_status(struct request *r, int status);
-void resp_log_proxied(struct request *r, int64_t content_length);
+void resp_log_size(struct request *r, int64_t size);
+void resp_log_reason(struct request *r, const char *reason);
 size_t resp_queued(const struct request *r);  /* bytes waiting for the client */
 #define RESP_HIGH_WATERMARK (256 * 1024)
 

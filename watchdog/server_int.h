@@ -45,7 +45,7 @@ struct conn {
     bool keep_alive;
     bool expect_continue;
     int reject;              /* status a parser callback refused the head with */
-    const char *reject_why;  /* its answer's text, NULL: the status's own */
+    const char *reject_why;  /* Go's text for it, NULL: "400 Bad Request" */
     /* A method token llhttp does not know, carried past it (see
      * feed_method); "" when llhttp parsed the method itself. */
     char method[TARGET_METHOD_MAX + 1];
@@ -77,6 +77,7 @@ struct conn {
      * (0 / false: the answer's status and size). */
     int log_status;
     bool log_reason;
+    char log_reason_text[64];
     bool log_size_set;
     int64_t log_size;
 };

@@ -69,6 +69,8 @@ struct upconn {
     struct timespec idle_since;   /* when it went back to the pool */
     llhttp_t parser;
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
+    char reason[64];              /* the status line's reason phrase, cut to fit */
+    size_t reason_len;
     struct evbuffer *body;        /* body bytes on their way to the owner */
     /* the response head, kept across exchanges so steady state allocates nothing */
     struct msghead head;
@@ -258,7 +260,8 @@ static void deliver_body(struct upconn *c)
 static int head_done(struct upconn *c)
 {
     const llhttp_t *p = &c->parser;
-    struct upstream_response resp = {.status = p->status_code, .content_length = -1};
+    struct upstream_response resp = {.status = p->status_code, .content_length = -1,
+                                     .reason = c->reason};
 
     if (msghead_build(&c->head)) {
         exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
@@ -558,7 +561,10 @@ static bool reading_head(const struct upconn *c)
 
 static int on_message_begin(llhttp_t *p)
 {
-    reset_head(parser_conn(p));
+    struct upconn *c = parser_conn(p);
+    reset_head(c);
+    c->reason_len = 0;
+    c->reason[0] = '\0';
     return 0;
 }
 
@@ -624,10 +630,23 @@ static int on_message_complete(llhttp_t *p)
     return parser_conn(p)->state == UPCONN_BODY_CHUNKED ? HPE_PAUSED : 0;
 }
 
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+    struct upconn *c = parser_conn(p);
+    size_t room = sizeof(c->reason) - 1 - c->reason_len;
+    if (len > room)
+        len = room;
+    memcpy(c->reason + c->reason_len, at, len);
+    c->reason_len += len;
+    c->reason[c->reason_len] = '\0';
+    return 0;
+}
+
 static void init_settings(void)
 {
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
+    settings.on_status = on_status;
     settings.on_header_field = on_header_field;
     settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
