@@ -13,6 +13,9 @@ meson test -C build --print-errorlogs
 FWATCHDOG_BIN="${FWATCHDOG_BIN:-$PWD/build/fwatchdog}"
 export FWATCHDOG_BIN
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+# The compatibility corpus: every case recorded from the Go watchdogs,
+# replayed against this build (tests/compat/README.md). About a minute.
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/compat
 # The reliability stage: the suite again under ASan/UBSan, each fuzzer for
 # 60 s, a subset under valgrind.
 ./scripts/ci-reliability.sh

@@ -70,14 +70,17 @@ class Watchdog:
             return f.read().decode("utf-8", "replace")
 
     def function_pid(self, timeout=5):
+        """The pid of the fprocess: the watchdog's child."""
         found = []
 
         def look():
-            for line in self.log().splitlines():
-                if "Started function process: pid " in line:
-                    found.append(int(line.rsplit(" ", 1)[1]))
-                    return True
-            return False
+            try:
+                with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                    kids = f.read().split()
+            except OSError:
+                return False
+            found[:] = [int(k) for k in kids]
+            return bool(found)
         assert wait_until(look, timeout), self.log()
         return found[0]
 

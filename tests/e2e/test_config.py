@@ -142,10 +142,14 @@ def test_bare_integer_duration_is_seconds(watchdog):
                                           ("false", True), ("", True)])
 def test_bool_values(watchdog, value, locked):
     wd = watchdog({"fprocess": "cat", "suppress_lock": value})
-    assert wd.request("GET", "/_/health").status == 200
+    # As the Go watchdogs: health is the lock file, which suppress_lock
+    # stops the watchdog writing.
     if locked:
         wd.wait_lock()
+        assert wd.request("GET", "/_/health").status == 200
     else:
+        assert wd.request("GET", "/").status == 200
+        assert wd.request("GET", "/_/health").status == 503
         assert not wd.lock_path.exists()
 
 

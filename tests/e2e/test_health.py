@@ -25,13 +25,21 @@ def test_lock_directory_created_when_missing(watchdog, tmp_path):
     assert wd.request("GET", "/_/health").status == 200
 
 
-def test_suppress_lock_health_ok_without_lock_file(watchdog):
+def test_suppress_lock_health_follows_a_lock_file_made_by_others(watchdog):
+    # As the Go watchdogs: suppress_lock only stops the watchdog writing
+    # the lock file; health is still whether the file exists.
     wd = watchdog({"fprocess": "cat", "suppress_lock": "true"})
+    assert wd.request("POST", "/", b"x").status == 200
     r = wd.request("GET", "/_/health")
-    assert (r.status, r.body) == (200, b"OK")
+    assert (r.status, r.body) == (503, b"")
+    assert wd.request("GET", "/_/ready").status == 503
     time.sleep(0.3)
     assert not wd.lock_path.exists()
     assert list(wd.tmpdir.iterdir()) == []
+    wd.wait_log(r'Warning: "suppress_lock" is enabled')
+    wd.lock_path.write_bytes(b"")
+    r = wd.request("GET", "/_/health")
+    assert (r.status, r.body) == (200, b"OK")
 
 
 def test_health_503_when_lock_file_removed(watchdog):

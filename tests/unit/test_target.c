@@ -1,0 +1,88 @@
+/* target.c: the request target as Go's net/http treats it. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "target.h"
+
+static void check_clean(const char *path, const char *want)
+{
+    char *got = target_clean(path);
+    CHECK_STR(got, want);
+    free(got);
+}
+
+static void test_clean(void)
+{
+    check_clean("/", "/");
+    check_clean("", "/");
+    check_clean("/a/b", "/a/b");
+    check_clean("//x", "/x");
+    check_clean("/a/./b", "/a/b");
+    check_clean("/a/../b", "/b");
+    check_clean("/../../etc", "/etc");
+    check_clean("/a/b/", "/a/b/");
+    check_clean("/a//b/", "/a/b/");
+    check_clean("/a/..", "/");
+    check_clean("/a/../", "/");
+    check_clean("/.", "/");
+    check_clean("x", "/x");
+}
+
+static void test_decode(void)
+{
+    char out[32];
+    CHECK(target_decode("/a%20b", out) == 4);
+    CHECK_STR(out, "/a b");
+    CHECK(target_decode("/%2F%2f", out) == 3);
+    CHECK_STR(out, "///");
+    CHECK(target_decode("/%zz", out) == -1);
+    CHECK(target_decode("/a%2", out) == -1);
+    CHECK(target_decode("/a%", out) == -1);
+    CHECK(target_decode("/+", out) == 2);
+    CHECK_STR(out, "/+");
+}
+
+static void test_location(void)
+{
+    char *l = target_location("/a b/é", "x=1");
+    CHECK_STR(l, "/a%20b/%C3%A9?x=1");
+    free(l);
+    l = target_location("/$&+,/:;=@-_.~", "");
+    CHECK_STR(l, "/$&+,/:;=@-_.~");
+    free(l);
+    l = target_location("/a?b#c", NULL);
+    CHECK_STR(l, "/a%3Fb%23c");
+    free(l);
+}
+
+static void test_path_part(void)
+{
+    CHECK_STR(target_path_part("/p?q"), "/p?q");
+    CHECK_STR(target_path_part("http://host/abs"), "/abs");
+    CHECK_STR(target_path_part("http://host"), "");
+    CHECK_STR(target_path_part("*"), "*");
+    CHECK_STR(target_path_part("/a/http://b"), "/a/http://b");
+}
+
+static void test_methods(void)
+{
+    CHECK(target_method_known("GET", 3));
+    CHECK(target_method_known("M-SEARCH", 8));
+    CHECK(!target_method_known("QUERY", 5));
+    CHECK(!target_method_known("get", 3));
+    CHECK(target_method_token("X-CUSTOM", 8));
+    CHECK(target_method_token("QUERY", 5));
+    CHECK(!target_method_token("GE(T", 4));
+    CHECK(!target_method_token("", 0));
+    CHECK(!target_method_token("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 33));
+}
+
+int main(void)
+{
+    test_clean();
+    test_decode();
+    test_location();
+    test_path_part();
+    test_methods();
+    return check_done("test_target");
+}
