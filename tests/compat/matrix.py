@@ -402,7 +402,8 @@ def classic_groups():
     fn = {"fprocess": "fn.sh arg1 arg2"}
     gs = []
     gs.append(group("classic", CLASSIC, dict(fn, exec_timeout="1s"),
-                    method_path_cases() + header_cases() + body_cases()
+                    method_path_cases() + header_cases(("GET", "POST", "PUT", "PATCH", "DELETE"))
+                    + body_cases(("POST", "PUT", "PATCH"))
                     + private_cases() + behaviour_cases() + form_cases() + malformed_cases()
                     + connection_cases()))
     gs.append(group("classic-big-body", CLASSIC, fn, [BIG_BODY]))
