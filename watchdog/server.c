@@ -436,6 +436,8 @@ static bool route_target(struct conn *c)
                      strcmp(r->method, "OPTIONS") != 0);
         return true;
     }
+    if (target_plain(r->path))
+        return false;
     char *dec = malloc(strlen(r->path) + 1);
     char *clean = dec && target_decode(r->path, dec) >= 0 ? target_clean(dec) : NULL;
     bool moved = clean && strcmp(clean, dec) != 0;
@@ -453,9 +455,12 @@ static bool route_target(struct conn *c)
 static int check_head(struct conn *c)
 {
     struct request *r = &c->req;
-    char *dec = malloc(strlen(r->path) + 1);
-    bool bad_path = dec && target_decode(r->path, dec) < 0;
-    free(dec);
+    bool bad_path = false;
+    if (strchr(r->path, '%')) {
+        char *dec = malloc(strlen(r->path) + 1);
+        bad_path = dec && target_decode(r->path, dec) < 0;
+        free(dec);
+    }
     if (bad_path)
         return reject(c, 400);
     int te = 0, hosts = 0;

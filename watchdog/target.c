@@ -68,6 +68,21 @@ static size_t clean(const char *p, char *out)
     return n;
 }
 
+bool target_plain(const char *path)
+{
+    if (path[0] != '/' || strchr(path, '%'))
+        return false;
+    for (const char *p = path; *p; p++) {
+        if (p[0] != '/')
+            continue;
+        /* "//", "/." at a segment's start: maybe "." or ".." */
+        if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
+                                            (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
+            return false;
+    }
+    return true;
+}
+
 char *target_clean(const char *path)
 {
     size_t len = strlen(path);

@@ -14,6 +14,9 @@
 /* Percent-decode raw into out (at least strlen(raw) + 1 bytes): the
  * decoded length, or -1 on a malformed escape. The result may hold NULs. */
 ssize_t target_decode(const char *raw, char *out);
+/* True when path needs neither decoding nor cleaning (the common case,
+ * checked without allocating). */
+bool target_plain(const char *path);
 /* ServeMux's cleanPath of a decoded path: malloc'd, NULL when out of
  * memory. Equal to path when nothing needs cleaning. */
 char *target_clean(const char *path);

@@ -64,6 +64,23 @@ static void test_path_part(void)
     CHECK_STR(target_path_part("/a/http://b"), "/a/http://b");
 }
 
+static void test_plain(void)
+{
+    CHECK(target_plain("/"));
+    CHECK(target_plain("/a/b.txt"));
+    CHECK(target_plain("/a/.hidden"));
+    CHECK(target_plain("/a/..b"));
+    CHECK(target_plain("/a/b/"));
+    CHECK(!target_plain("//x"));
+    CHECK(!target_plain("/a/./b"));
+    CHECK(!target_plain("/a/../b"));
+    CHECK(!target_plain("/a/."));
+    CHECK(!target_plain("/a/.."));
+    CHECK(!target_plain("/a%20b"));
+    CHECK(!target_plain("*"));
+    CHECK(!target_plain(""));
+}
+
 static void test_methods(void)
 {
     CHECK(target_method_known("GET", 3));
@@ -83,6 +100,7 @@ int main(void)
     test_decode();
     test_location();
     test_path_part();
+    test_plain();
     test_methods();
     return check_done("test_target");
 }
