@@ -115,11 +115,12 @@ static void on_drain(void *arg)
     job_pause_out(s->job, false);
 }
 
-/* The client is gone: the function runs on, as under the Go watchdog. */
+/* The client is gone: the function runs on, as under the Go watchdog
+ * (a HEAD request's output was being dropped anyway, and still is). */
 static void on_abort(void *arg)
 {
     struct stream *s = arg;
-    job_release(s->job, false);
+    job_release(s->job, s->r->head);
     free(s);
 }
 
