@@ -802,8 +802,9 @@ static int feed_method(struct conn *c, struct evbuffer *in)
         return n == sizeof(tok) ? 1 : 0;
     if (target_method_known(tok, len) || !target_method_token(tok, len))
         return 1;
-    c->feed_end = "POST" + 4;
-    if (llhttp_execute(&c->parser, "POST", 4) != HPE_OK || c->dead)
+    static const char stand_in[] = "POST";
+    c->feed_end = stand_in + sizeof(stand_in) - 1;
+    if (llhttp_execute(&c->parser, stand_in, sizeof(stand_in) - 1) != HPE_OK || c->dead)
         return 1;
     memcpy(c->method, tok, len);
     c->method[len] = '\0';
