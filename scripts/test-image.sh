@@ -73,6 +73,20 @@ wait_healthy() {  # NAME PORT
     $PODMAN logs "$1" >&2
     fail "$1 not healthy on port $2 after 15 s"
 }
+# With suppress_lock there is no lock file, so /_/health stays 503 (as under
+# the Go watchdogs): wait for the function to answer instead.
+wait_serving() {  # NAME PORT
+    i=0
+    while [ $i -lt 150 ]; do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -d x "http://127.0.0.1:$2/" || true)" = 200 ] && return 0
+        [ "$($PODMAN inspect -f '{{.State.Running}}' "$1")" = true ] ||
+            { $PODMAN logs "$1" >&2; fail "$1 exited before it served"; }
+        sleep 0.1
+        i=$((i + 1))
+    done
+    $PODMAN logs "$1" >&2
+    fail "$1 not serving on port $2 after 15 s"
+}
 image_exists() { $PODMAN image exists "$1"; }
 
 # --- base images ---------------------------------------------------------
@@ -140,7 +154,9 @@ say "PID 1 and echo: ok"
 $PODMAN exec "$c" /fwatchdog -run-healthcheck || fail "-run-healthcheck exited $? with the lock file"
 port2=$(free_port)
 $RUN --name "$TAG-nolock" -e port="$port2" -e metrics_port=0 -e suppress_lock=true "$CAT" >/dev/null
-wait_healthy "$TAG-nolock" "$port2"
+wait_serving "$TAG-nolock" "$port2"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port2/_/health")" = 503 ] ||
+    fail "/_/health without a lock file did not answer 503"
 rc=0; $PODMAN exec "$TAG-nolock" /fwatchdog -run-healthcheck || rc=$?
 [ "$rc" = 1 ] || fail "-run-healthcheck exited $rc without a lock file (want 1)"
 $PODMAN rm -f -t 0 "$TAG-nolock" >/dev/null
