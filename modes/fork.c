@@ -30,12 +30,15 @@ static const char *request_host(const struct request *r, char *buf, size_t len)
 char **fork_request_env(char *const *base, const struct request *r, bool classic)
 {
     char clen[24], host[256];
-    char *path = malloc(strlen(r->path) + 1);
-    if (!path)
-        return NULL;
-    /* Checked when the head arrived (a bad escape is a 400). */
-    if (target_decode(r->path, path) < 0)
-        strcpy(path, r->path);
+    /* Decoded only when there is an escape (checked when the head
+     * arrived: a bad one is a 400). */
+    char *path = NULL;
+    if (strchr(r->path, '%')) {
+        if (!(path = malloc(strlen(r->path) + 1)))
+            return NULL;
+        if (target_decode(r->path, path) < 0)
+            strcpy(path, r->path);
+    }
     snprintf(clen, sizeof(clen), "%lld",
              r->chunked ? -1LL : (long long)(r->content_length < 0 ? 0 : r->content_length));
     /* What each Go watchdog sets: of-watchdog passes Content-Length as the
@@ -43,7 +46,7 @@ char **fork_request_env(char *const *base, const struct request *r, bool classic
      * both from the parsed request, and the old Http_ContentLength too. */
     struct cgi_request cr = {
         .method = r->method,
-        .path = path,
+        .path = path ? path : r->path,
         .query = r->query,
         .host = classic ? request_host(r, host, sizeof(host)) : NULL,
         .content_length = classic ? clen : (r->chunked ? NULL : req_header(r, "Content-Length")),

@@ -61,32 +61,26 @@ trap cleanup EXIT INT TERM
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-wait_healthy() {  # NAME PORT
+# Polls until a request answers 200 (15 s at most), failing early when the
+# container has exited. NAME PORT PATH [curl options...]
+wait_200() {
+    w_name=$1 w_port=$2 w_path=$3
+    shift 3
     i=0
     while [ $i -lt 150 ]; do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$2/_/health" || true)" = 200 ] && return 0
-        [ "$($PODMAN inspect -f '{{.State.Running}}' "$1")" = true ] ||
-            { $PODMAN logs "$1" >&2; fail "$1 exited before it was healthy"; }
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://127.0.0.1:$w_port$w_path" || true)" = 200 ] && return 0
+        [ "$($PODMAN inspect -f '{{.State.Running}}' "$w_name")" = true ] ||
+            { $PODMAN logs "$w_name" >&2; fail "$w_name exited before $w_path answered 200"; }
         sleep 0.1
         i=$((i + 1))
     done
-    $PODMAN logs "$1" >&2
-    fail "$1 not healthy on port $2 after 15 s"
+    $PODMAN logs "$w_name" >&2
+    fail "$w_name: $w_path did not answer 200 on port $w_port within 15 s"
 }
+wait_healthy() { wait_200 "$1" "$2" /_/health; }  # NAME PORT
 # With suppress_lock there is no lock file, so /_/health stays 503 (as under
 # the Go watchdogs): wait for the function to answer instead.
-wait_serving() {  # NAME PORT
-    i=0
-    while [ $i -lt 150 ]; do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -d x "http://127.0.0.1:$2/" || true)" = 200 ] && return 0
-        [ "$($PODMAN inspect -f '{{.State.Running}}' "$1")" = true ] ||
-            { $PODMAN logs "$1" >&2; fail "$1 exited before it served"; }
-        sleep 0.1
-        i=$((i + 1))
-    done
-    $PODMAN logs "$1" >&2
-    fail "$1 not serving on port $2 after 15 s"
-}
+wait_serving() { wait_200 "$1" "$2" / -d x; }     # NAME PORT
 image_exists() { $PODMAN image exists "$1"; }
 
 # --- base images ---------------------------------------------------------
