@@ -35,7 +35,8 @@ ulimit -n 20000 2>/dev/null || true
 log() { echo "bench: $*" >&2; }
 
 # ---- build ----
-ninja -C build >/dev/null
+# scripts/build.sh sets the directory up when it does not exist yet.
+scripts/build.sh build >"$OUT/build.log" 2>&1 || { log "build failed: see $OUT/build.log"; exit 1; }
 STATIC_NOTE=""
 if scripts/build-static.sh build-static >"$OUT/build-static.log" 2>&1; then
     WD=$ROOT/build-static/fwatchdog
