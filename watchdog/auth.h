@@ -16,7 +16,7 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "server.h"
+#include "request.h"
 
 struct auth;
 struct event_base;

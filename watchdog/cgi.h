@@ -5,12 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
+#include "request.h"
 
 struct cgi_request {
     const char *method;

@@ -15,13 +15,13 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "front.h"
 #include "fdreserve.h"
-#include "health.h"
+#include "lockfile.h"
 #include "log.h"
 #include "metrics.h"
 #include "mode.h"
 #include "proc.h"
-#include "server_api.h"
 #include "version.h"
 
 extern char **environ;
@@ -36,7 +36,7 @@ struct app {
     struct fd_reserve fds;    /* for a function started when the table is full */
     const struct mode *mode;
     void *mode_state;
-    struct server *srv;
+    struct front *front;
     struct event *sig_ev;
     int sig_fd;               /* signalfd for SIGCHLD, SIGTERM, SIGINT; -1: none */
     struct event *log_ev;     /* writes the log lines held during a pass */
@@ -124,7 +124,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         log_info("Received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        server_shutdown(app->srv, 0, true);
+        front_shutdown(app->front, 0, true);
     }
     /* SIGCHLD does not queue: once is enough, waitpid finds them all. */
     if (chld)
@@ -191,7 +191,7 @@ static int setup_signals(struct app *app)
 static void on_fatal(void *arg, int code)
 {
     struct app *app = arg;
-    server_shutdown(app->srv, code, false);
+    front_shutdown(app->front, code, false);
 }
 
 /* Last, once the listener and the mode's processes have what they need:
@@ -267,7 +267,7 @@ static int setup_metrics(struct app *app)
 static int run(struct app *app)
 {
     int rc = 1;
-    struct server_hooks hooks;
+    struct front_hooks hooks;
     app->sig_fd = -1;
     app->base = event_base_new();
     if (!app->base || setup_log(app) || setup_signals(app))
@@ -291,17 +291,17 @@ static int run(struct app *app)
         goto out;
     }
     if (app->metrics)
-        hooks = metrics_server_hooks(app->metrics);
-    app->srv = server_new(&app->cfg, app->base, app->mode, app->mode_state,
-                          app->metrics ? &hooks : NULL, &app->fds);
-    if (!app->srv || server_listen(app->srv) != 0)
+        hooks = metrics_front_hooks(app->metrics);
+    app->front = front_new(&app->cfg, app->base, app->mode, app->mode_state,
+                           app->metrics ? &hooks : NULL, &app->fds);
+    if (!app->front || front_listen(app->front) != 0)
         goto out;
     fill_reserve(&app->fds);
     event_base_dispatch(app->base);
-    rc = server_exit_code(app->srv);
+    rc = front_exit_code(app->front);
     log_info("Exiting with code %d", rc);
 out:
-    server_free(app->srv);
+    front_free(app->front);
     log_defer(NULL, NULL);
     if (app->log_ev)
         event_free(app->log_ev);

@@ -4,9 +4,8 @@
  * (code, method) series takes memory the first time it is seen and only
  * then appears in the output, as with the Go client.
  *
- * The scrape side is a small HTTP/1.1 responder of its own: it reads a
- * request head strictly, answers GET/HEAD /metrics, 404 elsewhere, 405 for
- * other methods, and keeps the connection when the client wants it. */
+ * The scrape side is an engine of its own (engine.h) with one handler, as
+ * the Go watchdog's metrics server is a ServeMux with one route. */
 #include "metrics.h"
 
 #include <dirent.h>
@@ -26,10 +25,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
+#include "engine.h"
 #include "log.h"
 
 /* promhttp's known methods, sorted as the Go client prints label values. */
@@ -52,28 +50,19 @@ static const char *const bucket_labels[] = {"0.005", "0.01", "0.025", "0.05", "0
 
 #define N_EXIT_CODES 256
 
-/* The scrape listener: a handful of connections, small heads, and limits
- * that let a stuck client hold nothing for long. */
+/* The scrape port: a handful of connections, and the Go watchdog's
+ * metrics server's timeouts (500 ms to read a request, 500 ms to write). */
 #define MAX_SCRAPES 16
-#define MAX_HEAD 8192
-#define SCRAPE_IDLE_S 30
-#define SCRAPE_WRITE_S 10
+#define SCRAPE_READ_MS 500
+#define SCRAPE_WRITE_MS 500
 
 static const char content_type_metrics[] = "text/plain; version=0.0.4; charset=utf-8";
-static const char content_type_text[] = "text/plain; charset=utf-8";
 
 struct series {
     uint16_t method, code;
     uint64_t count;
     uint64_t in_bucket[N_BUCKETS]; /* per bucket, not cumulative: cumulated when printed */
     double sum;
-};
-
-struct scrape {
-    struct metrics *m;
-    struct bufferevent *bev;
-    struct scrape *prev, *next;
-    bool closing; /* close once the queued answer is written */
 };
 
 struct metrics {
@@ -86,9 +75,7 @@ struct metrics {
     uint64_t exits[N_EXIT_CODES];
     double start_time;
     struct job_observer observer;
-    struct evconnlistener *listener;
-    struct scrape *scrapes;
-    int nscrapes;
+    struct engine *scrapes;
 };
 
 /* ---- labels and values ---- */
@@ -227,9 +214,9 @@ static void observe_finished(void *arg, int result)
     metrics_function_finished(arg, result);
 }
 
-struct server_hooks metrics_server_hooks(struct metrics *m)
+struct front_hooks metrics_front_hooks(struct metrics *m)
 {
-    return (struct server_hooks){hook_begin, hook_end, m};
+    return (struct front_hooks){hook_begin, hook_end, m};
 }
 
 const struct job_observer *metrics_job_observer(const struct metrics *m)
@@ -515,363 +502,65 @@ struct metrics *metrics_new(void)
     return m;
 }
 
-static void scrape_free(struct scrape *sc)
-{
-    struct metrics *m = sc->m;
-    if (sc->prev)
-        sc->prev->next = sc->next;
-    else
-        m->scrapes = sc->next;
-    if (sc->next)
-        sc->next->prev = sc->prev;
-    m->nscrapes--;
-    bufferevent_free(sc->bev);
-    free(sc);
-}
-
 void metrics_free(struct metrics *m)
 {
     if (!m)
         return;
-    while (m->scrapes)
-        scrape_free(m->scrapes);
-    if (m->listener)
-        evconnlistener_free(m->listener);
+    engine_free(m->scrapes);
     free(m->series);
     free(m);
 }
 
-/* ---- the scrape listener ---- */
+/* ---- the scrape port ---- */
 
-/* What a request head asks for. */
-struct scrape_req {
-    bool get, head;     /* method GET / HEAD */
-    bool metrics_path;  /* target is /metrics, with or without a query */
-    bool keep_alive;
-};
-
-static bool is_tchar(unsigned char c)
+/* Any method, as promhttp's handler; elsewhere ServeMux's 404. */
+static void on_scrape(void *arg, struct request *r)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static size_t token_len(const char *p, const char *end)
-{
-    size_t n = 0;
-    while (p + n < end && is_tchar((unsigned char)p[n]))
-        n++;
-    return n;
-}
-
-/* "close" / "keep-alive" among the comma-separated tokens of a Connection value. */
-static bool has_conn_token(const char *v, size_t len, const char *token)
-{
-    size_t tlen = strlen(token);
-    size_t i = 0;
-
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
-            i++;
-        if (i - start == tlen && strncasecmp(v + start, token, tlen) == 0)
-            return true;
+    struct metrics *m = arg;
+    if (strcmp(r->path, "/metrics") != 0) {
+        resp_header(r, "X-Content-Type-Options", "nosniff");
+        resp_simple(r, 404, "404 page not found\n");
+        return;
     }
-    return false;
-}
-
-/* A Content-Length of zero, white space around it allowed. */
-static bool is_zero(const char *v, size_t len)
-{
-    size_t i = 0, zeros = 0;
-
-    while (i < len && (v[i] == ' ' || v[i] == '\t'))
-        i++;
-    while (i < len && v[i] == '0') {
-        i++;
-        zeros++;
-    }
-    while (i < len && (v[i] == ' ' || v[i] == '\t'))
-        i++;
-    return zeros > 0 && i == len;
-}
-
-static bool header_is(const char *name, size_t len, const char *want)
-{
-    return len == strlen(want) && strncasecmp(name, want, len) == 0;
-}
-
-/* "METHOD SP target SP HTTP/1.x". Returns the end of the line or NULL. */
-static const char *parse_request_line(const char *p, const char *end, struct scrape_req *rq,
-                                      bool *http11)
-{
-    const char *eol = memchr(p, '\r', (size_t)(end - p));
-    size_t mlen = token_len(p, eol ? eol : end);
-    const char *target, *t_end;
-
-    if (!eol || eol + 1 >= end || eol[1] != '\n' || mlen == 0 || p[mlen] != ' ')
-        return NULL;
-    rq->get = mlen == 3 && memcmp(p, "GET", 3) == 0;
-    rq->head = mlen == 4 && memcmp(p, "HEAD", 4) == 0;
-    target = p + mlen + 1;
-    t_end = target;
-    while (t_end < eol && (unsigned char)*t_end > ' ' && *t_end != 0x7f)
-        t_end++;
-    if (t_end == target || t_end >= eol || *t_end != ' ')
-        return NULL;
-    if ((size_t)(eol - t_end - 1) != 8 || memcmp(t_end + 1, "HTTP/1.", 7) != 0 ||
-        (t_end[8] != '0' && t_end[8] != '1'))
-        return NULL;
-    *http11 = t_end[8] == '1';
-    size_t tlen = (size_t)(t_end - target);
-    rq->metrics_path = (tlen == 8 && memcmp(target, "/metrics", 8) == 0) ||
-                       (tlen > 8 && memcmp(target, "/metrics?", 9) == 0);
-    return eol + 2;
-}
-
-/* The whole head, ending in an empty line. 0, or -1 when malformed. */
-static int parse_head(const char *p, size_t len, struct scrape_req *rq)
-{
-    const char *end = p + len;
-    bool http11, close = false, keep = false, body = false;
-
-    memset(rq, 0, sizeof(*rq));
-    p = parse_request_line(p, end, rq, &http11);
-    if (!p)
-        return -1;
-    while (p + 2 <= end && !(p[0] == '\r' && p[1] == '\n')) {
-        const char *eol = memchr(p, '\r', (size_t)(end - p));
-        size_t nlen = token_len(p, eol ? eol : end);
-        if (!eol || eol + 1 >= end || eol[1] != '\n' || nlen == 0 || p[nlen] != ':')
-            return -1; /* also folded lines, which start with white space */
-        const char *v = p + nlen + 1;
-        for (const char *c = v; c < eol; c++) {
-            if ((unsigned char)*c < ' ' && *c != '\t')
-                return -1;
-        }
-        size_t vlen = (size_t)(eol - v);
-        if (header_is(p, nlen, "Connection")) {
-            close = close || has_conn_token(v, vlen, "close");
-            keep = keep || has_conn_token(v, vlen, "keep-alive");
-        } else if (header_is(p, nlen, "Transfer-Encoding")) {
-            body = true;
-        } else if (header_is(p, nlen, "Content-Length")) {
-            body = body || !is_zero(v, vlen);
-        }
-        p = eol + 2;
-    }
-    /* A body is never read here: answer, then close rather than parse it. */
-    rq->keep_alive = !body && (http11 ? !close : keep);
-    return 0;
-}
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 431: return "Request Header Fields Too Large";
-    default: return "Internal Server Error";
-    }
-}
-
-struct answer {
-    int status;
-    const char *type;
-    const char *extra; /* more header lines, each ending in CRLF */
-    bool send_body;    /* false for HEAD */
-    bool keep_alive;
-};
-
-/* Queue the status line, headers and body (moved out of body). */
-static void scrape_send(struct scrape *sc, const struct answer *a, struct evbuffer *body)
-{
-    struct evbuffer *out = bufferevent_get_output(sc->bev);
-
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                        "Connection: %s\r\n\r\n",
-                        a->status, reason(a->status), a->type, evbuffer_get_length(body),
-                        a->extra ? a->extra : "", a->keep_alive ? "keep-alive" : "close");
-    if (a->send_body)
-        evbuffer_add_buffer(out, body);
-    if (!a->keep_alive) {
-        sc->closing = true;
-        bufferevent_disable(sc->bev, EV_READ);
-    }
-}
-
-/* Out of memory for an answer: close without one. */
-static void scrape_fail(struct scrape *sc)
-{
-    sc->closing = true;
-    bufferevent_disable(sc->bev, EV_READ);
-}
-
-static void scrape_text(struct scrape *sc, int status, const char *text, const char *extra,
-                        bool keep_alive)
-{
     struct evbuffer *body = evbuffer_new();
-    struct answer a = {status, content_type_text, extra, true, keep_alive};
-
-    if (!body || evbuffer_add(body, text, strlen(text)) != 0)
-        scrape_fail(sc);
-    else
-        scrape_send(sc, &a, body);
+    if (!body || metrics_format(m, body) != 0) {
+        log_error("metrics: out of memory formatting /metrics");
+        resp_empty(r, 500);
+    } else {
+        resp_header(r, "Content-Type", content_type_metrics);
+        resp_start(r, 200, (int64_t)evbuffer_get_length(body));
+        resp_write_buf(r, body);
+        resp_end(r);
+    }
     if (body)
         evbuffer_free(body);
 }
 
-static void scrape_metrics(struct scrape *sc, const struct scrape_req *rq)
+struct engine *metrics_engine(struct metrics *m, struct event_base *base, int port)
 {
-    struct evbuffer *body = evbuffer_new();
-    struct answer a = {200, content_type_metrics, NULL, !rq->head, rq->keep_alive};
-
-    if (!body) {
-        scrape_fail(sc);
-        return;
-    }
-    if (metrics_format(sc->m, body) == 0) {
-        scrape_send(sc, &a, body);
-    } else {
-        log_error("metrics: out of memory formatting /metrics");
-        scrape_text(sc, 500, "Internal Server Error\n", NULL, false);
-    }
-    evbuffer_free(body);
-}
-
-static void scrape_answer(struct scrape *sc, const struct scrape_req *rq)
-{
-    if (!rq->metrics_path)
-        scrape_text(sc, 404, "404 page not found\n", NULL, rq->keep_alive);
-    else if (!rq->get && !rq->head)
-        scrape_text(sc, 405, "Method Not Allowed\n", "Allow: GET, HEAD\r\n", rq->keep_alive);
-    else
-        scrape_metrics(sc, rq);
-}
-
-/* Answer complete heads one at a time: the next is read only once the
- * previous answer was written, so a pipelining client cannot make us
- * queue answers without bound. May free sc: callers return right after. */
-static void scrape_input(struct scrape *sc)
-{
-    struct evbuffer *in = bufferevent_get_input(sc->bev);
-    struct evbuffer *out = bufferevent_get_output(sc->bev);
-
-    while (!sc->closing && evbuffer_get_length(out) == 0) {
-        struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-        struct scrape_req rq;
-        size_t len = end.pos < 0 ? evbuffer_get_length(in) : (size_t)end.pos + 4;
-        if (len > MAX_HEAD || (end.pos < 0 && len == MAX_HEAD)) {
-            scrape_text(sc, 431, "Request Header Fields Too Large\n", NULL, false);
-            break;
-        }
-        if (end.pos < 0)
-            break;
-        int rc = parse_head((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, &rq);
-        evbuffer_drain(in, len);
-        if (rc != 0)
-            scrape_text(sc, 400, "Bad Request\n", NULL, false);
-        else
-            scrape_answer(sc, &rq);
-    }
-    /* Closing with nothing left to write (no answer could be queued). */
-    if (sc->closing && evbuffer_get_length(out) == 0)
-        scrape_free(sc);
-}
-
-static void on_scrape_read(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    scrape_input(arg);
-}
-
-static void on_scrape_written(struct bufferevent *bev, void *arg)
-{
-    struct scrape *sc = arg;
-    (void)bev;
-    if (sc->closing)
-        scrape_free(sc);
-    else
-        scrape_input(sc);
-}
-
-static void on_scrape_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct scrape *sc = arg;
-    /* A client that half-closes after its request still gets the answer. */
-    if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
-        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
-        sc->closing = true;
-        bufferevent_disable(bev, EV_READ);
-        return;
-    }
-    scrape_free(sc);
-}
-
-static void on_scrape_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
-                             int socklen, void *arg)
-{
-    struct metrics *m = arg;
-    struct timeval idle = {SCRAPE_IDLE_S, 0}, write = {SCRAPE_WRITE_S, 0};
-    struct scrape *sc = NULL;
-    struct bufferevent *bev = NULL;
-    (void)addr;
-    (void)socklen;
-
-    if (m->nscrapes >= MAX_SCRAPES)
-        goto fail;
-    sc = calloc(1, sizeof(*sc));
-    bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!sc || !bev)
-        goto fail;
-    sc->m = m;
-    sc->bev = bev;
-    sc->next = m->scrapes;
     if (m->scrapes)
-        m->scrapes->prev = sc;
-    m->scrapes = sc;
-    m->nscrapes++;
-    bufferevent_setcb(bev, on_scrape_read, on_scrape_written, on_scrape_event, sc);
-    bufferevent_set_timeouts(bev, &idle, &write);
-    bufferevent_setwatermark(bev, EV_READ, 0, MAX_HEAD);
-    bufferevent_enable(bev, EV_READ);
-    return;
-fail:
-    free(sc);
-    if (bev)
-        bufferevent_free(bev);
-    else
-        evutil_closesocket(fd);
-}
-
-static struct evconnlistener *bind_any(struct metrics *m, struct event_base *base, int port)
-{
-    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
-                                .sin6_addr = IN6ADDR_ANY_INIT};
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_ANY)};
-    struct evconnlistener *l = evconnlistener_new_bind(base, on_scrape_accept, m, flags, 64,
-                                                       (struct sockaddr *)&sin6, sizeof(sin6));
-    if (l)
-        return l;
-    /* No IPv6 in this network namespace: IPv4 only. */
-    return evconnlistener_new_bind(base, on_scrape_accept, m, flags, 64, (struct sockaddr *)&sin,
-                                   sizeof(sin));
+        return m->scrapes;
+    struct engine_params p = {
+        .port_setting = "metrics_port",
+        .port = port,
+        .backlog = 64,
+        .read_timeout_ms = SCRAPE_READ_MS,
+        .write_timeout_ms = SCRAPE_WRITE_MS,
+        .max_connections = MAX_SCRAPES,
+        .on_request = on_scrape,
+        .arg = m,
+    };
+    m->scrapes = engine_new(base, &p);
+    return m->scrapes;
 }
 
 int metrics_listen(struct metrics *m, struct event_base *base, int port)
 {
-    m->listener = bind_any(m, base, port);
-    if (!m->listener) {
-        log_error("metrics_port: cannot listen on :%d: %s", port, strerror(errno));
+    char line[64];
+    snprintf(line, sizeof(line), "Metrics listening on port: %d", port);
+    if (!metrics_engine(m, base, port)) {
+        log_error("metrics: out of memory");
         return -1;
     }
-    log_info("Metrics listening on port: %d", port);
-    return 0;
+    return engine_listen(m->scrapes, line);
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "job.h"
-#include "server_api.h"
+#include "front.h"
 
 struct event_base;
 struct evbuffer;
@@ -16,12 +16,15 @@ struct metrics;
 struct metrics *metrics_new(void);
 /* Stops listening, closes scrape connections, frees. Safe on NULL. */
 void metrics_free(struct metrics *m);
-/* Serve GET /metrics on port, all addresses. 0, or -1 after logging
+/* Serve /metrics on port, all addresses. 0, or -1 after logging
  * "metrics_port: cannot listen on :PORT: reason". */
 int metrics_listen(struct metrics *m, struct event_base *base, int port);
+/* The engine that serves /metrics (made on first call), not listening
+ * until metrics_listen. NULL when out of memory. */
+struct engine *metrics_engine(struct metrics *m, struct event_base *base, int port);
 
 /* What the server and the jobs call; both point back at m. */
-struct server_hooks metrics_server_hooks(struct metrics *m);
+struct front_hooks metrics_front_hooks(struct metrics *m);
 const struct job_observer *metrics_job_observer(const struct metrics *m);
 
 /* The recording side, as the hooks call it. */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "server.h"
+#include "request.h"
 
 struct event;
 struct event_base;

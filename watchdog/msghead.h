@@ -1,7 +1,7 @@
 /* A message head as llhttp hands it over, in spans: the bytes are copied
  * once into one growing buffer with a NUL after each piece, and fields are
  * kept as offsets (the buffer moves while it grows) until msghead_headers
- * builds the pointers. Used for requests (server.c) and responses
+ * builds the pointers. Used for requests (engine_parse.c) and responses
  * (upstream.c). */
 #ifndef FW_MSGHEAD_H
 #define FW_MSGHEAD_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgi.h"
+#include "request.h"
 
 struct msghead_field {
     uint32_t name_off, name_len, val_off, val_len;

@@ -1,7 +1,7 @@
 /* The one way to answer: resp_header, resp_start, resp_write, resp_end.
  * Framing (Content-Length, chunked, close-delimited), HEAD, Date and
  * Connection are decided here, never by modes. */
-#include "server_int.h"
+#include "engine_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,7 +90,7 @@ void resp_reset(struct conn *c)
 {
     evbuffer_drain(c->resp_head, evbuffer_get_length(c->resp_head));
     c->resp_started = c->resp_done = c->resp_chunked = c->resp_nobody = false;
-    c->resp_has_date = c->resp_has_type = c->logged = false;
+    c->resp_has_date = c->resp_has_type = c->logged = c->unlogged = false;
     c->status = 0;
     c->resp_bytes = 0;
     c->log_status = 0;
@@ -98,6 +98,8 @@ void resp_reset(struct conn *c)
     c->log_size = 0;
     c->h = NULL;
     c->harg = NULL;
+    c->done = NULL;
+    c->done_arg = NULL;
 }
 
 #define NAME_EQ(name, len, lit) ((len) == sizeof(lit) - 1 && strncasecmp(name, lit, len) == 0)
@@ -200,7 +202,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
         add_date(&h);
     if (status != 101) {
         add_framing(c, &h, status, content_length);
-        if (!c->keep_alive || c->srv->shutting_down) {
+        if (!c->keep_alive || c->eng->closing) {
             /* HTTP/1.0 closes by default: no header needed. */
             if (!http10)
                 EVIO_GATHER_LIT(&h, "Connection: close\r\n");
@@ -281,14 +283,11 @@ void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
 /* Log the request line once. */
 void resp_finish_log(struct conn *c)
 {
-    if (c->logged || (c->private_req && !c->ready_req) || c->log_status < 0)
+    if (c->logged || c->unlogged || c->log_status < 0 || !c->eng->p.log_requests)
         return;
     c->logged = true;
-    const char *ua = req_header(&c->req, "User-Agent");
-    if (ua && strncmp(ua, "kube-probe", 10) == 0)
-        return;
     const char *call_id = NULL;
-    if (c->srv->cfg->log_callid) {
+    if (c->eng->p.log_callid) {
         call_id = req_header(&c->req, "X-Call-Id");
         if (!call_id)
             call_id = "";
@@ -347,6 +346,18 @@ void resp_simple(struct request *r, int status, const char *body)
     resp_start(r, status, (int64_t)len);
     resp_write(r, body, len);
     resp_end(r);
+}
+
+/* Go's empty answers: no body, no Content-Type. */
+void resp_empty(struct request *r, int status)
+{
+    resp_start(r, status, 0);
+    resp_end(r);
+}
+
+void resp_no_log(struct request *r)
+{
+    r->conn->unlogged = true;
 }
 
 void resp_log_status(struct request *r, int status)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "cgi.h"
+#include "request.h"
 
 struct bufferevent;
 struct event_base;

@@ -1,23 +1,33 @@
 /* libFuzzer target for the request path: arbitrary bytes, delivered in
- * fuzzer-chosen pieces over a socketpair, through the real server code
- * (llhttp parsing, routing, private endpoints, the CGI environment, the
- * response framing, keep-alive and closing) on a real event loop, with no
- * network and no process spawned.
+ * fuzzer-chosen pieces over a socketpair, through the real engine (llhttp
+ * parsing, routing, the body limit, the response framing, keep-alive and
+ * closing) on a real event loop, with no network and no process spawned.
+ * The socket is adopted either by the watchdog's front (private
+ * endpoints, max_inflight, the CGI environment; the answering mode lives
+ * here and answers in-process) or by the metrics engine (/metrics).
  *
- * server.c is included so its static accept callback can adopt one end of
- * the socketpair as if it had been accepted: no test-only entry point in
- * production code. The answering mode lives here and answers in-process.
- *
- * Input: byte 0 seeds the split sizes, byte 1 bounds them (1..256 bytes a
- * piece), the rest is what the client sends. */
-#include "../../watchdog/server.c"
-
+ * Input: byte 0 seeds the split sizes, byte 1 bounds them (low 7 bits:
+ * 1..128 bytes a piece) and picks the port (high bit: metrics), the rest is
+ * what the client sends. */
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "cgi.h"
+#include "config.h"
+#include "engine.h"
 #include "fork.h"
+#include "front.h"
+#include "metrics.h"
+#include "mode.h"
 
 #define LOOP_ROUNDS 8
 #define DRAIN_ROUNDS 64
@@ -134,7 +144,8 @@ static const struct mode fz_mode = {.name = "fuzz", .init = fz_init, .handle = f
 /* ---- the harness ---- */
 
 static struct event_base *fz_base;
-static struct server *fz_srv;
+static struct front *fz_front;
+static struct metrics *fz_metrics;
 static struct config fz_cfg;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -142,7 +153,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     static char *env[] = {"fprocess=cat", "suppress_lock=true", "metrics_port=0",
-                          "max_inflight=4", "ready_path=/r", NULL};
+                          "max_inflight=4", "ready_path=/r", "max_request_body=4096", NULL};
     char err[256];
     signal(SIGPIPE, SIG_IGN);
     if (config_load(&fz_cfg, env, err, sizeof(err)) != 0) {
@@ -150,10 +161,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     fz_base = event_base_new();
-    fz_srv = server_new(&fz_cfg, fz_base, &fz_mode, NULL, NULL, NULL);
-    if (!fz_base || !fz_srv)
+    fz_metrics = metrics_new();
+    if (!fz_base || !fz_metrics || !metrics_engine(fz_metrics, fz_base, 0))
         abort();
-    fz_srv->ready = true;
+    struct front_hooks hooks = metrics_front_hooks(fz_metrics);
+    fz_front = front_new(&fz_cfg, fz_base, &fz_mode, NULL, &hooks, NULL);
+    if (!fz_front || front_start(fz_front) != 0)
+        abort();
     return 0;
 }
 
@@ -179,7 +193,7 @@ static void spin(int peer, int rounds)
     }
 }
 
-static void send_all(int peer, const uint8_t *p, size_t n)
+static void send_all(struct engine *e, int peer, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(peer, p, n);
@@ -191,7 +205,7 @@ static void send_all(int peer, const uint8_t *p, size_t n)
         if (w < 0 && errno != EAGAIN && errno != EINTR)
             return; /* the server closed: the rest is not read */
         spin(peer, 1);
-        if (fz_srv->nconns == 0)
+        if (engine_connections(e) == 0)
             return;
     }
 }
@@ -201,7 +215,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     uint32_t seed = data[0];
-    size_t max_piece = (size_t)data[1] + 1;
+    size_t max_piece = (size_t)(data[1] & 0x7f) + 1;
+    struct engine *e = data[1] & 0x80 ? metrics_engine(fz_metrics, fz_base, 0)
+                                      : front_engine(fz_front);
     data += 2;
     size -= 2;
 
@@ -209,13 +225,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
         abort();
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    on_accept(NULL, sv[0], (struct sockaddr *)&sin, sizeof(sin), fz_srv);
+    if (engine_adopt(e, sv[0], (struct sockaddr *)&sin) != 0)
+        abort();
 
-    for (size_t off = 0; off < size && fz_srv->nconns > 0;) {
+    for (size_t off = 0; off < size && engine_connections(e) > 0;) {
         size_t n = 1 + next_rand(&seed) % max_piece;
         if (n > size - off)
             n = size - off;
-        send_all(sv[1], data + off, n);
+        send_all(e, sv[1], data + off, n);
         off += n;
         spin(sv[1], 2);
     }
@@ -223,13 +240,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     shutdown(sv[1], SHUT_WR);
     spin(sv[1], LOOP_ROUNDS);
     close(sv[1]);
-    for (int i = 0; i < DRAIN_ROUNDS && fz_srv->nconns > 0; i++)
+    for (int i = 0; i < DRAIN_ROUNDS && engine_connections(e) > 0; i++)
         event_base_loop(fz_base, EVLOOP_NONBLOCK);
     /* Whatever still waits on a timer (linger, read timeout) is aborted as
      * the timer would, so nothing carries over to the next input. */
-    while (fz_srv->conns)
-        conn_abort(fz_srv->conns);
-    if (fz_srv->inflight != 0)
+    engine_abort_all(e);
+    if (front_inflight(fz_front) != 0)
         abort();
     return 0;
 }

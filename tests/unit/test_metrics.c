@@ -198,7 +198,7 @@ static void test_functions(void)
 static void test_hooks(void)
 {
     struct metrics *m = metrics_new();
-    struct server_hooks h = metrics_server_hooks(m);
+    struct front_hooks h = metrics_front_hooks(m);
     char *t;
 
     h.request_begin(h.arg);

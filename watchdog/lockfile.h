@@ -1,6 +1,6 @@
 /* The lock file that tells orchestrators the watchdog is ready. */
-#ifndef FW_HEALTH_H
-#define FW_HEALTH_H
+#ifndef FW_LOCKFILE_H
+#define FW_LOCKFILE_H
 
 #include <stdbool.h>
 

@@ -1,4 +1,4 @@
-#include "health.h"
+#include "lockfile.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,18 +1,24 @@
-/* The HTTP/1.1 server: connections, requests, and the one way to answer. */
-#ifndef FW_SERVER_H
-#define FW_SERVER_H
+/* The request API: what a handler (a mode, the watchdog's own endpoints,
+ * the metrics page) reads of a request and the one way to answer it. */
+#ifndef FW_REQUEST_H
+#define FW_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
-#include "cgi.h"
-
 struct evbuffer;
 struct bufferevent;
 struct conn;
-struct server;
+
+/* One header of a message head, pointing into its buffer. */
+struct header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
 
 /* A request whose head has been read. Fields are read-only for modes. */
 struct request {
@@ -50,6 +56,16 @@ void req_resume_body(struct request *r);
 bool req_body_done(const struct request *r);
 /* First header with this name (case-insensitive), NULL when absent. */
 const char *req_header(const struct request *r, const char *name);
+/* Told once when the request is over (answered, aborted or detached),
+ * with the status answered (499: the client went away first). */
+void req_on_done(struct request *r, void (*done)(void *arg, struct request *r, int status),
+                 void *arg);
+/* Hand the request to its handler under another path (no query): the
+ * readiness check of a function. */
+void req_set_target(struct request *r, const char *path);
+/* Add a header to the request, replacing the client's of that name.
+ * 0 / -1 (the head would be too large, or out of memory). */
+int req_set_header(struct request *r, const char *name, const char *value);
 /* Seconds since the head was complete. */
 double req_elapsed(const struct request *r);
 /* Take the client connection out of HTTP processing (protocol upgrades).
@@ -71,6 +87,8 @@ void resp_end(struct request *r);
 /* Give up mid-response: close without completing the body, so the client
  * can tell. The request is invalid afterwards. */
 void resp_abort(struct request *r);
+/* Whole answer in one call: status, no body, no Content-Type. */
+void resp_empty(struct request *r, int status);
 /* Whole answer in one call: status, Content-Type text/plain, body. */
 void resp_simple(struct request *r, int status, const char *body);
 bool resp_started(const struct request *r);
@@ -80,6 +98,8 @@ bool resp_started(const struct request *r);
  * logged as Go logs it, "-1B"), and the status's reason phrase after it
  * (a proxied answer's, as the function sent it). */
 void resp_log_status(struct request *r, int status);
+/* No request line for this request at all. */
+void resp_no_log(struct request *r);
 void resp_log_size(struct request *r, int64_t size);
 void resp_log_reason(struct request *r, const char *reason);
 size_t resp_queued(const struct request *r);  /* bytes waiting for the client */

@@ -1,20 +1,24 @@
-/* Server internals shared by server.c and response.c. */
-#ifndef FW_SERVER_INT_H
-#define FW_SERVER_INT_H
+/* Engine internals shared by engine.c, engine_parse.c and response.c. */
+#ifndef FW_ENGINE_INT_H
+#define FW_ENGINE_INT_H
 
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
-#include "config.h"
-#include "mode.h"
+#include "engine.h"
 #include "msghead.h"
-#include "server.h"
-#include "server_api.h"
+#include "request.h"
 #include "target.h"
 
 struct evconnlistener;
 struct event;
+struct event_base;
+
+/* After an answer, what the client still sends is read and dropped for
+ * this long before closing, so that it sees the answer, not a reset. */
+#define LINGER_MS 2000
 
 /* Where a connection is in its request cycle. */
 enum conn_state {
@@ -26,9 +30,9 @@ enum conn_state {
 };
 
 struct conn {
-    struct server *srv;
+    struct engine *eng;
     struct bufferevent *bev;
-    struct conn *prev, *next;
+    LIST_ENTRY(conn) link;
     llhttp_t parser;
     enum conn_state state;
     int busy;                /* callbacks on the stack; free is deferred */
@@ -39,9 +43,7 @@ struct conn {
     bool body_refused;       /* over max_request_body: the rest is dropped */
     int64_t body_bytes;      /* request body received so far */
     bool upgrade;            /* parser stopped after an Upgrade head */
-    bool counted;            /* counted in the in-flight number */
-    bool private_req;        /* /_/health or /_/ready: not counted, not logged */
-    bool ready_req;          /* ... except /_/ready's call to ready_path: logged */
+    bool in_flight;          /* handed to the handler, not over yet */
     bool keep_alive;
     bool expect_continue;
     int reject;              /* status a parser callback refused the head with */
@@ -66,11 +68,15 @@ struct conn {
 
     const struct req_handler *h;
     void *harg;
+    /* req_on_done: told once when the request is over */
+    void (*done)(void *arg, struct request *r, int status);
+    void *done_arg;
 
     /* the response */
     struct evbuffer *resp_head;
     bool resp_started, resp_done, resp_chunked, resp_nobody, resp_has_date, resp_has_type;
     bool logged;
+    bool unlogged;           /* resp_no_log: no request line */
     int status;
     uint64_t resp_bytes;
     /* What the log line says where Go logs something else than the answer
@@ -82,35 +88,40 @@ struct conn {
     int64_t log_size;
 };
 
-struct server {
-    const struct config *cfg;
+struct engine {
+    struct engine_params p;
     struct event_base *base;
-    const struct mode *mode;
-    void *mode_state;
-    struct server_hooks hooks;
     struct evconnlistener *listener;
-    struct conn *conns;
+    LIST_HEAD(conn_list, conn) conns;
     int nconns;
-    int inflight;
-    bool ready;              /* lock written, serving */
-    bool shutting_down;
-    bool stopping;           /* listener closed, waiting for in-flight */
-    int exit_code;
-    struct timespec last_request;
-    struct timespec drain_start;
-    struct event *ready_timer, *drain_timer, *stop_timer;
+    bool closing;            /* every answer closes its connection */
+    bool stopped;            /* the listener is closed */
     struct event *accept_timer; /* re-enables accepting after EMFILE */
     bool accept_paused;
-    struct fd_reserve *reserve;  /* full before the listener accepts */
-    char *const *environ;
-    struct auth *auth;           /* jwt_auth; NULL when off */
 };
 
 /* response.c */
 void resp_reset(struct conn *c);
 void resp_finish_log(struct conn *c);
-/* server.c */
+/* engine_parse.c */
+extern const llhttp_settings_t engine_parser_settings;
+/* Parse what the input holds, as far as the connection's state allows. */
+void conn_process_input(struct conn *c);
+/* An answer before any request head was complete: neither logged nor
+ * handed to the handler. */
+void conn_bare_request(struct conn *c);
+void conn_scan_reset(struct conn *c);
+/* engine.c */
+/* A callback is on the stack: the connection is freed only when the
+ * outermost one leaves. */
+void conn_enter(struct conn *c);
+void conn_leave(struct conn *c);
 void conn_response_done(struct conn *c);
+void conn_kill(struct conn *c);
+void conn_arm_timer(struct conn *c, int64_t ms);
+void conn_update_reading(struct conn *c);
+/* Tell the handler the request is over for it (body, abort) and unlink it. */
+void conn_abort_handler(struct conn *c);
 void conn_abort(struct conn *c);
 void conn_request_over(struct conn *c);
 /* Output was queued: write it before the loop next waits. */

@@ -1,0 +1,640 @@
+/* The engine's connections: accepting, reading and writing, timers, and
+ * the end of each request. Parsing is in engine_parse.c, answering in
+ * response.c.
+ *
+ * One request at a time per connection: the parser pauses at the end of
+ * each message so pipelined requests wait for the previous answer. A
+ * connection is only freed from the outermost callback (busy count), so a
+ * callback that fires after an error never touches freed memory. */
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "clock.h"
+#include "evio.h"
+#include "fdreserve.h"
+#include "log.h"
+
+#define INPUT_HIGH (2 * 1024 * 1024)
+/* One read while a head is expected: most heads fit, and an idle or slow
+ * client holds no more than this (a chain of 4 KiB, header included). */
+#define HEAD_READ (4096 - 128)
+/* libevent moves at most 16 KiB per read or write call by default: a large
+ * body then costs a wakeup of every process on the path per 16 KiB. */
+#define SOCKET_IO_MAX (256 * 1024 - 256)   /* see READ_CHUNK in job.c */
+#define ACCEPT_PAUSE_MS 100
+#define MAX_HEAD (1024 * 1024)
+
+static void conn_free(struct conn *c);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* ---- connection lifetime ---- */
+
+void conn_enter(struct conn *c)
+{
+    c->busy++;
+}
+
+/* Leave a callback; free the connection if it died meanwhile. */
+void conn_leave(struct conn *c)
+{
+    if (--c->busy == 0 && c->dead)
+        conn_free(c);
+}
+
+void conn_kill(struct conn *c)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    conn_update_reading(c);
+    /* req_detach hands the bufferevent away before killing the rest. */
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->busy == 0)
+        conn_free(c);
+}
+
+static void unlink_conn(struct conn *c)
+{
+    LIST_REMOVE(c, link);
+    c->eng->nconns--;
+}
+
+static void conn_free(struct conn *c)
+{
+    unlink_conn(c);
+    /* Before the bufferevent closes the descriptor it watches. */
+    if (c->read_ev)
+        event_free(c->read_ev);
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->flush_ev)
+        event_free(c->flush_ev);
+    if (c->resp_head)
+        evbuffer_free(c->resp_head);
+    msghead_free(&c->head);
+    free(c);
+}
+
+/* The request stops being in flight (answered, aborted or detached). */
+void conn_request_over(struct conn *c)
+{
+    void (*done)(void *, struct request *, int) = c->done;
+    if (!c->in_flight)
+        return;
+    c->in_flight = false;
+    c->done = NULL;
+    if (done)
+        done(c->done_arg, &c->req, c->status);
+}
+
+/* Tell whoever answers the request that it is over, then drop the link. */
+void conn_abort_handler(struct conn *c)
+{
+    const struct req_handler *h = c->h;
+    void *arg = c->harg;
+    c->h = NULL;
+    c->harg = NULL;
+    if (h && h->abort)
+        h->abort(arg);
+}
+
+/* The client is gone or we give up on it. */
+void conn_abort(struct conn *c)
+{
+    if (c->state == CONN_BODY || c->state == CONN_WAIT) {
+        conn_abort_handler(c);
+        if (!c->resp_done && c->status == 0)
+            c->status = 499;
+        if (!c->resp_done)
+            resp_finish_log(c);
+        conn_request_over(c);
+    }
+    conn_kill(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    conn_enter(c);
+    if (c->state == CONN_HEAD && c->head.len > 0 && !c->resp_started) {
+        /* A slow client mid-head: say why before closing. */
+        c->keep_alive = false;
+        conn_bare_request(c);
+        resp_simple(&c->req, 408, "Request Timeout\n");
+    } else if (c->state == CONN_BODY && !c->resp_started) {
+        conn_abort_handler(c);
+        c->keep_alive = false;
+        resp_simple(&c->req, 408, "Request Timeout\n");
+    } else {
+        conn_abort(c);
+    }
+    conn_leave(c);
+}
+
+void conn_arm_timer(struct conn *c, int64_t ms)
+{
+    clock_arm(c->timer, ms);
+}
+
+/* The socket is read here, not by the bufferevent (see evio.h). The bytes
+ * go to the bufferevent's input as before; its own read event is never
+ * enabled. Reading stops while a
+ * body is paused and while the input holds INPUT_HIGH, as the bufferevent's
+ * high watermark did. */
+static bool want_read(const struct conn *c)
+{
+    if (c->dead || !c->bev || c->read_closed)
+        return false;
+    /* Once the answer is out, what the client still sends is read and
+     * dropped (process_input), even a body paused for its handler. */
+    if (c->state == CONN_LINGER)
+        return true;
+    if (c->body_paused)
+        return false;
+    return evbuffer_get_length(bufferevent_get_input(c->bev)) < INPUT_HIGH;
+}
+
+void conn_update_reading(struct conn *c)
+{
+    bool want = want_read(c);
+    if (want == c->reading)
+        return;
+    c->reading = want;
+    if (want)
+        event_add(c->read_ev, NULL);
+    else
+        event_del(c->read_ev);
+}
+
+/* One readv of up to max bytes into the input: its result, as readv's. */
+static ssize_t read_more(struct conn *c, size_t max)
+{
+    size_t have = evbuffer_get_length(bufferevent_get_input(c->bev));
+    size_t want = INPUT_HIGH - have < max ? INPUT_HIGH - have : max;
+    if (want == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return evio_bev_read(c->bev, want);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    conn_enter(c);
+    /* A body (or what is dropped of it) is taken in large reads, two per
+     * event as the bufferevent's read plus read_more used to; a head in one
+     * small one. */
+    bool body = c->state == CONN_BODY || c->state == CONN_LINGER;
+    size_t max = body ? SOCKET_IO_MAX : HEAD_READ;
+    ssize_t n = read_more(c, max);
+    if (body && n == (ssize_t)max)
+        n = read_more(c, max);
+    bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+    /* What came before an EOF is parsed first, as the bufferevent did: a
+     * client may send its last request and close its side at once. */
+    conn_process_input(c);
+    if (closed) {
+        c->read_closed = true;
+        conn_update_reading(c);
+        if (!c->dead)
+            on_event(c->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+    }
+    conn_leave(c);
+}
+
+/* A deferred trigger (pipelined request, resumed body): parse what is
+ * already in the input. */
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_process_input(arg);
+}
+
+/* All queued output is written: move on (linger close, or let the mode
+ * send more). */
+static void output_drained(struct conn *c)
+{
+    if (c->state == CONN_LINGER) {
+        /* Everything sent: stop sending, keep reading what the client still
+         * sends so it sees our answer instead of a reset. */
+        shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+        conn_arm_timer(c, LINGER_MS);
+    } else if (c->h && c->h->drain) {
+        c->h->drain(c->harg);
+    }
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    conn_enter(c);
+    /* Back to writing directly from on_flush until the socket is full again. */
+    bufferevent_disable(bev, EV_WRITE);
+    output_drained(c);
+    conn_leave(c);
+}
+
+/* Output is written straight to the socket at the end of the loop
+ * iteration that queued it: one write for a whole answer, and no EPOLLOUT
+ * registration unless the socket is full. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->dead || !c->bev || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+        return;
+    conn_enter(c);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    int n = evbuffer_get_length(out) > 0 ? evio_bev_write(c->bev) : 0;
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        conn_abort(c);
+    else if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE); /* the loop takes over, with write_timeout */
+    else
+        output_drained(c);
+    conn_leave(c);
+}
+
+void conn_flush_soon(struct conn *c)
+{
+    if (!c->dead && c->bev && !(bufferevent_get_enabled(c->bev) & EV_WRITE))
+        event_active(c->flush_ev, EV_WRITE, 1);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    conn_enter(c);
+    if ((what & BEV_EVENT_EOF) && c->state == CONN_IDLE &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+        /* Half-closed after its last request: finish writing the answer. */
+        c->state = CONN_LINGER;
+    } else {
+        conn_abort(c);
+    }
+    conn_leave(c);
+}
+
+/* The answer is complete: next request, or close. */
+void conn_response_done(struct conn *c)
+{
+    if (!c->body_done || !c->keep_alive || c->upgrade || c->eng->closing) {
+        c->state = CONN_LINGER;
+        c->keep_alive = false;
+        conn_update_reading(c);
+        /* output_drained runs once the output is flushed */
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            output_drained(c);
+        else
+            conn_flush_soon(c);
+        return;
+    }
+    c->state = CONN_IDLE;
+    conn_scan_reset(c);
+    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    /* Pipelined requests: the parsing loop on the stack picks them up;
+     * from other callbacks, a deferred read event does. */
+    if (c->parsing)
+        return;
+    if (c->busy)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    else
+        conn_process_input(c);
+}
+
+static void set_remote(struct conn *c, const struct sockaddr *sa)
+{
+    const void *addr = sa->sa_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (!inet_ntop(sa->sa_family, addr, c->remote, sizeof(c->remote)))
+        strcpy(c->remote, "unknown");
+    if (strncmp(c->remote, "::ffff:", 7) == 0)
+        memmove(c->remote, c->remote + 7, strlen(c->remote + 7) + 1);
+}
+
+static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    msghead_init(&c->head, MAX_HEAD);
+    c->eng = e;
+    c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(e->base, on_timer, c);
+    c->flush_ev = event_new(e->base, -1, 0, on_flush, c);
+    c->read_ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+    c->resp_head = evbuffer_new();
+    LIST_INSERT_HEAD(&e->conns, c, link);
+    e->nconns++;
+    if (!c->bev || !c->timer || !c->flush_ev || !c->read_ev || !c->resp_head) {
+        if (!c->bev)
+            close(fd);
+        conn_free(c);
+        return NULL;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &engine_parser_settings);
+    c->parser.data = c;
+    return c;
+}
+
+/* Out of descriptors. The pending connection stays queued and the
+ * listener stays readable, so accepting again at once would spin. Pause on
+ * a timer the engine owns (freed with it, never firing on a freed
+ * listener), and log once per episode, not once per retry. */
+static void pause_accepting(struct engine *e, int err)
+{
+    if (!e->accept_paused)
+        log_error("accept: %s: pausing new connections until descriptors free up", strerror(err));
+    e->accept_paused = true;
+    evconnlistener_disable(e->listener);
+    clock_arm(e->accept_timer, ACCEPT_PAUSE_MS);
+}
+
+/* The pause is over: accept again once the reserve is whole, so that the
+ * next connection can start its function. */
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *e = arg;
+    (void)fd;
+    (void)what;
+    if (!e->listener)
+        return;
+    if (e->p.reserve && !fd_reserve_fill(e->p.reserve)) {
+        clock_arm(e->accept_timer, ACCEPT_PAUSE_MS);
+        return;
+    }
+    evconnlistener_enable(e->listener);
+}
+
+int engine_adopt(struct engine *e, int fd, const struct sockaddr *peer)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct conn *c = conn_new(e, fd);
+    if (!c)
+        return -1;
+    set_remote(c, peer);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_set_max_single_write(c->bev, SOCKET_IO_MAX);
+    struct timeval wt = clock_tv(e->p.write_timeout_ms);
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    /* Writes go through on_flush; the bufferevent only takes over (and
+     * its write timeout only runs) while the socket is full. */
+    bufferevent_disable(c->bev, EV_WRITE);
+    conn_update_reading(c);
+    conn_arm_timer(c, e->p.read_timeout_ms);
+    return 0;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct engine *e = arg;
+    (void)l;
+    (void)salen;
+    if (e->nconns >= e->p.max_connections) {
+        /* Over the cap: a polite close beats an unbounded queue. */
+        close(fd);
+        return;
+    }
+    if (e->accept_paused) {
+        log_info("accept: descriptors available again");
+        e->accept_paused = false;
+    }
+    /* This connection took a descriptor the reserve wanted back: accept
+     * no more until it has them. */
+    if (e->p.reserve && !fd_reserve_fill(e->p.reserve))
+        pause_accepting(e, EMFILE);
+    engine_adopt(e, fd, sa);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct engine *e = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    (void)l;
+    /* Anything else (a connection reset while queued) concerns one
+     * connection only; libevent goes on accepting the others. */
+    if (!fd_exhausted(err) && err != ENOBUFS && err != ENOMEM) {
+        log_warn("accept: %s", strerror(err));
+        return;
+    }
+    pause_accepting(e, err);
+}
+
+static struct evconnlistener *bind_any(struct engine *e)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)e->p.port),
+                                .sin6_addr = IN6ADDR_ANY_INIT};
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *l = evconnlistener_new_bind(e->base, on_accept, e, flags, e->p.backlog,
+                                                       (struct sockaddr *)&sin6, sizeof(sin6));
+    if (l)
+        return l;
+    /* No IPv6 in this network namespace: IPv4 only. */
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e->p.port),
+                              .sin_addr.s_addr = htonl(INADDR_ANY)};
+    return evconnlistener_new_bind(e->base, on_accept, e, flags, e->p.backlog,
+                                   (struct sockaddr *)&sin, sizeof(sin));
+}
+
+/* ---- the engine ---- */
+
+struct engine *engine_new(struct event_base *base, const struct engine_params *p)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->p = *p;
+    e->base = base;
+    LIST_INIT(&e->conns);
+    e->accept_timer = evtimer_new(base, on_accept_resume, e);
+    if (!e->accept_timer) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+int engine_listen(struct engine *e, const char *listening_line)
+{
+    e->listener = bind_any(e);
+    if (!e->listener) {
+        log_error("%s: cannot listen on :%d: %s", e->p.port_setting, e->p.port, strerror(errno));
+        return -1;
+    }
+    evconnlistener_set_error_cb(e->listener, on_accept_error);
+    if (listening_line)
+        log_info("%s", listening_line);
+    return 0;
+}
+
+void engine_closing(struct engine *e)
+{
+    e->closing = true;
+}
+
+void engine_stop_accepting(struct engine *e)
+{
+    e->closing = true;
+    if (e->listener) {
+        evconnlistener_free(e->listener);
+        e->listener = NULL;
+    }
+}
+
+void engine_close_idle(struct engine *e)
+{
+    struct conn *c, *next;
+    for (c = LIST_FIRST(&e->conns); c; c = next) {
+        next = LIST_NEXT(c, link);
+        if (c->state == CONN_IDLE && !c->busy)
+            conn_kill(c);
+    }
+}
+
+void engine_abort_all(struct engine *e)
+{
+    while (!LIST_EMPTY(&e->conns)) {
+        struct conn *c = LIST_FIRST(&e->conns);
+        c->busy = 0;
+        conn_abort(c);
+    }
+}
+
+int engine_connections(const struct engine *e)
+{
+    return e->nconns;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    while (!LIST_EMPTY(&e->conns)) {
+        struct conn *c = LIST_FIRST(&e->conns);
+        c->busy = 0;
+        if (c->state == CONN_BODY || c->state == CONN_WAIT)
+            conn_abort_handler(c);
+        conn_free(c);
+    }
+    if (e->listener)
+        evconnlistener_free(e->listener);
+    event_free(e->accept_timer);
+    free(e);
+}
+
+/* ---- request accessors ---- */
+
+void req_attach(struct request *r, const struct req_handler *h, void *arg)
+{
+    r->conn->h = h;
+    r->conn->harg = arg;
+}
+
+void req_pause_body(struct request *r)
+{
+    struct conn *c = r->conn;
+    if (c->body_paused)
+        return;
+    c->body_paused = true;
+    conn_update_reading(c);
+}
+
+void req_resume_body(struct request *r)
+{
+    struct conn *c = r->conn;
+    if (!c->body_paused)
+        return;
+    c->body_paused = false;
+    conn_update_reading(c);
+    if (!c->busy)
+        conn_process_input(c);
+    else if (!c->parsing)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+bool req_body_done(const struct request *r)
+{
+    return r->conn->body_done;
+}
+
+const char *req_header(const struct request *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (r->headers[i].name_len == n && strncasecmp(r->headers[i].name, name, n) == 0)
+            return r->headers[i].value;
+    }
+    return NULL;
+}
+
+double req_elapsed(const struct request *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+}
+
+struct bufferevent *req_detach(struct request *r)
+{
+    struct conn *c = r->conn;
+    struct bufferevent *bev = c->bev;
+    c->h = NULL;
+    if (c->status == 0)
+        c->status = 101;
+    resp_finish_log(c);
+    conn_request_over(c);
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    bufferevent_set_timeouts(bev, NULL, NULL);
+    /* The new owner reads and writes through the bufferevent itself. */
+    event_del(c->read_ev);
+    c->reading = false;
+    bufferevent_enable(bev, EV_WRITE);
+    c->bev = NULL;
+    conn_kill(c);
+    return bev;
+}
+
+void req_on_done(struct request *r, void (*done)(void *arg, struct request *r, int status),
+                 void *arg)
+{
+    r->conn->done = done;
+    r->conn->done_arg = arg;
+}
+
+void req_set_target(struct request *r, const char *path)
+{
+    r->uri = path;
+    r->path = path;
+    r->query = "";
+}

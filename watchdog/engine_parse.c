@@ -1,0 +1,596 @@
+/* The engine's parsing: llhttp's callbacks, what Go's server refuses or
+ * answers before any handler (bad heads, transfer codings, "*", unclean
+ * paths), the body limit, and the hand-over of each head to the handler. */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "log.h"
+
+#define FEED_CHUNK (64 * 1024)
+
+static struct conn *parser_conn(llhttp_t *p)
+{
+    return p->data;
+}
+
+/* Refuse the head with this status; bad_request answers it. */
+static int reject(struct conn *c, int status)
+{
+    c->reject = status;
+    return HPE_USER;
+}
+
+/* An answer before any request head was complete: neither logged nor counted. */
+void conn_bare_request(struct conn *c)
+{
+    memset(&c->req, 0, sizeof(c->req));
+    c->req.method = c->req.uri = c->req.path = c->req.query = c->req.host = "";
+    c->req.conn = c;
+    c->unlogged = true;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    c->state = CONN_HEAD;
+    c->reject = 0;
+    c->reject_why = NULL;
+    msghead_reset(&c->head);
+    c->url_len = 0;
+    c->body_bytes = 0;
+    c->body_refused = false;
+    c->body_done = false;
+    c->body_paused = false;
+    resp_reset(c);
+    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    /* llhttp ends the target span on the byte that follows it. A line
+     * break there means an HTTP/0.9 request ("GET /"), which llhttp would
+     * take as a head still waiting for header lines: the client would hang
+     * until the read timeout instead of hearing that we do not speak it. */
+    if (at + len < c->feed_end && (at[len] == '\r' || at[len] == '\n'))
+        return reject(c, 400);
+    if (c->url_len == 0)
+        c->url_off = (uint32_t)c->head.len;
+    c->url_len += (uint32_t)len;
+    return msghead_append(&c->head, at, len) ? HPE_USER : 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    return msghead_terminate(&parser_conn(p)->head) ? HPE_USER : 0;
+}
+
+/* llhttp accepts any one-digit major version; only HTTP/1.x is spoken here
+ * (an "HTTP/2.0" head would otherwise be answered as if it were 1.1). */
+static int on_version_complete(llhttp_t *p)
+{
+    return llhttp_get_http_major(p) == 1 ? 0 : reject(parser_conn(p), 505);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    return msghead_name(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
+}
+
+/* RFC 9110 token characters: llhttp lets some others through in its
+ * default mode, and a name like "Bad Header" must not become an
+ * environment variable. */
+static bool is_token(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch && strchr(extra, ch))))
+            return false;
+    }
+    return true;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    const struct msghead_field *f = msghead_name_done(&c->head);
+    if (!f)
+        return HPE_USER;
+    /* Only token characters in a name (RFC 9110 5.1); whitespace before
+     * the colon ("Name : v") in particular, which a proxy in front may read
+     * differently, and which llhttp refuses only for the names it knows. */
+    if (!is_token(c->head.buf + f->name_off, f->name_len)) {
+        c->reject_why = "400 Bad Request: invalid header name";
+        return reject(c, 400);
+    }
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    return msghead_value(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    return msghead_value_done(&parser_conn(p)->head) ? HPE_USER : 0;
+}
+
+/* Pointers into the head, now that it no longer moves. */
+static int build_request(struct conn *c)
+{
+    struct request *r = &c->req;
+    if (msghead_build(&c->head))
+        return -1;
+    memset(r, 0, sizeof(*r));
+    r->conn = c;
+    r->headers = c->head.headers;
+    r->nheaders = c->head.nfields;
+    r->method = c->method[0] ? c->method : llhttp_method_name(llhttp_get_method(&c->parser));
+    r->uri = c->url_len ? c->head.buf + c->url_off : "/";
+    r->remote_addr = c->remote;
+    r->http_major = llhttp_get_http_major(&c->parser);
+    r->http_minor = llhttp_get_http_minor(&c->parser);
+    r->head = llhttp_get_method(&c->parser) == HTTP_HEAD;
+    r->chunked = (c->parser.flags & F_CHUNKED) != 0;
+    r->content_length = (c->parser.flags & F_CONTENT_LENGTH) && !r->chunked
+                            ? (int64_t)c->parser.content_length : -1;
+    r->has_body = r->chunked || r->content_length > 0;
+    const char *host = req_header(r, "Host");
+    r->host = host ? host : "";
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    return 0;
+}
+
+/* Split uri into path and query in a copy kept in the head buffer. */
+static int split_uri(struct conn *c)
+{
+    size_t off = c->head.len;
+    int err = c->url_len ? msghead_copy(&c->head, c->url_off, c->url_len)
+                         : msghead_append(&c->head, "/", 1);
+    if (err || msghead_terminate(&c->head))
+        return -1;
+    /* the head buffer may have moved: rebuild pointers */
+    if (build_request(c))
+        return -1;
+    char *path = c->head.buf + off;
+    char *q = strchr(path, '?');
+    c->req.query = "";
+    if (q) {
+        *q = '\0';
+        c->req.query = q + 1;
+    }
+    c->req.path = target_path_part(path);
+    return 0;
+}
+
+static void send_continue(struct conn *c)
+{
+    if (c->expect_continue && !c->resp_started && !c->body_done) {
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        c->expect_continue = false;
+        conn_flush_soon(c);
+    }
+}
+
+/* max_request_body, for every mode and before any handler sees a byte
+ * past it: one answer, 413 unless output already went out. */
+static void answer_too_large(struct request *r, int64_t max)
+{
+    char body[96];
+    snprintf(body, sizeof(body), "Request body larger than max_request_body (%lld bytes)\n",
+             (long long)max);
+    r->conn->keep_alive = false;
+    resp_simple(r, 413, body);
+}
+
+/* ServeMux's 301 to the clean path; the link body only for GET, the type
+ * for GET and HEAD, as http.Redirect writes them. */
+static void answer_redirect(struct request *r, const char *clean)
+{
+    char *loc = target_location(clean, r->query);
+    if (!loc) {
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    resp_header(r, "Location", loc);
+    bool get = strcmp(r->method, "GET") == 0;
+    if (get || strcmp(r->method, "HEAD") == 0)
+        resp_header(r, "Content-Type", "text/html; charset=utf-8");
+    if (!get) {
+        resp_empty(r, 301);
+    } else {
+        struct evbuffer *body = evbuffer_new();
+        if (body)
+            evbuffer_add_printf(body, "<a href=\"%s\">Moved Permanently</a>.\n\n", loc);
+        resp_start(r, 301, body ? (int64_t)evbuffer_get_length(body) : 0);
+        if (body) {
+            resp_write_buf(r, body);
+            evbuffer_free(body);
+        }
+        resp_end(r);
+    }
+    free(loc);
+}
+
+/* What Go's server and ServeMux answer before any handler, neither logged
+ * nor counted: "*" (OPTIONS: 200; else 400 and close) and a path that is
+ * not clean (301 to the clean one). True when answered. */
+static bool route_target(struct conn *c)
+{
+    struct request *r = &c->req;
+    if (strcmp(r->path, "*") == 0) {
+        bool options = strcmp(r->method, "OPTIONS") == 0;
+        c->unlogged = true;
+        c->keep_alive = c->keep_alive && options;
+        resp_empty(r, options ? 200 : 400);
+        return true;
+    }
+    if (target_plain(r->path))
+        return false;
+    char *dec = malloc(strlen(r->path) + 1);
+    char *clean = dec && target_decode(r->path, dec) >= 0 ? target_clean(dec) : NULL;
+    bool moved = clean && strcmp(clean, dec) != 0;
+    if (moved) {
+        c->unlogged = true;
+        answer_redirect(r, clean);
+    }
+    free(dec);
+    free(clean);
+    return moved;
+}
+
+/* Go refuses a request whose path has a malformed escape before reading
+ * its headers, and every transfer coding but a lone "chunked" (501). */
+static int check_head(struct conn *c)
+{
+    struct request *r = &c->req;
+    bool bad_path = false;
+    if (strchr(r->path, '%')) {
+        char *dec = malloc(strlen(r->path) + 1);
+        bad_path = dec && target_decode(r->path, dec) < 0;
+        free(dec);
+    }
+    if (bad_path)
+        return reject(c, 400);
+    int te = 0, hosts = 0;
+    const char *value = NULL;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        if (h->name_len == 17 && strncasecmp(h->name, "Transfer-Encoding", 17) == 0) {
+            te++;
+            value = h->value;
+        }
+        hosts += h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0;
+    }
+    /* Go requires exactly one Host in HTTP/1.1 (at most one in 1.0). */
+    if (hosts == 0 && r->http_minor >= 1)
+        c->reject_why = "400 Bad Request: missing required Host header";
+    if (hosts > 1 || (hosts == 0 && r->http_minor >= 1))
+        return reject(c, 400);
+    if (te == 0 || r->http_minor == 0)
+        return 0;
+    while (value && (*value == ' ' || *value == '\t'))
+        value++;
+    size_t len = value ? strlen(value) : 0;
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    if (te > 1 || len != 7 || strncasecmp(value, "chunked", 7) != 0)
+        return reject(c, 501);
+    return 0;
+}
+
+/* What the engine answers itself, then the handler. A body known to be
+ * over the limit is refused before the handler sees the head. */
+static void dispatch(struct conn *c)
+{
+    struct engine *e = c->eng;
+    struct request *r = &c->req;
+    if (route_target(c))
+        return;
+    if (e->p.max_request_body > 0 && r->content_length > e->p.max_request_body) {
+        answer_too_large(r, e->p.max_request_body);
+        return;
+    }
+    c->in_flight = true;
+    e->p.on_request(e->p.arg, r);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    if (build_request(c) || split_uri(c))
+        return HPE_USER;
+    if (check_head(c))
+        return HPE_USER;
+    c->state = CONN_BODY;
+    c->keep_alive = llhttp_should_keep_alive(p);
+    const char *expect = req_header(&c->req, "Expect");
+    c->expect_continue = expect && strcasecmp(expect, "100-continue") == 0 &&
+                         c->req.http_minor >= 1 && c->req.has_body;
+    if (c->req.has_body == false)
+        c->body_done = false;
+    dispatch(c);
+    if (c->dead)
+        return HPE_USER;
+    send_continue(c);
+    return 0;
+}
+
+static void body_over_limit(struct conn *c)
+{
+    c->body_refused = true;
+    conn_abort_handler(c);
+    if (c->resp_started)
+        conn_abort(c);
+    else
+        answer_too_large(&c->req, c->eng->p.max_request_body);
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct conn *c = parser_conn(p);
+    int64_t max = c->eng->p.max_request_body;
+    c->body_bytes += (int64_t)len;
+    if (max > 0 && c->body_bytes > max && !c->body_refused && c->h)
+        body_over_limit(c);
+    else if (c->h && c->h->body)
+        c->h->body(c->harg, at, len);
+    return c->dead ? HPE_USER : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    evtimer_del(c->timer);
+    c->body_done = true;
+    if (c->state == CONN_LINGER)
+        return HPE_PAUSED;
+    if (c->state == CONN_BODY)
+        c->state = CONN_WAIT;
+    if (c->h && c->h->body_end)
+        c->h->body_end(c->harg);
+    if (c->dead)
+        return HPE_USER;
+    /* The answer may already be complete (private endpoints, errors). */
+    if (c->resp_done)
+        conn_response_done(c);
+    return HPE_PAUSED;
+}
+
+/* A request we cannot parse: answer and close. */
+static void bad_request(struct conn *c)
+{
+    int status = 400;
+    /* Go's texts, and its Content-Type even on the 431. */
+    const char *body = c->reject_why ? c->reject_why : "400 Bad Request";
+    /* A name with a space in it; a line without a colon is plain 400. */
+    const char *at = llhttp_get_error_pos(&c->parser);
+    if (llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN && at && at < c->feed_end &&
+        (*at == ' ' || *at == '\t'))
+        body = "400 Bad Request: invalid header name";
+    /* llhttp reports a refusal from an on_*_complete callback with its own
+     * error code, not HPE_USER, so the callback's status is kept aside.
+     * A well-formed "HTTP/3.1" fails llhttp's own version check before
+     * on_version_complete runs; the major it stored tells it from garble. */
+    bool bad_major = llhttp_get_errno(&c->parser) == HPE_INVALID_VERSION &&
+                     llhttp_get_http_major(&c->parser) > 1;
+    if (c->reject == 505 || bad_major) {
+        status = 505;
+        body = "505 HTTP Version Not Supported: unsupported protocol version";
+    } else if (c->head.too_large) {
+        status = 431;
+        body = "431 Request Header Fields Too Large";
+    } else if (c->reject == 501 ||
+               llhttp_get_errno(&c->parser) == HPE_INVALID_TRANSFER_ENCODING) {
+        status = 501;
+        body = "Unsupported transfer encoding";
+    }
+    if (c->state == CONN_BODY || c->state == CONN_WAIT) {
+        /* Mid-body framing error: the function must not see more. */
+        conn_abort_handler(c);
+        if (c->resp_started) {
+            conn_abort(c);
+            return;
+        }
+        /* Parsing ends here, so no message-complete will follow: without
+         * this, resp_end would wait for one on a bodiless request (an
+         * unknown Transfer-Encoding fails right after the head) and the
+         * connection would hang open until the read timeout. */
+        c->state = CONN_WAIT;
+    }
+    c->keep_alive = false;
+    if (c->state == CONN_IDLE || c->state == CONN_HEAD)
+        conn_bare_request(c);
+    resp_simple(&c->req, status, body);
+}
+
+/* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
+ * more of the previous value, even after an empty one. Folding is obsolete
+ * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
+ * be seen from the callbacks, so the head's raw bytes are scanned up to the
+ * blank line that ends it. False when a fold is found. */
+static bool scan_head(struct conn *c, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len && !c->scan_done; i++) {
+        char b = p[i];
+        if (c->scan_prev == '\n' && c->scan_seen) {
+            if (b == ' ' || b == '\t')
+                return false;
+            if (b == '\r' || b == '\n')
+                c->scan_done = true;
+        }
+        if (b != '\r' && b != '\n')
+            c->scan_seen = true; /* leading empty lines are skipped */
+        c->scan_prev = b;
+    }
+    return true;
+}
+
+void conn_scan_reset(struct conn *c)
+{
+    c->scan_prev = 0;
+    c->scan_seen = c->scan_done = false;
+}
+
+static bool can_feed(const struct conn *c)
+{
+    if (c->dead || c->upgrade)
+        return false;
+    if (c->state == CONN_WAIT || c->state == CONN_LINGER)
+        return false;
+    if (c->state == CONN_BODY && c->body_paused)
+        return false;
+    return true;
+}
+
+/* llhttp 8 refuses every method outside its list, where Go hands any
+ * token to the function (QUERY, X-CUSTOM). At the start of a request
+ * line, an unknown but valid token is kept aside and llhttp is fed "POST"
+ * in its place: for a request, the method changes nothing in how llhttp
+ * frames the body. 1: fed or nothing to do; 0: the token is incomplete,
+ * wait for more input. */
+static int feed_method(struct conn *c, struct evbuffer *in)
+{
+    char tok[TARGET_METHOD_MAX + 2];
+    size_t have = evbuffer_get_length(in);
+    size_t n = have < sizeof(tok) ? have : sizeof(tok);
+
+    c->method[0] = '\0';
+    if (evbuffer_copyout(in, tok, n) != (ev_ssize_t)n)
+        return 1;
+    char *sp = memchr(tok, ' ', n);
+    size_t len = sp ? (size_t)(sp - tok) : n;
+    /* Not a token (TLS, garbage) or too long: llhttp refuses it now. */
+    if (!target_method_token(tok, len < TARGET_METHOD_MAX ? len : TARGET_METHOD_MAX))
+        return 1;
+    if (!sp)
+        return n == sizeof(tok) ? 1 : 0;
+    if (target_method_known(tok, len) || !target_method_token(tok, len))
+        return 1;
+    static const char stand_in[] = "POST";
+    c->feed_end = stand_in + sizeof(stand_in) - 1;
+    if (llhttp_execute(&c->parser, stand_in, sizeof(stand_in) - 1) != HPE_OK || c->dead)
+        return 1;
+    memcpy(c->method, tok, len);
+    c->method[len] = '\0';
+    evbuffer_drain(in, len);
+    return 1;
+}
+
+static int feed_once(struct conn *c, struct evbuffer *in)
+{
+    if (c->state == CONN_IDLE && !c->scan_seen && !feed_method(c, in))
+        return 0;
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(in, FEED_CHUNK, NULL, &v, 1) < 1)
+        return 0;
+    size_t len = v.iov_len > FEED_CHUNK ? FEED_CHUNK : v.iov_len;
+    const char *data = v.iov_base;
+    c->feed_end = data + len;
+    if ((c->state == CONN_IDLE || c->state == CONN_HEAD) && !scan_head(c, data, len)) {
+        c->reject = 400;
+        bad_request(c);
+        return 0;
+    }
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    size_t used = len;
+    if (err != HPE_OK)
+        used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    if (c->dead)
+        return 0;
+    evbuffer_drain(in, used);
+    if (err == HPE_OK)
+        return 1;
+    if (err == HPE_PAUSED) {
+        llhttp_resume(&c->parser);
+        return 1;
+    }
+    if (err == HPE_PAUSED_UPGRADE) {
+        c->upgrade = true;
+        return 0;
+    }
+    if (c->state == CONN_LINGER) {
+        conn_kill(c);
+        return 0;
+    }
+    bad_request(c);
+    return 0;
+}
+
+/* The answer is out and the client is still sending a body nobody will
+ * read. Closing now would reset the connection under the client's feet and
+ * it could lose the answer, so wait for LINGER_MS of quiet, but not past the
+ * request's read deadline, which bounded the body anyway. */
+static void linger_more(struct conn *c)
+{
+    int64_t left = c->eng->p.read_timeout_ms - (int64_t)(req_elapsed(&c->req) * 1000);
+    if (left > LINGER_MS)
+        left = LINGER_MS;
+    conn_arm_timer(c, left > 0 ? left : 0);
+}
+
+void conn_process_input(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->state == CONN_LINGER) {
+        /* Closing: whatever the client still sends is dropped. */
+        bool got = evbuffer_get_length(in) > 0;
+        evbuffer_drain(in, evbuffer_get_length(in));
+        if (got && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            linger_more(c);
+        conn_update_reading(c);
+        return;
+    }
+    if (c->parsing)
+        return;
+    conn_enter(c);
+    c->parsing = true;
+    while (can_feed(c) && evbuffer_get_length(in) > 0) {
+        if (!feed_once(c, in))
+            break;
+    }
+    c->parsing = false;
+    /* Input drained below the limit: read again. */
+    conn_update_reading(c);
+    conn_leave(c);
+}
+
+int req_set_header(struct request *r, const char *name, const char *value)
+{
+    struct conn *c = r->conn;
+    struct timespec start = c->req.start;
+    if (msghead_set(&c->head, name, value) || split_uri(c))
+        return -1;
+    c->req.start = start;
+    return 0;
+}
+
+const llhttp_settings_t engine_parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_version_complete = on_version_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};

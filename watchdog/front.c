@@ -1,0 +1,388 @@
+/* The watchdog's rules in front of its mode. The engine hands every
+ * request head here (on_request); what is not the watchdog's own goes to
+ * the mode, counted, limited and authorised. */
+#include "front.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "engine.h"
+#include "lockfile.h"
+#include "log.h"
+
+#define QUIET_MS 1000
+#define READY_POLL_MS 10
+#define STOP_POLL_MS 50
+
+struct front {
+    const struct config *cfg;
+    struct event_base *base;
+    const struct mode *mode;
+    void *mode_state;
+    struct front_hooks hooks;
+    struct engine *eng;
+    struct auth *auth;       /* jwt_auth; NULL when off */
+    int inflight;
+    bool ready;              /* lock written, serving */
+    bool shutting_down;
+    bool stopping;           /* listener closed, waiting for in-flight */
+    int exit_code;
+    struct timespec last_request;
+    struct timespec drain_start;
+    struct event *ready_timer, *drain_timer, *stop_timer;
+};
+
+/* ---- max_inflight ---- */
+
+static bool limit_reached(const struct front *f)
+{
+    return f->cfg->max_inflight > 0 && f->inflight >= f->cfg->max_inflight;
+}
+
+/* Exactly the Go watchdog's answer (faas-middleware's limiter), down to
+ * the Content-Type without a charset. */
+static void answer_limit(struct request *r, int max)
+{
+    char body[96];
+    snprintf(body, sizeof(body), "Concurrent request limit exceeded. Max concurrent requests: %d\n", max);
+    resp_header(r, "Content-Type", "text/plain");
+    resp_header(r, "X-OpenFaaS-Internal", "faas-middleware");
+    resp_simple(r, 429, body);
+}
+
+/* A request turned away at the limit is still a request to the function's
+ * port: the Go watchdog's instrumentation wraps its limiter and counts it
+ * as a 429, so the hooks see it too (it never counts in f->inflight).
+ * Reported before answering: the request is invalid once answered. */
+static void answer_over_limit(struct front *f, struct request *r)
+{
+    if (f->hooks.request_begin)
+        f->hooks.request_begin(f->hooks.arg);
+    if (f->hooks.request_end)
+        f->hooks.request_end(f->hooks.arg, r->method, 429, req_elapsed(r));
+    resp_no_log(r);
+    answer_limit(r, f->cfg->max_inflight);
+}
+
+/* ---- private endpoints ---- */
+
+/* As the Go watchdogs: the lock file is the health, even with
+ * suppress_lock (which only stops the watchdog writing it). */
+static bool is_healthy(const struct front *f)
+{
+    if (!f->ready || f->shutting_down)
+        return false;
+    return lock_exists(f->cfg->lock_path);
+}
+
+static void answer_health(const struct front *f, struct request *r)
+{
+    if (strcmp(r->method, "GET") != 0)
+        resp_empty(r, 405);
+    else if (!is_healthy(f))
+        resp_empty(r, 503);
+    else
+        resp_simple(r, 200, "OK");
+}
+
+/* /_/ready's answer: 405, 503, 429 or 200 (Go's answers have no body),
+ * or 0 when the function answers it at ready_path. */
+static int ready_status(const struct front *f, const struct request *r)
+{
+    if (strcmp(r->method, "GET") != 0)
+        return 405;
+    if (!is_healthy(f))
+        return 503;
+    if (limit_reached(f))
+        return 429;
+    return f->cfg->ready_path ? 0 : 200;
+}
+
+enum route { ROUTE_FUNCTION, ROUTE_ANSWERED, ROUTE_READY_PATH };
+
+/* Private endpoints never reach the function and are neither counted nor
+ * logged, but for /_/ready's call to ready_path: logged as a request to
+ * it, not counted. A mode without a readiness endpoint (classic) hands
+ * /_/ready to its function. */
+static enum route route_private(const struct front *f, struct request *r)
+{
+    if (strcmp(r->path, "/_/health") == 0) {
+        resp_no_log(r);
+        answer_health(f, r);
+        return ROUTE_ANSWERED;
+    }
+    if (strcmp(r->path, "/_/ready") != 0 || f->mode->no_ready_endpoint)
+        return ROUTE_FUNCTION;
+    int status = ready_status(f, r);
+    if (status == 0) {
+        req_set_target(r, f->cfg->ready_path);
+        return ROUTE_READY_PATH;
+    }
+    resp_no_log(r);
+    resp_empty(r, status);
+    return ROUTE_ANSWERED;
+}
+
+/* ---- a request to the function ---- */
+
+/* jwt_auth (auth.c): true when the request was answered here. A token that
+ * allows this function lets it through with X-Auth-Seconds, as Go's
+ * middleware does; a denial is logged by auth in Go's words instead of the
+ * request line. */
+static bool check_auth(struct front *f, struct request *r)
+{
+    struct auth_verdict v;
+    if (!f->auth)
+        return false;
+    if (auth_check(f->auth, r, &v)) {
+        if (req_set_header(r, "X-Auth-Seconds", v.seconds) == 0)
+            return false;
+        resp_simple(r, 431, "Request Header Fields Too Large\n");
+        return true;
+    }
+    if (v.logged)
+        resp_no_log(r);
+    auth_answer(r, &v);
+    return true;
+}
+
+static void request_done(void *arg, struct request *r, int status)
+{
+    struct front *f = arg;
+    f->inflight--;
+    if (f->hooks.request_end)
+        f->hooks.request_end(f->hooks.arg, r->method, status, req_elapsed(r));
+}
+
+/* Kubernetes' probes are not logged, as under the Go watchdogs. */
+static bool is_probe(const struct request *r)
+{
+    const char *ua = req_header(r, "User-Agent");
+    return ua && strncmp(ua, "kube-probe", 10) == 0;
+}
+
+static void on_request(void *arg, struct request *r)
+{
+    struct front *f = arg;
+    if (is_probe(r))
+        resp_no_log(r);
+    enum route route = route_private(f, r);
+    if (route == ROUTE_ANSWERED)
+        return;
+    if (route == ROUTE_FUNCTION) {
+        clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+        if (limit_reached(f)) {
+            answer_over_limit(f, r);
+            return;
+        }
+        f->inflight++;
+        req_on_done(r, request_done, f);
+        if (f->hooks.request_begin)
+            f->hooks.request_begin(f->hooks.arg);
+        if (check_auth(f, r))
+            return;
+    }
+    f->mode->handle(f->mode_state, r);
+}
+
+/* ---- readiness ---- */
+
+static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct front *f = arg;
+    (void)fd;
+    (void)what;
+    if (f->shutting_down)
+        return;
+    if ((f->mode->ready && !f->mode->ready(f->mode_state)) || (f->auth && !auth_ready(f->auth))) {
+        clock_arm(f->ready_timer, READY_POLL_MS);
+        return;
+    }
+    if (f->cfg->suppress_lock)
+        log_info("Warning: \"suppress_lock\" is enabled. No automated health-checks will be in "
+                 "place for your function.");
+    else if (lock_write(f->cfg->lock_path) != 0)
+        log_error("health checks will fail until %s can be written", f->cfg->lock_path);
+    f->ready = true;
+}
+
+int front_start(struct front *f)
+{
+    f->ready_timer = evtimer_new(f->base, on_ready_poll, f);
+    if (!f->ready_timer)
+        return -1;
+    if (f->cfg->jwt_auth && !(f->auth = auth_new(f->cfg, f->base)))
+        return -1;
+    on_ready_poll(-1, 0, f);
+    return 0;
+}
+
+int front_listen(struct front *f)
+{
+    char line[64];
+    snprintf(line, sizeof(line), "Listening on port: %d", f->cfg->port);
+    if (engine_listen(f->eng, line) != 0)
+        return -1;
+    return front_start(f);
+}
+
+/* ---- shutdown ---- */
+
+static void stop_mode_done(void *arg)
+{
+    struct front *f = arg;
+    event_base_loopexit(f->base, NULL);
+}
+
+static void finish_stop(struct front *f)
+{
+    if (f->stop_timer)
+        evtimer_del(f->stop_timer);
+    if (f->mode->stop)
+        f->mode->stop(f->mode_state, stop_mode_done, f);
+    else
+        stop_mode_done(f);
+}
+
+/* In-flight requests get write_timeout (and a second) from the last
+ * request to finish. */
+static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct front *f = arg;
+    (void)fd;
+    (void)what;
+    engine_close_idle(f->eng);
+    if (f->inflight == 0 || clock_ms_since(&f->last_request) > f->cfg->write_timeout_ms + 1000) {
+        finish_stop(f);
+        return;
+    }
+    clock_arm(f->stop_timer, STOP_POLL_MS);
+}
+
+/* Stop accepting; let in-flight requests finish within write_timeout. */
+static void begin_stop(struct front *f)
+{
+    if (f->stopping)
+        return;
+    f->stopping = true;
+    if (f->drain_timer)
+        evtimer_del(f->drain_timer);
+    engine_stop_accepting(f->eng);
+    log_info("No new connections allowed, waiting for %d in-flight request(s)", f->inflight);
+    clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    f->stop_timer = evtimer_new(f->base, on_stop_tick, f);
+    on_stop_tick(-1, 0, f);
+}
+
+/* During the drain window: end early once nothing is in flight and
+ * nothing has arrived for a quiet second. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct front *f = arg;
+    (void)fd;
+    (void)what;
+    int64_t window = f->cfg->healthcheck_interval_ms;
+    int64_t quiet = window < QUIET_MS ? window : QUIET_MS;
+    if (clock_ms_since(&f->drain_start) >= window ||
+        (f->inflight == 0 && clock_ms_since(&f->last_request) >= quiet &&
+         clock_ms_since(&f->drain_start) >= quiet)) {
+        begin_stop(f);
+        return;
+    }
+    clock_arm(f->drain_timer, STOP_POLL_MS);
+}
+
+void front_shutdown(struct front *f, int exit_code, bool drain)
+{
+    if (exit_code != 0 && f->exit_code == 0)
+        f->exit_code = exit_code;
+    if (!f->shutting_down) {
+        f->shutting_down = true;
+        engine_closing(f->eng);
+        if (!f->cfg->suppress_lock)
+            lock_remove(f->cfg->lock_path);
+    }
+    if (!drain || f->drain_timer) {
+        if (!drain)
+            begin_stop(f);
+        return;
+    }
+    log_info("Shutting down: draining for up to %.3fs", (double)f->cfg->healthcheck_interval_ms / 1000.0);
+    clock_gettime(CLOCK_MONOTONIC, &f->drain_start);
+    f->drain_timer = evtimer_new(f->base, on_drain_tick, f);
+    on_drain_tick(-1, 0, f);
+}
+
+/* ---- the front ---- */
+
+struct front *front_new(const struct config *cfg, struct event_base *base,
+                        const struct mode *mode, void *mode_state,
+                        const struct front_hooks *hooks, struct fd_reserve *reserve)
+{
+    struct front *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->cfg = cfg;
+    f->base = base;
+    f->mode = mode;
+    f->mode_state = mode_state;
+    if (hooks)
+        f->hooks = *hooks;
+    clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    struct engine_params p = {
+        .port_setting = "port",
+        .port = cfg->port,
+        .backlog = 1024,
+        .read_timeout_ms = cfg->read_timeout_ms,
+        .write_timeout_ms = cfg->write_timeout_ms,
+        .max_connections = cfg->max_connections,
+        .max_request_body = cfg->max_request_body,
+        .log_requests = true,
+        .log_callid = cfg->log_callid,
+        .reserve = reserve,
+        .on_request = on_request,
+        .arg = f,
+    };
+    f->eng = engine_new(base, &p);
+    if (!f->eng) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+struct engine *front_engine(struct front *f)
+{
+    return f->eng;
+}
+
+int front_exit_code(const struct front *f)
+{
+    return f->exit_code;
+}
+
+int front_inflight(const struct front *f)
+{
+    return f->inflight;
+}
+
+void front_free(struct front *f)
+{
+    if (!f)
+        return;
+    engine_free(f->eng);
+    if (f->ready_timer)
+        event_free(f->ready_timer);
+    if (f->drain_timer)
+        event_free(f->drain_timer);
+    if (f->stop_timer)
+        event_free(f->stop_timer);
+    auth_free(f->auth);
+    free(f);
+}
