@@ -18,6 +18,7 @@
 #include <event2/util.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "jwks.h"
 #include "jwt.h"
 #include "log.h"
@@ -71,9 +72,8 @@ static int64_t now_ms(void)
 
 static void arm(struct auth *a, int64_t delay_ms)
 {
-    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
     a->next_ms = now_ms() + delay_ms;
-    evtimer_add(a->timer, &tv);
+    clock_arm(a->timer, delay_ms);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)

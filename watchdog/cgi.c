@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "target.h"
+
 #define PREFIX "Http_"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
 
@@ -19,19 +21,10 @@ static const char *const fixed_names[] = {
 
 /* ---- header names ---- */
 
-static bool is_token(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 void cgi_env_name(const char *name, size_t name_len, char *out)
 {
-    bool valid = true, upper = true;
+    bool valid = target_token(name, name_len), upper = true;
 
-    for (size_t i = 0; i < name_len; i++)
-        valid = valid && is_token((unsigned char)name[i]);
     for (size_t i = 0; i < name_len; i++) {
         char c = name[i];
         /* Go leaves names with non-token bytes as they are. */

@@ -88,33 +88,18 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return msghead_name(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
 }
 
-/* RFC 9110 token characters: llhttp lets some others through in its
- * default mode, and a name like "Bad Header" must not become an
- * environment variable. */
-static bool is_token(const char *s, size_t n)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch && strchr(extra, ch))))
-            return false;
-    }
-    return true;
-}
-
 static int on_header_field_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     const struct msghead_field *f = msghead_name_done(&c->head);
     if (!f)
         return HPE_USER;
-    /* Only token characters in a name (RFC 9110 5.1); whitespace before
+    /* Only token characters in a name (RFC 9110 5.1), where llhttp lets
+     * some others through in its default mode: a name like "Bad Header"
+     * must not become an environment variable. Whitespace before
      * the colon ("Name : v") in particular, which a proxy in front may read
      * differently, and which llhttp refuses only for the names it knows. */
-    if (!is_token(c->head.buf + f->name_off, f->name_len)) {
+    if (!target_token(c->head.buf + f->name_off, f->name_len)) {
         c->reject_why = "400 Bad Request: invalid header name";
         return reject(c, 400);
     }

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "evio.h"
 #include "fdreserve.h"
 #include "log.h"
@@ -313,11 +314,10 @@ int job_set_timeout(struct job *j, int64_t timeout_ms)
     free_event(&j->timer);
     if (timeout_ms <= 0 || j->state != JOB_RUNNING)
         return 0;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     j->timer = evtimer_new(j->base, on_timeout, j);
     if (!j->timer)
         return -1;
-    evtimer_add(j->timer, &tv);
+    clock_arm(j->timer, timeout_ms);
     return 0;
 }
 
@@ -473,11 +473,10 @@ static int setup_events(struct job *j, const struct job_params *p)
     if (j->err_ev)
         event_add(j->err_ev, NULL);
     if (p->timeout_ms > 0) {
-        struct timeval tv = {p->timeout_ms / 1000, (p->timeout_ms % 1000) * 1000};
         j->timer = evtimer_new(b, on_timeout, j);
         if (!j->timer)
             return -1;
-        evtimer_add(j->timer, &tv);
+        clock_arm(j->timer, p->timeout_ms);
     }
     return 0;
 }

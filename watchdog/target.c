@@ -173,13 +173,18 @@ bool target_method_known(const char *m, size_t len)
     return false;
 }
 
-bool target_method_token(const char *m, size_t len)
+bool target_token(const char *s, size_t len)
 {
-    if (len == 0 || len > TARGET_METHOD_MAX)
+    if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
-        if (!is_tchar((unsigned char)m[i]))
+        if (!is_tchar((unsigned char)s[i]))
             return false;
     }
     return true;
+}
+
+bool target_method_token(const char *m, size_t len)
+{
+    return len <= TARGET_METHOD_MAX && target_token(m, len);
 }

@@ -28,6 +28,8 @@ char *target_location(const char *path, const char *query);
 const char *target_path_part(const char *uri);
 /* A method llhttp parses itself. */
 bool target_method_known(const char *m, size_t len);
+/* An RFC 9110 token: one or more tchars (a method, a header name). */
+bool target_token(const char *s, size_t len);
 /* A method token (RFC 9110 tchars) of at most TARGET_METHOD_MAX bytes. */
 bool target_method_token(const char *m, size_t len);
 

@@ -4,6 +4,7 @@
  * struct is freed from the outermost callback only (busy count): a
  * callback into the owner may cancel the connection under our feet. */
 #include "upstream.h"
+#include "clock.h"
 #include "evio.h"
 #include "msghead.h"
 
@@ -13,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +67,7 @@ struct upconn {
     bool write_gone;              /* the upstream stopped taking the request */
     const struct upstream_ops *ops;
     void *arg;
-    struct upconn *prev, *next;   /* idle list */
+    LIST_ENTRY(upconn) idle_link;
     struct timespec idle_since;   /* when it went back to the pool */
     llhttp_t parser;
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
@@ -79,7 +81,7 @@ struct upconn {
 struct upstream {
     struct event_base *base;
     const struct upstream_url *url;
-    struct upconn *idle;          /* most recently used first */
+    LIST_HEAD(, upconn) idle;     /* most recently used first */
     int nidle;
     struct upconn *probe;
     struct upconn *check;
@@ -111,15 +113,8 @@ static void conn_destroy(struct upconn *c)
 
 static void idle_unlink(struct upconn *c)
 {
-    struct upstream *u = c->u;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        u->idle = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    u->nidle--;
+    LIST_REMOVE(c, idle_link);
+    c->u->nidle--;
 }
 
 /* Idempotent; the struct itself goes once no callback is on the stack. */
@@ -190,26 +185,19 @@ static void pool_put(struct upconn *c)
     reset_head(c);
     /* Reading stays on: an upstream that closes an idle connection is
      * noticed here, not by the next request. */
-    struct timeval tv = {IDLE_TIMEOUT_MS / 1000, (IDLE_TIMEOUT_MS % 1000) * 1000};
+    struct timeval tv = clock_tv(IDLE_TIMEOUT_MS);
     event_add(c->rd, &tv);
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). */
     bufferevent_disable(c->bev, EV_WRITE);
     clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
-    c->next = u->idle;
-    if (u->idle)
-        u->idle->prev = c;
-    u->idle = c;
+    LIST_INSERT_HEAD(&u->idle, c, idle_link);
     u->nidle++;
 }
 
 static bool idle_briefly(const struct upconn *c)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t ms = (int64_t)(now.tv_sec - c->idle_since.tv_sec) * 1000 +
-                 (now.tv_nsec - c->idle_since.tv_nsec) / 1000000;
-    return ms < IDLE_TRUSTED_MS;
+    return clock_ms_since(&c->idle_since) < IDLE_TRUSTED_MS;
 }
 
 /* An idle connection the upstream closed since the loop last looked. */
@@ -709,6 +697,7 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_url
     if (!settings.on_headers_complete)
         init_settings();
     u->base = base;
+    LIST_INIT(&u->idle);
     u->url = url;
     u->on_ready = on_ready;
     u->ready_arg = arg;
@@ -717,8 +706,8 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_url
 
 void upstream_close_idle(struct upstream *u)
 {
-    while (u->idle)
-        conn_close(u->idle);
+    while (!LIST_EMPTY(&u->idle))
+        conn_close(LIST_FIRST(&u->idle));
 }
 
 void upstream_free(struct upstream *u)
@@ -766,7 +755,7 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
                               bool head_request, bool retryable)
 {
     struct upconn *c;
-    while ((c = u->idle)) {
+    while ((c = LIST_FIRST(&u->idle))) {
         idle_unlink(c);
         c->state = UPCONN_HEAD;
         /* Input already waiting on an idle connection is never trusted. */
