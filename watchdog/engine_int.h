@@ -39,6 +39,7 @@ struct conn {
     bool dead;
     bool parsing;            /* inside the llhttp loop */
     bool body_paused;
+    bool held;               /* req_hold: the body is not parsed */
     bool body_done;
     bool body_refused;       /* over max_request_body: the rest is dropped */
     int64_t body_bytes;      /* request body received so far */

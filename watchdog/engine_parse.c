@@ -51,6 +51,7 @@ static int on_message_begin(llhttp_t *p)
     c->body_refused = false;
     c->body_done = false;
     c->body_paused = false;
+    c->held = false;
     resp_reset(c);
     conn_arm_timer(c, c->eng->p.read_timeout_ms);
     return 0;
@@ -313,6 +314,10 @@ static int on_headers_complete(llhttp_t *p)
     dispatch(c);
     if (c->dead)
         return HPE_USER;
+    /* Held (req_hold): the body waits in the input until req_release. A
+     * bodiless request completes now, as the handler expects of one. */
+    if (c->held)
+        return c->req.has_body ? HPE_PAUSED : 0;
     send_continue(c);
     return 0;
 }
@@ -439,7 +444,7 @@ static bool can_feed(const struct conn *c)
         return false;
     if (c->state == CONN_WAIT || c->state == CONN_LINGER)
         return false;
-    if (c->state == CONN_BODY && c->body_paused)
+    if (c->state == CONN_BODY && (c->body_paused || c->held))
         return false;
     return true;
 }
@@ -564,6 +569,27 @@ int req_set_header(struct request *r, const char *name, const char *value)
         return -1;
     c->req.start = start;
     return 0;
+}
+
+void req_hold(struct request *r)
+{
+    struct conn *c = r->conn;
+    c->held = true;
+    evtimer_del(c->timer);
+}
+
+void req_release(struct request *r)
+{
+    struct conn *c = r->conn;
+    if (!c->held)
+        return;
+    c->held = false;
+    if (c->body_done || c->state != CONN_BODY)
+        return;
+    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    send_continue(c);
+    /* Parsed from the loop, once the new handler is attached. */
+    bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 const llhttp_settings_t engine_parser_settings = {

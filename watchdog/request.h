@@ -66,6 +66,13 @@ void req_set_target(struct request *r, const char *path);
 /* Add a header to the request, replacing the client's of that name.
  * 0 / -1 (the head would be too large, or out of memory). */
 int req_set_header(struct request *r, const char *name, const char *value);
+/* Hold the request, from the handler's on_request: nothing of its body is
+ * parsed (nor 100 Continue sent) and no read deadline runs until
+ * req_release, from any callback; the client going away still aborts it
+ * (the handler attached with req_attach hears of it). A new handler may be
+ * attached before the release: the body goes to it. */
+void req_hold(struct request *r);
+void req_release(struct request *r);
 /* Seconds since the head was complete. */
 double req_elapsed(const struct request *r);
 /* Take the client connection out of HTTP processing (protocol upgrades).
