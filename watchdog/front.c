@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -17,8 +18,15 @@
 #include "log.h"
 
 #define QUIET_MS 1000
-#define READY_POLL_MS 10
 #define STOP_POLL_MS 50
+
+/* A request waiting in the queue (max_queue) for a slot under max_inflight. */
+struct waiter {
+    TAILQ_ENTRY(waiter) link;
+    struct front *f;
+    struct request *r;
+    struct event *timer;     /* queue_timeout */
+};
 
 struct front {
     const struct config *cfg;
@@ -35,7 +43,11 @@ struct front {
     int exit_code;
     struct timespec last_request;
     struct timespec drain_start;
+    struct timespec started;     /* readiness polling began */
     struct event *ready_timer, *drain_timer, *stop_timer;
+    TAILQ_HEAD(, waiter) queue; /* oldest first */
+    int queued;
+    struct event *admit_ev;  /* a slot is free and the queue is not empty */
 };
 
 /* ---- max_inflight ---- */
@@ -43,6 +55,11 @@ struct front {
 static bool limit_reached(const struct front *f)
 {
     return f->cfg->max_inflight > 0 && f->inflight >= f->cfg->max_inflight;
+}
+
+static bool queue_has_room(const struct front *f)
+{
+    return f->queued < f->cfg->max_queue && !f->stopping;
 }
 
 /* Exactly the Go watchdog's answer (faas-middleware's limiter), down to
@@ -99,7 +116,7 @@ static int ready_status(const struct front *f, const struct request *r)
         return 405;
     if (!is_healthy(f))
         return 503;
-    if (limit_reached(f))
+    if (limit_reached(f) && !queue_has_room(f))
         return 429;
     return f->cfg->ready_path ? 0 : 200;
 }
@@ -158,6 +175,9 @@ static void request_done(void *arg, struct request *r, int status)
     f->inflight--;
     if (f->hooks.request_end)
         f->hooks.request_end(f->hooks.arg, r->method, status, req_elapsed(r));
+    /* From the loop, not inside the callback of the request that ended. */
+    if (!TAILQ_EMPTY(&f->queue))
+        event_active(f->admit_ev, EV_TIMEOUT, 1);
 }
 
 /* Kubernetes' probes are not logged, as under the Go watchdogs. */
@@ -165,6 +185,108 @@ static bool is_probe(const struct request *r)
 {
     const char *ua = req_header(r, "User-Agent");
     return ua && strncmp(ua, "kube-probe", 10) == 0;
+}
+
+/* Counted, authorised, handed to the mode. */
+static void admit(struct front *f, struct request *r)
+{
+    f->inflight++;
+    req_on_done(r, request_done, f);
+    if (f->hooks.request_begin)
+        f->hooks.request_begin(f->hooks.arg);
+    if (!check_auth(f, r))
+        f->mode->handle(f->mode_state, r);
+}
+
+/* ---- the queue (max_queue) ---- */
+
+static void report_depth(const struct front *f)
+{
+    if (f->hooks.queue_depth)
+        f->hooks.queue_depth(f->hooks.arg, f->queued);
+}
+
+static void report_wait(const struct front *f, const struct request *r)
+{
+    if (f->hooks.queue_wait)
+        f->hooks.queue_wait(f->hooks.arg, req_elapsed(r));
+}
+
+static void waiter_free(struct waiter *w)
+{
+    struct front *f = w->f;
+    TAILQ_REMOVE(&f->queue, w, link);
+    f->queued--;
+    event_free(w->timer);
+    free(w);
+    report_depth(f);
+}
+
+/* The client went away while queued: it leaves the queue at once. */
+static void waiter_abort(void *arg)
+{
+    struct waiter *w = arg;
+    report_wait(w->f, w->r);
+    waiter_free(w);
+}
+
+static const struct req_handler waiter_ops = {.abort = waiter_abort};
+
+/* Out of the queue and back to the engine, which parses its body for
+ * whoever handles it next. */
+static struct request *waiter_leave(struct waiter *w)
+{
+    struct request *r = w->r;
+    report_wait(w->f, r);
+    waiter_free(w);
+    req_attach(r, NULL, NULL);
+    req_release(r);
+    return r;
+}
+
+/* queue_timeout: the answer a request over the limit gets without a queue. */
+static void on_queue_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiter *w = arg;
+    struct front *f = w->f;
+    (void)fd;
+    (void)what;
+    answer_over_limit(f, waiter_leave(w));
+}
+
+/* Slots are free: the oldest waiters go in. */
+static void on_admit(evutil_socket_t fd, short what, void *arg)
+{
+    struct front *f = arg;
+    struct waiter *w;
+    (void)fd;
+    (void)what;
+    while (!limit_reached(f) && (w = TAILQ_FIRST(&f->queue)))
+        admit(f, waiter_leave(w));
+}
+
+/* Over max_inflight, or behind others already waiting: wait first in,
+ * first out. False when there is no room (the caller answers 429). */
+static bool enqueue(struct front *f, struct request *r)
+{
+    if (!queue_has_room(f))
+        return false;
+    struct waiter *w = calloc(1, sizeof(*w));
+    if (w)
+        w->timer = evtimer_new(f->base, on_queue_timeout, w);
+    if (!w || !w->timer) {
+        free(w);
+        return false;
+    }
+    w->f = f;
+    w->r = r;
+    TAILQ_INSERT_TAIL(&f->queue, w, link);
+    f->queued++;
+    clock_arm(w->timer, f->cfg->queue_timeout_ms);
+    req_hold(r);
+    req_attach(r, &waiter_ops, w);
+    report_depth(f);
+    return true;
 }
 
 static void on_request(void *arg, struct request *r)
@@ -175,23 +297,28 @@ static void on_request(void *arg, struct request *r)
     enum route route = route_private(f, r);
     if (route == ROUTE_ANSWERED)
         return;
-    if (route == ROUTE_FUNCTION) {
-        clock_gettime(CLOCK_MONOTONIC, &f->last_request);
-        if (limit_reached(f)) {
-            answer_over_limit(f, r);
-            return;
-        }
-        f->inflight++;
-        req_on_done(r, request_done, f);
-        if (f->hooks.request_begin)
-            f->hooks.request_begin(f->hooks.arg);
-        if (check_auth(f, r))
-            return;
+    if (route == ROUTE_READY_PATH) {
+        f->mode->handle(f->mode_state, r);
+        return;
     }
-    f->mode->handle(f->mode_state, r);
+    clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    if (!limit_reached(f) && TAILQ_EMPTY(&f->queue))
+        admit(f, r);
+    else if (!enqueue(f, r))
+        answer_over_limit(f, r);
 }
 
 /* ---- readiness ---- */
+
+/* How long until the mode is asked again whether it is ready: often at
+ * first, since most functions listen within a second and each millisecond
+ * here is cold-start latency, then less often, so that a runtime that
+ * takes seconds to start (a JVM) costs a probe every 4 ms, not a spin. */
+static int64_t ready_poll_ms(const struct front *f)
+{
+    int64_t waited = clock_ms_since(&f->started);
+    return waited < 100 ? 1 : waited < 1000 ? 2 : 4;
+}
 
 static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -201,7 +328,7 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
     if (f->shutting_down)
         return;
     if ((f->mode->ready && !f->mode->ready(f->mode_state)) || (f->auth && !auth_ready(f->auth))) {
-        clock_arm(f->ready_timer, READY_POLL_MS);
+        clock_arm(f->ready_timer, ready_poll_ms(f));
         return;
     }
     if (f->cfg->suppress_lock)
@@ -214,6 +341,7 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 
 int front_start(struct front *f)
 {
+    clock_gettime(CLOCK_MONOTONIC, &f->started);
     f->ready_timer = evtimer_new(f->base, on_ready_poll, f);
     if (!f->ready_timer)
         return -1;
@@ -258,7 +386,7 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     engine_close_idle(f->eng);
-    if (f->inflight == 0 || clock_ms_since(&f->last_request) > f->cfg->write_timeout_ms + 1000) {
+    if ((f->inflight == 0 && f->queued == 0) || clock_ms_since(&f->last_request) > f->cfg->write_timeout_ms + 1000) {
         finish_stop(f);
         return;
     }
@@ -290,7 +418,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     int64_t window = f->cfg->healthcheck_interval_ms;
     int64_t quiet = window < QUIET_MS ? window : QUIET_MS;
     if (clock_ms_since(&f->drain_start) >= window ||
-        (f->inflight == 0 && clock_ms_since(&f->last_request) >= quiet &&
+        (f->inflight == 0 && f->queued == 0 && clock_ms_since(&f->last_request) >= quiet &&
          clock_ms_since(&f->drain_start) >= quiet)) {
         begin_stop(f);
         return;
@@ -307,6 +435,8 @@ void front_shutdown(struct front *f, int exit_code, bool drain)
         engine_closing(f->eng);
         if (!f->cfg->suppress_lock)
             lock_remove(f->cfg->lock_path);
+        if (f->cfg->forward_sigterm && f->mode->drain)
+            f->mode->drain(f->mode_state);
     }
     if (!drain || f->drain_timer) {
         if (!drain)
@@ -335,6 +465,7 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
     if (hooks)
         f->hooks = *hooks;
     clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    TAILQ_INIT(&f->queue);
     struct engine_params p = {
         .port_setting = "port",
         .port = cfg->port,
@@ -350,8 +481,9 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
         .arg = f,
     };
     f->eng = engine_new(base, &p);
-    if (!f->eng) {
-        free(f);
+    f->admit_ev = event_new(base, -1, 0, on_admit, f);
+    if (!f->eng || !f->admit_ev) {
+        front_free(f);
         return NULL;
     }
     return f;
@@ -376,7 +508,10 @@ void front_free(struct front *f)
 {
     if (!f)
         return;
+    /* Before anything the waiters' aborts touch. */
     engine_free(f->eng);
+    if (f->admit_ev)
+        event_free(f->admit_ev);
     if (f->ready_timer)
         event_free(f->ready_timer);
     if (f->drain_timer)

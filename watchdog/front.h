@@ -18,6 +18,10 @@ struct front;
 struct front_hooks {
     void (*request_begin)(void *arg);
     void (*request_end)(void *arg, const char *method, int status, double seconds);
+    /* max_queue: requests waiting now, and how long one waited when it
+     * left the queue (admitted, timed out or gone). */
+    void (*queue_depth)(void *arg, int depth);
+    void (*queue_wait)(void *arg, double seconds);
     void *arg;
 };
 

@@ -58,11 +58,15 @@ static const char *const bucket_labels[] = {"0.005", "0.01", "0.025", "0.05", "0
 
 static const char content_type_metrics[] = "text/plain; version=0.0.4; charset=utf-8";
 
-struct series {
-    uint16_t method, code;
+struct hist {
     uint64_t count;
     uint64_t in_bucket[N_BUCKETS]; /* per bucket, not cumulative: cumulated when printed */
     double sum;
+};
+
+struct series {
+    uint16_t method, code;
+    struct hist h;
 };
 
 struct metrics {
@@ -74,6 +78,9 @@ struct metrics {
     uint64_t function_timeouts;
     uint64_t exits[N_EXIT_CODES];
     double start_time;
+    bool queue_on;                 /* max_queue: its two families are shown */
+    int64_t queue_depth;
+    struct hist queue_wait;
     struct job_observer observer;
     struct engine *scrapes;
 };
@@ -160,6 +167,20 @@ void metrics_request_begin(struct metrics *m)
     m->in_flight++;
 }
 
+static void hist_observe(struct hist *h, double seconds)
+{
+    if (!isfinite(seconds) || seconds < 0)
+        seconds = 0;
+    h->count++;
+    h->sum += seconds;
+    for (int i = 0; i < N_BUCKETS; i++) {
+        if (seconds <= bucket_bounds[i]) {
+            h->in_bucket[i]++;
+            break;
+        }
+    }
+}
+
 void metrics_request_end(struct metrics *m, const char *method, int status, double seconds)
 {
     struct series *s;
@@ -169,16 +190,22 @@ void metrics_request_end(struct metrics *m, const char *method, int status, doub
     s = series_for(m, method_index(method ? method : ""), code_index(status));
     if (!s)
         return;
-    if (!isfinite(seconds) || seconds < 0)
-        seconds = 0;
-    s->count++;
-    s->sum += seconds;
-    for (int i = 0; i < N_BUCKETS; i++) {
-        if (seconds <= bucket_bounds[i]) {
-            s->in_bucket[i]++;
-            break;
-        }
-    }
+    hist_observe(&s->h, seconds);
+}
+
+void metrics_queue_enable(struct metrics *m)
+{
+    m->queue_on = true;
+}
+
+void metrics_queue_depth(struct metrics *m, int depth)
+{
+    m->queue_depth = depth;
+}
+
+void metrics_queue_wait(struct metrics *m, double seconds)
+{
+    hist_observe(&m->queue_wait, seconds);
 }
 
 void metrics_function_started(struct metrics *m)
@@ -214,9 +241,19 @@ static void observe_finished(void *arg, int result)
     metrics_function_finished(arg, result);
 }
 
+static void hook_queue_depth(void *arg, int depth)
+{
+    metrics_queue_depth(arg, depth);
+}
+
+static void hook_queue_wait(void *arg, double seconds)
+{
+    metrics_queue_wait(arg, seconds);
+}
+
 struct front_hooks metrics_front_hooks(struct metrics *m)
 {
-    return (struct front_hooks){hook_begin, hook_end, m};
+    return (struct front_hooks){hook_begin, hook_end, hook_queue_depth, hook_queue_wait, m};
 }
 
 const struct job_observer *metrics_job_observer(const struct metrics *m)
@@ -397,25 +434,48 @@ static void add_function_metrics(struct emit *out, const struct metrics *m)
                         (unsigned long long)m->function_timeouts);
 }
 
+/* One histogram's samples; labels ("" or 'k="v",' pairs) go first. */
+static void add_hist(struct emit *out, const char *name, const char *labels, const struct hist *h)
+{
+    char sum[40];
+    uint64_t cumulative = 0;
+    size_t n = strlen(labels);
+    int bare = (int)(n > 0 ? n - 1 : 0); /* the labels without their last comma */
+
+    for (int i = 0; i < N_BUCKETS; i++) {
+        cumulative += h->in_bucket[i];
+        emitf(out, "%s_bucket{%sle=\"%s\"} %llu\n", name, labels, bucket_labels[i],
+              (unsigned long long)cumulative);
+    }
+    emitf(out, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels, (unsigned long long)h->count);
+    metrics_format_value(h->sum, sum, sizeof(sum));
+    if (n > 0) {
+        emitf(out, "%s_sum{%.*s} %s\n", name, bare, labels, sum);
+        emitf(out, "%s_count{%.*s} %llu\n", name, bare, labels, (unsigned long long)h->count);
+    } else {
+        emitf(out, "%s_sum %s\n", name, sum);
+        emitf(out, "%s_count %llu\n", name, (unsigned long long)h->count);
+    }
+}
+
 static void add_histogram_series(struct emit *out, const struct series *s)
 {
-    const char *name = "http_request_duration_seconds";
-    const char *method = method_lower[s->method];
-    char code[8], sum[40];
-    uint64_t cumulative = 0;
-
+    char code[8], labels[64];
     code_text(s->code, code, sizeof(code));
-    for (int i = 0; i < N_BUCKETS; i++) {
-        cumulative += s->in_bucket[i];
-        emitf(out, "%s_bucket{code=\"%s\",method=\"%s\",le=\"%s\"} %llu\n", name,
-                            code, method, bucket_labels[i], (unsigned long long)cumulative);
-    }
-    emitf(out, "%s_bucket{code=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n", name, code,
-                        method, (unsigned long long)s->count);
-    metrics_format_value(s->sum, sum, sizeof(sum));
-    emitf(out, "%s_sum{code=\"%s\",method=\"%s\"} %s\n", name, code, method, sum);
-    emitf(out, "%s_count{code=\"%s\",method=\"%s\"} %llu\n", name, code, method,
-                        (unsigned long long)s->count);
+    snprintf(labels, sizeof(labels), "code=\"%s\",method=\"%s\",", code, method_lower[s->method]);
+    add_hist(out, "http_request_duration_seconds", labels, &s->h);
+}
+
+static void add_queue_metrics(struct emit *out, const struct metrics *m)
+{
+    if (!m->queue_on)
+        return;
+    add_gauge(out, "fwatchdog_queue_depth", "gauge",
+              "Requests waiting in the max_queue queue for a slot under max_inflight.",
+              (double)m->queue_depth);
+    add_family(out, "fwatchdog_queue_wait_seconds", "histogram",
+               "Time requests spent in the queue, admitted or not.");
+    add_hist(out, "fwatchdog_queue_wait_seconds", "", &m->queue_wait);
 }
 
 static void add_counter_series(struct emit *out, const struct series *s)
@@ -423,7 +483,7 @@ static void add_counter_series(struct emit *out, const struct series *s)
     char code[8];
     code_text(s->code, code, sizeof(code));
     emitf(out, "http_requests_total{code=\"%s\",method=\"%s\"} %llu\n", code,
-                        method_lower[s->method], (unsigned long long)s->count);
+                        method_lower[s->method], (unsigned long long)s->h.count);
 }
 
 /* Every seen series, ordered by code then method as Go sorts them. */
@@ -485,6 +545,7 @@ int metrics_format(const struct metrics *m, struct evbuffer *buf)
     struct emit out = {buf, false};
     /* Families in name order, as the Go client writes them. */
     add_function_metrics(&out, m);
+    add_queue_metrics(&out, m);
     add_http_metrics(&out, m);
     add_process_metrics(&out, m);
     return out.failed ? -1 : 0;

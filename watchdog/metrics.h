@@ -32,6 +32,10 @@ void metrics_request_begin(struct metrics *m);
 void metrics_request_end(struct metrics *m, const char *method, int status, double seconds);
 void metrics_function_started(struct metrics *m);
 void metrics_function_finished(struct metrics *m, int result);
+/* max_queue: the queue's families are shown once enabled. */
+void metrics_queue_enable(struct metrics *m);
+void metrics_queue_depth(struct metrics *m, int depth);
+void metrics_queue_wait(struct metrics *m, double seconds);
 
 /* The whole exposition text, process_* read now. 0 / -1 (out of memory). */
 int metrics_format(const struct metrics *m, struct evbuffer *out);

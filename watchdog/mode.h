@@ -46,6 +46,9 @@ struct mode {
     /* A request whose head is complete: answer with resp_*, and req_attach
      * to get its body and hear of its abort. */
     void (*handle)(void *state, struct request *r);
+    /* The drain began and forward_sigterm is set: tell long-lived
+     * processes, which go on serving (NULL: nothing to tell). */
+    void (*drain)(void *state);
     /* Shutdown, after in-flight requests ended: stop long-lived processes.
      * Calls done(arg) when finished (may be at once). NULL: nothing to stop. */
     void (*stop)(void *state, void (*done)(void *arg), void *arg);
