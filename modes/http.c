@@ -34,7 +34,6 @@
 #define DAEMON_CHECK_MS 1000
 /* ... and how often, for UPSTREAM_WAIT_MS, while it may still be starting. */
 #define START_CHECK_MS 100
-#define HOSTS_FILE "/etc/hosts"
 
 enum proxy_state {
     PX_FREE,      /* in the free list */
@@ -79,7 +78,7 @@ struct tunnel {
 struct http_mode {
     const struct mode_env *env;
     const struct config *cfg;
-    struct upstream_url url;
+    const struct upstream_url *url; /* the configuration's */
     struct upstream *up;
     struct job *fn;
     bool fn_done;              /* the fprocess exited */
@@ -161,7 +160,7 @@ static void wait_push(struct proxy *p)
     struct timeval tv = {UPSTREAM_WAIT_MS / 1000, (UPSTREAM_WAIT_MS % 1000) * 1000};
     if (!m->wait_head)
         log_info("Waiting up to %gs for the function to accept connections at http://%s",
-                 UPSTREAM_WAIT_MS / 1000.0, m->url.authority);
+                 UPSTREAM_WAIT_MS / 1000.0, m->url->authority);
     evtimer_add(p->wait_timer, &tv);
     p->state = PX_WAIT;
     p->prev = m->wait_tail;
@@ -336,7 +335,7 @@ static void send_head(struct proxy *p)
 
     evio_gather_init(out, upconn_output(p->uc));
 
-    add_request_line(out, r, &p->m->url);
+    add_request_line(out, r, p->m->url);
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         /* Expect was answered by our server; the body streams anyway. */
@@ -345,7 +344,7 @@ static void send_head(struct proxy *p)
         add_header(out, h->name, h->name_len, h->value, h->value_len);
     }
     if (!*r->host)
-        add_header(out, "Host", 4, p->m->url.authority, strlen(p->m->url.authority));
+        add_header(out, "Host", 4, p->m->url->authority, strlen(p->m->url->authority));
     /* Go's http.Client names itself when the client did not. */
     if (!req_header(r, "User-Agent"))
         EVIO_GATHER_LIT(out, "User-Agent: Go-http-client/1.1\r\n");
@@ -758,7 +757,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     /* Go's client error first, then the watchdog's line, which names the
      * configured exec_timeout whatever X-Timeout said. */
     log_error("Upstream HTTP request error: %c%s \"http://%s%s\": context deadline exceeded",
-              p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url.authority,
+              p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url->authority,
               p->r->uri);
     log_go_duration(p->m->cfg->exec_timeout_ms, limit, sizeof(limit));
     log_info("Upstream HTTP killed due to exec_timeout: %s", limit);
@@ -771,7 +770,7 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_error("Upstream HTTP request error: the function did not accept connections at "
-              "http://%s within %gs", p->m->url.authority, UPSTREAM_WAIT_MS / 1000.0);
+              "http://%s within %gs", p->m->url->authority, UPSTREAM_WAIT_MS / 1000.0);
     proxy_fail(p, 502);
 }
 
@@ -857,7 +856,7 @@ static void on_listen_check(void *arg, bool listening)
     if (!m->daemon) {
         m->daemon = true;
         log_info("The function's server still accepts connections at http://%s: serving on "
-                 "while it does", m->url.authority);
+                 "while it does", m->url->authority);
     }
     struct timeval tv = {DAEMON_CHECK_MS / 1000, (DAEMON_CHECK_MS % 1000) * 1000};
     evtimer_add(m->daemon_timer, &tv);
@@ -940,16 +939,6 @@ static int start_function(struct http_mode *m)
 
 /* ---- the mode ---- */
 
-/* The variable the URL came from, to name it in errors (the second wins). */
-static const char *url_variable(char *const *envp)
-{
-    for (char *const *e = envp; e && *e; e++) {
-        if (strncmp(*e, "http_upstream_url=", 18) == 0)
-            return "http_upstream_url";
-    }
-    return "upstream_url";
-}
-
 static void http_free(void *state)
 {
     struct http_mode *m = state;
@@ -966,7 +955,6 @@ static void http_free(void *state)
         tunnel_free(m->tunnels);
     job_free(m->fn);
     upstream_free(m->up);
-    upstream_url_free(&m->url);
     if (m->grace)
         event_free(m->grace);
     if (m->daemon_timer)
@@ -974,27 +962,18 @@ static void http_free(void *state)
     free(m);
 }
 
+/* The configuration has checked that fprocess and upstream_url are set and
+ * that the URL parses. */
 static int http_init(const struct mode_env *env, void **state)
 {
-    char err[256];
     int rc = 1;
     struct http_mode *m = calloc(1, sizeof(*m));
     if (!m)
         return 1;
     m->env = env;
     m->cfg = env->cfg;
-    if (!m->cfg->upstream_url || !m->cfg->argv) {
-        fprintf(stderr, "fwatchdog: %s: not set (required in http mode)\n",
-                m->cfg->argv ? "upstream_url" : "fprocess");
-        rc = 2;
-        goto fail;
-    }
-    if (upstream_parse_url(m->cfg->upstream_url, HOSTS_FILE, &m->url, err, sizeof(err)) != 0) {
-        fprintf(stderr, "fwatchdog: %s: %s\n", url_variable(env->environ), err);
-        rc = 2;
-        goto fail;
-    }
-    m->up = upstream_new(env->base, &m->url, on_upstream_ready, m);
+    m->url = m->cfg->upstream;
+    m->up = upstream_new(env->base, m->url, on_upstream_ready, m);
     m->grace = evtimer_new(env->base, on_grace, m);
     m->daemon_timer = evtimer_new(env->base, on_daemon_timer, m);
     if (!m->up || !m->grace || !m->daemon_timer)

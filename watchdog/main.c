@@ -336,12 +336,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "fwatchdog: %s\n", err);
         return 2;
     }
-    app.mode = mode_find(app.cfg.mode);
-    if (!app.mode) {
-        fprintf(stderr, "fwatchdog: mode: \"%s\" is not available in this build\n", app.cfg.mode);
-        config_free(&app.cfg);
-        return 2;
-    }
+    app.mode = app.cfg.mode;
     /* From here on every line on stderr goes through log.c. */
     log_setup(app.cfg.log_format);
     event_set_log_callback(on_libevent_log);
