@@ -198,7 +198,7 @@ static int load_choice(const struct loader *l, const struct setting *s, const ch
     if (i < 0)
         return -1;
     if (s->type == SETTING_MODE)
-        *(const struct mode **)field = mode_at((size_t)i);
+        *(const struct mode **)field = mode_find(v);
     else
         *(int *)field = i;
     return 0;
@@ -350,6 +350,10 @@ static int check_function_namespace(const struct loader *l, const char *name,
 
 static const char *const log_formats[] = {"text", "json", NULL};
 
+/* Rows load in this order, and a row's default and rules may read the rows
+ * above it: mode first, port before metrics_port, write_timeout before
+ * healthcheck_interval, cgi_headers before prespawn, jwt_auth before
+ * OPENFAAS_*. */
 static const struct setting settings[] = {
     {.name = "mode", .type = SETTING_MODE, FIELD(mode), .def = "streaming", .what = "mode"},
     {.name = "fprocess", .aliases = {"function_process"}, .alias_wins = true,
