@@ -333,6 +333,8 @@ int main(int argc, char **argv)
     ensure_stdio();
     tune_malloc();
     if (config_load(&app.cfg, environ, err, sizeof(err)) != 0) {
+        /* One plain line: the log format is not known (it may be the
+         * invalid value), and it is what an operator reads first. */
         fprintf(stderr, "fwatchdog: %s\n", err);
         return 2;
     }
