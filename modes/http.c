@@ -7,34 +7,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "evio.h"
 #include "fmt.h"
+#include "http_head.h"
 #include "job.h"
 #include "log.h"
 #include "sniff.h"
+#include "tunnel.h"
 #include "mode.h"
 #include "upstream.h"
 
 /* Request body held or queued towards the upstream before the client is
  * paused: bounds memory per request whatever the body size. */
 #define BODY_HIGH (256 * 1024)
-/* Bytes queued towards one side of a tunnel before the other is paused. */
-#define TUNNEL_HIGH (256 * 1024)
 /* How long the function gets to exit after SIGTERM at shutdown. */
-#define STOP_GRACE_MS 5000
 /* How long a request waits for an upstream that does not listen yet. */
 #define UPSTREAM_WAIT_MS 10000
 /* How often a daemonised function's server is checked for. */
 #define DAEMON_CHECK_MS 1000
 /* ... and how often, for UPSTREAM_WAIT_MS, while it may still be starting. */
 #define START_CHECK_MS 100
-#define HOSTS_FILE "/etc/hosts"
 
 enum proxy_state {
     PX_FREE,      /* in the free list */
@@ -56,7 +56,7 @@ struct proxy {
     struct event *timer;       /* exec_timeout / X-Timeout */
     struct evbuffer *body;     /* request body not yet on a connection */
     struct evbuffer *held;     /* response body held while its type is sniffed */
-    struct proxy *prev, *next; /* waiting list or free list */
+    TAILQ_ENTRY(proxy) link;   /* waiting list or free list */
     bool body_end;             /* the client sent the whole body */
     bool body_sent;            /* body bytes went to a connection: no retry */
     bool retried;
@@ -68,18 +68,10 @@ struct proxy {
     struct event *wait_timer;  /* bound on PX_WAIT */
 };
 
-/* A byte pipe after a 101: side 0 is the client, side 1 the upstream. */
-struct tunnel {
-    struct http_mode *m;
-    struct bufferevent *side[2];
-    struct tunnel *prev, *next;
-    bool closing;              /* one side is gone: flushing the other */
-};
-
 struct http_mode {
     const struct mode_env *env;
     const struct config *cfg;
-    struct upstream_url url;
+    const struct upstream_url *url; /* the configuration's */
     struct upstream *up;
     struct job *fn;
     bool fn_done;              /* the fprocess exited */
@@ -91,9 +83,9 @@ struct http_mode {
     bool stopping;
     struct mode_stop stop;
     struct event *grace;
-    struct proxy *wait_head, *wait_tail;
-    struct proxy *free_list;
-    struct tunnel *tunnels;
+    TAILQ_HEAD(, proxy) waiting; /* for the upstream to listen, oldest first */
+    TAILQ_HEAD(, proxy) spare;   /* free */
+    struct tunnels tunnels;    /* after a 101 */
 };
 
 static void start_exchange(struct proxy *p);
@@ -117,10 +109,9 @@ static void proxy_destroy(struct proxy *p)
 
 static struct proxy *proxy_get(struct http_mode *m)
 {
-    struct proxy *p = m->free_list;
+    struct proxy *p = TAILQ_FIRST(&m->spare);
     if (p) {
-        m->free_list = p->next;
-        p->next = NULL;
+        TAILQ_REMOVE(&m->spare, p, link);
         return p;
     }
     p = calloc(1, sizeof(*p));
@@ -140,17 +131,8 @@ static struct proxy *proxy_get(struct http_mode *m)
 
 static void wait_unlink(struct proxy *p)
 {
-    struct http_mode *m = p->m;
     evtimer_del(p->wait_timer);
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        m->wait_head = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        m->wait_tail = p->prev;
-    p->prev = p->next = NULL;
+    TAILQ_REMOVE(&p->m->waiting, p, link);
 }
 
 /* A request waits for the upstream to listen, but never without bound and
@@ -158,19 +140,12 @@ static void wait_unlink(struct proxy *p)
 static void wait_push(struct proxy *p)
 {
     struct http_mode *m = p->m;
-    struct timeval tv = {UPSTREAM_WAIT_MS / 1000, (UPSTREAM_WAIT_MS % 1000) * 1000};
-    if (!m->wait_head)
+    if (TAILQ_EMPTY(&m->waiting))
         log_info("Waiting up to %gs for the function to accept connections at http://%s",
-                 UPSTREAM_WAIT_MS / 1000.0, m->url.authority);
-    evtimer_add(p->wait_timer, &tv);
+                 UPSTREAM_WAIT_MS / 1000.0, m->url->authority);
+    clock_arm(p->wait_timer, UPSTREAM_WAIT_MS);
     p->state = PX_WAIT;
-    p->prev = m->wait_tail;
-    p->next = NULL;
-    if (m->wait_tail)
-        m->wait_tail->next = p;
-    else
-        m->wait_head = p;
-    m->wait_tail = p;
+    TAILQ_INSERT_TAIL(&m->waiting, p, link);
 }
 
 /* Forget the request and go back to the free list. The caller answers
@@ -189,8 +164,7 @@ static void proxy_release(struct proxy *p)
     p->uc = NULL;
     p->state = PX_FREE;
     p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
-    p->next = m->free_list;
-    m->free_list = p;
+    TAILQ_INSERT_HEAD(&m->spare, p, link);
 }
 
 /* X-Duration-Seconds in Go's "%f": six decimals. */
@@ -228,76 +202,6 @@ static void proxy_fail(struct proxy *p, int status)
 
 /* ---- the request head towards the upstream ---- */
 
-static void add_str(struct evio_gather *out, const char *s)
-{
-    evio_gather_add(out, s, strlen(s));
-}
-
-static void add_header(struct evio_gather *out, const char *name, size_t nlen, const char *val,
-                       size_t vlen)
-{
-    evio_gather_add(out, name, nlen);
-    evio_gather_add(out, ": ", 2);
-    evio_gather_add(out, val, vlen);
-    evio_gather_add(out, "\r\n", 2);
-}
-
-static bool name_is(const struct header *h, const char *name, size_t len)
-{
-    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
-}
-#define NAME_IS(h, lit) name_is((h), lit, sizeof(lit) - 1)
-
-/* Is name one of the comma-separated tokens of a Connection value? */
-static bool in_token_list(const char *list, const char *name, size_t len)
-{
-    while (list && *list) {
-        list += strspn(list, " \t,");
-        size_t n = strcspn(list, " \t,");
-        if (n == len && strncasecmp(list, name, len) == 0)
-            return true;
-        list += n;
-    }
-    return false;
-}
-
-/* Headers meant for one hop only (RFC 9110 7.6.1), plus those this
- * proxy sets itself. */
-static bool hop_by_hop(const struct header *h, const char *connection, bool upgrade)
-{
-    if (NAME_IS(h, "Connection") || NAME_IS(h, "Keep-Alive") || NAME_IS(h, "TE") ||
-        NAME_IS(h, "Trailer") || NAME_IS(h, "Transfer-Encoding") || NAME_IS(h, "Content-Length"))
-        return true;
-    if (h->name_len >= 5 && strncasecmp(h->name, "Proxy", 5) == 0)
-        return true;
-    if (NAME_IS(h, "Upgrade"))
-        return !upgrade;
-    return connection && in_token_list(connection, h->name, h->name_len);
-}
-
-static bool is_upgrade(const struct request *r)
-{
-    return req_header(r, "Upgrade") && in_token_list(req_header(r, "Connection"), "upgrade", 7);
-}
-
-/* The request line: prefix + the original request-target. */
-static void add_request_line(struct evio_gather *out, const struct request *r,
-                             const struct upstream_url *url)
-{
-    const char *target = r->uri;
-    add_str(out, r->method);
-    evio_gather_add(out, " ", 1);
-    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
-        /* absolute-form: keep the path; the upstream is ours to name */
-        const char *path = strchr(strstr(target, "//") + 2, '/');
-        target = path ? path : "/";
-    }
-    if (target[0] == '/')
-        evio_gather_add(out, url->prefix, url->prefix_len);
-    add_str(out, target);
-    evio_gather_add(out, " HTTP/1.1\r\n", 11);
-}
-
 /* Content-Length when the client sent one (or the body was buffered),
  * chunked only when the client itself sent chunked. */
 static bool needs_length(const char *method)
@@ -305,55 +209,23 @@ static bool needs_length(const char *method)
     return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 }
 
-static void add_framing(struct proxy *p, struct evio_gather *out)
+static int64_t upstream_length(struct proxy *p)
 {
     const struct request *r = p->r;
-    char num[FMT_U64_LEN];
-    int64_t len = -1;
-
     if (p->m->cfg->buffer_req_body && (r->has_body || r->content_length >= 0))
-        len = (int64_t)evbuffer_get_length(p->body);
-    else if (r->chunked)
-        p->chunked_out = true;
-    else if (r->content_length >= 0)
-        len = r->content_length;
-    else if (needs_length(r->method))
-        len = 0; /* Go's client says so for a bodiless POST, PUT or PATCH */
-    if (p->chunked_out)
-        evio_gather_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    if (len >= 0) {
-        add_header(out, "Content-Length", 14, num, fmt_u64(num, (uint64_t)len));
-    }
+        return (int64_t)evbuffer_get_length(p->body);
+    if (r->chunked)
+        return -1;
+    if (r->content_length >= 0)
+        return r->content_length;
+    return needs_length(r->method) ? 0 : -1; /* Go's client says 0 for a bodiless POST */
 }
 
 static void send_head(struct proxy *p)
 {
-    struct evio_gather g;
-    struct evio_gather *out = &g;
-    const struct request *r = p->r;
-    const char *connection = req_header(r, "Connection");
-    bool upgrade = is_upgrade(r);
-
-    evio_gather_init(out, upconn_output(p->uc));
-
-    add_request_line(out, r, &p->m->url);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const struct header *h = &r->headers[i];
-        /* Expect was answered by our server; the body streams anyway. */
-        if (hop_by_hop(h, connection, upgrade) || NAME_IS(h, "Expect"))
-            continue;
-        add_header(out, h->name, h->name_len, h->value, h->value_len);
-    }
-    if (!*r->host)
-        add_header(out, "Host", 4, p->m->url.authority, strlen(p->m->url.authority));
-    /* Go's http.Client names itself when the client did not. */
-    if (!req_header(r, "User-Agent"))
-        EVIO_GATHER_LIT(out, "User-Agent: Go-http-client/1.1\r\n");
-    if (upgrade)
-        evio_gather_add(out, "Connection: Upgrade\r\n", 21);
-    add_framing(p, out);
-    evio_gather_add(out, "\r\n", 2);
-    evio_gather_flush(out);
+    int64_t len = upstream_length(p);
+    p->chunked_out = len < 0 && p->r->chunked;
+    http_head_write(upconn_output(p->uc), p->r, p->m->url, len, p->chunked_out);
 }
 
 /* ---- the request body towards the upstream ---- */
@@ -427,102 +299,10 @@ static void on_client_abort(void *arg)
 static const struct req_handler proxy_req_ops = {on_req_body, on_req_body_end, on_client_drain,
                                                  on_client_abort};
 
-/* ---- tunnels (after a 101) ---- */
-
-static void tunnel_free(struct tunnel *t)
-{
-    struct http_mode *m = t->m;
-    for (int i = 0; i < 2; i++) {
-        if (t->side[i])
-            bufferevent_free(t->side[i]);
-    }
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        m->tunnels = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    free(t);
-}
-
-static int tunnel_side(const struct tunnel *t, const struct bufferevent *bev)
-{
-    return bev == t->side[0] ? 0 : 1;
-}
-
-static void tunnel_pipe(struct tunnel *t, int from)
-{
-    struct bufferevent *src = t->side[from], *dst = t->side[!from];
-    struct evbuffer *out = bufferevent_get_output(dst);
-    evbuffer_add_buffer(out, bufferevent_get_input(src));
-    /* The other side's write callback (output empty) turns reading back on. */
-    if (evbuffer_get_length(out) > TUNNEL_HIGH)
-        bufferevent_disable(src, EV_READ);
-}
-
-static void on_tunnel_read(struct bufferevent *bev, void *arg)
-{
-    struct tunnel *t = arg;
-    tunnel_pipe(t, tunnel_side(t, bev));
-}
-
-static void on_tunnel_write(struct bufferevent *bev, void *arg)
-{
-    struct tunnel *t = arg;
-    int i = tunnel_side(t, bev);
-    if (t->closing)
-        tunnel_free(t);
-    else
-        bufferevent_enable(t->side[!i], EV_READ);
-}
-
-/* Either side closed: deliver what it sent, then close the other. */
-static void on_tunnel_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct tunnel *t = arg;
-    int i = tunnel_side(t, bev);
-    struct bufferevent *other = t->side[!i];
-    (void)what;
-    if (other && !t->closing)
-        evbuffer_add_buffer(bufferevent_get_output(other), bufferevent_get_input(bev));
-    bufferevent_free(bev);
-    t->side[i] = NULL;
-    t->closing = true;
-    if (!other || evbuffer_get_length(bufferevent_get_output(other)) == 0) {
-        tunnel_free(t);
-        return;
-    }
-    int64_t ms = t->m->cfg->write_timeout_ms;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    bufferevent_disable(other, EV_READ);
-    bufferevent_set_timeouts(other, NULL, &tv);
-}
-
-static void tunnel_start(struct http_mode *m, struct tunnel *t, struct bufferevent *client,
-                         struct bufferevent *up)
-{
-    t->m = m;
-    t->side[0] = client;
-    t->side[1] = up;
-    t->next = m->tunnels;
-    if (m->tunnels)
-        m->tunnels->prev = t;
-    m->tunnels = t;
-    for (int i = 0; i < 2; i++) {
-        bufferevent_setcb(t->side[i], on_tunnel_read, on_tunnel_write, on_tunnel_event, t);
-        bufferevent_setwatermark(t->side[i], EV_READ | EV_WRITE, 0, 0);
-        bufferevent_set_timeouts(t->side[i], NULL, NULL);
-        bufferevent_enable(t->side[i], EV_READ | EV_WRITE);
-    }
-    /* Bytes that came with either head. */
-    tunnel_pipe(t, 0);
-    tunnel_pipe(t, 1);
-}
-
 static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
 {
     struct http_mode *m = p->m;
-    struct tunnel *t = is_upgrade(p->r) ? calloc(1, sizeof(*t)) : NULL;
+    struct tunnel *t = http_is_upgrade(p->r) ? tunnel_alloc() : NULL;
     if (!t) {
         log_error("Upstream answered 101 to a request that did not ask for an upgrade");
         log_error("Upstream HTTP request error: unexpected 101 from the function");
@@ -539,11 +319,11 @@ static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
     EVIO_GATHER_LIT(&out, "HTTP/1.1 101 Switching Protocols\r\n");
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
-        add_header(&out, h->name, h->name_len, h->value, h->value_len);
+        http_gather_header(&out, h->name, h->name_len, h->value, h->value_len);
     }
     EVIO_GATHER_LIT(&out, "\r\n");
     evio_gather_flush(&out);
-    tunnel_start(m, t, client, up);
+    tunnel_start(&m->tunnels, t, client, up);
 }
 
 /* ---- the response from the upstream ---- */
@@ -589,16 +369,16 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
         return;
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
-        if (NAME_IS(&resp->headers[i], "Connection"))
+        if (HTTP_HEADER_IS(&resp->headers[i], "Connection"))
             connection = resp->headers[i].value;
-        if (NAME_IS(&resp->headers[i], "Content-Type"))
+        if (HTTP_HEADER_IS(&resp->headers[i], "Content-Type"))
             type = true;
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
         /* Go's server drops a 304's Content-Type. */
-        if (!hop_by_hop(h, connection, false) &&
-            !(resp->status == 304 && NAME_IS(h, "Content-Type")))
+        if (!http_hop_by_hop(h, connection, false) &&
+            !(resp->status == 304 && HTTP_HEADER_IS(h, "Content-Type")))
             resp_header(r, h->name, h->value);
     }
     set_duration(r);
@@ -731,7 +511,7 @@ static void on_upstream_ready(void *arg)
 {
     struct http_mode *m = arg;
     struct proxy *p;
-    while ((p = m->wait_head)) {
+    while ((p = TAILQ_FIRST(&m->waiting))) {
         wait_unlink(p);
         p->state = PX_FREE;
         try_start(p);
@@ -758,7 +538,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     /* Go's client error first, then the watchdog's line, which names the
      * configured exec_timeout whatever X-Timeout said. */
     log_error("Upstream HTTP request error: %c%s \"http://%s%s\": context deadline exceeded",
-              p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url.authority,
+              p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url->authority,
               p->r->uri);
     log_go_duration(p->m->cfg->exec_timeout_ms, limit, sizeof(limit));
     log_info("Upstream HTTP killed due to exec_timeout: %s", limit);
@@ -771,7 +551,7 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_error("Upstream HTTP request error: the function did not accept connections at "
-              "http://%s within %gs", p->m->url.authority, UPSTREAM_WAIT_MS / 1000.0);
+              "http://%s within %gs", p->m->url->authority, UPSTREAM_WAIT_MS / 1000.0);
     proxy_fail(p, 502);
 }
 
@@ -802,8 +582,7 @@ static void http_handle(void *state, struct request *r)
     p->body_end = !r->has_body;
     int64_t ms = p->timeout_ms = request_timeout(m->cfg, r);
     if (ms > 0) {
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-        evtimer_add(p->timer, &tv);
+        clock_arm(p->timer, ms);
     }
     req_attach(r, &proxy_req_ops, p);
     try_start(p);
@@ -822,7 +601,7 @@ static void describe_exit(int code, char *buf, size_t len)
 static void fail_waiting(struct http_mode *m)
 {
     struct proxy *p;
-    while ((p = m->wait_head))
+    while ((p = TAILQ_FIRST(&m->waiting)))
         proxy_fail(p, 502);
 }
 
@@ -846,8 +625,7 @@ static void on_listen_check(void *arg, bool listening)
         return;
     if (!listening && m->fn_result == 0 && !m->daemon && m->start_checks-- > 0) {
         /* Exited 0 at once: a daemon may still be starting its server. */
-        struct timeval tv = {0, START_CHECK_MS * 1000};
-        evtimer_add(m->daemon_timer, &tv);
+        clock_arm(m->daemon_timer, START_CHECK_MS);
         return;
     }
     if (!listening) {
@@ -857,10 +635,9 @@ static void on_listen_check(void *arg, bool listening)
     if (!m->daemon) {
         m->daemon = true;
         log_info("The function's server still accepts connections at http://%s: serving on "
-                 "while it does", m->url.authority);
+                 "while it does", m->url->authority);
     }
-    struct timeval tv = {DAEMON_CHECK_MS / 1000, (DAEMON_CHECK_MS % 1000) * 1000};
-    evtimer_add(m->daemon_timer, &tv);
+    clock_arm(m->daemon_timer, DAEMON_CHECK_MS);
 }
 
 static void on_daemon_timer(evutil_socket_t fd, short what, void *arg)
@@ -896,7 +673,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_warn("Function process still running %gs after SIGTERM: sending SIGKILL",
-             STOP_GRACE_MS / 1000.0);
+             (double)m->cfg->function_grace_ms / 1000.0);
     job_signal(m->fn, SIGKILL);
 }
 
@@ -940,33 +717,21 @@ static int start_function(struct http_mode *m)
 
 /* ---- the mode ---- */
 
-/* The variable the URL came from, to name it in errors (the second wins). */
-static const char *url_variable(char *const *envp)
-{
-    for (char *const *e = envp; e && *e; e++) {
-        if (strncmp(*e, "http_upstream_url=", 18) == 0)
-            return "http_upstream_url";
-    }
-    return "upstream_url";
-}
-
 static void http_free(void *state)
 {
     struct http_mode *m = state;
     struct proxy *p;
     if (!m)
         return;
-    while (m->wait_head)
-        proxy_release(m->wait_head);
-    while ((p = m->free_list)) {
-        m->free_list = p->next;
+    while ((p = TAILQ_FIRST(&m->waiting)))
+        proxy_release(p);
+    while ((p = TAILQ_FIRST(&m->spare))) {
+        TAILQ_REMOVE(&m->spare, p, link);
         proxy_destroy(p);
     }
-    while (m->tunnels)
-        tunnel_free(m->tunnels);
+    tunnels_close(&m->tunnels);
     job_free(m->fn);
     upstream_free(m->up);
-    upstream_url_free(&m->url);
     if (m->grace)
         event_free(m->grace);
     if (m->daemon_timer)
@@ -974,27 +739,21 @@ static void http_free(void *state)
     free(m);
 }
 
+/* The configuration has checked that fprocess and upstream_url are set and
+ * that the URL parses. */
 static int http_init(const struct mode_env *env, void **state)
 {
-    char err[256];
     int rc = 1;
     struct http_mode *m = calloc(1, sizeof(*m));
     if (!m)
         return 1;
     m->env = env;
     m->cfg = env->cfg;
-    if (!m->cfg->upstream_url || !m->cfg->argv) {
-        fprintf(stderr, "fwatchdog: %s: not set (required in http mode)\n",
-                m->cfg->argv ? "upstream_url" : "fprocess");
-        rc = 2;
-        goto fail;
-    }
-    if (upstream_parse_url(m->cfg->upstream_url, HOSTS_FILE, &m->url, err, sizeof(err)) != 0) {
-        fprintf(stderr, "fwatchdog: %s: %s\n", url_variable(env->environ), err);
-        rc = 2;
-        goto fail;
-    }
-    m->up = upstream_new(env->base, &m->url, on_upstream_ready, m);
+    TAILQ_INIT(&m->waiting);
+    TAILQ_INIT(&m->spare);
+    tunnels_init(&m->tunnels, env->cfg->write_timeout_ms);
+    m->url = m->cfg->upstream;
+    m->up = upstream_new(env->base, m->url, on_upstream_ready, m);
     m->grace = evtimer_new(env->base, on_grace, m);
     m->daemon_timer = evtimer_new(env->base, on_daemon_timer, m);
     if (!m->up || !m->grace || !m->daemon_timer)
@@ -1023,15 +782,23 @@ static void http_stop(void *state, void (*done)(void *arg), void *arg)
     m->stop = (struct mode_stop){done, arg};
     evtimer_del(m->daemon_timer);
     upstream_close_idle(m->up);
-    while (m->tunnels)
-        tunnel_free(m->tunnels);
+    tunnels_close(&m->tunnels);
     if (m->fn_done) {
         mode_stop_finish(&m->stop, m->grace);
         return;
     }
     job_signal(m->fn, SIGTERM);
-    struct timeval tv = {STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000};
-    evtimer_add(m->grace, &tv);
+    clock_arm(m->grace, m->cfg->function_grace_ms);
+}
+
+/* forward_sigterm: the function hears of the shutdown when the drain
+ * starts, so it can stop taking new work itself; requests still reach it
+ * until the drain ends. */
+static void http_drain(void *state)
+{
+    struct http_mode *m = state;
+    if (!m->fn_done)
+        job_signal(m->fn, SIGTERM);
 }
 
 const struct mode mode_http = {
@@ -1039,6 +806,7 @@ const struct mode mode_http = {
     .init = http_init,
     .ready = http_ready,
     .handle = http_handle,
+    .drain = http_drain,
     .stop = http_stop,
     .free = http_free,
 };

@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mode.h"
 
@@ -48,17 +49,6 @@ struct prespawn {
     struct mode_stop stop;
 };
 
-static int64_t ms_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
-static struct timeval ms_tv(int64_t ms)
-{
-    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
-}
 
 static int idle_count(const struct prespawn *ps)
 {
@@ -113,8 +103,7 @@ static void schedule_refill(struct prespawn *ps)
         return;
     int64_t delay = ps->immediate_exits == 0 ? 0
                                              : (int64_t)RETRY_BASE_MS << (ps->immediate_exits - 1);
-    struct timeval tv = ms_tv(delay);
-    evtimer_add(ps->refill, &tv);
+    clock_arm(ps->refill, delay);
 }
 
 static void note_immediate_failure(struct prespawn *ps)
@@ -150,7 +139,7 @@ static bool check_stop(struct prespawn *ps)
         mode_stop_finish(&ps->stop, ps->stop_timer);
         return true;
     }
-    if (ms_since(&ps->stop_start) < STOP_GRACE_MS)
+    if (clock_ms_since(&ps->stop_start) < STOP_GRACE_MS)
         return false;
     log_warn("prespawn: idle function processes not reaped %gs after SIGKILL; not waiting longer",
              STOP_GRACE_MS / 1000.0);
@@ -177,7 +166,7 @@ static void idle_done(void *arg, int result)
 {
     struct slot *s = arg;
     struct prespawn *ps = s->ps;
-    int64_t lived = ms_since(&s->started);
+    int64_t lived = clock_ms_since(&s->started);
     job_free(s->job);
     s->job = NULL;
     if (ps->stopping) {
@@ -231,8 +220,7 @@ static void on_stop_poll(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (check_stop(ps))
         return;
-    struct timeval tv = ms_tv(STOP_POLL_MS);
-    evtimer_add(ps->stop_timer, &tv);
+    clock_arm(ps->stop_timer, STOP_POLL_MS);
 }
 
 struct prespawn *prespawn_new(const struct job_params *p, int n)

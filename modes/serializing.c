@@ -11,9 +11,8 @@
 static void serial_answer(const struct mode_env *env, struct request *r, int result, const char *why,
                           struct evbuffer *out)
 {
-    const char *ct = env->cfg->content_type ? env->cfg->content_type : "application/octet-stream";
     fork_set_duration(r);
-    resp_header(r, "Content-Type", ct);
+    resp_header(r, "Content-Type", env->cfg->content_type);
     if (result != 0) {
         /* Go logs the error text, and its request line says 200 with that
          * text's size; its answer is the text alone (a timeout: 504 here). */

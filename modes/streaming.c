@@ -26,7 +26,7 @@ static void stream_free(struct stream *s)
 static void start_response(struct stream *s)
 {
     const struct config *cfg = s->env->cfg;
-    resp_header(s->r, "Content-Type", cfg->content_type ? cfg->content_type : "application/octet-stream");
+    resp_header(s->r, "Content-Type", cfg->content_type);
     resp_start(s->r, 200, -1);
 }
 

@@ -1,5 +1,6 @@
 /* Configuration: the environment parsed once into one read-only struct.
- * Every default and every error message lives in config.c. */
+ * Every setting is a row of the table in settings.c, which holds its
+ * names, default, rules and help; config.c holds the value syntaxes. */
 #ifndef FW_CONFIG_H
 #define FW_CONFIG_H
 
@@ -10,10 +11,13 @@
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
+struct mode;
+struct upstream_url;
+
 struct config {
+    const struct mode *mode;
     char *fprocess;           /* raw command string; NULL when unset */
     char **argv;              /* fprocess split into words (NULL-terminated); NULL when unset */
-    const char *mode;         /* "streaming", "serializing", "http", "static", "classic" */
     int port;                 /* port, else PORT, else 8080 */
     int metrics_port;         /* 0 = disabled */
     int64_t read_timeout_ms;
@@ -21,24 +25,36 @@ struct config {
     int64_t exec_timeout_ms;  /* 0 = none */
     int64_t healthcheck_interval_ms;
     char *upstream_url;       /* NULL when unset */
+    struct upstream_url *upstream; /* http mode: upstream_url parsed; NULL in the others */
     bool buffer_req_body;
-    char *content_type;       /* NULL when unset (modes pick their default) */
+    /* http mode: time the function gets between SIGTERM and SIGKILL at shutdown */
+    int64_t function_grace_ms;
+    /* http mode: the function gets SIGTERM when the drain starts */
+    bool forward_sigterm;
+    char *content_type;       /* NULL in classic mode when unset: the request's */
     char *static_path;
     int max_inflight;         /* 0 = no limit */
+    /* fork modes and http: requests over max_inflight wait in a FIFO queue
+     * of this size; 0 = no queue */
+    int max_queue;
+    int64_t queue_timeout_ms; /* how long a request may wait in that queue; > 0 */
+    int max_connections;
+    int64_t max_request_body; /* bytes; 0 = unlimited */
     bool suppress_lock;
     bool prefix_logs;
-    size_t log_buffer_size;
+    int64_t log_buffer_size;  /* accepted for compatibility; lines are never cut */
     bool log_callid;
+    enum log_format log_format;
     char *ready_path;         /* NULL when unset or empty */
     bool cgi_headers;
+    /* streaming, serializing, classic: the function's stdout starts with
+     * a CGI header block */
+    bool cgi_response;
+    int prespawn;             /* fork modes: processes kept started and idle; 0 = off */
     bool combine_output;      /* classic */
     bool write_debug;         /* classic */
     bool marshal_request;     /* classic */
     bool debug_headers;       /* classic: request and response headers on stdout */
-    enum log_format log_format;
-    int64_t max_request_body; /* bytes; 0 = unlimited */
-    int max_connections;
-    int prespawn;             /* fork modes: processes kept started and idle; 0 = off */
     char *lock_path;          /* $TMPDIR/.lock or /tmp/.lock */
     /* jwt_auth: OpenFaaS IAM function tokens (auth.c) */
     bool jwt_auth;
@@ -47,8 +63,8 @@ struct config {
     char *jwt_auth_discovery_url; /* NULL: the gateway's, or 127.0.0.1:8000's (local) */
     char *function_name;      /* OPENFAAS_NAME; set when jwt_auth */
     char *function_namespace; /* OPENFAAS_NAMESPACE, else the service account's; set when jwt_auth */
-    char *resolv_conf;        /* NULL: /etc/resolv.conf */
-    char *hosts_file;         /* NULL: /etc/hosts */
+    char *resolv_conf;
+    char *hosts_file;
 };
 
 /* Parse envp into cfg. On error returns -1 and writes one line (no newline)
@@ -61,11 +77,18 @@ void config_free(struct config *cfg);
 int config_parse_duration(const char *s, int64_t *out_ms);
 /* "true"/"1" -> true, "false"/"0"/"" -> false, else -1. */
 int config_parse_bool(const char *s, bool *out);
+/* A whole decimal integer in [min, max]. 0 / -1. */
+int config_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Bytes: an integer with an optional k, M or G suffix (1024-based). 0 / -1. */
+int config_parse_size(const char *s, int64_t *out);
 /* Split a command on spaces; single and double quotes group words.
  * Returns a NULL-terminated malloc'd argv (free with config_free_argv),
  * NULL with a message in err on unbalanced quotes or an empty command. */
 char **config_split_command(const char *s, char *err, size_t errlen);
 void config_free_argv(char **argv);
+/* Formats one line into err (when err is not NULL) and returns -1. */
+int config_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The lock file path for an environment ($TMPDIR/.lock, default /tmp/.lock). */
 char *config_lock_path(char *const *envp);
 

@@ -261,6 +261,8 @@ static int setup_metrics(struct app *app)
         log_error("metrics: out of memory");
         return -1;
     }
+    if (app->cfg.max_queue > 0)
+        metrics_queue_enable(app->metrics);
     return metrics_listen(app->metrics, app->base, app->cfg.metrics_port);
 }
 
@@ -333,15 +335,12 @@ int main(int argc, char **argv)
     ensure_stdio();
     tune_malloc();
     if (config_load(&app.cfg, environ, err, sizeof(err)) != 0) {
+        /* One plain line: the log format is not known (it may be the
+         * invalid value), and it is what an operator reads first. */
         fprintf(stderr, "fwatchdog: %s\n", err);
         return 2;
     }
-    app.mode = mode_find(app.cfg.mode);
-    if (!app.mode) {
-        fprintf(stderr, "fwatchdog: mode: \"%s\" is not available in this build\n", app.cfg.mode);
-        config_free(&app.cfg);
-        return 2;
-    }
+    app.mode = app.cfg.mode;
     /* From here on every line on stderr goes through log.c. */
     log_setup(app.cfg.log_format);
     event_set_log_callback(on_libevent_log);

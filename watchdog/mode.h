@@ -4,6 +4,7 @@
 #define FW_MODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "request.h"
@@ -71,7 +72,24 @@ extern const struct mode mode_http;
 extern const struct mode mode_static;
 extern const struct mode mode_classic;
 
+/* Each mode's bit: a setting names the modes it applies to as a mask. */
+enum {
+    MODE_STREAMING = 1u << 0,
+    MODE_SERIALIZING = 1u << 1,
+    MODE_HTTP = 1u << 2,
+    MODE_STATIC = 1u << 3,
+    MODE_CLASSIC = 1u << 4,
+};
+/* The modes that start a process per request. */
+#define MODES_FORK (MODE_STREAMING | MODE_SERIALIZING | MODE_CLASSIC)
+#define MODES_ALL (MODES_FORK | MODE_HTTP | MODE_STATIC)
+
 /* By name; NULL when unknown. */
 const struct mode *mode_find(const char *name);
+/* The i-th mode, in the order settings, messages and --help list them;
+ * NULL past the last. */
+const struct mode *mode_at(size_t i);
+/* The MODE_* bit of a mode of the table; 0 for any other. */
+unsigned mode_bit(const struct mode *m);
 
 #endif

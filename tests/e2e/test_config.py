@@ -17,8 +17,11 @@ ALL_VARIABLES = [
     "content_type", "static_path", "max_inflight", "suppress_lock", "prefix_logs",
     "log_buffer_size", "log_callid", "ready_path", "cgi_headers", "combine_output",
     "write_debug", "marshal_request", "log_format", "max_request_body",
-    "max_connections", "prespawn",
+    "max_connections", "prespawn", "PORT", "TMPDIR", "max_queue", "queue_timeout",
+    "cgi_response", "function_grace", "forward_sigterm",
 ]
+
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
 
 
 def run_cli(args, env=None, timeout=5):
@@ -52,6 +55,64 @@ def test_help_lists_every_setting_with_defaults(tmp_path):
     for default in ["8080", "8081", "30s", "streaming", "/home/app/public",
                     "65536", "application/octet-stream"]:
         assert default in out, f"--help lacks default {default!r}"
+
+
+def help_settings(text):
+    """variable -> (aliases, default) from --help's table. An alias row says
+    "same as NAME"; a default in parentheses is words, not a value; other
+    modes' defaults end the meaning: "(classic: 5s)"."""
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.split() == ["VARIABLE", "DEFAULT", "MEANING"])
+    head = lines[start]
+    at_default, at_meaning = head.index("DEFAULT"), head.index("MEANING")
+    rows = [(l[:at_default].strip(), l[at_default:at_meaning].strip(), l[at_meaning:].strip())
+            for l in lines[start + 1:] if l.strip()]
+    modes = dict((n, m) for n, _, m in rows)["mode"].replace(" or ", ", ").split(", ")
+    per_mode = re.compile(r" \(((?:%s)(?:, (?:%s))*): ([^()]+)\)$" % ("|".join(modes), "|".join(modes)))
+    settings, aliases = {}, {}
+    for name, default, meaning in rows:
+        alias_of = re.match(r"same as (\S+);", meaning)
+        if alias_of:
+            aliases.setdefault(alias_of.group(1), []).append(name)
+            continue
+        if default.startswith("(") and default.endswith(")"):
+            default = default[1:-1]
+        other = per_mode.search(meaning)
+        if other:
+            default += " (%s: %s)" % other.groups()
+        settings[name] = default
+    return {n: (aliases.get(n, []), d) for n, d in settings.items()}
+
+
+def readme_settings():
+    """variable -> (aliases, default) from the README's Configuration table:
+    "`name` / `alias`" and the default cell without its code marks."""
+    with open(README) as f:
+        section = f.read().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    settings = {}
+    for row in section.splitlines():
+        if not row.startswith("| `"):
+            continue
+        cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+        names = re.findall(r"`([^`]+)`", cells[0])
+        settings[names[0]] = (names[1:], cells[1].replace("`", ""))
+    return settings
+
+
+def test_readme_settings_match_help(tmp_path):
+    """The README's table and --help (made from the settings table) name the
+    same variables, aliases and defaults."""
+    r = run_cli(["--help"], {"TMPDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    shown, documented = help_settings(r.stdout.decode()), readme_settings()
+    assert len(shown) > 30 and len(documented) > 30
+    only_help = sorted(set(shown) - set(documented))
+    only_readme = sorted(set(documented) - set(shown))
+    assert not only_help and not only_readme, \
+        f"in --help only: {only_help}; in the README only: {only_readme}"
+    differ = {n: {"help": shown[n], "README": documented[n]}
+              for n in shown if shown[n] != documented[n]}
+    assert not differ, f"aliases or defaults differ: {differ}"
 
 
 def test_run_healthcheck_follows_lock_file(watchdog, tmp_path):
@@ -102,6 +163,17 @@ INVALID = [
     ({"jwt_auth": "true", "mode": "static", "fprocess": None}, "OPENFAAS_NAME"),
     ({"jwt_auth": "true", "mode": "classic"}, "OPENFAAS_NAME"),
     ({"jwt_auth": "yes"}, "jwt_auth"),
+    ({"max_queue": "-1"}, "max_queue"),
+    ({"max_queue": "many"}, "max_queue"),
+    ({"queue_timeout": "0"}, "queue_timeout"),
+    ({"queue_timeout": "soon"}, "queue_timeout"),
+    ({"cgi_response": "yes"}, "cgi_response"),
+    ({"function_grace": "later"}, "function_grace"),
+    ({"forward_sigterm": "2"}, "forward_sigterm"),
+    ({"mode": "http", "upstream_url": "http://127.0.0.1"}, "upstream_url"),
+    ({"mode": "http", "http_upstream_url": "http://no-such-host.invalid:1"}, "http_upstream_url"),
+    ({"mode": "http", "upstream_url": "http://127.0.0.1:1", "log_format": "json",
+      "http_upstream_url": "http://127.0.0.1:1/?q"}, "http_upstream_url"),
 ]
 
 
@@ -128,6 +200,13 @@ def test_invalid_setting_exits_2_naming_variable(env, var, tmp_path):
 def test_go_durations_and_bare_seconds_accepted(watchdog):
     wd = watchdog({"fprocess": "cat", "read_timeout": "1m30s", "write_timeout": "10s",
                    "exec_timeout": "2", "healthcheck_interval": "1500ms"})
+    r = wd.request("POST", "/", b"hi")
+    assert (r.status, r.body) == (200, b"hi")
+
+
+def test_new_settings_accepted(watchdog):
+    wd = watchdog({"fprocess": "cat", "max_queue": "10", "queue_timeout": "1m30s",
+                   "cgi_response": "false", "function_grace": "2", "forward_sigterm": "1"})
     r = wd.request("POST", "/", b"hi")
     assert (r.status, r.body) == (200, b"hi")
 

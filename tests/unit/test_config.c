@@ -3,6 +3,9 @@
 
 #include "check.h"
 #include "config.h"
+#include "mode.h"
+#include "settings.h"
+#include "upstream.h"
 
 #define ENV(...) ((char *const[]){__VA_ARGS__, NULL})
 
@@ -106,7 +109,7 @@ static void test_defaults(void)
     CHECK_STR(c.fprocess, "cat");
     CHECK_STR(c.argv[0], "cat");
     CHECK(c.argv[1] == NULL);
-    CHECK_STR(c.mode, "streaming");
+    CHECK_STR(c.mode->name, "streaming");
     CHECK(c.port == 8080);
     CHECK(c.metrics_port == 8081);
     CHECK(c.read_timeout_ms == 30000);
@@ -115,7 +118,7 @@ static void test_defaults(void)
     CHECK(c.healthcheck_interval_ms == 30000);
     CHECK(c.upstream_url == NULL);
     CHECK(!c.buffer_req_body);
-    CHECK(c.content_type == NULL);
+    CHECK_STR(c.content_type, "application/octet-stream");
     CHECK_STR(c.static_path, "/home/app/public");
     CHECK(c.max_inflight == 0);
     CHECK(!c.suppress_lock);
@@ -131,6 +134,14 @@ static void test_defaults(void)
     CHECK(c.max_request_body == 0);
     CHECK(c.max_connections == 10000);
     CHECK_STR(c.lock_path, "/tmp/.lock");
+    CHECK(c.max_queue == 0);
+    CHECK(c.queue_timeout_ms == 10000);
+    CHECK(!c.cgi_response);
+    CHECK(c.function_grace_ms == 5000);
+    CHECK(!c.forward_sigterm);
+    CHECK(c.upstream == NULL);
+    CHECK_STR(c.resolv_conf, "/etc/resolv.conf");
+    CHECK_STR(c.hosts_file, "/etc/hosts");
     config_free(&c);
     CHECK(c.fprocess == NULL && c.argv == NULL); /* safe to free twice */
     config_free(&c);
@@ -148,7 +159,7 @@ static void test_values(void)
                    "cgi_headers=0", "log_format=json", "max_request_body=1k",
                    "max_connections=5", "TMPDIR=/var/tmp/"),
                &c) == 0);
-    CHECK_STR(c.mode, "serializing");
+    CHECK_STR(c.mode->name, "serializing");
     CHECK_STR(c.argv[0], "node");
     CHECK_STR(c.argv[1], "index.js");
     CHECK(c.port == 3000);
@@ -177,7 +188,7 @@ static void test_values(void)
                    "healthcheck_interval=2s", "TMPDIR="),
                &c) == 0);
     CHECK(c.ready_path == NULL);
-    CHECK(c.content_type == NULL);
+    CHECK_STR(c.content_type, "application/octet-stream");
     CHECK(!c.prefix_logs);
     CHECK(c.healthcheck_interval_ms == 2000);
     CHECK_STR(c.lock_path, "/tmp/.lock");
@@ -190,6 +201,8 @@ static void test_modes(void)
 
     CHECK(load(ENV("fprocess=cat", "mode=classic"), &c) == 0);
     CHECK(c.exec_timeout_ms == 0);
+    CHECK(c.read_timeout_ms == 5000 && c.write_timeout_ms == 5000);
+    CHECK(c.content_type == NULL); /* the request's */
     CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
     config_free(&c);
 
@@ -217,6 +230,7 @@ static void test_modes(void)
     CHECK(load(ENV("fprocess=python app.py", "mode=http",
                    "upstream_url=http://127.0.0.1:5000"), &c) == 0);
     CHECK_STR(c.upstream_url, "http://127.0.0.1:5000");
+    CHECK(c.upstream != NULL && strcmp(c.upstream->authority, "127.0.0.1:5000") == 0);
     config_free(&c);
 
     /* upstream_url is not checked outside http mode. */
@@ -224,12 +238,20 @@ static void test_modes(void)
     config_free(&c);
 
     check_error(ENV("fprocess=cat", "mode=fast"), "mode");
+    CHECK_STR(err, "mode: unknown mode \"fast\" (use streaming, serializing, http, static or classic)");
     CHECK(strstr(err, "streaming, serializing, http, static or classic") != NULL);
     check_error(ENV("fprocess=cat", "mode=http"), "upstream_url");
     check_error(ENV("fprocess=cat", "mode=http", "upstream_url=127.0.0.1:5000"),
                 "upstream_url");
     check_error(ENV("fprocess=cat", "mode=http", "http_upstream_url=https://x"),
                 "http_upstream_url");
+    /* Parsed whole at load: the http mode gets an address that works. */
+    check_error(ENV("fprocess=cat", "mode=http", "upstream_url=http://127.0.0.1"),
+                "upstream_url");
+    CHECK(strstr(err, "no port") != NULL);
+    check_error(ENV("fprocess=cat", "mode=http", "http_upstream_url=http://no-such-host.invalid:1"),
+                "http_upstream_url");
+    check_error(ENV("mode=http", "upstream_url=http://127.0.0.1:1"), "fprocess");
 }
 
 static void test_second_wins(void)
@@ -245,9 +267,9 @@ static void test_second_wins(void)
     CHECK_STR(c.fprocess, "wc"); /* order in the environment does not matter */
     config_free(&c);
 
-    CHECK(load(ENV("fprocess=cat", "mode=http", "upstream_url=http://a:1",
-                   "http_upstream_url=http://b:2"), &c) == 0);
-    CHECK_STR(c.upstream_url, "http://b:2");
+    CHECK(load(ENV("fprocess=cat", "mode=http", "upstream_url=http://127.0.0.1:1",
+                   "http_upstream_url=http://127.0.0.2:2"), &c) == 0);
+    CHECK_STR(c.upstream_url, "http://127.0.0.2:2");
     config_free(&c);
 
     CHECK(load(ENV("fprocess=cat", "buffer_http=true"), &c) == 0);
@@ -289,6 +311,7 @@ static void test_ports(void)
     check_error(ENV("fprocess=cat", "metrics_port=-1"), "metrics_port");
     check_error(ENV("fprocess=cat", "port=9000", "metrics_port=9000"), "metrics_port");
     check_error(ENV("fprocess=cat", "metrics_port=8080"), "metrics_port");
+    CHECK_STR(err, "metrics_port: 8080 is already used by PORT (choose another, or 0 to disable)");
     check_error(ENV("fprocess=cat", "PORT=8081"), "metrics_port");
 }
 
@@ -370,7 +393,7 @@ static void test_prespawn(void)
     check_error(ENV("fprocess=cat", "prespawn=-1", "cgi_headers=false"), "prespawn");
     check_error(ENV("fprocess=cat", "prespawn=1x", "cgi_headers=false"), "prespawn");
     check_error(ENV("mode=static", "prespawn=1", "cgi_headers=false"), "prespawn");
-    CHECK(strstr(err, "only for the fork modes") != NULL);
+    CHECK_STR(err, "prespawn: only for the fork modes (streaming, serializing, classic)");
     check_error(ENV("fprocess=cat", "mode=http", "upstream_url=http://127.0.0.1:1",
                     "prespawn=1", "cgi_headers=false"), "prespawn");
 }
@@ -441,7 +464,8 @@ static void test_help(void)
         "content_type", "static_path", "max_inflight", "suppress_lock", "prefix_logs",
         "log_buffer_size", "log_callid", "log_format", "ready_path", "cgi_headers",
         "combine_output", "write_debug", "marshal_request", "max_request_body",
-        "max_connections", "prespawn", "TMPDIR", "-version", "--version", "-run-healthcheck",
+        "max_connections", "prespawn", "TMPDIR", "max_queue", "queue_timeout",
+        "cgi_response", "function_grace", "forward_sigterm", "-version", "--version", "-run-healthcheck",
         "--help", NULL,
     };
     char *text = NULL;
@@ -466,6 +490,203 @@ static void test_help(void)
     free(text);
 }
 
+static void test_new_settings(void)
+{
+    struct config c;
+
+    CHECK(load(ENV("fprocess=cat", "max_queue=100", "queue_timeout=1m", "cgi_response=true",
+                   "function_grace=500ms", "forward_sigterm=1"),
+               &c) == 0);
+    CHECK(c.max_queue == 100);
+    CHECK(c.queue_timeout_ms == 60000);
+    CHECK(c.cgi_response);
+    CHECK(c.function_grace_ms == 500);
+    CHECK(c.forward_sigterm);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "function_grace=0", "queue_timeout=3"), &c) == 0);
+    CHECK(c.function_grace_ms == 0 && c.queue_timeout_ms == 3000);
+    config_free(&c);
+
+    check_error(ENV("fprocess=cat", "max_queue=-1"), "max_queue");
+    CHECK_STR(err, "max_queue: invalid number \"-1\" (use an integer >= 0)");
+    check_error(ENV("fprocess=cat", "queue_timeout=0"), "queue_timeout");
+    CHECK_STR(err, "queue_timeout: must be greater than 0 (use e.g. 10s, 500ms, 1m30s)");
+    check_error(ENV("fprocess=cat", "queue_timeout=soon"), "queue_timeout");
+    check_error(ENV("fprocess=cat", "cgi_response=yes"), "cgi_response");
+    CHECK_STR(err, "cgi_response: invalid boolean \"yes\" (use true or false)");
+    check_error(ENV("fprocess=cat", "function_grace=5 s"), "function_grace");
+    check_error(ENV("fprocess=cat", "forward_sigterm=2"), "forward_sigterm");
+}
+
+/* ---- the settings table ---- */
+
+static bool same_field(const struct setting *s, const struct config *a, const struct config *b)
+{
+    const char *fa = (const char *)a + s->offset, *fb = (const char *)b + s->offset;
+
+    if (s->type == SETTING_STRING) {
+        const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+        return !x || !y ? x == y : strcmp(x, y) == 0;
+    }
+    return memcmp(fa, fb, s->size) == 0;
+}
+
+/* Loads first, then the base environment of a mode (first entry wins). */
+static int load_with(const char *mode, const char *first, struct config *c)
+{
+    static char mode_var[64];
+    char *env[] = {(char *)first, mode_var, "fprocess=cat", "upstream_url=http://127.0.0.1:5000",
+                   NULL};
+
+    snprintf(mode_var, sizeof(mode_var), "mode=%s", mode);
+    return load(first ? env : env + 1, c);
+}
+
+static size_t field_size(enum setting_type type, int64_t max)
+{
+    switch (type) {
+    case SETTING_BOOL: return sizeof(bool);
+    case SETTING_INT: return max > INT32_MAX ? sizeof(int64_t) : sizeof(int);
+    case SETTING_DURATION:
+    case SETTING_SIZE: return sizeof(int64_t);
+    case SETTING_STRING: return sizeof(char *);
+    case SETTING_ENUM: return sizeof(int);
+    case SETTING_MODE: return sizeof(const struct mode *);
+    }
+    return 0;
+}
+
+/* Every row is whole: one name each, a field its type can fill, and what
+ * its rules need. */
+static void test_table_rows(void)
+{
+    const struct setting *s;
+
+    CHECK(setting_at(0) && setting_at(0)->type == SETTING_MODE);
+    for (size_t i = 0; (s = setting_at(i)) != NULL; i++) {
+        CHECK(setting_find(s->name) == s);
+        for (size_t a = 0; a < SETTING_ALIASES && s->aliases[a]; a++)
+            CHECK(setting_find(s->aliases[a]) == s);
+        CHECK(s->size == field_size(s->type, s->max));
+        CHECK(s->help || s->type == SETTING_ENUM || s->type == SETTING_MODE);
+        CHECK(!s->either || (s->type == SETTING_BOOL && s->aliases[0]));
+        CHECK(!s->required || (s->type == SETTING_STRING && s->unset_hint));
+        CHECK(!s->only || (s->modes && s->type == SETTING_INT));
+        CHECK(s->type != SETTING_ENUM || s->choices);
+        CHECK(s->type != SETTING_INT || (s->what && s->min <= s->max));
+        if (s->follows) {
+            const struct setting *f = setting_find(s->follows);
+            CHECK(f && f < s && f->type == s->type && !s->def);
+        }
+        if (s->size != field_size(s->type, s->max))
+            fprintf(stderr, "  row %s: field size %zu\n", s->name, s->size);
+    }
+}
+
+/* In every mode, a setting left unset has the value its default gives when
+ * written out. */
+static void test_table_defaults(void)
+{
+    const struct mode *m;
+    const struct setting *s;
+    char var[128];
+    struct config base, set;
+
+    for (size_t i = 0; (m = mode_at(i)) != NULL; i++) {
+        CHECK(load_with(m->name, NULL, &base) == 0);
+        for (size_t j = 1; (s = setting_at(j)) != NULL; j++) {
+            const char *def = (s->def_modes & mode_bit(m)) ? s->mode_def : s->def;
+            if (!def) {
+                if (s->follows)
+                    continue;
+                CHECK(load_with(m->name, s->name, &set) == 0); /* "NAME" alone: not set */
+            } else {
+                snprintf(var, sizeof(var), "%s=%s", s->name, def);
+                CHECK(load_with(m->name, var, &set) == 0);
+            }
+            CHECK(same_field(s, &base, &set));
+            if (!same_field(s, &base, &set))
+                fprintf(stderr, "  %s mode: %s differs from its default\n", m->name, s->name);
+            config_free(&set);
+        }
+        config_free(&base);
+    }
+}
+
+/* A value of the type that is not the usual default, and a malformed one. */
+static const char *good_value(enum setting_type type)
+{
+    static const char *const good[] = {
+        [SETTING_BOOL] = "true", [SETTING_INT] = "7", [SETTING_DURATION] = "7s",
+        [SETTING_SIZE] = "7k", [SETTING_STRING] = "http://127.0.0.1:7", [SETTING_ENUM] = "json",
+        [SETTING_MODE] = "http",
+    };
+    return good[type];
+}
+
+static const char *bad_value(enum setting_type type, const char **says)
+{
+    static const char *const bad[] = {
+        [SETTING_BOOL] = "maybe", [SETTING_INT] = "7x", [SETTING_DURATION] = "soon",
+        [SETTING_SIZE] = "7T", [SETTING_STRING] = NULL, [SETTING_ENUM] = "bogus",
+        [SETTING_MODE] = "bogus",
+    };
+    static const char *const message[] = {
+        [SETTING_BOOL] = "invalid boolean \"maybe\" (use true or false)",
+        [SETTING_INT] = "invalid ", [SETTING_DURATION] = "invalid duration \"soon\" "
+                                                          "(use e.g. 10s, 500ms, 1m30s)",
+        [SETTING_SIZE] = "invalid size \"7T\" (use bytes, or e.g. 512k, 64M, 1G)",
+        [SETTING_ENUM] = "unknown ", [SETTING_MODE] = "unknown mode \"bogus\"",
+    };
+    *says = message[type];
+    return bad[type];
+}
+
+/* An alias gives the same value as the name it stands for. */
+static void test_table_aliases(void)
+{
+    const struct setting *s;
+    char var[128];
+    struct config by_name, by_alias;
+
+    for (size_t i = 0; (s = setting_at(i)) != NULL; i++) {
+        for (size_t a = 0; a < SETTING_ALIASES && s->aliases[a]; a++) {
+            snprintf(var, sizeof(var), "%s=%s", s->name, good_value(s->type));
+            CHECK(load_with("http", var, &by_name) == 0);
+            snprintf(var, sizeof(var), "%s=%s", s->aliases[a], good_value(s->type));
+            CHECK(load_with("http", var, &by_alias) == 0);
+            CHECK(same_field(s, &by_name, &by_alias));
+            config_free(&by_name);
+            config_free(&by_alias);
+        }
+    }
+}
+
+/* A malformed value under any name of a row stops loading with its type's
+ * message, naming that variable. */
+static void test_table_bad_values(void)
+{
+    const struct setting *s;
+    char var[128], want[160];
+
+    for (size_t i = 0; (s = setting_at(i)) != NULL; i++) {
+        const char *names[1 + SETTING_ALIASES] = {s->name, s->aliases[0], s->aliases[1]};
+        const char *says;
+        const char *bad = bad_value(s->type, &says);
+        if (!bad)
+            continue;
+        for (size_t n = 0; n < 1 + SETTING_ALIASES && names[n]; n++) {
+            struct config c;
+            snprintf(var, sizeof(var), "%s=%s", names[n], bad);
+            snprintf(want, sizeof(want), "%s: %s", names[n], says);
+            CHECK(load_with("streaming", var, &c) == -1);
+            CHECK(strncmp(err, want, strlen(want)) == 0);
+            if (strncmp(err, want, strlen(want)) != 0)
+                fprintf(stderr, "  %s: got \"%s\"\n", var, err);
+        }
+    }
+}
+
 int main(void)
 {
     test_durations();
@@ -481,5 +702,10 @@ int main(void)
     test_split();
     test_lock_path();
     test_help();
+    test_new_settings();
+    test_table_rows();
+    test_table_defaults();
+    test_table_aliases();
+    test_table_bad_values();
     return check_done("test_config");
 }

@@ -1,0 +1,108 @@
+#include "http_head.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "evio.h"
+#include "fmt.h"
+
+static void add_str(struct evio_gather *out, const char *s)
+{
+    evio_gather_add(out, s, strlen(s));
+}
+
+void http_gather_header(struct evio_gather *out, const char *name, size_t nlen, const char *val,
+                        size_t vlen)
+{
+    evio_gather_add(out, name, nlen);
+    evio_gather_add(out, ": ", 2);
+    evio_gather_add(out, val, vlen);
+    evio_gather_add(out, "\r\n", 2);
+}
+
+bool http_header_is(const struct header *h, const char *name, size_t len)
+{
+    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
+}
+
+/* Is name one of the comma-separated tokens of a Connection value? */
+static bool in_token_list(const char *list, const char *name, size_t len)
+{
+    while (list && *list) {
+        list += strspn(list, " \t,");
+        size_t n = strcspn(list, " \t,");
+        if (n == len && strncasecmp(list, name, len) == 0)
+            return true;
+        list += n;
+    }
+    return false;
+}
+
+bool http_hop_by_hop(const struct header *h, const char *connection, bool upgrade)
+{
+    if (HTTP_HEADER_IS(h, "Connection") || HTTP_HEADER_IS(h, "Keep-Alive") ||
+        HTTP_HEADER_IS(h, "TE") || HTTP_HEADER_IS(h, "Trailer") ||
+        HTTP_HEADER_IS(h, "Transfer-Encoding") || HTTP_HEADER_IS(h, "Content-Length"))
+        return true;
+    if (h->name_len >= 5 && strncasecmp(h->name, "Proxy", 5) == 0)
+        return true;
+    if (HTTP_HEADER_IS(h, "Upgrade"))
+        return !upgrade;
+    return connection && in_token_list(connection, h->name, h->name_len);
+}
+
+bool http_is_upgrade(const struct request *r)
+{
+    return req_header(r, "Upgrade") && in_token_list(req_header(r, "Connection"), "upgrade", 7);
+}
+
+/* The request line: prefix + the original request-target. */
+static void add_request_line(struct evio_gather *out, const struct request *r,
+                             const struct upstream_url *url)
+{
+    const char *target = r->uri;
+    add_str(out, r->method);
+    evio_gather_add(out, " ", 1);
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        /* absolute-form: keep the path; the upstream is ours to name */
+        const char *path = strchr(strstr(target, "//") + 2, '/');
+        target = path ? path : "/";
+    }
+    if (target[0] == '/')
+        evio_gather_add(out, url->prefix, url->prefix_len);
+    add_str(out, target);
+    evio_gather_add(out, " HTTP/1.1\r\n", 11);
+}
+
+void http_head_write(struct evbuffer *to, const struct request *r, const struct upstream_url *url,
+                     int64_t length, bool chunked)
+{
+    struct evio_gather out;
+    const char *connection = req_header(r, "Connection");
+    bool upgrade = http_is_upgrade(r);
+
+    evio_gather_init(&out, to);
+    add_request_line(&out, r, url);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        /* Expect was answered by the engine; the body streams anyway. */
+        if (http_hop_by_hop(h, connection, upgrade) || HTTP_HEADER_IS(h, "Expect"))
+            continue;
+        http_gather_header(&out, h->name, h->name_len, h->value, h->value_len);
+    }
+    if (!*r->host)
+        http_gather_header(&out, "Host", 4, url->authority, strlen(url->authority));
+    /* Go's http.Client names itself when the client did not. */
+    if (!req_header(r, "User-Agent"))
+        EVIO_GATHER_LIT(&out, "User-Agent: Go-http-client/1.1\r\n");
+    if (upgrade)
+        EVIO_GATHER_LIT(&out, "Connection: Upgrade\r\n");
+    if (chunked)
+        EVIO_GATHER_LIT(&out, "Transfer-Encoding: chunked\r\n");
+    if (length >= 0) {
+        char num[FMT_U64_LEN];
+        http_gather_header(&out, "Content-Length", 14, num, fmt_u64(num, (uint64_t)length));
+    }
+    EVIO_GATHER_LIT(&out, "\r\n");
+    evio_gather_flush(&out);
+}

@@ -1,0 +1,32 @@
+/* The request head http mode sends to its upstream, by the rules of Go's
+ * reverse proxy and http.Client: hop-by-hop headers dropped, Host and
+ * User-Agent when the client sent none, the proxy's own framing. */
+#ifndef FW_HTTP_HEAD_H
+#define FW_HTTP_HEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+#include "upstream.h"
+
+struct evbuffer;
+struct evio_gather;
+
+bool http_header_is(const struct header *h, const char *name, size_t len);
+#define HTTP_HEADER_IS(h, lit) http_header_is((h), lit, sizeof(lit) - 1)
+/* Headers meant for one hop only (RFC 9110 7.6.1), plus those the proxy
+ * sets itself; connection: the message's Connection value (NULL: none). */
+bool http_hop_by_hop(const struct header *h, const char *connection, bool upgrade);
+/* The client asks for a protocol upgrade (Upgrade, Connection: upgrade). */
+bool http_is_upgrade(const struct request *r);
+void http_gather_header(struct evio_gather *out, const char *name, size_t nlen, const char *val,
+                        size_t vlen);
+/* The whole head, into to: the request line (url's prefix before the
+ * client's path), the client's end-to-end headers, then Content-Length
+ * (length >= 0) or chunked. */
+void http_head_write(struct evbuffer *to, const struct request *r, const struct upstream_url *url,
+                     int64_t length, bool chunked);
+
+#endif
