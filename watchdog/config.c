@@ -655,6 +655,7 @@ static int load_flags(const struct loader *l, struct config *cfg)
         load_bool(l, "prefix_logs", true, &cfg->prefix_logs) < 0 ||
         load_bool(l, "log_callid", false, &cfg->log_callid) < 0 ||
         load_bool(l, "cgi_headers", true, &cfg->cgi_headers) < 0 ||
+        load_bool(l, "cgi_response", false, &cfg->cgi_response) < 0 ||
         load_bool(l, "combine_output", true, &cfg->combine_output) < 0 ||
         load_bool(l, "write_debug", false, &cfg->write_debug) < 0 ||
         load_bool(l, "marshal_request", false, &cfg->marshal_request) < 0 ||
@@ -808,6 +809,7 @@ static const struct help_row help_rows[] = {
     {"log_format", "text", "text or json"},
     {"ready_path", "(none)", "/_/ready asks the function at this path"},
     {"cgi_headers", "true", "pass request headers as Http_* variables"},
+    {"cgi_response", "false", "fork modes: stdout starts with CGI headers (Status:, ...)"},
     {"prespawn", "0", "fork modes: keep N (0-64) functions started, waiting on stdin;"
                       " needs cgi_headers=false"},
     {"combine_output", "true", "classic: stderr goes into the response"},

@@ -31,6 +31,7 @@ struct config {
     bool log_callid;
     char *ready_path;         /* NULL when unset or empty */
     bool cgi_headers;
+    bool cgi_response;        /* fork modes: stdout starts with a CGI header block */
     bool combine_output;      /* classic */
     bool write_debug;         /* classic */
     bool marshal_request;     /* classic */
