@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PREFIX "Http_"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
@@ -24,6 +25,16 @@ static bool is_token(unsigned char c)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+const char *header_find(const struct header *h, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
+            return h[i].value;
+    }
+    return NULL;
 }
 
 void cgi_env_name(const char *name, size_t name_len, char *out)

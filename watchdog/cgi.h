@@ -12,6 +12,10 @@ struct header {
     size_t value_len;
 };
 
+/* The value of the first of n headers named name (any case), NULL when
+ * there is none. */
+const char *header_find(const struct header *h, size_t n, const char *name);
+
 struct cgi_request {
     const char *method;
     const char *path;          /* decoded path, as Go's r.URL.Path */
