@@ -112,12 +112,27 @@ ROWS=""
 row() { ROWS="$ROWS| $1 | $2 | $3 | $4 | $5 |
 "; }
 
+# Microseconds per request that rate a adds to rate b (req/s), signed.
+added_us() { awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 == 0 || b+0 == 0) print "nan"; else printf "%+.0f", 1e6/a - 1e6/b}'; }
+
 # ---- fork modes: requests/s against the spawn limit ----
 bench_fork() {
     start_wd streaming $((BASE_PORT + 1)) mode=streaming fprocess=cat
     S_PID=$WD_PID
     start_wd serializing $((BASE_PORT + 2)) mode=serializing fprocess=cat
     Z_PID=$WD_PID
+    # cgi_response: the same function with and without it, so that the
+    # ratio is what reading the header block costs and nothing else.
+    cat >"$WORK/cgicat" <<'EOF'
+#!/bin/sh
+printf 'Status: 200 OK\r\nContent-Type: text/plain\r\nX-Bench: 1\r\n\r\n'
+exec cat
+EOF
+    chmod +x "$WORK/cgicat"
+    start_wd cgi_on $((BASE_PORT + 10)) mode=streaming fprocess="$WORK/cgicat" cgi_response=true
+    C_PID=$WD_PID
+    start_wd cgi_off $((BASE_PORT + 11)) mode=streaming fprocess="$WORK/cgicat"
+    O_PID=$WD_PID
     for c in 1 32; do
         for r in $(seq "$REPEAT"); do
             log "fork c=$c run $r"
@@ -125,6 +140,8 @@ bench_fork() {
             wrk_run "$OUT/wrk.streaming.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/" post >>"$WORK/stream.$c"
             wrk_run "$OUT/wrk.serializing.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 2))/" post >>"$WORK/serial.$c"
             [ "$c" = 1 ] && wrk_run "$OUT/wrk.health.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/_/health" >>"$WORK/health.$c"
+            wrk_run "$OUT/wrk.cgi_on.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 10))/" post >>"$WORK/cgion.$c"
+            wrk_run "$OUT/wrk.cgi_off.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 11))/" post >>"$WORK/cgioff.$c"
         done
         lim=$(median <"$WORK/limit.$c")
         st=$(median <"$WORK/stream.$c")
@@ -140,9 +157,14 @@ bench_fork() {
             both=$(awk -v a="$lim" -v b="$h" 'BEGIN {if (a+0 == 0 || b+0 == 0) print "nan"; else printf "%.1f", 1 / (1/a + 1/b)}')
             row "HTTP alone: GET /_/health, 1 conn (req/s; limit = spawn limit plus this exchange)" "$h" "$both" "$(ratio "$st" "$both") streaming, $(ratio "$se" "$both") serializing" ""
         fi
+        on=$(median <"$WORK/cgion.$c")
+        off=$(median <"$WORK/cgioff.$c")
+        row "streaming, cgi_response=true, sh printing a header block then cat, ${BODY_SIZE} B POST, $c conn (req/s, us added per request; limit = the same with cgi_response=false)" "$on ($(added_us "$on" "$off") us)" "$off" "$(ratio "$on" "$off")" ">= 0.95"
     done
     stop_pid "$S_PID"
     stop_pid "$Z_PID"
+    stop_pid "$C_PID"
+    stop_pid "$O_PID"
 }
 
 # ---- http mode: nginx as the fprocess, hit through the watchdog and directly ----

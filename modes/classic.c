@@ -3,7 +3,9 @@
  * stderr goes into the response unless combine_output=false; a timeout is
  * 408 "Killed process."; a failure is 500 with the error and the output; the
  * response's Content-Type echoes the request's unless content_type is set;
- * marshal_request sends headers and body as JSON; write_debug logs bodies. */
+ * marshal_request sends headers and body as JSON; write_debug logs bodies.
+ * With cgi_response the output of a function that succeeded starts with a
+ * header block, whose Content-Type wins over all of those. */
 #include <event2/buffer.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 #include "buffered.h"
 #include "cgi.h"
+#include "cgiout.h"
 #include "log.h"
 #include "sniff.h"
 #include "target.h"
@@ -283,21 +286,13 @@ static void answer_failure(const struct config *cfg, struct request *r, const ch
     evbuffer_free(body);
 }
 
-static void classic_answer(const struct mode_env *env, struct request *r, int result, const char *why,
-                           struct evbuffer *out)
+/* Exit 0: the output, after its header block (NULL: cgi_response off). */
+static void answer_output(const struct config *cfg, struct request *r, const struct cgiresp *block,
+                          struct evbuffer *out)
 {
-    const struct config *cfg = env->cfg;
     size_t len = evbuffer_get_length(out);
-    if (result == JOB_TIMEOUT) {
-        log_info("Killing process: %s", cfg->fprocess);
-        resp_simple(r, 408, "Killed process.\n");
-        return;
-    }
-    if (result != 0) {
-        answer_failure(cfg, r, why, out);
-        return;
-    }
-    const char *type = response_type(cfg, r, out);
+    const char *own = block ? cgiresp_header(block, "Content-Type") : NULL;
+    const char *type = own ? own : response_type(cfg, r, out);
     char duration[32];
     snprintf(duration, sizeof(duration), "%f", req_elapsed(r));
     resp_header(r, "X-Duration-Seconds", duration);
@@ -311,12 +306,41 @@ static void classic_answer(const struct mode_env *env, struct request *r, int re
         log_info("Wrote %zu Bytes - Duration: %fs", len, req_elapsed(r));
     }
     if (cfg->debug_headers)
-        debug_out(explicit_type(cfg, r), duration);
-    if (type)
+        debug_out(own ? own : explicit_type(cfg, r), duration);
+    int status = 200;
+    if (block)
+        status = cgiout_apply(block, r, type);
+    else if (type)
         resp_header(r, "Content-Type", type);
-    resp_start(r, 200, (int64_t)len);
+    resp_start(r, status, (int64_t)len);
     resp_write_buf(r, out);
     resp_end(r);
+}
+
+/* A failure or a timeout is answered as without cgi_response: the block
+ * is only read from the output of a function that succeeded. */
+static void classic_answer(const struct mode_env *env, struct request *r, int result, const char *why,
+                           struct evbuffer *out)
+{
+    const struct config *cfg = env->cfg;
+    struct cgiresp block;
+    if (result == JOB_TIMEOUT) {
+        log_info("Killing process: %s", cfg->fprocess);
+        resp_simple(r, 408, "Killed process.\n");
+        return;
+    }
+    if (result != 0) {
+        answer_failure(cfg, r, why, out);
+        return;
+    }
+    if (!cfg->cgi_response) {
+        answer_output(cfg, r, NULL, out);
+        return;
+    }
+    cgiresp_init(&block, CGIRESP_MAX);
+    if (cgiout_read_all(&block, r, out) == 0)
+        answer_output(cfg, r, &block, out);
+    cgiresp_free(&block);
 }
 
 static const struct buffered_mode classic_mode = {

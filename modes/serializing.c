@@ -1,16 +1,38 @@
 /* serializing: one process per request; the whole body is read first and
  * written to stdin, the whole stdout is collected, then sent with
- * Content-Length and X-Duration-Seconds. */
+ * Content-Length and X-Duration-Seconds. With cgi_response the output of a
+ * function that succeeded starts with a header block, which gives the
+ * status and headers; a failed one is answered as without it. */
 #include <event2/buffer.h>
 #include <stdio.h>
 
 #include "buffered.h"
+#include "cgiout.h"
 #include "fork.h"
 #include "log.h"
+
+/* Exit 0 with cgi_response: the header block, then the body. */
+static void answer_block(const char *ct, struct request *r, struct evbuffer *out)
+{
+    struct cgiresp block;
+    cgiresp_init(&block, CGIRESP_MAX);
+    if (cgiout_read_all(&block, r, out) == 0) {
+        fork_set_duration(r);
+        int status = cgiout_apply(&block, r, ct);
+        resp_start(r, status, (int64_t)evbuffer_get_length(out));
+        resp_write_buf(r, out);
+        resp_end(r);
+    }
+    cgiresp_free(&block);
+}
 
 static void serial_answer(const struct mode_env *env, struct request *r, int result, const char *why,
                           struct evbuffer *out)
 {
+    if (result == 0 && env->cfg->cgi_response) {
+        answer_block(env->cfg->content_type, r, out);
+        return;
+    }
     fork_set_duration(r);
     resp_header(r, "Content-Type", env->cfg->content_type);
     if (result != 0) {

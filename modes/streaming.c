@@ -1,11 +1,15 @@
 /* streaming: one process per request; the body flows to its stdin as it
  * arrives and its stdout to the client as it is produced. The status line
  * waits for the first byte of output, so a function that fails or times
- * out before printing anything is answered 500 or 504, not an empty 200. */
+ * out before printing anything is answered 500 or 504, not an empty 200.
+ * With cgi_response the output starts with a header block: the status line
+ * waits for its end instead, and goes out with the function's status and
+ * headers; the body then streams as usual. */
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cgiout.h"
 #include "fork.h"
 #include "log.h"
 
@@ -15,24 +19,73 @@ struct stream {
     struct request *r;
     struct job *job;
     int64_t head_bytes;      /* HEAD: the output counted, not sent */
+    bool reading_block;      /* cgi_response: the header block is not over yet */
+    struct cgiresp block;
+    int status;              /* the block's status once read (its headers wait in
+                                block until the head goes out); 0: no block */
 };
 
 static void stream_free(struct stream *s)
 {
     job_free(s->job);
+    cgiresp_free(&s->block);
     free(s);
 }
 
+static const char *content_type(const struct stream *s)
+{
+    return s->env->cfg->content_type;
+}
+
+/* With a header block read, its status and headers; else 200 and the
+ * configured type. */
 static void start_response(struct stream *s)
 {
-    const struct config *cfg = s->env->cfg;
-    resp_header(s->r, "Content-Type", cfg->content_type);
-    resp_start(s->r, 200, -1);
+    if (s->status) {
+        cgiout_apply(&s->block, s->r, content_type(s));
+        cgiresp_free(&s->block);
+    } else {
+        resp_header(s->r, "Content-Type", content_type(s));
+    }
+    resp_start(s->r, s->status ? s->status : 200, -1);
+}
+
+/* The header block is not valid: 502. The function is not killed, as for a
+ * client that goes away: it runs to its end or its exec timeout, its
+ * output dropped. */
+static void refuse_block(struct stream *s)
+{
+    cgiout_refuse(s->r, &s->block);
+    job_release(s->job, true);
+    s->job = NULL;
+    stream_free(s);
+}
+
+/* Output while the header block is read: 1 while it goes on, -1 when it
+ * was refused (s is freed), 0 once it is over (what is left in data is
+ * body). The answer's head goes out at once, unless the request is HEAD,
+ * whose answer waits for the exit. */
+static int read_block(struct stream *s, struct evbuffer *data)
+{
+    enum cgiresp_state st = cgiout_feed(&s->block, data);
+    if (st == CGIRESP_MORE)
+        return 1;
+    if (st == CGIRESP_ERROR) {
+        refuse_block(s);
+        return -1;
+    }
+    s->reading_block = false;
+    s->status = cgiresp_status(&s->block);
+    if (!s->r->head)
+        start_response(s);
+    return 0;
 }
 
 static void on_out(void *arg, struct evbuffer *data)
 {
     struct stream *s = arg;
+    if (s->reading_block && read_block(s, data) != 0)
+        return;
     /* HEAD: the output is counted, not sent, and the head waits for the
      * exit, as under Go, which answers it when the function is done. */
     if (s->r->head) {
@@ -76,7 +129,16 @@ static void on_done(void *arg, int result)
         log_info("%s", text);
         resp_log_status(s->r, 500);
     }
-    if (result != 0 && !resp_started(s->r)) {
+    /* Every byte of stdout was delivered before this: a block still open
+     * never ends. A function that failed is answered as any that failed. */
+    if (result == 0 && s->reading_block && cgiresp_end(&s->block) == CGIRESP_ERROR) {
+        refuse_block(s);
+        return;
+    }
+    /* A HEAD request's head waits for the exit even after a header block:
+     * a timeout is then still answered 504, and a failed exit with the
+     * block's status, as the head of a GET would have gone out. */
+    if (result != 0 && !resp_started(s->r) && (result == JOB_TIMEOUT || !s->status)) {
         answer_failure(s, result);
     } else if (result == JOB_TIMEOUT) {
         /* Cut short by the exec timeout: the client must be able to tell
@@ -144,6 +206,8 @@ static void stream_handle(void *state, struct request *r)
     s->fm = fm;
     s->env = env;
     s->r = r;
+    s->reading_block = env->cfg->cgi_response;
+    cgiresp_init(&s->block, CGIRESP_MAX);
     struct job_params p = {.timeout_ms = env->cfg->exec_timeout_ms};
     s->job = fork_start(fm, r, &p, &stream_job_ops, s);
     if (!s->job) {

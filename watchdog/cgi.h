@@ -7,6 +7,7 @@
 
 #include "request.h"
 
+
 struct cgi_request {
     const char *method;
     const char *path;          /* decoded path, as Go's r.URL.Path */

@@ -590,12 +590,7 @@ bool req_body_done(const struct request *r)
 
 const char *req_header(const struct request *r, const char *name)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        if (r->headers[i].name_len == n && strncasecmp(r->headers[i].name, name, n) == 0)
-            return r->headers[i].value;
-    }
-    return NULL;
+    return header_find(r->headers, r->nheaders, name);
 }
 
 double req_elapsed(const struct request *r)

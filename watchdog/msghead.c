@@ -153,3 +153,13 @@ int msghead_set(struct msghead *h, const char *name, const char *value)
         return -1;
     return 0;
 }
+
+const char *header_find(const struct header *h, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
+            return h[i].value;
+    }
+    return NULL;
+}

@@ -20,6 +20,10 @@ struct header {
     size_t value_len;
 };
 
+/* The value of the first of n headers named name (any case), NULL when
+ * there is none. */
+const char *header_find(const struct header *h, size_t n, const char *name);
+
 /* A request whose head has been read. Fields are read-only for modes. */
 struct request {
     const char *method;

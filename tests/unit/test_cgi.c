@@ -188,6 +188,20 @@ static void test_many(void)
     free(hs);
 }
 
+static void test_header_find(void)
+{
+    const struct header h[] = {
+        {"Content-Type", 12, "text/plain", 10},
+        {"X-Rep", 5, "one", 3},
+        {"x-rep", 5, "two", 3},
+    };
+    CHECK_STR(header_find(h, 3, "content-type"), "text/plain");
+    CHECK_STR(header_find(h, 3, "X-REP"), "one");
+    CHECK(header_find(h, 3, "X-Re") == NULL);
+    CHECK(header_find(h, 3, "X-Reps") == NULL);
+    CHECK(header_find(h, 0, "X-Rep") == NULL);
+}
+
 int main(void)
 {
     test_names();
@@ -195,5 +209,6 @@ int main(void)
     test_no_query_chunked();
     test_empty();
     test_many();
+    test_header_find();
     return check_done("test_cgi");
 }
