@@ -88,8 +88,8 @@ static void conn_free(struct conn *c)
         event_free(c->timer);
     if (c->flush_ev)
         event_free(c->flush_ev);
-    if (c->resp_head)
-        evbuffer_free(c->resp_head);
+    if (c->resp.head)
+        evbuffer_free(c->resp.head);
     msghead_free(&c->head);
     free(c);
 }
@@ -103,7 +103,7 @@ void conn_request_over(struct conn *c)
     c->in_flight = false;
     c->done = NULL;
     if (done)
-        done(c->done_arg, &c->req, c->status);
+        done(c->done_arg, &c->req, c->resp.status);
 }
 
 /* Tell whoever answers the request that it is over, then drop the link. */
@@ -122,9 +122,9 @@ void conn_abort(struct conn *c)
 {
     if (c->state == CONN_BODY || c->state == CONN_WAIT) {
         conn_abort_handler(c);
-        if (!c->resp_done && c->status == 0)
-            c->status = 499;
-        if (!c->resp_done)
+        if (!c->resp.done && c->resp.status == 0)
+            c->resp.status = 499;
+        if (!c->resp.done)
             resp_finish_log(c);
         conn_request_over(c);
     }
@@ -137,12 +137,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     conn_enter(c);
-    if (c->state == CONN_HEAD && c->head.len > 0 && !c->resp_started) {
+    if (c->state == CONN_HEAD && c->head.len > 0 && !c->resp.started) {
         /* A slow client mid-head: say why before closing. */
         c->keep_alive = false;
         conn_bare_request(c);
         resp_simple(&c->req, 408, "Request Timeout\n");
-    } else if (c->state == CONN_BODY && !c->resp_started) {
+    } else if (c->state == CONN_BODY && !c->resp.started) {
         conn_abort_handler(c);
         c->keep_alive = false;
         resp_simple(&c->req, 408, "Request Timeout\n");
@@ -170,7 +170,7 @@ static bool want_read(const struct conn *c)
      * dropped (process_input), even a body paused for its handler. */
     if (c->state == CONN_LINGER)
         return true;
-    if (c->body_paused)
+    if (c->body.paused)
         return false;
     return evbuffer_get_length(bufferevent_get_input(c->bev)) < INPUT_HIGH;
 }
@@ -304,7 +304,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 /* The answer is complete: next request, or close. */
 void conn_response_done(struct conn *c)
 {
-    if (!c->body_done || !c->keep_alive || c->upgrade || c->eng->closing) {
+    if (!c->body.done || !c->keep_alive || c->upgrade || c->eng->closing) {
         c->state = CONN_LINGER;
         c->keep_alive = false;
         conn_update_reading(c);
@@ -352,10 +352,10 @@ static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
     c->timer = evtimer_new(e->base, on_timer, c);
     c->flush_ev = event_new(e->base, -1, 0, on_flush, c);
     c->read_ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-    c->resp_head = evbuffer_new();
+    c->resp.head = evbuffer_new();
     LIST_INSERT_HEAD(&e->conns, c, link);
     e->nconns++;
-    if (!c->bev || !c->timer || !c->flush_ev || !c->read_ev || !c->resp_head) {
+    if (!c->bev || !c->timer || !c->flush_ev || !c->read_ev || !c->resp.head) {
         if (!c->bev)
             close(fd);
         conn_free(c);
@@ -564,18 +564,18 @@ void req_attach(struct request *r, const struct req_handler *h, void *arg)
 void req_pause_body(struct request *r)
 {
     struct conn *c = r->conn;
-    if (c->body_paused)
+    if (c->body.paused)
         return;
-    c->body_paused = true;
+    c->body.paused = true;
     conn_update_reading(c);
 }
 
 void req_resume_body(struct request *r)
 {
     struct conn *c = r->conn;
-    if (!c->body_paused)
+    if (!c->body.paused)
         return;
-    c->body_paused = false;
+    c->body.paused = false;
     conn_update_reading(c);
     if (!c->busy)
         conn_process_input(c);
@@ -585,7 +585,7 @@ void req_resume_body(struct request *r)
 
 bool req_body_done(const struct request *r)
 {
-    return r->conn->body_done;
+    return r->conn->body.done;
 }
 
 const char *req_header(const struct request *r, const char *name)
@@ -605,8 +605,8 @@ struct bufferevent *req_detach(struct request *r)
     struct conn *c = r->conn;
     struct bufferevent *bev = c->bev;
     c->h = NULL;
-    if (c->status == 0)
-        c->status = 101;
+    if (c->resp.status == 0)
+        c->resp.status = 101;
     resp_finish_log(c);
     conn_request_over(c);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);

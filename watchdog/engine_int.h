@@ -38,11 +38,6 @@ struct conn {
     int busy;                /* callbacks on the stack; free is deferred */
     bool dead;
     bool parsing;            /* inside the llhttp loop */
-    bool body_paused;
-    bool held;               /* req_hold: the body is not parsed */
-    bool body_done;
-    bool body_refused;       /* over max_request_body: the rest is dropped */
-    int64_t body_bytes;      /* request body received so far */
     bool upgrade;            /* parser stopped after an Upgrade head */
     bool in_flight;          /* handed to the handler, not over yet */
     bool keep_alive;
@@ -62,7 +57,6 @@ struct conn {
     bool read_closed;        /* EOF or error seen: nothing more to read */
     char remote[64];
 
-    /* the request head, grown as llhttp hands us spans */
     struct msghead head;     /* the request head, grown as llhttp hands it over */
     uint32_t url_off, url_len;
     struct request req;
@@ -73,20 +67,33 @@ struct conn {
     void (*done)(void *arg, struct request *r, int status);
     void *done_arg;
 
-    /* the response */
-    struct evbuffer *resp_head;
-    bool resp_started, resp_done, resp_chunked, resp_nobody, resp_has_date, resp_has_type;
-    bool logged;
-    bool unlogged;           /* resp_no_log: no request line */
-    int status;
-    uint64_t resp_bytes;
-    /* What the log line says where Go logs something else than the answer
-     * (0 / false: the answer's status and size). */
-    int log_status;
-    bool log_reason;
-    char log_reason_text[64];
-    bool log_size_set;
-    int64_t log_size;
+    struct {
+        bool paused;         /* req_pause_body */
+        bool held;           /* req_hold: not parsed at all */
+        bool done;
+        bool refused;        /* over max_request_body: the rest is dropped */
+        int64_t bytes;       /* received so far */
+    } body;
+
+    struct {
+        struct evbuffer *head;   /* headers gathered until resp_start */
+        bool started, done, chunked;
+        bool nobody;             /* HEAD, 1xx, 204, 304: framing without a body */
+        bool has_date, has_type; /* the handler set them */
+        int status;
+        uint64_t bytes;          /* body bytes answered (counted for HEAD too) */
+    } resp;
+
+    /* The request line. Where Go logs something else than the answer, what
+     * it says (has_*, status 0: the answer's). */
+    struct {
+        bool done;
+        bool off;                /* resp_no_log: no line */
+        int status;              /* negative: no line */
+        bool has_reason, has_size;
+        char reason_text[64];
+        int64_t size;
+    } log;
 };
 
 struct engine {

@@ -36,7 +36,7 @@ void conn_bare_request(struct conn *c)
     memset(&c->req, 0, sizeof(c->req));
     c->req.method = c->req.uri = c->req.path = c->req.query = c->req.host = "";
     c->req.conn = c;
-    c->unlogged = true;
+    c->log.off = true;
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -47,11 +47,11 @@ static int on_message_begin(llhttp_t *p)
     c->reject_why = NULL;
     msghead_reset(&c->head);
     c->url_len = 0;
-    c->body_bytes = 0;
-    c->body_refused = false;
-    c->body_done = false;
-    c->body_paused = false;
-    c->held = false;
+    c->body.bytes = 0;
+    c->body.refused = false;
+    c->body.done = false;
+    c->body.paused = false;
+    c->body.held = false;
     resp_reset(c);
     conn_arm_timer(c, c->eng->p.read_timeout_ms);
     return 0;
@@ -167,7 +167,7 @@ static int split_uri(struct conn *c)
 
 static void send_continue(struct conn *c)
 {
-    if (c->expect_continue && !c->resp_started && !c->body_done) {
+    if (c->expect_continue && !c->resp.started && !c->body.done) {
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
         c->expect_continue = false;
         conn_flush_soon(c);
@@ -222,7 +222,7 @@ static bool route_target(struct conn *c)
     struct request *r = &c->req;
     if (strcmp(r->path, "*") == 0) {
         bool options = strcmp(r->method, "OPTIONS") == 0;
-        c->unlogged = true;
+        c->log.off = true;
         c->keep_alive = c->keep_alive && options;
         resp_empty(r, options ? 200 : 400);
         return true;
@@ -233,7 +233,7 @@ static bool route_target(struct conn *c)
     char *clean = dec && target_decode(r->path, dec) >= 0 ? target_clean(dec) : NULL;
     bool moved = clean && strcmp(clean, dec) != 0;
     if (moved) {
-        c->unlogged = true;
+        c->log.off = true;
         answer_redirect(r, clean);
     }
     free(dec);
@@ -310,13 +310,13 @@ static int on_headers_complete(llhttp_t *p)
     c->expect_continue = expect && strcasecmp(expect, "100-continue") == 0 &&
                          c->req.http_minor >= 1 && c->req.has_body;
     if (c->req.has_body == false)
-        c->body_done = false;
+        c->body.done = false;
     dispatch(c);
     if (c->dead)
         return HPE_USER;
     /* Held (req_hold): the body waits in the input until req_release. A
      * bodiless request completes now, as the handler expects of one. */
-    if (c->held)
+    if (c->body.held)
         return c->req.has_body ? HPE_PAUSED : 0;
     send_continue(c);
     return 0;
@@ -324,9 +324,9 @@ static int on_headers_complete(llhttp_t *p)
 
 static void body_over_limit(struct conn *c)
 {
-    c->body_refused = true;
+    c->body.refused = true;
     conn_abort_handler(c);
-    if (c->resp_started)
+    if (c->resp.started)
         conn_abort(c);
     else
         answer_too_large(&c->req, c->eng->p.max_request_body);
@@ -336,8 +336,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct conn *c = parser_conn(p);
     int64_t max = c->eng->p.max_request_body;
-    c->body_bytes += (int64_t)len;
-    if (max > 0 && c->body_bytes > max && !c->body_refused && c->h)
+    c->body.bytes += (int64_t)len;
+    if (max > 0 && c->body.bytes > max && !c->body.refused && c->h)
         body_over_limit(c);
     else if (c->h && c->h->body)
         c->h->body(c->harg, at, len);
@@ -348,7 +348,7 @@ static int on_message_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     evtimer_del(c->timer);
-    c->body_done = true;
+    c->body.done = true;
     if (c->state == CONN_LINGER)
         return HPE_PAUSED;
     if (c->state == CONN_BODY)
@@ -358,7 +358,7 @@ static int on_message_complete(llhttp_t *p)
     if (c->dead)
         return HPE_USER;
     /* The answer may already be complete (private endpoints, errors). */
-    if (c->resp_done)
+    if (c->resp.done)
         conn_response_done(c);
     return HPE_PAUSED;
 }
@@ -394,7 +394,7 @@ static void bad_request(struct conn *c)
     if (c->state == CONN_BODY || c->state == CONN_WAIT) {
         /* Mid-body framing error: the function must not see more. */
         conn_abort_handler(c);
-        if (c->resp_started) {
+        if (c->resp.started) {
             conn_abort(c);
             return;
         }
@@ -444,7 +444,7 @@ static bool can_feed(const struct conn *c)
         return false;
     if (c->state == CONN_WAIT || c->state == CONN_LINGER)
         return false;
-    if (c->state == CONN_BODY && (c->body_paused || c->held))
+    if (c->state == CONN_BODY && (c->body.paused || c->body.held))
         return false;
     return true;
 }
@@ -574,17 +574,17 @@ int req_set_header(struct request *r, const char *name, const char *value)
 void req_hold(struct request *r)
 {
     struct conn *c = r->conn;
-    c->held = true;
+    c->body.held = true;
     evtimer_del(c->timer);
 }
 
 void req_release(struct request *r)
 {
     struct conn *c = r->conn;
-    if (!c->held)
+    if (!c->body.held)
         return;
-    c->held = false;
-    if (c->body_done || c->state != CONN_BODY)
+    c->body.held = false;
+    if (c->body.done || c->state != CONN_BODY)
         return;
     conn_arm_timer(c, c->eng->p.read_timeout_ms);
     send_continue(c);

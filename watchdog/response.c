@@ -88,14 +88,11 @@ static const char *reason(int status)
 
 void resp_reset(struct conn *c)
 {
-    evbuffer_drain(c->resp_head, evbuffer_get_length(c->resp_head));
-    c->resp_started = c->resp_done = c->resp_chunked = c->resp_nobody = false;
-    c->resp_has_date = c->resp_has_type = c->logged = c->unlogged = false;
-    c->status = 0;
-    c->resp_bytes = 0;
-    c->log_status = 0;
-    c->log_reason = c->log_size_set = false;
-    c->log_size = 0;
+    struct evbuffer *head = c->resp.head;
+    evbuffer_drain(head, evbuffer_get_length(head));
+    memset(&c->resp, 0, sizeof(c->resp));
+    c->resp.head = head;
+    memset(&c->log, 0, sizeof(c->log));
     c->h = NULL;
     c->harg = NULL;
     c->done = NULL;
@@ -114,14 +111,14 @@ void resp_header(struct request *r, const char *name, const char *value)
 {
     struct conn *c = r->conn;
     size_t len = strlen(name);
-    if (c->resp_started || server_managed(name, len))
+    if (c->resp.started || server_managed(name, len))
         return;
     if (NAME_EQ(name, len, "Date"))
-        c->resp_has_date = true;
+        c->resp.has_date = true;
     if (NAME_EQ(name, len, "Content-Type"))
-        c->resp_has_type = true;
+        c->resp.has_type = true;
     struct evio_gather g;
-    evio_gather_init(&g, c->resp_head);
+    evio_gather_init(&g, c->resp.head);
     evio_gather_add(&g, name, len);
     EVIO_GATHER_LIT(&g, ": ");
     /* A value must never split the head: CR and LF become spaces. */
@@ -168,7 +165,7 @@ static void add_framing(struct conn *c, struct evio_gather *h, int status, int64
     } else if (c->req.head) {
         return;
     } else if (c->req.http_major == 1 && c->req.http_minor >= 1) {
-        c->resp_chunked = true;
+        c->resp.chunked = true;
         EVIO_GATHER_LIT(h, "Transfer-Encoding: chunked\r\n");
     } else {
         c->keep_alive = false; /* HTTP/1.0: the end of the body is the close */
@@ -179,15 +176,15 @@ void resp_start(struct request *r, int status, int64_t content_length)
 {
     struct conn *c = r->conn;
     struct evio_gather h;
-    if (c->resp_started)
+    if (c->resp.started)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     const char *why = reason(status);
     /* The head reaches the socket's buffer in two additions. */
     evio_gather_init(&h, out);
-    c->resp_started = true;
-    c->status = status;
-    c->resp_nobody = r->head || !status_has_body(status);
+    c->resp.started = true;
+    c->resp.status = status;
+    c->resp.nobody = r->head || !status_has_body(status);
     /* A 1.0 request is answered as 1.0, as Go's server does. */
     bool http10 = r->http_major == 1 && r->http_minor == 0;
     if (http10)
@@ -198,7 +195,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     EVIO_GATHER_LIT(&h, " ");
     evio_gather_add(&h, why, strlen(why));
     EVIO_GATHER_LIT(&h, "\r\n");
-    if (!c->resp_has_date)
+    if (!c->resp.has_date)
         add_date(&h);
     if (status != 101) {
         add_framing(c, &h, status, content_length);
@@ -211,9 +208,9 @@ void resp_start(struct request *r, int status, int64_t content_length)
             EVIO_GATHER_LIT(&h, "Connection: keep-alive\r\n");
         }
     }
-    evbuffer_add(c->resp_head, "\r\n", 2);
+    evbuffer_add(c->resp.head, "\r\n", 2);
     evio_gather_flush(&h);
-    evbuffer_add_buffer(out, c->resp_head);
+    evbuffer_add_buffer(out, c->resp.head);
     conn_flush_soon(c);
 }
 
@@ -226,17 +223,17 @@ static void chunk_head(struct evbuffer *out, size_t len)
 void resp_write(struct request *r, const void *data, size_t len)
 {
     struct conn *c = r->conn;
-    if (len == 0 || c->resp_done)
+    if (len == 0 || c->resp.done)
         return;
     /* A HEAD answer's body is not sent, but Go's log line counts it. */
-    c->resp_bytes += len;
-    if (c->resp_nobody)
+    c->resp.bytes += len;
+    if (c->resp.nobody)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (c->resp_chunked)
+    if (c->resp.chunked)
         chunk_head(out, len);
     evbuffer_add(out, data, len);
-    if (c->resp_chunked)
+    if (c->resp.chunked)
         evbuffer_add(out, "\r\n", 2);
     conn_flush_soon(c);
 }
@@ -247,17 +244,17 @@ void resp_write_buf(struct request *r, struct evbuffer *buf)
     size_t len = evbuffer_get_length(buf);
     if (len == 0)
         return;
-    if (!c->resp_done)
-        c->resp_bytes += len;
-    if (c->resp_nobody || c->resp_done) {
+    if (!c->resp.done)
+        c->resp.bytes += len;
+    if (c->resp.nobody || c->resp.done) {
         evbuffer_drain(buf, len);
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (c->resp_chunked)
+    if (c->resp.chunked)
         chunk_head(out, len);
     evbuffer_add_buffer(out, buf);
-    if (c->resp_chunked)
+    if (c->resp.chunked)
         evbuffer_add(out, "\r\n", 2);
     conn_flush_soon(c);
 }
@@ -265,17 +262,17 @@ void resp_write_buf(struct request *r, struct evbuffer *buf)
 void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
 {
     struct conn *c = r->conn;
-    if (len <= 0 || c->resp_nobody || c->resp_done) {
+    if (len <= 0 || c->resp.nobody || c->resp.done) {
         close(fd);
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    c->resp_bytes += (uint64_t)len;
-    if (c->resp_chunked)
+    c->resp.bytes += (uint64_t)len;
+    if (c->resp.chunked)
         chunk_head(out, (size_t)len);
     if (evbuffer_add_file(out, fd, offset, len) != 0)
         close(fd);
-    if (c->resp_chunked)
+    if (c->resp.chunked)
         evbuffer_add(out, "\r\n", 2);
     conn_flush_soon(c);
 }
@@ -283,19 +280,19 @@ void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
 /* Log the request line once. */
 void resp_finish_log(struct conn *c)
 {
-    if (c->logged || c->unlogged || c->log_status < 0 || !c->eng->p.log_requests)
+    if (c->log.done || c->log.off || c->log.status < 0 || !c->eng->p.log_requests)
         return;
-    c->logged = true;
+    c->log.done = true;
     const char *call_id = NULL;
     if (c->eng->p.log_callid) {
         call_id = req_header(&c->req, "X-Call-Id");
         if (!call_id)
             call_id = "";
     }
-    int status = c->log_status ? c->log_status : c->status;
+    int status = c->log.status ? c->log.status : c->resp.status;
     struct log_request lr = {c->req.method, c->req.uri, status,
-                             c->log_reason ? c->log_reason_text : NULL,
-                             c->log_size_set ? c->log_size : (int64_t)c->resp_bytes,
+                             c->log.has_reason ? c->log.reason_text : NULL,
+                             c->log.has_size ? c->log.size : (int64_t)c->resp.bytes,
                              req_elapsed(&c->req), call_id};
     log_request(&lr);
 }
@@ -303,20 +300,20 @@ void resp_finish_log(struct conn *c)
 void resp_end(struct request *r)
 {
     struct conn *c = r->conn;
-    if (c->resp_done)
+    if (c->resp.done)
         return;
-    if (!c->resp_started)
+    if (!c->resp.started)
         resp_start(r, 200, 0);
-    if (c->resp_chunked && !c->resp_nobody)
+    if (c->resp.chunked && !c->resp.nobody)
         evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
     conn_flush_soon(c);
-    c->resp_done = true;
+    c->resp.done = true;
     c->h = NULL;
     resp_finish_log(c);
     conn_request_over(c);
     /* Inside on_headers_complete of a bodiless request, message-complete
      * follows at once and moves the connection on. */
-    if (c->state == CONN_BODY && !c->req.has_body && !c->body_done)
+    if (c->state == CONN_BODY && !c->req.has_body && !c->body.done)
         return;
     conn_response_done(c);
 }
@@ -324,24 +321,24 @@ void resp_end(struct request *r)
 void resp_abort(struct request *r)
 {
     struct conn *c = r->conn;
-    if (c->resp_done)
+    if (c->resp.done)
         return;
-    c->resp_done = true;
+    c->resp.done = true;
     c->h = NULL;
-    if (c->status == 0)
-        c->status = 500;
+    if (c->resp.status == 0)
+        c->resp.status = 500;
     resp_finish_log(c);
     conn_request_over(c);
     /* Send what is queued, then close without the final chunk. */
     c->keep_alive = false;
-    c->body_done = false;
+    c->body.done = false;
     conn_response_done(c);
 }
 
 void resp_simple(struct request *r, int status, const char *body)
 {
     size_t len = strlen(body);
-    if (!r->conn->resp_has_type)
+    if (!r->conn->resp.has_type)
         resp_header(r, "Content-Type", "text/plain; charset=utf-8");
     resp_start(r, status, (int64_t)len);
     resp_write(r, body, len);
@@ -357,30 +354,30 @@ void resp_empty(struct request *r, int status)
 
 void resp_no_log(struct request *r)
 {
-    r->conn->unlogged = true;
+    r->conn->log.off = true;
 }
 
 void resp_log_status(struct request *r, int status)
 {
-    r->conn->log_status = status;
+    r->conn->log.status = status;
 }
 
 void resp_log_size(struct request *r, int64_t size)
 {
-    r->conn->log_size_set = true;
-    r->conn->log_size = size;
+    r->conn->log.has_size = true;
+    r->conn->log.size = size;
 }
 
 void resp_log_reason(struct request *r, const char *why)
 {
     struct conn *c = r->conn;
-    snprintf(c->log_reason_text, sizeof(c->log_reason_text), "%s", why);
-    c->log_reason = true;
+    snprintf(c->log.reason_text, sizeof(c->log.reason_text), "%s", why);
+    c->log.has_reason = true;
 }
 
 bool resp_started(const struct request *r)
 {
-    return r->conn->resp_started;
+    return r->conn->resp.started;
 }
 
 size_t resp_queued(const struct request *r)
