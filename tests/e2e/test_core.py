@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import LOG_TS, wait_until
+from harness import LOG_TS, wait_until
 
 
 def env_of(body):

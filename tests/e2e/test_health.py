@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import wait_until
+from harness import wait_until
 
 
 def test_health_ok_and_lock_file_mode_0660(watchdog):

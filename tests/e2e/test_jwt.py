@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import free_port, request, wait_until
+from harness import free_port, request, wait_until
 from httputil import UPSTREAM_APP, http_watchdog
 from jwtutil import (NAME, NAMESPACE, Issuer, DNSServer, bearer, hs256_with_public_key,
                      port_free, tamper_payload, unsigned_token)

@@ -1,8 +1,9 @@
-"""CONTRACT 4, serializing mode."""
+"""Serializing mode: the whole request body is read before the function
+starts and its whole output is buffered before the answer."""
 import hashlib
 import time
 
-from conftest import pgroup_members, wait_until
+from harness import pgroup_members, wait_until
 
 MiB = 1024 * 1024
 SER = {"mode": "serializing"}
