@@ -695,6 +695,8 @@ class Watchdog:
                     full.pop(k, None)
                 else:
                     full[k] = str(v)
+            self.port = _number(full.get("port"), self.port)
+            self.metrics_port = _number(full.get("metrics_port"), 0)
         self.env = full
         self.binary = str(binary) if binary else None
         self.args = [str(a) for a in args]
