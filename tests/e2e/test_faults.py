@@ -52,7 +52,8 @@ def test_disconnect_during_body(watchdog, mode):
 def test_disconnect_during_function_run(watchdog, mode):
     # As under the Go watchdog a function outlives its client; the exec
     # timeout still ends it.
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sleep 30", "exec_timeout": "2s"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sleep 30", "exec_timeout": "2s"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         socks = []
         for _ in range(5):
@@ -69,7 +70,8 @@ def test_disconnect_during_function_run(watchdog, mode):
 
 
 def test_disconnect_during_response(watchdog):
-    with watchdog({**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "head -c 200000000 /dev/zero"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "head -c 200000000 /dev/zero"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         for _ in range(5):
             s = connect(wd.port)
@@ -82,7 +84,8 @@ def test_disconnect_during_response(watchdog):
 
 
 def test_disconnect_during_serialized_response(watchdog):
-    with watchdog({**SHORT_TIMEOUTS, "mode": "serializing", "fprocess": "head -c 20000000 /dev/zero"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "serializing", "fprocess": "head -c 20000000 /dev/zero"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         for _ in range(3):
             s = connect(wd.port)
@@ -97,7 +100,8 @@ def test_disconnect_during_serialized_response(watchdog):
 @pytest.mark.parametrize("mode", MODES)
 def test_function_exits_without_reading_stdin(watchdog, mode):
     """The body cannot be written (EPIPE): no SIGPIPE death, an answer."""
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'echo early'"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'echo early'"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         for _ in range(10):
             st, _, body = get(wd.port, "/", body=b"x" * (4 * 1024 * 1024), timeout=15)
@@ -111,7 +115,8 @@ def test_answer_before_a_paused_body_lets_the_client_finish(watchdog):
     """The function reads nothing, so the body backs up and is paused; then
     it answers and exits. The client, still sending its 64 MiB, gets to send
     all of it and then reads the answer: no reset, nothing lost."""
-    with watchdog({**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "sh -c 'sleep 0.3; echo early'"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "sh -c 'sleep 0.3; echo early'"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         st, body, err = post_in_pieces(wd.port, "/", 64 << 20, 1 << 20, 0)
         assert err is None, "the client met %r" % err
@@ -122,7 +127,8 @@ def test_answer_before_a_paused_body_lets_the_client_finish(watchdog):
 def test_slow_body_after_the_answer_is_still_read(watchdog):
     """Answered at once while the body takes 3 s to arrive, longer than the
     2 s the watchdog waits for a quiet client: each piece restarts the wait."""
-    with watchdog({**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "echo early"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "echo early"}
+    with watchdog(env, ready="healthy") as wd:
         st, body, err = post_in_pieces(wd.port, "/", 6 << 20, 1 << 20, 0.5)
         assert err is None, "the client met %r" % err
         assert st == 200 and b"early" in body
@@ -131,7 +137,8 @@ def test_slow_body_after_the_answer_is_still_read(watchdog):
 def test_dropping_a_body_stops_at_read_timeout(watchdog):
     """A client that never stops sending after the answer is cut off once
     the request's read_timeout has passed."""
-    with watchdog({**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "echo early", "read_timeout": "2s"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "echo early", "read_timeout": "2s"}
+    with watchdog(env, ready="healthy") as wd:
         t0 = time.monotonic()
         _, _, err = post_in_pieces(wd.port, "/", 1 << 30, 64 << 10, 0.1, timeout=10)
         elapsed = time.monotonic() - t0
@@ -142,7 +149,8 @@ def test_dropping_a_body_stops_at_read_timeout(watchdog):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_function_exits_nonzero_without_reading(watchdog, mode):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'exit 3'"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'exit 3'"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         st, _, body = get(wd.port, "/", body=b"x" * (2 * 1024 * 1024), timeout=15)
         assert st == 500 and b"exit status 3" in body
@@ -151,7 +159,8 @@ def test_function_exits_nonzero_without_reading(watchdog, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_function_closes_stdout_keeps_running(watchdog, mode):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'exec >&-; sleep 1'"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'exec >&-; sleep 1'"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         t0 = time.monotonic()
         st, _, body = get(wd.port, "/", body=b"x", timeout=10)
@@ -162,7 +171,9 @@ def test_function_closes_stdout_keeps_running(watchdog, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_function_closes_stdout_then_times_out(watchdog, mode):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'exec >&-; sleep 30'", "exec_timeout": "1s"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'exec >&-; sleep 30'",
+           "exec_timeout": "1s"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         t0 = time.monotonic()
         st, _, _ = get(wd.port, "/", body=b"x", timeout=10)
@@ -173,7 +184,10 @@ def test_function_closes_stdout_then_times_out(watchdog, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_function_floods_stderr_with_10mib_line(watchdog, mode):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'head -c 10485760 /dev/zero | tr \"\\000\" a >&2; echo done'", "exec_timeout": "30s", "write_timeout": "30s"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode,
+           "fprocess": "sh -c 'head -c 10485760 /dev/zero | tr \"\\000\" a >&2; echo done'",
+           "exec_timeout": "30s", "write_timeout": "30s"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         st, _, body = get(wd.port, "/", timeout=30)
         assert st == 200 and body == b"done\n"
@@ -205,7 +219,8 @@ def test_function_forks_a_daemon(watchdog, mode, tmp_path):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_function_killed_by_signal(watchdog, mode):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'kill -9 $$'"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "sh -c 'kill -9 $$'"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         st, _, body = get(wd.port, "/", body=b"x")
         assert st == 500 and body.rstrip() == b"signal: killed", body
@@ -217,7 +232,8 @@ def test_stderr_flood_keeps_rss_bounded(watchdog):
     not kept. (Under sanitizers and valgrind, which keep freed memory
     resident, only the floods themselves are checked.)"""
     flood = "sh -c 'head -c 10485760 /dev/zero | tr \"\\000\" a >&2'"
-    with watchdog({**SHORT_TIMEOUTS, "fprocess": flood, "exec_timeout": "30s"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "fprocess": flood, "exec_timeout": "30s"}
+    with watchdog(env, ready="healthy") as wd:
         assert get(wd.port, "/", timeout=30).status == 200
         first = wd.rss_kib()
         for _ in range(3):

@@ -19,13 +19,18 @@ BAD = [
 ]
 
 
+# cat, but a failure (exit 3) at /fail
+FN = """sh -c 'if [ "$Http_Path" = /fail ]; then exit 3; fi; exec cat'"""
+
+
 def one(wd, rng, i):
     k = i % 10
     if k < 4:
         st, _, body = get(wd.port, "/echo?i=%d" % i, body=b"b%d" % i)
         assert st == 200 and body == b"b%d" % i
     elif k == 4:
-        assert get(wd.port, "/fail")[0] in (200, 500)
+        st, _, body = get(wd.port, "/fail")
+        assert st == 500 and b"exit status 3" in body
     elif k == 5:
         assert get(wd.port, "/_/health")[0] == 200
     elif k == 6:
@@ -49,7 +54,8 @@ def one(wd, rng, i):
 
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
 def test_2000_mixed_requests_leave_nothing(watchdog, mode):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "cat", "read_timeout": "2s"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": FN, "read_timeout": "2s"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         rng = random.Random(1)
         for i in range(N):

@@ -22,7 +22,8 @@ def post_len(port, n, chunked=False):
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
 @pytest.mark.parametrize("chunked", [False, True])
 def test_max_request_body_413(watchdog, mode, chunked):
-    with watchdog({**SHORT_TIMEOUTS, "mode": mode, "fprocess": "cat", "max_request_body": "1000"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "cat", "max_request_body": "1000"}
+    with watchdog(env, ready="healthy") as wd:
         fds = wd.baseline()
         data, closed = post_len(wd.port, 1000, chunked)
         r, _ = parse_response(data, closed)
@@ -37,7 +38,8 @@ def test_max_request_body_413(watchdog, mode, chunked):
 
 
 def test_serializing_default_limit_is_64mib(watchdog):
-    with watchdog({**SHORT_TIMEOUTS, "mode": "serializing", "fprocess": "cat"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "serializing", "fprocess": "cat"}
+    with watchdog(env, ready="healthy") as wd:
         raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (64 * 1024 * 1024 + 1)
         st, _, closed = send_raw(wd.port, raw, timeout=5)
         assert st == 413 and closed
@@ -46,7 +48,8 @@ def test_serializing_default_limit_is_64mib(watchdog):
 def test_streaming_default_unlimited_cl(watchdog):
     """A Content-Length past 64 MiB is accepted in streaming mode (the body
     is never held); the function sees the start of it."""
-    with watchdog({**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "head -c 5"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "head -c 5"}
+    with watchdog(env, ready="healthy") as wd:
         with connect(wd.port) as s:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       b"Content-Length: %d\r\n\r\nhello" % (100 * 1024 * 1024))
@@ -55,7 +58,8 @@ def test_streaming_default_unlimited_cl(watchdog):
 
 
 def test_max_connections_closes_politely(watchdog):
-    with watchdog({**SHORT_TIMEOUTS, "fprocess": "cat", "max_connections": "5"}, ready="healthy") as wd:
+    env = {**SHORT_TIMEOUTS, "fprocess": "cat", "max_connections": "5"}
+    with watchdog(env, ready="healthy") as wd:
         held = [connect(wd.port) for _ in range(5)]
         try:
             # let the watchdog accept them all
