@@ -1,6 +1,6 @@
 """The CGI environment of a function in the fork modes: Http_* variables
 for the method, path, query and headers (cgi_headers), and the watchdog's
-own environment passed on."""
+own environment passed on. (Classic mode's own set: test_classic.py.)"""
 
 
 def env_of(body):
@@ -93,3 +93,12 @@ def test_cgi_headers_false(watchdog):
     e = env_of(wd.request("GET", "/p?q=1", headers={"X-Call-Id": "c"}).body)
     assert not [k for k in e if k.startswith("Http_")], e
     assert e["OWN"] == "1"
+
+
+def test_cgi_variables_serializing(watchdog):
+    wd = watchdog({"mode": "serializing", "fprocess": "env"})
+    r = wd.request("POST", "/p?q=1", b"abc", headers={"X-Call-Id": "s1"})
+    lines = r.body.decode().splitlines()
+    for want in ["Http_X_Call_Id=s1", "Http_Method=POST", "Http_Path=/p",
+                 "Http_Query=q=1", "Http_Content_Length=3"]:
+        assert want in lines

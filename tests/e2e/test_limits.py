@@ -1,12 +1,13 @@
-"""Resource bounds: max_request_body (413), max_connections, and surviving
-file-descriptor exhaustion (EMFILE) without a busy loop."""
+"""Resource bounds: max_request_body (413, in the fork modes and http mode),
+max_connections, and surviving file-descriptor exhaustion (EMFILE) without
+a busy loop."""
 import socket
 import time
 
 import pytest
 
-from harness import (SHORT_TIMEOUTS, connect, cpu_seconds, get, parse_response, raw_exchange,
-                     read_all, recv_response, send_raw, wait_until)
+from harness import (SHORT_TIMEOUTS, connect, cpu_seconds, get, http_watchdog, parse_response,
+                     raw_exchange, read_all, recv_response, send_raw, wait_until)
 
 
 def post_len(port, n, chunked=False):
@@ -145,3 +146,16 @@ def test_function_starts_when_descriptors_run_out(watchdog):
                 s.close()
         st, _, body = get(wd.port, "/", body=b"ok")
         assert st == 200 and body == b"ok"
+
+
+@pytest.mark.parametrize("buffered", ["false", "true"])
+def test_max_request_body_holds_in_http_mode(tmp_path, buffered):
+    with http_watchdog(tmp_path, max_request_body="1000", http_buffer_req_body=buffered) as wd:
+        status, _, body = wd.request("POST", "/upload", body=b"x" * 1000)
+        assert status == 200
+        status, _, body = wd.request("POST", "/upload", body=b"x" * 5000)
+        assert status == 413 and body == b"Request body larger than max_request_body (1000 bytes)\n"
+        status, _, body = wd.request("POST", "/upload", body=iter([b"x" * 600, b"y" * 600]))
+        assert status == 413
+        time.sleep(0.3)
+        assert wd.stderr().count("/upload - ") >= 1

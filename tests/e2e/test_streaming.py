@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import HOST, SANITIZED, parse_response, pgroup_members, proc_stat, wait_until
+from harness import HOST, SANITIZED, pgroup_members, wait_until
 
 MiB = 1024 * 1024
 
