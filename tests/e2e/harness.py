@@ -767,18 +767,19 @@ class Watchdog:
                                  f"{self.describe()}")
 
     def wait_listening(self, timeout=None):
+        """Until a TCP connect to its port succeeds."""
         timeout = timeout or self.ready_timeout
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def listening():
             self._check_running("listening")
             try:
                 socket.create_connection((HOST, self.port), timeout=0.5).close()
-                return self
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"fwatchdog not listening on {self.port} after "
-                                         f"{timeout}s; {self.describe()}")
-                time.sleep(0.02)
+                return False
+        assert wait_until(listening, timeout), \
+            f"fwatchdog not listening on {self.port} after {timeout}s; {self.describe()}"
+        return self
 
     def health(self):
         """The status of GET /_/health, None when it cannot be asked."""
@@ -790,16 +791,15 @@ class Watchdog:
     def wait_healthy(self, timeout=None):
         """Until GET /_/health is 200 (the lock file is written by then)."""
         timeout = timeout or self.ready_timeout
-        deadline = time.monotonic() + timeout
-        while True:
+        last = []
+
+        def healthy():
             self._check_running("it was healthy")
-            last = self.health()
-            if last == 200:
-                return self
-            if time.monotonic() > deadline:
-                raise AssertionError(f"fwatchdog not healthy after {timeout}s (last: {last}); "
-                                     f"{self.describe()}")
-            time.sleep(0.02)
+            last[:] = [self.health()]
+            return last[0] == 200
+        assert wait_until(healthy, timeout), \
+            f"fwatchdog not healthy after {timeout}s (last: {last}); {self.describe()}"
+        return self
 
     @property
     def lock_path(self):
@@ -829,6 +829,8 @@ class Watchdog:
         """SIGTERM, SIGKILL after grace, wait; kills whatever it left behind.
         Safe to call more than once; returns the exit code."""
         if self.proc is None:
+            for f in self._files:
+                f.close()
             return None
         left = []
         if self.proc.poll() is None:
