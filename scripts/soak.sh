@@ -1,6 +1,6 @@
 #!/bin/sh
-# Soak test over loopback: streaming and http modes (http skipped when the
-# binary has no http mode), zero failed requests, flat RSS.
+# Soak test over loopback: streaming and http modes, zero failed requests,
+# flat RSS.
 #   scripts/soak.sh [SECONDS]           (default 300 per mode)
 # FWATCHDOG_BIN selects the binary (default build/fwatchdog).
 set -eu

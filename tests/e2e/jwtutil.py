@@ -195,15 +195,6 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind((HOST, port))
-            return True
-        except OSError:
-            return False
-
-
 class DNSServer:
     """Answers A queries for the names in `names` (name -> IPv4) on UDP
     127.0.0.1; every other query gets NXDOMAIN. `queries` records the

@@ -1,12 +1,12 @@
-"""CONTRACT 1 (command line) and 2 (settings from the environment)."""
+"""Configuration: the command line, and settings from the environment
+(invalid ones stop the watchdog with exit 2 naming the variable)."""
 import os
 import re
-import subprocess
 
 import pytest
 
-import wdproc
-from conftest import free_port, require_bin, wait_until
+import harness
+from harness import free_port
 
 BASE_PATH = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
 
@@ -24,31 +24,23 @@ ALL_VARIABLES = [
 README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
 
 
-def run_cli(args, env=None, timeout=5):
-    full = {"PATH": BASE_PATH}
-    full.update(env or {})
-    try:
-        return subprocess.run([require_bin(), *args], env=wdproc.with_sanitizer_env(full),
-                              stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"fwatchdog {args} did not exit within {timeout}s "
-                    f"(stderr: {e.stderr!r})", pytrace=False)
+def run_cli(tmp_path, args, env):
+    return harness.run_cli(args, {"PATH": BASE_PATH, **env}, tmp_path, timeout=5)
 
 
 # -- command line ---------------------------------------------------------------
 
 @pytest.mark.parametrize("flag", ["-version", "--version"])
 def test_version_flag_prints_version_and_exits_0(flag, tmp_path):
-    r = run_cli([flag], {"TMPDIR": str(tmp_path)})
-    out = (r.stdout + r.stderr).decode()
+    r = run_cli(tmp_path, [flag], {"TMPDIR": str(tmp_path)})
+    out = r.stdout() + r.stderr()
     assert r.returncode == 0, out
     assert re.search(r"\d+\.\d+\.\d+", out), f"no version number in {out!r}"
 
 
 def test_help_lists_every_setting_with_defaults(tmp_path):
-    r = run_cli(["--help"], {"TMPDIR": str(tmp_path)})
-    out = (r.stdout + r.stderr).decode()
+    r = run_cli(tmp_path, ["--help"], {"TMPDIR": str(tmp_path)})
+    out = r.stdout() + r.stderr()
     assert r.returncode == 0, out
     missing = [v for v in ALL_VARIABLES if not re.search(rf"(?<![A-Za-z_]){v}(?![A-Za-z_])", out)]
     assert not missing, f"--help does not mention {missing}:\n{out}"
@@ -118,21 +110,21 @@ def test_readme_settings_match_help(tmp_path):
 def test_run_healthcheck_follows_lock_file(watchdog, tmp_path):
     wd = watchdog({"fprocess": "cat"})
     wd.wait_lock()
-    r = run_cli(["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
-    assert r.returncode == 0, r.stderr
+    r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
+    assert r.returncode == 0, r.stderr()
     empty = tmp_path / "empty"
     empty.mkdir()
-    r = run_cli(["-run-healthcheck"], {"TMPDIR": str(empty)})
-    assert r.returncode == 1, r.stderr
+    r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(empty)})
+    assert r.returncode == 1, r.stderr()
     # Same TMPDIR once the lock is gone.
     wd.lock_path.unlink()
-    r = run_cli(["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
-    assert r.returncode == 1, r.stderr
+    r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
+    assert r.returncode == 1, r.stderr()
 
 
 def test_run_healthcheck_hand_made_lock(tmp_path):
     (tmp_path / ".lock").write_text("")
-    assert run_cli(["-run-healthcheck"], {"TMPDIR": str(tmp_path)}).returncode == 0
+    assert run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(tmp_path)}).returncode == 0
 
 
 # -- invalid configuration: one line naming the variable, exit 2 ----------------
@@ -186,8 +178,8 @@ def test_invalid_setting_exits_2_naming_variable(env, var, tmp_path):
             full.pop(k)
         else:
             full[k] = v
-    r = run_cli([], full)
-    err = r.stderr.decode(errors="replace")
+    r = run_cli(tmp_path, [], full)
+    err = r.stderr()
     assert r.returncode == 2, f"exit {r.returncode}, stderr {err!r}"
     lines = [l for l in err.splitlines() if l.strip()]
     assert len(lines) == 1, f"expected one stderr line, got {lines!r}"

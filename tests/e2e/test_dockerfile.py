@@ -1,12 +1,9 @@
 """The top-level Dockerfile stays the thin wrapper around the build scripts
 that the README and the tests use, and ships nothing but the binary."""
-import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
-import shiputil  # noqa: E402
-from shiputil import REPO
+import shiputil
+from harness import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
 FINAL_ALLOWED = {"ARG", "LABEL", "COPY", "ENTRYPOINT"}

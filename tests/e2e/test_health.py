@@ -1,11 +1,10 @@
-"""CONTRACT 3: private endpoints, lock file."""
+"""The private endpoints /_/health and /_/ready, ready_path, and the lock
+file health follows. (/_/ready under max_inflight: test_inflight.py.)"""
 import stat
-import threading
 import time
 
 import pytest
 
-from conftest import wait_until
 
 
 def test_health_ok_and_lock_file_mode_0660(watchdog):
@@ -90,29 +89,3 @@ def test_ready_path_failure_is_reported(watchdog):
     assert wd.request("GET", "/_/ready").status == 500
 
 
-def test_ready_429_when_max_inflight_reached(watchdog):
-    wd = watchdog({"fprocess": "cat", "max_inflight": "1"})
-    wd.wait_lock()
-    with wd.conn() as c:
-        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nping\n\r\n")
-        c.read_until(b"ping\n", timeout=5)  # the request is in flight
-        assert wd.request("GET", "/_/ready").status == 429
-        c.send(b"0\r\n\r\n")
-        c.read_until(b"0\r\n\r\n", timeout=5)  # end of the chunked answer
-    assert wait_until(lambda: wd.request("GET", "/_/ready").status == 200, 3)
-
-
-def test_ready_path_not_counted_against_max_inflight(watchdog):
-    wd = watchdog({"fprocess": "sh -c 'sleep 1.5; echo ok'", "max_inflight": "1",
-                   "ready_path": "/ready"})
-    wd.wait_lock()
-    out = {}
-    t = threading.Thread(target=lambda: out.update(r=wd.request("GET", "/_/ready")))
-    t.start()
-    try:
-        wd.wait_descendants(3)
-        r = wd.request("GET", "/work")
-    finally:
-        t.join(10)
-    assert r.status == 200, "a /_/ready call took the only max_inflight slot"
-    assert out["r"].status == 200

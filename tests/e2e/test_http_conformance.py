@@ -1,4 +1,5 @@
-"""CONTRACT 10: HTTP/1.1 and 1.0, keep-alive, pipelining, Expect, HEAD, bad input."""
+"""HTTP/1.1 and 1.0 on the function port: keep-alive, pipelining, Expect,
+HEAD, and bad input."""
 import socket
 import struct
 import threading
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import DATE_RE, HOST, RawConn, parse_responses, status_of, wait_until
+from harness import DATE_RE, HOST, RawConn, parse_responses, status_of, wait_until
 
 MiB = 1024 * 1024
 

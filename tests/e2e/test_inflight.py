@@ -1,10 +1,12 @@
-"""max_inflight: the exact 429 of the Go watchdog under real concurrency,
-/_/ready reporting it, and private endpoints never counting against it."""
+"""max_inflight: the exact 429 of the Go watchdog under real concurrency
+(streaming and serializing), /_/ready reporting it, private endpoints and
+ready_path calls never counting against it, and the 429s in the metrics."""
 import threading
 
 import pytest
 
-from metricsutil import wait_until, watchdog, write_script
+from harness import wait_until, write_script
+from metricsutil import scrape
 
 FN = """#!/bin/sh
 case "$Http_Path" in
@@ -49,8 +51,8 @@ def expect_limit(r, n):
     assert r.header_all("X-OpenFaaS-Internal") == ["faas-middleware"]
 
 
-def test_second_request_gets_exact_429(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "1"}) as wd:
+def test_second_request_gets_exact_429(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn, "max_inflight": "1"}, metrics=True, ready="healthy") as wd:
         slow = Background(wd, "/slow")
         # /_/ready says 429 while the one allowed request runs ...
         assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
@@ -68,8 +70,8 @@ def test_second_request_gets_exact_429(tmp_path, fn):
         assert wd.request("GET", "/").status == 200
 
 
-def test_limit_of_two(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "2"}) as wd:
+def test_limit_of_two(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn, "max_inflight": "2"}, metrics=True, ready="healthy") as wd:
         first = Background(wd, "/slow")
         second = Background(wd, "/slow")
         assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
@@ -78,8 +80,8 @@ def test_limit_of_two(tmp_path, fn):
         assert second.join().status == 200
 
 
-def test_private_endpoints_never_count(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "1"}) as wd:
+def test_private_endpoints_never_count(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn, "max_inflight": "1"}, metrics=True, ready="healthy") as wd:
         # Many health and ready checks in parallel take no slot.
         checks = [Background(wd, p) for p in ["/_/health", "/_/ready"] * 10]
         for c in checks:
@@ -87,9 +89,9 @@ def test_private_endpoints_never_count(tmp_path, fn):
         assert wd.request("GET", "/").status == 200
 
 
-def test_ready_path_call_takes_no_slot(tmp_path, fn):
+def test_ready_path_call_takes_no_slot(watchdog, tmp_path, fn):
     env = {"fprocess": fn, "max_inflight": "1", "ready_path": "/ready"}
-    with watchdog(tmp_path / "wd", env) as wd:
+    with watchdog(env, metrics=True, ready="healthy") as wd:
         ready = Background(wd, "/_/ready")  # the function sleeps at /ready
         assert wait_until((wd.tmpdir / "ready-running").exists, 3)
         # While the readiness call runs, a function request still gets the slot.
@@ -97,3 +99,44 @@ def test_ready_path_call_takes_no_slot(tmp_path, fn):
         assert r.status == 200 and r.body == b"done\n"
         r = ready.join()
         assert r.status == 200 and r.body == b"done\n"
+
+
+def test_max_inflight_429(watchdog):
+    wd = watchdog({"fprocess": "cat", "max_inflight": "1"})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nping\n\r\n")
+        c.read_until(b"ping\n", timeout=5)
+        r = wd.request("POST", "/", b"second")
+        assert r.status == 429
+        assert r.header("Content-Type", "").startswith("text/plain")
+        assert r.header("X-OpenFaaS-Internal") == "faas-middleware"
+        assert r.body == b"Concurrent request limit exceeded. Max concurrent requests: 1\n"
+        c.send(b"0\r\n\r\n")
+        c.read_until(b"0\r\n\r\n", timeout=5)
+    assert wait_until(lambda: wd.request("POST", "/", b"third").status == 200, 3)
+
+
+def test_max_inflight_429_serializing(watchdog):
+    wd = watchdog({"fprocess": "sleep 2", "max_inflight": "1", "mode": "serializing"})
+    c = wd.conn()
+    try:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        wd.wait_descendants(3)
+        r = wd.request("GET", "/")
+        assert r.status == 429
+        assert r.body == b"Concurrent request limit exceeded. Max concurrent requests: 1\n"
+        assert c.read_response(timeout=10).status == 200
+    finally:
+        c.close()
+
+
+def test_limit_rejections_counted_as_429(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn, "max_inflight": "1"}, metrics=True, ready="healthy") as wd:
+        slow = Background(wd, "/slow")
+        assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
+        assert wd.request("POST", "/", b"x").status == 429
+        assert slow.join().status == 200
+        _, fams = scrape(wd)
+        assert fams["http_requests_total"].value(code="429", method="post") == 1
+        assert fams["http_requests_total"].value(code="200", method="get") == 1
+        assert fams["http_requests_in_flight"].value() == 0

@@ -1,12 +1,13 @@
-"""Resource bounds: max_request_body (413), max_connections, and surviving
-file-descriptor exhaustion (EMFILE) without a busy loop."""
+"""Resource bounds: max_request_body (413, in the fork modes and http mode),
+max_connections, and surviving file-descriptor exhaustion (EMFILE) without
+a busy loop."""
 import socket
 import time
 
 import pytest
 
-from relutil import (Watchdog, baseline, connect, cpu_seconds, fd_count, get, read_all, read_response,
-                     send_raw, settled, wait_for)
+from harness import (SHORT_TIMEOUTS, connect, cpu_seconds, get, http_watchdog, parse_response,
+                     raw_exchange, read_all, recv_response, send_raw, wait_until)
 
 
 def post_len(port, n, chunked=False):
@@ -16,44 +17,50 @@ def post_len(port, n, chunked=False):
                + b"%x\r\n" % n + body + b"\r\n0\r\n\r\n")
     else:
         raw = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % n + body
-    return send_raw(port, raw, timeout=10)
+    return raw_exchange(port, raw, timeout=10)
 
 
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
 @pytest.mark.parametrize("chunked", [False, True])
-def test_max_request_body_413(mode, chunked):
-    with Watchdog(mode=mode, fprocess="cat", env={"max_request_body": "1000"}) as wd:
-        fds = baseline(wd)
-        st, data, closed = post_len(wd.port, 1000, chunked)
-        assert st == 200 and data.endswith(b"x" * 10) or b"x" * 1000 in data
-        st, data, closed = post_len(wd.port, 1001, chunked)
-        assert st == 413, data[:200]
+def test_max_request_body_413(watchdog, mode, chunked):
+    env = {**SHORT_TIMEOUTS, "mode": mode, "fprocess": "cat", "max_request_body": "1000"}
+    with watchdog(env, ready="healthy") as wd:
+        fds = wd.baseline()
+        data, closed = post_len(wd.port, 1000, chunked)
+        r, _ = parse_response(data, closed)
+        assert (r.status, r.body) == (200, b"x" * 1000), data[:200]
+        data, closed = post_len(wd.port, 1001, chunked)
+        r, _ = parse_response(data, closed)
+        assert r.status == 413, data[:200]
         assert closed
         st, _, _ = get(wd.port, "/", body=b"ok")
         assert st == 200
-        assert settled(wd, fds) == (fds, [])
+        assert wd.settled(fds) == (fds, [])
 
 
-def test_serializing_default_limit_is_64mib():
-    with Watchdog(mode="serializing", fprocess="cat") as wd:
+def test_serializing_default_limit_is_64mib(watchdog):
+    env = {**SHORT_TIMEOUTS, "mode": "serializing", "fprocess": "cat"}
+    with watchdog(env, ready="healthy") as wd:
         raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (64 * 1024 * 1024 + 1)
         st, _, closed = send_raw(wd.port, raw, timeout=5)
         assert st == 413 and closed
 
 
-def test_streaming_default_unlimited_cl():
+def test_streaming_default_unlimited_cl(watchdog):
     """A Content-Length past 64 MiB is accepted in streaming mode (the body
     is never held); the function sees the start of it."""
-    with Watchdog(mode="streaming", fprocess="head -c 5") as wd:
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "head -c 5"}
+    with watchdog(env, ready="healthy") as wd:
         with connect(wd.port) as s:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       b"Content-Length: %d\r\n\r\nhello" % (100 * 1024 * 1024))
-            st, _, body = read_response(s)
+            st, _, body = recv_response(s)
         assert st == 200 and body == b"hello"
 
 
-def test_max_connections_closes_politely():
-    with Watchdog(fprocess="cat", env={"max_connections": "5"}) as wd:
+def test_max_connections_closes_politely(watchdog):
+    env = {**SHORT_TIMEOUTS, "fprocess": "cat", "max_connections": "5"}
+    with watchdog(env, ready="healthy") as wd:
         held = [connect(wd.port) for _ in range(5)]
         try:
             # let the watchdog accept them all
@@ -64,27 +71,27 @@ def test_max_connections_closes_politely():
             assert closed and data == b""
             # the held ones still work
             held[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            st, _, _ = read_response(held[0])
+            st, _, _ = recv_response(held[0])
             assert st == 200
         finally:
             for s in held:
                 s.close()
         # once they are gone, new connections are served
-        assert wait_for(lambda: get(wd.port, "/")[0] == 200, timeout=5)
+        assert wait_until(lambda: get(wd.port, "/")[0] == 200, timeout=5)
         assert wd.alive()
 
 
-def test_emfile_survived_without_spinning():
+def test_emfile_survived_without_spinning(watchdog):
     """With RLIMIT_NOFILE at 64 the watchdog runs out of descriptors; it must
     not spin on the listener, and must serve again once they free up."""
-    with Watchdog(fprocess="cat", nofile=64) as wd:
+    with watchdog({**SHORT_TIMEOUTS, "fprocess": "cat"}, ready="healthy", nofile=64) as wd:
         held = []
         try:
             # Fill the descriptor table; extra connections wait in the backlog.
             for _ in range(80):
                 held.append(connect(wd.port))
-            wait_for(lambda: fd_count(wd.pid) >= 63, timeout=5)
-            assert fd_count(wd.pid) >= 60
+            wait_until(lambda: wd.fd_count() >= 63, timeout=5)
+            assert wd.fd_count() >= 60
             time.sleep(0.3)
             t0 = cpu_seconds(wd.pid)
             time.sleep(1.0)
@@ -97,41 +104,41 @@ def test_emfile_survived_without_spinning():
             for s in held:
                 s.close()
         try:
-            st, _, _ = read_response(late, timeout=10)
+            st, _, _ = recv_response(late, timeout=10)
             assert st == 200
         finally:
             late.close()
         st, _, body = get(wd.port, "/", body=b"again")
         assert st == 200 and body == b"again"
-        assert "pausing new connections" in wd.log()
+        assert "pausing new connections" in wd.stderr()
         assert wd.alive()
 
 
-def test_tiny_descriptor_table_answers_instead_of_hanging():
+def test_tiny_descriptor_table_answers_instead_of_hanging(watchdog):
     """RLIMIT_NOFILE of 12 leaves no room for a function's pipes: the
     reserve must not take the last descriptor from the listener, so the
     request is accepted and answered 500, and the watchdog stays up."""
-    with Watchdog(fprocess="cat", nofile=12) as wd:
+    with watchdog({**SHORT_TIMEOUTS, "fprocess": "cat"}, ready="healthy", nofile=12) as wd:
         for _ in range(3):
             st, _, body = get(wd.port, "/", body=b"x")
             assert st == 500 and b"Unable to start function" in body
         assert wd.alive()
-        assert "descriptor reserve" in wd.log()
+        assert "descriptor reserve" in wd.stderr()
 
 
-def test_function_starts_when_descriptors_run_out():
+def test_function_starts_when_descriptors_run_out(watchdog):
     """Descriptors exhausted by client connections: the watchdog keeps a few
     in reserve, so the function of a connection it accepted still starts,
     and the watchdog recovers once the clients leave."""
-    with Watchdog(fprocess="cat", nofile=40) as wd:
+    with watchdog({**SHORT_TIMEOUTS, "fprocess": "cat"}, ready="healthy", nofile=40) as wd:
         held = []
         try:
             req = connect(wd.port)
             for _ in range(50):
                 held.append(connect(wd.port))
-            wait_for(lambda: fd_count(wd.pid) >= 39, timeout=5)
+            wait_until(lambda: wd.fd_count() >= 39, timeout=5)
             req.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi")
-            st, _, body = read_response(req, timeout=10)
+            st, _, body = recv_response(req, timeout=10)
             assert (st, body) == (200, b"hi")
             req.close()
         finally:
@@ -139,3 +146,16 @@ def test_function_starts_when_descriptors_run_out():
                 s.close()
         st, _, body = get(wd.port, "/", body=b"ok")
         assert st == 200 and body == b"ok"
+
+
+@pytest.mark.parametrize("buffered", ["false", "true"])
+def test_max_request_body_holds_in_http_mode(tmp_path, buffered):
+    with http_watchdog(tmp_path, max_request_body="1000", http_buffer_req_body=buffered) as wd:
+        status, _, body = wd.request("POST", "/upload", body=b"x" * 1000)
+        assert status == 200
+        status, _, body = wd.request("POST", "/upload", body=b"x" * 5000)
+        assert status == 413 and body == b"Request body larger than max_request_body (1000 bytes)\n"
+        status, _, body = wd.request("POST", "/upload", body=iter([b"x" * 600, b"y" * 600]))
+        assert status == 413
+        time.sleep(0.3)
+        assert wd.stderr().count("/upload - ") >= 1

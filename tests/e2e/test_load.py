@@ -1,26 +1,20 @@
 """10,000 concurrent idle keep-alive connections held with the watchdog
 under 64 MiB RSS, and still serving."""
 import os
-import resource
 import selectors
 import socket
 import time
 
-import pytest
-
-from relutil import HOST, Watchdog, get, nofile_limit, rss_bytes, wait_for
+from harness import HOST, SANITIZED, SHORT_TIMEOUTS, get, nofile_limit, wait_until
 
 CONNS = 10000
 NOFILE = CONNS + 512
 
 
-def test_10000_idle_keepalive_connections():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < NOFILE:
-        pytest.skip("RLIMIT_NOFILE hard limit %d < %d needed for %d connections" % (hard, NOFILE, CONNS))
-    with nofile_limit(NOFILE), Watchdog(fprocess="cat", nofile=NOFILE,
-                                        env={"read_timeout": "120s", "write_timeout": "60s",
-                                             "max_connections": str(CONNS + 100)}) as wd:
+def test_10000_idle_keepalive_connections(watchdog):
+    env = {**SHORT_TIMEOUTS, "fprocess": "cat", "read_timeout": "120s", "write_timeout": "60s",
+           "max_connections": str(CONNS + 100)}
+    with nofile_limit(NOFILE), watchdog(env, ready="healthy", nofile=NOFILE) as wd:
         socks = []
         try:
             # one request each first, so every connection is a served
@@ -36,11 +30,11 @@ def test_10000_idle_keepalive_connections():
                 if i % 500 == 499:
                     drain(socks[i - 499:i + 1])
             assert wd.alive()
-            assert wait_for(lambda: count_conns(wd.pid) >= CONNS, timeout=20), count_conns(wd.pid)
-            rss = rss_bytes(wd.pid)
+            assert wait_until(lambda: count_conns(wd.pid) >= CONNS, timeout=20), count_conns(wd.pid)
+            rss = wd.rss_kib() * 1024
             print("held %d connections, watchdog RSS %.1f MiB" % (CONNS, rss / 1048576))
             # sanitizer and valgrind builds carry their own memory overhead
-            if not os.environ.get("FWATCHDOG_SANITIZED"):
+            if not SANITIZED:
                 assert rss < 64 * 1024 * 1024, "RSS %.1f MiB" % (rss / 1048576)
             # still serving new requests and old connections alike
             st, _, body = get(wd.port, "/", body=b"alive")

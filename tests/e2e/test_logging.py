@@ -1,12 +1,13 @@
-"""Logs on stderr: log_format=json (one object per line, every line),
-log_callid, prefix_logs, and the text request line."""
+"""Logs on stderr: the text request line (sizes, statuses, log_callid,
+kube-probe requests left out), the function's stderr (prefix_logs, lines of
+any length), and log_format=json (one object per line, every line)."""
 import json
 import re
 import socket
 
 import pytest
 
-from metricsutil import HOST, wait_until, watchdog, write_script
+from harness import HOST, LOG_TS, wait_until, write_script
 
 FN = """#!/bin/sh
 echo 'err "quoted" \\ line' >&2
@@ -15,7 +16,6 @@ printf 'no newline at the end' >&2
 exec cat
 """
 
-LOG_TS = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$")
 
 
@@ -45,9 +45,9 @@ def wait_stderr(wd, pred, timeout=5):
     assert wait_until(lambda: pred(wd.stderr()), timeout), wd.stderr()
 
 
-def test_json_every_line(tmp_path, fn):
+def test_json_every_line(watchdog, tmp_path, fn):
     env = {"fprocess": fn, "log_format": "json", "log_callid": "true"}
-    with watchdog(tmp_path / "wd", env) as wd:
+    with watchdog(env, metrics=True, ready="healthy") as wd:
         r = wd.request("POST", "/p?q=1", b"hello", headers={"X-Call-Id": "call-42"})
         assert r.status == 200 and r.body == b"hello"
         assert wd.request("GET", "/").status == 200
@@ -81,13 +81,13 @@ def test_json_every_line(tmp_path, fn):
     assert msgs[-1] == "Exiting with code 0"
 
 
-def test_json_startup_error_is_json(tmp_path, fn):
+def test_json_startup_error_is_json(watchdog, tmp_path, fn):
     with socket.socket() as taken:
         taken.bind((HOST, 0))
         taken.listen(1)
         port = taken.getsockname()[1]
         env = {"fprocess": fn, "log_format": "json", "metrics_port": str(port)}
-        with watchdog(tmp_path / "wd", env, healthy=False) as wd:
+        with watchdog(env, metrics=True, ready=None) as wd:
             assert wd.wait_exit(10) == 1
             lines = json_lines(wd.stderr())
     errors = [o for o in lines if o["level"] == "error"]
@@ -95,17 +95,17 @@ def test_json_startup_error_is_json(tmp_path, fn):
         [f"metrics_port: cannot listen on :{port}: Address already in use"]
 
 
-def test_config_error_stays_plain_text(tmp_path, fn):
+def test_config_error_stays_plain_text(watchdog, tmp_path, fn):
     env = {"fprocess": fn, "log_format": "json", "exec_timeout": "soon"}
-    with watchdog(tmp_path / "wd", env, healthy=False) as wd:
+    with watchdog(env, metrics=True, ready=None) as wd:
         assert wd.wait_exit(10) == 2
         err = wd.stderr()
     assert err.startswith("fwatchdog: exec_timeout") and err.count("\n") == 1, err
 
 
-def test_text_request_line_and_callid(tmp_path, fn):
+def test_text_request_line_and_callid(watchdog, tmp_path, fn):
     env = {"fprocess": fn, "log_callid": "true"}
-    with watchdog(tmp_path / "wd", env) as wd:
+    with watchdog(env, metrics=True, ready="healthy") as wd:
         wd.request("POST", "/a", b"12345", headers={"X-Call-Id": "abc-1"})
         wd.request("GET", "/b")
         wd.request("GET", "/c", headers={"User-Agent": "kube-probe/1.29"})
@@ -118,8 +118,8 @@ def test_text_request_line_and_callid(tmp_path, fn):
     assert "GET /c" not in text  # kube-probe requests are not logged
 
 
-def test_callid_off_by_default(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_callid_off_by_default(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         wd.request("POST", "/a", b"x", headers={"X-Call-Id": "abc-1"})
         wait_stderr(wd, lambda t: "POST /a" in t)
         text = wd.stderr()
@@ -127,8 +127,8 @@ def test_callid_off_by_default(tmp_path, fn):
     assert line.endswith("s)") and "[" not in line, line
 
 
-def test_prefix_logs_true(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_prefix_logs_true(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         wd.request("GET", "/")
         wait_stderr(wd, lambda t: "no newline at the end" in t)
         text = wd.stderr()
@@ -136,8 +136,8 @@ def test_prefix_logs_true(tmp_path, fn):
     assert re.search(rf"^{LOG_TS} stderr: no newline at the end$", text, re.M), text
 
 
-def test_prefix_logs_false(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn, "prefix_logs": "false"}) as wd:
+def test_prefix_logs_false(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn, "prefix_logs": "false"}, metrics=True, ready="healthy") as wd:
         wd.request("GET", "/")
         wait_stderr(wd, lambda t: "no newline at the end" in t)
         lines = wd.stderr().splitlines()
@@ -145,3 +145,53 @@ def test_prefix_logs_false(tmp_path, fn):
     assert "no newline at the end" in lines
     assert "bad \ufffd byte" in lines  # the raw byte, decoded as replacement here
     assert not any(l.endswith("stderr: no newline at the end") for l in lines)
+
+
+# The text request line (prefix_logs): "[time ]METHOD URI - STATUS -
+# ContentLength: SIZE (DURATIONs)[ [CALLID]]".
+REQ = r"^(?:{ts} )?{m} {uri} - {st} - ContentLength: {size} \(\d+(?:\.\d+)?s\){tail}$"
+
+
+def req_line(method, uri, status, size, tail=""):
+    return REQ.format(ts=LOG_TS, m=method, uri=re.escape(uri), st=status,
+                      size=size, tail=tail)  # size is a regex
+
+
+def test_request_log_line(watchdog):
+    wd = watchdog({"fprocess": "echo hello world"})
+    r = wd.request("GET", "/path")
+    assert r.body == b"hello world\n"
+    wd.wait_log(req_line("GET", "/path", 200, "12B"))
+
+
+def test_request_log_human_size_and_query(watchdog):
+    wd = watchdog({"fprocess": "head -c 1500 /dev/zero"})
+    assert len(wd.request("POST", "/p?x=1", b"a").body) == 1500
+    wd.wait_log(req_line("POST", "/p?x=1", 200, r"1\.5kB"))
+
+
+def test_request_log_error_status(watchdog):
+    # Go's serializing mode logs a failed call as 200 with the size of its
+    # error text; streaming logs 500.
+    wd = watchdog({"fprocess": "sh -c 'exit 1'", "mode": "serializing"})
+    assert wd.request("GET", "/fail").status == 500
+    wd.wait_log(req_line("GET", "/fail", 200, "13B"))
+    wd = watchdog({"fprocess": "sh -c 'exit 1'", "mode": "streaming"})
+    assert wd.request("GET", "/fail").status == 500
+    wd.wait_log(req_line("GET", "/fail", 500, r"\d+B"))
+
+
+def test_no_log_line_for_kube_probe(watchdog):
+    wd = watchdog({"fprocess": "echo hi"})
+    assert wd.request("GET", "/kube", headers={"User-Agent": "kube-probe/1.27"}).status == 200
+    wd.request("GET", "/after")
+    wd.wait_log(req_line("GET", "/after", 200, "3B"))
+    assert "/kube" not in wd.stderr()
+
+
+def test_long_stderr_line_kept_whole(watchdog):
+    """better: no line is dropped, whatever its length (log_buffer_size)."""
+    wd = watchdog({"fprocess": "sh -c 'head -c 200000 /dev/zero | tr -c a a >&2; echo done'",
+                   "prefix_logs": "false"})
+    assert wd.request("GET", "/", timeout=15).body == b"done\n"
+    wd.wait_log(r"^a{200000}$")

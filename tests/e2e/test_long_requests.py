@@ -4,7 +4,7 @@ complete once, over a keep-alive connection, in every fork mode. http mode
 has the same cases in test_http_mode.py."""
 import pytest
 
-from conftest import wait_until
+from harness import wait_until
 
 SLOW_S = 5.5
 FORK_MODES = ["streaming", "serializing", "classic"]

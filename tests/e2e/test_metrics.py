@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from metricsutil import (HOST, write_script, listening_ports, parse_exposition, raw_exchange, request, total,
-                         wait_until, watchdog)
+from harness import HOST, listening_ports, raw_exchange, request, wait_until, write_script
+from metricsutil import parse_exposition, scrape, total
 
 FN = """#!/bin/sh
 case "$Http_Path" in
@@ -33,11 +33,11 @@ def in_background(target):
     return t
 
 
-def test_exposition_is_strict_and_complete(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_exposition_is_strict_and_complete(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         assert wd.request("POST", "/", b"hello").body == b"hello"
         assert wd.request("GET", "/fail").status == 500
-        r, fams = wd.scrape()
+        r, fams = scrape(wd)
         assert r.header("Content-Type") == CONTENT_TYPE
         want = {
             "http_requests_total": "counter",
@@ -77,12 +77,12 @@ def test_exposition_is_strict_and_complete(tmp_path, fn):
         assert fams["process_cpu_seconds_total"].value() >= 0
 
 
-def test_counters_increase_with_requests(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
-        _, before = wd.scrape()
+def test_counters_increase_with_requests(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
+        _, before = scrape(wd)
         for i in range(3):
             assert wd.request("POST", "/x", b"%d" % i).status == 200
-        _, after = wd.scrape()
+        _, after = scrape(wd)
 
         def diff(name, **labels):
             old = before[name].value(**labels) if name in before else 0
@@ -102,28 +102,28 @@ def test_counters_increase_with_requests(tmp_path, fn):
         assert diff("fwatchdog_function_exits_total", code="0") == 3
 
 
-def test_private_endpoints_and_scrapes_not_counted(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_private_endpoints_and_scrapes_not_counted(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         wd.request("GET", "/")
-        _, before = wd.scrape()
+        _, before = scrape(wd)
         for _ in range(5):
             assert wd.request("GET", "/_/health").status == 200
             assert wd.request("GET", "/_/ready").status == 200
-            wd.scrape()
-        _, after = wd.scrape()
+            scrape(wd)
+        _, after = scrape(wd)
         assert total(after["http_requests_total"]) == total(before["http_requests_total"]) == 1
         assert after["http_requests_in_flight"].value() == 0
         assert after["fwatchdog_function_starts_total"].value() == 1
 
 
-def test_failures_and_timeouts(tmp_path, fn):
+def test_failures_and_timeouts(watchdog, tmp_path, fn):
     env = {"fprocess": fn, "exec_timeout": "1s"}
-    with watchdog(tmp_path / "wd", env) as wd:
+    with watchdog(env, metrics=True, ready="healthy") as wd:
         assert wd.request("GET", "/fail").status == 500
         t0 = time.monotonic()
         assert wd.request("GET", "/hang").status == 504
         assert time.monotonic() - t0 < 5
-        _, fams = wd.scrape()
+        _, fams = scrape(wd)
         assert fams["fwatchdog_function_exits_total"].value(code="3") == 1
         assert fams["fwatchdog_function_timeouts_total"].value() == 1
         assert fams["fwatchdog_function_starts_total"].value() == 2
@@ -131,42 +131,30 @@ def test_failures_and_timeouts(tmp_path, fn):
         assert fams["http_requests_total"].value(code="500", method="get") == 1
 
 
-def test_in_flight_gauge(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_in_flight_gauge(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         t = in_background(lambda: wd.request("GET", "/slow"))
-        seen = wait_until(lambda: wd.scrape()[1]["http_requests_in_flight"].value() == 1, 3)
+        seen = wait_until(lambda: scrape(wd)[1]["http_requests_in_flight"].value() == 1, 3)
         assert seen, "in-flight gauge never reached 1"
         t.join(10)
         assert not t.is_alive()
-        assert wd.scrape()[1]["http_requests_in_flight"].value() == 0
+        assert scrape(wd)[1]["http_requests_in_flight"].value() == 0
 
 
-def test_method_labels(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_method_labels(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         assert wd.request("DELETE", "/").status == 200
         assert wd.request("PROPFIND", "/").status == 200
         assert wd.request("HEAD", "/").status == 200
-        _, fams = wd.scrape()
+        _, fams = scrape(wd)
         reqs = fams["http_requests_total"]
         assert reqs.value(code="200", method="delete") == 1
         assert reqs.value(code="200", method="unknown") == 1
         assert reqs.value(code="200", method="head") == 1
 
 
-def test_limit_rejections_counted_as_429(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn, "max_inflight": "1"}) as wd:
-        t = in_background(lambda: wd.request("GET", "/slow"))
-        assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
-        assert wd.request("POST", "/", b"x").status == 429
-        t.join(10)
-        _, fams = wd.scrape()
-        assert fams["http_requests_total"].value(code="429", method="post") == 1
-        assert fams["http_requests_total"].value(code="200", method="get") == 1
-        assert fams["http_requests_in_flight"].value() == 0
-
-
-def test_scrape_endpoint_http(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_scrape_endpoint_http(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         mp = wd.metrics_port
         assert request(mp, path="/metrics?name[]=x").status == 200
         r = request(mp, path="/other")
@@ -224,25 +212,24 @@ def test_scrape_endpoint_http(tmp_path, fn):
         assert wd.request("GET", "/_/health").status == 200
 
 
-def test_metrics_port_zero_listens_nowhere(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}, metrics=False) as wd:
+def test_metrics_port_zero_listens_nowhere(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, ready="healthy") as wd:
         assert wd.env["metrics_port"] == "0"
         assert listening_ports(wd.pid) == {wd.port}
 
 
-def test_metrics_port_listens(tmp_path, fn):
-    with watchdog(tmp_path / "wd", {"fprocess": fn}) as wd:
+def test_metrics_port_listens(watchdog, tmp_path, fn):
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
         assert listening_ports(wd.pid) == {wd.port, wd.metrics_port}
         assert f"Metrics listening on port: {wd.metrics_port}" in wd.stderr()
 
 
-def test_metrics_port_taken_fails_startup(tmp_path, fn):
+def test_metrics_port_taken_fails_startup(watchdog, tmp_path, fn):
     with socket.socket() as taken:
         taken.bind((HOST, 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        with watchdog(tmp_path / "wd", {"fprocess": fn, "metrics_port": str(port)},
-                      healthy=False) as wd:
+        with watchdog({"fprocess": fn, "metrics_port": str(port)}, metrics=True, ready=None) as wd:
             rc = wd.wait_exit(10)
             err = wd.stderr()
             assert rc == 1, err

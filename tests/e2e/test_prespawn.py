@@ -6,13 +6,13 @@ every test here stops its watchdog itself and checks what it left behind
 import http.client
 import os
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import children, free_port, proc_stat, proc_table, require_bin, wait_until
+import harness
+from harness import children, cpu_seconds, free_port, proc_stat, proc_table, wait_until
 
 BASE_PATH = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
 CGI_MSG = ("prespawn: needs cgi_headers=false (prespawned functions start before the "
@@ -39,12 +39,6 @@ def wait_idle(wd, n, timeout=5.0):
     return idle(wd)
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def stop_and_check(wd):
     """SIGTERM; exit 0; none of its processes (running or zombie) remain."""
     pids = wd.descendants()
@@ -63,11 +57,7 @@ def run_cli(env, tmp_path):
     full = {"PATH": BASE_PATH, "TMPDIR": str(tmp_path), "port": str(free_port()),
             "metrics_port": "0"}
     full.update(env)
-    try:
-        return subprocess.run([require_bin()], env=full, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=5)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"fwatchdog with {env} did not exit", pytrace=False)
+    return harness.run_cli([], full, tmp_path, timeout=5)
 
 
 CONFIG_ERRORS = [
@@ -86,16 +76,16 @@ CONFIG_ERRORS = [
                          ids=["cgi", "cgi-serializing", "http", "static", "65", "-1", "two"])
 def test_config_errors_exit_2_naming_prespawn(env, msg, tmp_path):
     r = run_cli(env, tmp_path)
-    err = r.stderr.decode()
+    err = r.stderr()
     assert r.returncode == 2, f"exit {r.returncode}, stderr {err!r}"
     assert msg in err, err
     assert len(err.strip().splitlines()) == 1, err
 
 
 def test_help_mentions_prespawn(tmp_path):
-    r = subprocess.run([require_bin(), "--help"], capture_output=True, timeout=5)
+    r = harness.run_cli(["--help"], {}, tmp_path, timeout=5)
     assert r.returncode == 0
-    assert b"prespawn" in r.stdout
+    assert "prespawn" in r.stdout()
 
 
 def test_prespawn_0_keeps_cgi_headers_allowed(watchdog):

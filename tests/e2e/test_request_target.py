@@ -4,7 +4,7 @@ that are not clean are redirected (301) to the clean path, "*" and
 malformed escapes are refused, transfer codings other than chunked are 501."""
 import pytest
 
-from conftest import parse_response
+from harness import parse_response
 
 ECHO = "sh -c 'echo \"$Http_Method $Http_Path\"'"
 

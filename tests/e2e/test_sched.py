@@ -40,7 +40,7 @@ IDLE_PARENT = (sys.executable, "-c",
 
 
 def test_policy_set_by_the_operator_is_kept(watchdog):
-    wd = watchdog({"fprocess": "cat /proc/self/stat"}, wrapper=IDLE_PARENT)
+    wd = watchdog({"fprocess": "cat /proc/self/stat"}, launcher=IDLE_PARENT)
     r = wd.request("POST", "/", body=b"", timeout=5)
     assert r.status == 200
     assert os.sched_getscheduler(wd.pid) == os.SCHED_IDLE

@@ -7,18 +7,12 @@ runs, unless FWATCHDOG_STATIC_BIN names one.
 """
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
-import shiputil  # noqa: E402
-import wdproc  # noqa: E402
-from shiputil import REPO, Watchdog, request
+from harness import REPO, Watchdog, children, free_port, proc_status, request, wait_until
 
 # stripped, with JWT auth (mbedTLS, jansson, evdns) in; the Go watchdog is about 9 MB
 MAX_SIZE = 1.75 * 1024 * 1024
@@ -59,16 +53,16 @@ def test_static_binary_needs_nothing(static_bin):
     assert len(data) < MAX_SIZE, "%d bytes, over the 1.75 MiB budget" % len(data)
 
 
-def unshare_or_skip():
-    """[unshare ... , chroot]; skips only where unshare is not permitted."""
+def scratch_launcher():
+    """[unshare ..., chroot]: what starts the watchdog as PID 1 of new PID
+    and mount namespaces, chrooted."""
     unshare = shutil.which("unshare", path=SYSTEM_TOOLS)
     chroot = shutil.which("chroot", path=SYSTEM_TOOLS)
     assert unshare and chroot, "needs unshare (util-linux) and chroot (coreutils)"
     r = subprocess.run([unshare] + UNSHARE_FLAGS + [chroot, "/", "/bin/true"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-    if r.returncode != 0:
-        pytest.skip("unshare --pid --mount-proc + chroot is not permitted here: "
-                    + r.stdout.decode(errors="replace").strip())
+    assert r.returncode == 0, ("unshare --pid --mount-proc + chroot is not permitted here (run as "
+                               "root): " + r.stdout.decode(errors="replace").strip())
     return [unshare] + UNSHARE_FLAGS + [chroot]
 
 
@@ -84,59 +78,34 @@ def scratch_root(tmp, static_bin):
 
 
 def start_scratch(tmp, static_bin, fprocess):
-    launcher = unshare_or_skip()
+    """The root and the Watchdog (not yet started) in it."""
+    launcher = scratch_launcher()
     root = scratch_root(tmp, static_bin)
-    port = shiputil.free_port()
     # Only what an image would set; no PATH, no TMPDIR: /tmp/.lock in the root.
-    env = {"fprocess": fprocess, "port": str(port), "metrics_port": "0",
+    env = {"fprocess": fprocess, "port": str(free_port()), "metrics_port": "0",
            "write_timeout": "5s", "exec_timeout": "5s"}
-    argv = launcher + [str(root), "/fwatchdog"]
-    return root, Watchdog(argv, env, log_path=tmp / "watchdog.log", port=port)
-
-
-def children(pid):
-    """Host pids of pid's children."""
-    kids = []
-    for task in Path("/proc/%d/task" % pid).iterdir():
-        try:
-            kids += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return kids
-
-
-def proc_status(pid):
-    return wdproc.status_fields(Path("/proc/%d/status" % pid).read_text())
+    return root, Watchdog(env, workdir=tmp / "wd", bare_env=True, launcher=launcher + [str(root)],
+                          binary="/fwatchdog", ready=None, ready_timeout=15)
 
 
 def watchdog_pid(wd):
-    """The watchdog's host pid: the child unshare forked (then chroot exec'd)."""
-    deadline = time.monotonic() + shiputil.START_TIMEOUT
-    while time.monotonic() < deadline:
-        kids = children(wd.proc.pid)
-        if kids and os.readlink("/proc/%d/exe" % kids[0]).endswith("/fwatchdog"):
-            return kids[0]
-        time.sleep(0.05)
-    raise AssertionError("no fwatchdog under unshare: " + wd.describe())
+    """The watchdog's host pid: the child unshare forked, once chroot has
+    exec'd /fwatchdog in it."""
+    def is_fwatchdog():
+        try:
+            return os.readlink("/proc/%d/exe" % wd.pid).endswith("/fwatchdog")
+        except OSError:
+            return False
+    assert wait_until(is_fwatchdog, 15), "no fwatchdog under unshare: " + wd.describe()
+    return wd.pid
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
-def stop(wd, pid):
+def stop(wd):
     """SIGTERM the watchdog itself (unshare ignores it) and return unshare's
     exit code, which is the watchdog's."""
-    os.kill(pid, signal.SIGTERM)
-    try:
-        return wd.proc.wait(timeout=shiputil.STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("still running after SIGTERM: " + wd.describe())
+    rc = wd.terminate(15)
+    assert rc is not None, "still running after SIGTERM: " + wd.describe()
+    return rc
 
 
 def test_scratch_serves_and_drains(tmp_path, static_bin):
@@ -152,7 +121,7 @@ def test_scratch_serves_and_drains(tmp_path, static_bin):
             status, _, answer = request(wd.port, "POST", "/", body)
             assert (status, answer) == (200, body), wd.describe()
 
-        rc = stop(wd, pid)
+        rc = stop(wd)
         assert rc == 0, "exit %s after SIGTERM: %s" % (rc, wd.describe())
         assert not (root / "tmp" / ".lock").exists(), "lock file left behind"
         assert sorted(os.listdir(root)) == ["bin", "fwatchdog", "tmp"]
@@ -173,16 +142,16 @@ def test_scratch_reaps_orphaned_grandchild(tmp_path, static_bin):
         status, _, answer = request(wd.port, "POST", "/", b"")
         assert status == 200 and answer == b"orphaned\n", wd.describe()
 
-        wait_until(lambda: children(pid), 5, "the orphan to reach PID 1")
+        assert wait_until(lambda: children(pid), 5), "the orphan did not reach PID 1"
         orphans = children(pid)
         assert all(proc_status(k)["PPid"][0] == str(pid) for k in orphans)
 
         def reaped():
             return not any(os.path.exists("/proc/%d" % k) for k in orphans)
-        wait_until(reaped, 10, "PID 1 to reap %s" % orphans)
+        assert wait_until(reaped, 10), "PID 1 did not reap %s" % orphans
         assert children(pid) == []
 
         status, _, _ = request(wd.port, "GET", "/_/health")
         assert status == 200
-        rc = stop(wd, pid)
+        rc = stop(wd)
         assert rc == 0, "exit %s after SIGTERM: %s" % (rc, wd.describe())

@@ -1,8 +1,9 @@
-"""CONTRACT 4, serializing mode."""
+"""Serializing mode: the whole request body is read before the function
+starts and its whole output is buffered before the answer."""
 import hashlib
 import time
 
-from conftest import pgroup_members, wait_until
+from harness import pgroup_members, wait_until
 
 MiB = 1024 * 1024
 SER = {"mode": "serializing"}
@@ -112,10 +113,3 @@ def test_client_disconnect_exec_timeout_still_ends_function(watchdog):
     assert not wd.zombies()
 
 
-def test_cgi_environment(watchdog):
-    wd = watchdog(env(fprocess="env"))
-    r = wd.request("POST", "/p?q=1", b"abc", headers={"X-Call-Id": "s1"})
-    lines = r.body.decode().splitlines()
-    for want in ["Http_X_Call_Id=s1", "Http_Method=POST", "Http_Path=/p",
-                 "Http_Query=q=1", "Http_Content_Length=3"]:
-        assert want in lines

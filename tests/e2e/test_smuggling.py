@@ -3,7 +3,7 @@
 left running, and the next connection is served normally."""
 import pytest
 
-from relutil import Watchdog, baseline, get, send_raw, settled
+from harness import SHORT_TIMEOUTS, Watchdog, get, send_raw
 
 H = b"Host: x\r\n"
 CASES = {
@@ -45,15 +45,15 @@ CASES = {
 
 
 @pytest.fixture(scope="module", params=["streaming", "serializing"])
-def wd(request):
-    w = Watchdog(mode=request.param, fprocess="cat", env={"read_timeout": "3s"})
-    yield w
-    w.close()
+def wd(request, tmp_path_factory):
+    env = {**SHORT_TIMEOUTS, "mode": request.param, "fprocess": "cat", "read_timeout": "3s"}
+    with Watchdog(env, workdir=tmp_path_factory.mktemp("wd"), ready="healthy") as w:
+        yield w
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_rejected_and_closed(wd, name):
-    fds = baseline(wd)
+    fds = wd.baseline()
     status, raw = CASES[name]
     st, data, closed = send_raw(wd.port, raw, timeout=2.5)
     assert st == status, data[:300]
@@ -63,7 +63,7 @@ def test_rejected_and_closed(wd, name):
     assert wd.alive()
     st, _, body = get(wd.port, "/", body=b"next")
     assert st == 200 and body == b"next"
-    assert settled(wd, fds) == (fds, [])
+    assert wd.settled(fds) == (fds, [])
 
 
 def test_smuggled_request_never_runs(wd):
@@ -75,7 +75,7 @@ def test_smuggled_request_never_runs(wd):
     st, data, closed = send_raw(wd.port, raw, timeout=2.5)
     assert st == 400 and closed
     assert data.count(b"HTTP/1.1 ") == 1
-    assert "/smuggled" not in wd.log()
+    assert "/smuggled" not in wd.stderr()
 
 
 def test_pipelined_after_valid_body_still_works(wd):

@@ -3,14 +3,11 @@ import email.utils
 import hashlib
 import os
 import socket
-import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
-import staticutil  # noqa: E402
-from staticutil import HOST, Watchdog, raw_request, request  # noqa: E402
+from harness import HOST, fd_count, raw_exchange, request, wait_until
 
 TEXT = b"hello world, 0123456789 abcdefghijklmnopqrstuvwxyz\n"
 SECRET = b"TOP-SECRET-OUTSIDE-THE-ROOT\n"
@@ -43,14 +40,17 @@ def root(tmp_path):
     return r
 
 
+def static(watchdog, root):
+    return watchdog({"mode": "static", "static_path": root}, ready="healthy")
+
+
 @pytest.fixture
-def wd(tmp_path, root):
-    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
-        yield w
+def wd(watchdog, root):
+    return static(watchdog, root)
 
 
 def get(wd, path, headers=None, method="GET"):
-    return request(wd.port, method, path, headers)
+    return request(wd.port, method, path, headers=headers)
 
 
 def get_following(wd, path):
@@ -118,7 +118,7 @@ def test_absolute_paths_stay_in_root(wd, path):
 
 
 def test_request_line_traversal_raw(wd):
-    out = raw_request(wd.port, b"GET /../../secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = raw_exchange(wd.port, b"GET /../../secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=30)[0]
     # As Go's ServeMux: a redirect to the clean path, which is inside the root.
     assert out.split(b"\r\n", 1)[0] == b"HTTP/1.1 301 Moved Permanently"
     assert b"\r\nLocation: /secret.txt\r\n" in out
@@ -297,15 +297,14 @@ def test_head(wd):
 
 def test_head_then_get_on_one_connection(wd):
     """HEAD sends no body, so the next response on the connection is intact."""
-    out = raw_request(wd.port, b"HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-                               b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = raw_exchange(wd.port, b"HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                               b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=30)[0]
     assert out.count(b"HTTP/1.1 200 OK") == 2
     assert out.endswith(b"\r\n\r\n" + TEXT)
 
 
 def test_keep_alive_after_file(wd):
-    import http.client
-    conn = http.client.HTTPConnection(HOST, wd.port, timeout=10)
+    conn = wd.http_conn()
     try:
         for _ in range(3):
             conn.request("GET", "/a.txt")
@@ -322,23 +321,20 @@ def test_other_methods_serve_the_file_as_get(wd, method):
     assert (status, body) == (200, TEXT)
 
 
-def test_no_fprocess_needed(tmp_path, root):
-    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
-        assert request(w.port, "GET", "/a.txt")[0] == 200
+def test_no_fprocess_needed(watchdog, root):
+    w = static(watchdog, root)
+    assert "fprocess" not in w.env
+    assert request(w.port, "GET", "/a.txt")[0] == 200
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])
-def test_bad_static_path_fails_startup(tmp_path, kind):
+def test_bad_static_path_fails_startup(watchdog, tmp_path, kind):
     path = tmp_path / "public"
     if kind == "file":
         path.write_text("x")
-    w = Watchdog(tmp_path, {"mode": "static", "static_path": path})
-    try:
-        w.start(wait=False)
-        assert w.wait_exit() != 0
-        assert "static_path" in w.log() and str(path) in w.log()
-    finally:
-        w.stop()
+    w = watchdog({"mode": "static", "static_path": path}, ready=None)
+    assert w.wait_exit(10) not in (None, 0)
+    assert "static_path" in w.stderr() and str(path) in w.stderr()
 
 
 def _slow_download(port, path, rate_sleep, watch):
@@ -367,7 +363,7 @@ def _slow_download(port, path, rate_sleep, watch):
     return head, h.hexdigest(), size, peak
 
 
-def test_large_file_keeps_rss_low(tmp_path, root):
+def test_large_file_keeps_rss_low(watchdog, root):
     size = 50 * 1024 * 1024
     block = os.urandom(1024 * 1024)
     digest = hashlib.sha256()
@@ -375,35 +371,30 @@ def test_large_file_keeps_rss_low(tmp_path, root):
         for _ in range(size // len(block)):
             f.write(block)
             digest.update(block)
-    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
-        base = w.rss_kib()
-        head, got, n, peak = _slow_download(w.port, "/big.bin", 0.002, w.rss_kib)
-        assert head.startswith(b"HTTP/1.1 200")
-        assert n == size
-        assert got == digest.hexdigest()
-        # sendfile in slices: the file never passes through the watchdog's memory.
-        assert peak - base < 8 * 1024, (base, peak)
-        # A range in the middle of the big file, through the same path.
-        status, h, body = request(w.port, "GET", "/big.bin", {"Range": "bytes=%d-%d" % (size // 2, size // 2 + 9)})
-        assert status == 206 and len(body) == 10
+    w = static(watchdog, root)
+    base = w.rss_kib()
+    head, got, n, peak = _slow_download(w.port, "/big.bin", 0.002, w.rss_kib)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert n == size
+    assert got == digest.hexdigest()
+    # sendfile in slices: the file never passes through the watchdog's memory.
+    assert peak - base < 8 * 1024, (base, peak)
+    # A range in the middle of the big file, through the same path.
+    status, h, body = request(w.port, "GET", "/big.bin",
+                              headers={"Range": "bytes=%d-%d" % (size // 2, size // 2 + 9)})
+    assert status == 206 and len(body) == 10
 
 
-def test_client_gone_mid_transfer(tmp_path, root):
+def test_client_gone_mid_transfer(watchdog, root):
     with open(root / "big.bin", "wb") as f:
         f.truncate(20 * 1024 * 1024)
-    with Watchdog(tmp_path, {"mode": "static", "static_path": root}) as w:
-        fds = len(os.listdir("/proc/%d/fd" % w.proc.pid))
-        for _ in range(5):
-            s = socket.create_connection((HOST, w.port), timeout=10)
-            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-            s.recv(65536)
-            s.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(os.listdir("/proc/%d/fd" % w.proc.pid)) > fds:
-            time.sleep(0.05)
-        assert len(os.listdir("/proc/%d/fd" % w.proc.pid)) <= fds
-        assert request(w.port, "GET", "/a.txt")[2] == TEXT
-
-
-def test_helper_uses_built_binary():
-    assert staticutil.BINARY.exists(), "build first: ninja -C build"
+    w = static(watchdog, root)
+    fds = fd_count(w.pid)
+    for _ in range(5):
+        s = socket.create_connection((HOST, w.port), timeout=10)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(65536)
+        s.close()
+    wait_until(lambda: fd_count(w.pid) <= fds, 10, 0.05)
+    assert fd_count(w.pid) <= fds
+    assert request(w.port, "GET", "/a.txt")[2] == TEXT

@@ -12,15 +12,14 @@ import shlex
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # whatever pytest's import mode
-import shiputil  # noqa: E402
-from shiputil import REPO, Watchdog, request
+import harness
+import shiputil
+from harness import REPO, Watchdog, free_port, request
 
 TEMPLATES = REPO / "templates"
 NAMES = ["bash-streaming", "c-stdio", "python3-http", "node-http",
@@ -174,8 +173,6 @@ def lay_out(name, tmp):
 def start_template(name, tmp):
     """A Watchdog (not yet started) for template `name`, with the ENV of its
     Dockerfile, paths under its WORKDIR mapped to the laid-out directory."""
-    binary = shiputil.fwatchdog_bin()
-    assert binary.is_file(), "no watchdog at %s: build it (scripts/build.sh) or set FWATCHDOG_BIN" % binary
     app, workdir = lay_out(name, tmp)
     env, _ = shiputil.final_stage_env(dockerfile_of(name))
     for key, value in env.items():
@@ -184,19 +181,17 @@ def start_template(name, tmp):
     if "upstream_url" in env:  # a free port, so parallel runs do not collide
         url = urlsplit(env["upstream_url"])
         env["upstream_url"] = urlunsplit(url._replace(
-            netloc="%s:%d" % (url.hostname, shiputil.free_port())))
+            netloc="%s:%d" % (url.hostname, free_port())))
     state = tmp / "state"
     state.mkdir()
-    port = shiputil.free_port()
-    env.update(shiputil.base_env(state, port))
-    return Watchdog([binary], env, cwd=app, log_path=tmp / "watchdog.log")
+    env.update(shiputil.base_env(state, free_port()))
+    return Watchdog(env, workdir=tmp / "wd", bare_env=True, cwd=app, ready=None, ready_timeout=15)
 
 
 def assert_healthcheck_command(wd):
     """The image's HEALTHCHECK: fwatchdog -run-healthcheck, same TMPDIR."""
-    rc = subprocess.run([str(shiputil.fwatchdog_bin()), "-run-healthcheck"],
-                        env=wd.env, timeout=10).returncode
-    assert rc == 0, "fwatchdog -run-healthcheck exited %d: %s" % (rc, wd.describe())
+    r = harness.run_cli(["-run-healthcheck"], wd.env, wd.workdir)
+    assert r.returncode == 0, "fwatchdog -run-healthcheck exited %d: %s" % (r.returncode, wd.describe())
 
 
 def assert_drains(wd):
@@ -204,7 +199,7 @@ def assert_drains(wd):
     assert rc == 0, "exit %s after SIGTERM: %s" % (rc, wd.describe())
 
 
-def streaming_exchange(port, lines, timeout=shiputil.REQUEST_TIMEOUT):
+def streaming_exchange(port, lines, timeout=15):
     """Sends `lines` as a chunked body one at a time, reading after each until
     the expected answer arrives: proves the answer streams before the request
     body ends. Returns the raw response bytes."""

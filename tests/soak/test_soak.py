@@ -13,7 +13,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from relutil import connect, free_port, read_response, rss_bytes, start_or_skip  # noqa: E402
+from harness import SHORT_TIMEOUTS, Watchdog, connect, free_port, recv_response  # noqa: E402
 
 SECONDS = int(os.environ.get("FWATCHDOG_SOAK_SECONDS", "300"))
 WORKERS = int(os.environ.get("FWATCHDOG_SOAK_WORKERS", "4"))
@@ -43,7 +43,7 @@ def worker(port, stop, stats, idx):
             if s is None:
                 s = connect(port, timeout=10)
             s.sendall(req)
-            st, h, got = read_response(s, timeout=10)
+            st, h, got = recv_response(s, timeout=10)
             if st != 200 or got != body:
                 stats["failed"] += 1
             else:
@@ -72,7 +72,7 @@ def soak(wd):
     try:
         while time.monotonic() - t0 < SECONDS:
             time.sleep(1)
-            samples.append(rss_bytes(wd.pid))
+            samples.append(wd.rss_kib() * 1024)
             assert wd.alive()
     finally:
         stop.set()
@@ -88,21 +88,17 @@ def soak(wd):
     assert last <= first * 1.10, "RSS grew from %.1f to %.1f MiB" % (first / 1048576, last / 1048576)
 
 
-def test_soak_streaming():
-    wd = start_or_skip(pytest, mode="streaming", fprocess="cat")
-    try:
+def test_soak_streaming(tmp_path):
+    env = {**SHORT_TIMEOUTS, "mode": "streaming", "fprocess": "cat"}
+    with Watchdog(env, workdir=tmp_path, ready="healthy") as wd:
         soak(wd)
-    finally:
-        wd.close()
 
 
 def test_soak_http(tmp_path):
     up = free_port()
     srv = tmp_path / "up.py"
     srv.write_text(UPSTREAM)
-    wd = start_or_skip(pytest, mode="http", fprocess="%s %s %d" % (sys.executable, srv, up),
-                       env={"upstream_url": "http://127.0.0.1:%d" % up})
-    try:
+    env = {**SHORT_TIMEOUTS, "mode": "http", "fprocess": "%s %s %d" % (sys.executable, srv, up),
+           "upstream_url": "http://127.0.0.1:%d" % up}
+    with Watchdog(env, workdir=tmp_path, ready="healthy") as wd:
         soak(wd)
-    finally:
-        wd.close()
