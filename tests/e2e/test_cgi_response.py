@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import children, wait_until
+from harness import children, wait_until
 
 MODES = ["streaming", "serializing", "classic"]
 BAD_BLOCK = "Bad CGI header block from the function\n"
@@ -368,7 +368,7 @@ def test_cgi_response_false_is_off(watchdog, tmp_path):
 
 
 def test_bad_boolean_is_a_config_error(watchdog, tmp_path):
-    wd = watchdog({"fprocess": "cat", "cgi_response": "yes"}, wait=False)
+    wd = watchdog({"fprocess": "cat", "cgi_response": "yes"}, ready=None)
     assert wd.wait_exit(5) == 2
     assert "cgi_response" in wd.stderr()
 
