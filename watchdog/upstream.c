@@ -777,10 +777,13 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     c->req_done = c->keep_alive = c->got_bytes = c->paused = c->write_gone = false;
     /* A connected socket is written directly by upconn_flush; EV_WRITE
      * stays on only while connecting or while a write would block. The
-     * pool's idle timeout must go: event_add(ev, NULL) on a pending event
-     * keeps the timeout it has, so the read event is deleted first. */
-    event_del(c->rd);
-    event_add(c->rd, NULL);
+     * pool's idle timeout must go (event_add(ev, NULL) on a pending event
+     * keeps the timeout it has), and only the timeout: deleting and adding
+     * the event again would cost two epoll_ctl calls per request. */
+    if (event_pending(c->rd, EV_READ, NULL))
+        event_remove_timer(c->rd);
+    else
+        event_add(c->rd, NULL);
     if (!c->connected)
         bufferevent_enable(c->bev, EV_WRITE);
     return c;

@@ -94,9 +94,9 @@ def readme_settings():
 def test_readme_settings_match_help(tmp_path):
     """The README's table and --help (made from the settings table) name the
     same variables, aliases and defaults."""
-    r = run_cli(["--help"], {"TMPDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
-    shown, documented = help_settings(r.stdout.decode()), readme_settings()
+    r = run_cli(tmp_path, ["--help"], {"TMPDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr()
+    shown, documented = help_settings(r.stdout()), readme_settings()
     assert len(shown) > 30 and len(documented) > 30
     only_help = sorted(set(shown) - set(documented))
     only_readme = sorted(set(documented) - set(shown))
