@@ -511,6 +511,7 @@ static void on_upstream_ready(void *arg)
 {
     struct http_mode *m = arg;
     struct proxy *p;
+    m->env->maybe_ready(m->env->fatal_arg);
     while ((p = TAILQ_FIRST(&m->waiting))) {
         wait_unlink(p);
         p->state = PX_FREE;

@@ -339,6 +339,14 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
     f->ready = true;
 }
 
+void front_check_ready(struct front *f)
+{
+    if (f->ready || f->shutting_down || !f->ready_timer)
+        return;
+    evtimer_del(f->ready_timer);
+    on_ready_poll(-1, 0, f);
+}
+
 int front_start(struct front *f)
 {
     clock_gettime(CLOCK_MONOTONIC, &f->started);

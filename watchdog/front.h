@@ -34,6 +34,8 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
 int front_listen(struct front *f);
 /* The same without a port: connections come by engine_adopt. */
 int front_start(struct front *f);
+/* The mode may be ready now: ask it at once instead of at the next poll. */
+void front_check_ready(struct front *f);
 /* The engine serving the port (to adopt a connected socket). */
 struct engine *front_engine(struct front *f);
 /* SIGTERM: drain for healthcheck_interval (drain=true), or at once, then

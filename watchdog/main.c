@@ -194,6 +194,13 @@ static void on_fatal(void *arg, int code)
     front_shutdown(app->front, code, false);
 }
 
+static void on_maybe_ready(void *arg)
+{
+    struct app *app = arg;
+    if (app->front)
+        front_check_ready(app->front);
+}
+
 /* Last, once the listener and the mode's processes have what they need:
  * the reserve is whatever the table still allows, up to its size. */
 static void fill_reserve(struct fd_reserve *r)
@@ -285,6 +292,7 @@ static int run(struct app *app)
         goto out;
     fd_reserve_init(&app->fds);
     app->env = (struct mode_env){&app->cfg, app->base, app->procs, environ, on_fatal, app,
+                                 on_maybe_ready,
                                  app->metrics ? metrics_job_observer(app->metrics) : NULL,
                                  &app->fds};
     int init_rc = app->mode->init(&app->env, &app->mode_state);

@@ -23,6 +23,9 @@ struct mode_env {
      * flight and exits with code. */
     void (*fatal)(void *arg, int code);
     void *fatal_arg;
+    /* ready() may have become true: ask it now rather than at the next
+     * poll (a function that just started listening). Same arg as fatal. */
+    void (*maybe_ready)(void *arg);
     /* Put into the job_params of every function process (NULL: none). */
     const struct job_observer *jobs;
     /* Put into the job_params of every function process. */
