@@ -133,8 +133,9 @@ def test_scratch_reaps_orphaned_grandchild(tmp_path, static_bin):
     # parent exits at once, and the sleep, holding none of the pipes, is
     # orphaned and handed to PID 1, the watchdog, which must reap it. (No
     # `&`: busybox sh would need /dev/null for that, and the root has none.)
+    # It sleeps 3 s so that a loaded machine still sees it before it ends.
     fprocess = ('/bin/busybox sh -c "echo orphaned; exec /bin/busybox setsid '
-                '/bin/busybox sleep 1 <&- >&- 2>&-"')
+                '/bin/busybox sleep 3 <&- >&- 2>&-"')
     _, wd = start_scratch(tmp_path, static_bin, fprocess)
     with wd:
         wd.wait_healthy()
