@@ -176,6 +176,8 @@ wrk_run() {
     if grep -q 'Non-2xx\|Socket errors' "$file"; then
         log "$(basename "$file"): $(grep 'Non-2xx\|Socket errors' "$file" | tr '\n' ' ')"
     fi
+    # A run with no rate (the server is gone, wrk failed) counts as nan.
+    grep -q '^Requests/sec' "$file" || log "$(basename "$file"): no rate: $(head -n 1 "$file")"
     awk 'BEGIN {r = "nan"} /^Requests\/sec/ {r = $2} END {print r}' "$file"
 }
 wrk_pct() { to_us "$(awk -v p="$2%" '$1 == p {print $2}' "$1")"; }
