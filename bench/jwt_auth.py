@@ -9,8 +9,10 @@ jwt_auth=false, one with jwt_auth=true against a fake issuer on loopback
 connection, rounds alternating between the two; medians of ROUNDS runs.
 
     bench/jwt_auth.py [path/to/fwatchdog]
-Environment: ROUNDS (5), DURATION (3s). Needs wrk, python3-jwt,
-python3-cryptography. Loopback only; everything started is stopped.
+Environment: ROUNDS (5), DURATION (3s), ALGS (all five, space-separated),
+BASE_PORT (the two watchdogs on BASE_PORT and BASE_PORT+1; free ports
+otherwise). Needs wrk, python3-jwt, python3-cryptography. Loopback only;
+everything started is stopped.
 """
 import os
 import re
@@ -27,12 +29,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from jwtutil import NAME, NAMESPACE, Issuer  # noqa: E402
 
-ALGS = ["RS256", "PS256", "ES256", "ES384", "ES512"]
+ALGS = os.environ.get("ALGS", "RS256 PS256 ES256 ES384 ES512").split()
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 DURATION = os.environ.get("DURATION", "3s")
 
 
+PORTS = iter(range(int(os.environ["BASE_PORT"]), 65536)) if os.environ.get("BASE_PORT") else None
+
+
 def free_port():
+    if PORTS:
+        return next(PORTS)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

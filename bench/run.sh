@@ -5,7 +5,11 @@
 #
 #   bench/run.sh                      all rows, REPEAT=3 runs of DUR=5 seconds
 #   REPEAT=5 DUR=10 bench/run.sh      longer
-#   ONLY="fork body" bench/run.sh     a subset: fork http body idle
+#   ONLY="fork body" bench/run.sh     a subset of: fork http body idle cold
+#                                     rss express features
+#   REF_WD=/path/to/of-watchdog bench/run.sh
+#                                     the Go watchdog in a column of its own,
+#                                     run beside fwatchdog in the same rounds
 #
 # The machine is shared: figures move from run to run, ratios much less, so
 # every limit runs beside its watchdog figure, interleaved, and each cell is
@@ -17,19 +21,24 @@ REPEAT=${REPEAT:-3}
 DUR=${DUR:-5}
 BODY_SIZE=${BODY_SIZE:-1024}
 BIG=${BIG:-1073741824}
-ONLY=${ONLY:-"fork http body idle"}
+ONLY=${ONLY:-"fork http body idle cold rss express features"}
 OUT=$ROOT/bench/results
 BASE_PORT=${BASE_PORT:-21310}   # below the ephemeral range
+REF_WD=${REF_WD:-}
 export BODY_SIZE
 
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 PIDS=""
+REF_PIDS=""
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    # unshare ignores SIGTERM; its SIGKILL takes its namespace down with it.
+    for p in $REF_PIDS; do kill -9 "$p" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 ulimit -n 20000 2>/dev/null || true
 
 log() { echo "bench: $*" >&2; }
@@ -52,9 +61,32 @@ SPAWN=$OUT/spawn_limit
 CLIENT=$OUT/wdclient
 RELAY=$OUT/relay
 
+# ---- the Go watchdog (REF_WD) ----
+# It serves its metrics on :8081 whatever it is told and listens on every
+# interface, so each one runs alone in a network and PID namespace of its
+# own (unshare, as root): no port of it is seen outside, any number of them
+# can run at once, and killing the unshare process takes the watchdog and
+# its function down with the namespace. Its clients join the namespace
+# with nsenter.
+REF_NOTE=""
+if [ -z "$REF_WD" ]; then
+    REF_NOTE="REF_WD not set"
+elif [ ! -x "$REF_WD" ]; then
+    REF_NOTE="REF_WD=$REF_WD is not executable"
+elif ! timeout 10 unshare -n -p -f --kill-child sh -c 'ip link set lo up' >/dev/null 2>&1; then
+    REF_NOTE="needs unshare and ip, as root, for its own network namespace"
+else
+    REF_WD=$(realpath "$REF_WD")
+fi
+has_ref() { [ -z "$REF_NOTE" ]; }
+
 # ---- helpers ----
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.2f", a/b}'; }
+# Median of the numbers on stdin, one a line ("nan" lines and empty ones
+# are runs that failed, left out); nan when there is none.
+median() { grep -E '^-?[0-9.]+$' | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}' || true; }
+# The median of FILE, nan when it does not exist (its runs never ran).
+med() { if [ -s "$1" ]; then median <"$1"; else echo nan; fi; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 == 0 || a == "nan" || b == "nan" || a == "") print "n/a"; else printf "%.2f", a/b}'; }
 # wrk latency "1.23ms" / "456.78us" / "1.2s" -> microseconds
 to_us() { awk -v v="$1" 'BEGIN {n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1e6; else print "nan"}'; }
 
@@ -67,8 +99,9 @@ wd_env() { env -i PATH="$SAFE_PATH" TMPDIR="$WORK" metrics_port=0 "$@"; }
 start_wd() {
     name=$1 port=$2
     shift 2
+    mkdir -p "$WORK/tmp.$name"
     # A simple command, not a function, so $! is the watchdog itself.
-    env -i PATH="$SAFE_PATH" TMPDIR="$WORK" metrics_port=0 port="$port" "$@" "$WD" \
+    env -i PATH="$SAFE_PATH" TMPDIR="$WORK/tmp.$name" metrics_port=0 port="$port" "$@" "$WD" \
         >"$OUT/$name.log" 2>&1 &
     WD_PID=$!
     PIDS="$PIDS $WD_PID"
@@ -79,7 +112,7 @@ start_wd() {
             [ "$rc" -eq 2 ] || log "$name exited $rc: $(tail -n 1 "$OUT/$name.log")"
             return "$rc"
         fi
-        if curl -fs -o /dev/null "http://127.0.0.1:$port/_/health"; then
+        if curl -fs -m 2 -o /dev/null "http://127.0.0.1:$port/_/health"; then
             return 0
         fi
         sleep 0.01
@@ -89,31 +122,102 @@ start_wd() {
     return 1
 }
 
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# start_ref NAME PORT VAR=VALUE...: the Go watchdog, configured by the same
+# variables, in its own namespaces (see above). Sets REF_PID (unshare's,
+# whose network namespace is the watchdog's) and REF_WDPID (the watchdog).
+start_ref() {
+    name=$1 port=$2
+    shift 2
+    mkdir -p "$WORK/ref.$name"
+    # Go's TMPDIR is where it writes its /_/health lock file.
+    unshare -n -p -f --kill-child sh -c 'ip link set lo up && exec "$@"' sh \
+        env -i PATH="$SAFE_PATH" TMPDIR="$WORK/ref.$name" port="$port" healthcheck_interval=100ms "$@" "$REF_WD" \
+        >"$OUT/ref.$name.log" 2>&1 &
+    REF_PID=$!
+    REF_PIDS="$REF_PIDS $REF_PID"
+    REF_WDPID=""
+    self=$(readlink /proc/self/ns/net)
+    i=0
+    while [ $i -lt 500 ]; do
+        if ! kill -0 "$REF_PID" 2>/dev/null; then
+            log "Go $name exited: $(tail -n 1 "$OUT/ref.$name.log")"
+            return 1
+        fi
+        # Only once unshare is in its own namespace.
+        ns=$(readlink "/proc/$REF_PID/ns/net" 2>/dev/null || echo "$self")
+        if [ "$ns" != "$self" ] &&
+            nsenter --net="/proc/$REF_PID/ns/net" curl -fs -m 2 -o /dev/null "http://127.0.0.1:$port/_/health"; then
+            REF_WDPID=$(ps -o pid= --ppid "$REF_PID" | awk 'NR == 1 {print $1}')
+            return 0
+        fi
+        sleep 0.01
+        i=$((i + 1))
+    done
+    log "Go $name did not become healthy"
+    return 1
+}
+in_ns() { pid=$1; shift; nsenter --net="/proc/$pid/ns/net" "$@"; }
 
-# wrk_run FILE CONNS URL [POST]: requests/s; FILE keeps the whole output.
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop_ref() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# wrk_run FILE CONNS URL [post|get [NSPID]]: requests/s; FILE keeps the
+# whole output. With NSPID, wrk runs in that process's network namespace.
 wrk_run() {
     file=$1 conns=$2 url=$3
     threads=1
     [ "$conns" -gt 1 ] && threads=2
-    if [ "${4:-}" = post ]; then
-        wrk -t$threads -c"$conns" -d"${DUR}s" --latency -s bench/post.lua "$url" >"$file" 2>&1 || true
-    else
-        wrk -t$threads -c"$conns" -d"${DUR}s" --latency "$url" >"$file" 2>&1 || true
-    fi
+    pre=""
+    [ -n "${5:-}" ] && pre="nsenter --net=/proc/$5/ns/net"
+    script=""
+    [ "${4:-}" = post ] && script="-s bench/post.lua"
+    # shellcheck disable=SC2086
+    timeout $((DUR + 30)) $pre wrk -t$threads -c"$conns" -d"${DUR}s" --latency $script "$url" >"$file" 2>&1 || true
     if grep -q 'Non-2xx\|Socket errors' "$file"; then
         log "$(basename "$file"): $(grep 'Non-2xx\|Socket errors' "$file" | tr '\n' ' ')"
     fi
-    awk '/^Requests\/sec/ {print $2}' "$file"
+    # A run with no rate (the server is gone, wrk failed) counts as nan.
+    grep -q '^Requests/sec' "$file" || log "$(basename "$file"): no rate: $(head -n 1 "$file")"
+    awk 'BEGIN {r = "nan"} /^Requests\/sec/ {r = $2} END {print r}' "$file"
 }
 wrk_pct() { to_us "$(awk -v p="$2%" '$1 == p {print $2}' "$1")"; }
+# Answers with a 2xx status per second of a wrk output.
+wrk_ok_rate() {
+    awk '/requests in/ {n = $1; d = $4; sub(/,$/, "", d)}
+         /Non-2xx or 3xx responses:/ {bad = $5}
+         END {
+             s = d + 0; if (d ~ /ms$/) s /= 1000; else if (d ~ /m$/) s *= 60
+             if (s <= 0) print "nan"; else printf "%.2f\n", (n - bad) / s
+         }' "$1"
+}
 
 ROWS=""
-row() { ROWS="$ROWS| $1 | $2 | $3 | $4 | $5 |
+# row LABEL FWATCHDOG GO LIMIT RATIO GO_RATIO TARGET
+row() { ROWS="$ROWS| $1 | $2 | $3 | $4 | $5 | $6 | $7 |
 "; }
+# The Go column of a row it runs: the figure, or why there is none.
+refv() { if has_ref; then echo "$1"; else echo ""; fi; }
+refr() { if has_ref; then ratio "$1" "$2"; else echo ""; fi; }
+# The Go column of a row it cannot run, with the reason.
+refna() { if has_ref; then echo "n/a ($1)"; else echo ""; fi; }
 
 # Microseconds per request that rate a adds to rate b (req/s), signed.
 added_us() { awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 == 0 || b+0 == 0) print "nan"; else printf "%+.0f", 1e6/a - 1e6/b}'; }
+# latency_row LABEL FILE GO_FILE DIRECT_FILE [TARGET]: the medians of three
+# files of latencies (us), each cell with what it adds to DIRECT_FILE's; an
+# empty GO_FILE leaves the Go columns empty (a row without a watchdog).
+latency_row() {
+    d=$(med "$4")
+    v=$(med "$2")
+    gcell="" gr=""
+    if [ -n "$3" ] && has_ref; then
+        g=$(med "$3")
+        gcell="$g ($(minus "$g" "$d"))"
+        gr=$(ratio "$g" "$d")
+    fi
+    row "$1" "$v ($(minus "$v" "$d"))" "$gcell" "$d" "$(ratio "$v" "$d")" "$gr" "${5:-}"
+}
+minus() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "nan" || b == "nan" || a == "" || b == "") print "nan"; else printf "%+.0f", a-b}'; }
 
 # ---- fork modes: requests/s against the spawn limit ----
 bench_fork() {
@@ -133,69 +237,123 @@ EOF
     C_PID=$WD_PID
     start_wd cgi_off $((BASE_PORT + 11)) mode=streaming fprocess="$WORK/cgicat"
     O_PID=$WD_PID
+    GS="" GZ=""
+    if has_ref; then
+        start_ref streaming $((BASE_PORT + 1)) mode=streaming fprocess=cat && GS=$REF_PID
+        start_ref serializing $((BASE_PORT + 2)) mode=serializing fprocess=cat && GZ=$REF_PID
+    fi
     for c in 1 32; do
         for r in $(seq "$REPEAT"); do
             log "fork c=$c run $r"
-            wd_env "$SPAWN" -c "$c" -d "$DUR" -b "$BODY_SIZE" | awk '{print $1}' >>"$WORK/limit.$c"
+            wd_env timeout $((DUR + 30)) "$SPAWN" -c "$c" -d "$DUR" -b "$BODY_SIZE" | awk '{print $1}' >>"$WORK/limit.$c"
             wrk_run "$OUT/wrk.streaming.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/" post >>"$WORK/stream.$c"
+            [ -n "$GS" ] && wrk_run "$OUT/wrk.go.streaming.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/" post "$GS" >>"$WORK/gstream.$c"
             wrk_run "$OUT/wrk.serializing.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 2))/" post >>"$WORK/serial.$c"
-            [ "$c" = 1 ] && wrk_run "$OUT/wrk.health.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/_/health" >>"$WORK/health.$c"
+            [ -n "$GZ" ] && wrk_run "$OUT/wrk.go.serializing.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 2))/" post "$GZ" >>"$WORK/gserial.$c"
+            if [ "$c" = 1 ]; then
+                wrk_run "$OUT/wrk.health.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/_/health" >>"$WORK/health.$c"
+                [ -n "$GS" ] && wrk_run "$OUT/wrk.go.health.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 1))/_/health" get "$GS" >>"$WORK/ghealth.$c"
+            fi
             wrk_run "$OUT/wrk.cgi_on.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 10))/" post >>"$WORK/cgion.$c"
             wrk_run "$OUT/wrk.cgi_off.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 11))/" post >>"$WORK/cgioff.$c"
         done
-        lim=$(median <"$WORK/limit.$c")
-        st=$(median <"$WORK/stream.$c")
-        se=$(median <"$WORK/serial.$c")
-        row "streaming, cat, ${BODY_SIZE} B POST, $c conn (req/s)" "$st" "$lim" "$(ratio "$st" "$lim")" ">= 0.9"
-        row "serializing, cat, ${BODY_SIZE} B POST, $c conn (req/s)" "$se" "$lim" "$(ratio "$se" "$lim")" ">= 0.9"
+        lim=$(med "$WORK/limit.$c")
+        st=$(med "$WORK/stream.$c")
+        se=$(med "$WORK/serial.$c")
+        gst=$(med "$WORK/gstream.$c")
+        gse=$(med "$WORK/gserial.$c")
+        row "streaming, cat, ${BODY_SIZE} B POST, $c conn (req/s)" "$st" "$(refv "$gst")" "$lim" "$(ratio "$st" "$lim")" "$(refr "$gst" "$lim")" ">= 0.9"
+        row "serializing, cat, ${BODY_SIZE} B POST, $c conn (req/s)" "$se" "$(refv "$gse")" "$lim" "$(ratio "$se" "$lim")" "$(refr "$gse" "$lim")" ">= 0.9"
         if [ "$c" = 1 ]; then
             # At one connection a forked request costs the spawn and one
             # HTTP exchange in turn; the spawn limit has no HTTP at all.
             # This row times the exchange alone, and the limit column adds
-            # it to the limit's time per request, for reference.
-            h=$(median <"$WORK/health.$c")
+            # it to the limit's time per request, for reference (the Go
+            # ratio against the spawn limit plus its own exchange).
+            h=$(med "$WORK/health.$c")
+            gh=$(med "$WORK/ghealth.$c")
             both=$(awk -v a="$lim" -v b="$h" 'BEGIN {if (a+0 == 0 || b+0 == 0) print "nan"; else printf "%.1f", 1 / (1/a + 1/b)}')
-            row "HTTP alone: GET /_/health, 1 conn (req/s; limit = spawn limit plus this exchange)" "$h" "$both" "$(ratio "$st" "$both") streaming, $(ratio "$se" "$both") serializing" ""
+            gboth=$(awk -v a="$lim" -v b="$gh" 'BEGIN {if (a+0 == 0 || b+0 == 0) print "nan"; else printf "%.1f", 1 / (1/a + 1/b)}')
+            gr=""
+            has_ref && gr="$(ratio "$gst" "$gboth") streaming, $(ratio "$gse" "$gboth") serializing"
+            row "HTTP alone: GET /_/health, 1 conn (req/s; limit = spawn limit plus this exchange)" "$h" "$(refv "$gh")" "$both" "$(ratio "$st" "$both") streaming, $(ratio "$se" "$both") serializing" "$gr" ""
         fi
-        on=$(median <"$WORK/cgion.$c")
-        off=$(median <"$WORK/cgioff.$c")
-        row "streaming, cgi_response=true, sh printing a header block then cat, ${BODY_SIZE} B POST, $c conn (req/s, us added per request; limit = the same with cgi_response=false)" "$on ($(added_us "$on" "$off") us)" "$off" "$(ratio "$on" "$off")" ">= 0.95"
+        on=$(med "$WORK/cgion.$c")
+        off=$(med "$WORK/cgioff.$c")
+        row "streaming, cgi_response=true, sh printing a header block then cat, ${BODY_SIZE} B POST, $c conn (req/s, us added per request; limit = the same with cgi_response=false)" "$on ($(added_us "$on" "$off") us)" "$(refna "no cgi_response")" "$off" "$(ratio "$on" "$off")" "" ">= 0.95"
     done
     stop_pid "$S_PID"
     stop_pid "$Z_PID"
     stop_pid "$C_PID"
     stop_pid "$O_PID"
+    [ -n "$GS" ] && stop_ref "$GS"
+    [ -n "$GZ" ] && stop_ref "$GZ"
+    return 0
 }
 
 # ---- http mode: nginx as the fprocess, hit through the watchdog and directly ----
+# write_nginx_conf DIR PORT [UPSTREAM_PORT]: nginx answering 200 "hello",
+# or, with UPSTREAM_PORT, proxying to it over a keep-alive pool.
 write_nginx_conf() {
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
+    mkdir -p "$1"
+    if [ -n "${3:-}" ]; then
+        loc="proxy_pass http://fn; proxy_http_version 1.1; proxy_set_header Connection \"\";"
+        up="upstream fn { server 127.0.0.1:$3; keepalive 64; keepalive_requests 1000000; }"
+    else
+        loc="return 200 \"hello\\n\";"
+        up=""
+    fi
+    cat >"$1/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
+pid $1/nginx.pid;
+error_log $1/error.log;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx;
-    fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx;
-    scgi_temp_path $WORK/nginx;
+    client_body_temp_path $1;
+    proxy_temp_path $1;
+    fastcgi_temp_path $1;
+    uwsgi_temp_path $1;
+    scgi_temp_path $1;
     keepalive_requests 1000000;
+    $up
     server {
-        listen 127.0.0.1:$1;
-        location / { return 200 "hello\n"; }
+        listen 127.0.0.1:$2;
+        location / { $loc }
     }
 }
+EOF
+}
+
+# haproxy, one thread: a tcp-mode and an http-mode front, both to PORT.
+write_haproxy_conf() {
+    cat >"$1" <<EOF
+global
+    nbthread 1
+    maxconn 8192
+    pidfile $WORK/haproxy.pid
+defaults
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+listen tcp
+    mode tcp
+    bind 127.0.0.1:$2
+    server fn 127.0.0.1:$4
+listen http
+    mode http
+    option http-keep-alive
+    http-reuse always
+    bind 127.0.0.1:$3
+    server fn 127.0.0.1:$4
 EOF
 }
 
 HTTP_NA=""
 start_http_wd() {
     UP=$((BASE_PORT + 3))
-    write_nginx_conf "$UP"
+    write_nginx_conf "$WORK/nginx" "$UP"
     if start_wd http $((BASE_PORT + 4)) mode=http upstream_url="http://127.0.0.1:$UP" \
         fprocess="nginx -p $WORK/nginx -c $WORK/nginx/nginx.conf"; then
         return 0
@@ -212,67 +370,139 @@ start_http_wd() {
 
 bench_http() {
     if ! start_http_wd; then
-        for c in 1 32; do row "http mode, nginx upstream, GET, $c conn (req/s)" "$HTTP_NA" "" "" ">= 0.5 at 32"; done
-        row "http mode, 1 conn, median latency (us)" "$HTTP_NA" "" "" "+50 us"
-        row "http mode, 1 conn, p99 latency (us)" "$HTTP_NA" "" "" ""
+        for c in 1 32; do row "http mode, nginx upstream, GET, $c conn (req/s)" "$HTTP_NA" "" "" "" "" ">= 0.5 at 32"; done
+        row "http mode, 1 conn, median latency (us)" "$HTTP_NA" "" "" "" "" "+50 us"
+        row "http mode, 1 conn, p99 latency (us)" "$HTTP_NA" "" "" "" "" ""
         return 0
     fi
     H_PID=$WD_PID
+    # The Go watchdog in front of the same nginx (its own process with the
+    # same conf, in its namespace).
+    GH=""
+    if has_ref; then
+        write_nginx_conf "$WORK/nginx-go" "$UP"
+        start_ref http $((BASE_PORT + 4)) mode=http upstream_url="http://127.0.0.1:$UP" \
+            fprocess="nginx -p $WORK/nginx-go -c $WORK/nginx-go/nginx.conf" && GH=$REF_PID
+    fi
     # The floor of one more hop: bench/relay.c copies bytes between each
     # client and the same nginx, with no HTTP at all.
     "$RELAY" $((BASE_PORT + 8)) "$UP" 2>"$OUT/relay.log" &
     R_PID=$!
     PIDS="$PIDS $R_PID"
+    # Proxies in front of the same nginx: haproxy (tcp and http modes) and
+    # nginx's proxy_pass with an upstream keep-alive pool.
+    HA=""
+    if command -v haproxy >/dev/null; then
+        write_haproxy_conf "$WORK/haproxy.cfg" $((BASE_PORT + 12)) $((BASE_PORT + 13)) "$UP"
+        haproxy -db -f "$WORK/haproxy.cfg" >"$OUT/haproxy.log" 2>&1 &
+        HA=$!
+        PIDS="$PIDS $HA"
+    fi
+    write_nginx_conf "$WORK/nginx-proxy" $((BASE_PORT + 14)) "$UP"
+    nginx -p "$WORK/nginx-proxy" -c "$WORK/nginx-proxy/nginx.conf" >"$OUT/nginx-proxy.log" 2>&1 &
+    NP=$!
+    PIDS="$PIDS $NP"
+    sleep 0.3
+    PROXIES="relay nginxproxy"
+    if [ -n "$HA" ] && kill -0 "$HA" 2>/dev/null; then
+        PROXIES="relay haproxytcp haproxyhttp nginxproxy"
+    else
+        log "haproxy: $( [ -n "$HA" ] && tail -n 1 "$OUT/haproxy.log" || echo not installed)"
+    fi
     for c in 1 32; do
         for r in $(seq "$REPEAT"); do
             log "http c=$c run $r"
-            wrk_run "$OUT/wrk.direct.$c.$r" "$c" "http://127.0.0.1:$UP/" >>"$WORK/direct.$c"
-            wrk_run "$OUT/wrk.http.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 4))/" >>"$WORK/http.$c"
-            wrk_run "$OUT/wrk.relay.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 8))/" >>"$WORK/relay.$c"
+            wrk_three ng "$c" "$r" "$UP" $((BASE_PORT + 4)) "$GH"
+            for k in $PROXIES; do
+                case $k in
+                relay) p=$((BASE_PORT + 8)) ;;
+                haproxytcp) p=$((BASE_PORT + 12)) ;;
+                haproxyhttp) p=$((BASE_PORT + 13)) ;;
+                nginxproxy) p=$((BASE_PORT + 14)) ;;
+                esac
+                wrk_run "$OUT/wrk.$k.$c.$r" "$c" "http://127.0.0.1:$p/" >>"$WORK/$k.$c"
+            done
             if [ "$c" = 1 ]; then
                 for p in 50 99; do
-                    for k in direct http relay; do
+                    for k in $PROXIES; do
                         wrk_pct "$OUT/wrk.$k.$c.$r" $p >>"$WORK/$k.p$p"
                     done
                 done
             fi
         done
-        d=$(median <"$WORK/direct.$c")
-        h=$(median <"$WORK/http.$c")
-        rl=$(median <"$WORK/relay.$c")
-        row "http mode, nginx upstream, GET, $c conn (req/s)" "$h" "$d" "$(ratio "$h" "$d")" "$([ "$c" = 32 ] && echo '>= 0.5')"
-        row "byte relay, no HTTP (bench/relay.c), $c conn (req/s)" "$rl" "$d" "$(ratio "$rl" "$d")" ""
+        d=$(med "$WORK/ng.direct.$c")
+        h=$(med "$WORK/ng.wd.$c")
+        g=$(med "$WORK/ng.go.$c")
+        row "http mode, nginx upstream, GET, $c conn (req/s)" "$h" "$(refv "$g")" "$d" "$(ratio "$h" "$d")" "$(refr "$g" "$d")" "$([ "$c" = 32 ] && echo '>= 0.5')"
+        for k in $PROXIES; do
+            v=$(med "$WORK/$k.$c")
+            row "$(proxy_label "$k"), $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
+        done
     done
     for p in 50 99; do
-        d=$(median <"$WORK/direct.p$p")
-        for k in http relay; do
-            h=$(median <"$WORK/$k.p$p")
-            added=$(awk -v a="$h" -v b="$d" 'BEGIN {printf "%.0f", a-b}')
-            label="http mode"
-            [ "$k" = relay ] && label="byte relay"
-            row "$label, 1 conn, p$p latency (us; limit = direct)" "$h (+$added)" "$d" "$(ratio "$h" "$d")" "$([ $p = 50 ] && [ $k = http ] && echo '< +50 us')"
+        latency_row "http mode, 1 conn, p$p latency (us, added; limit = direct)" "$WORK/ng.wd.p$p" "$WORK/ng.go.p$p" \
+            "$WORK/ng.direct.p$p" "$([ $p = 50 ] && echo '< +50 us')"
+        for k in $PROXIES; do
+            latency_row "$(proxy_label "$k"), 1 conn, p$p latency (us, added; limit = direct)" "$WORK/$k.p$p" "" "$WORK/ng.direct.p$p"
         done
     done
     stop_pid "$R_PID"
+    stop_pid "$NP"
+    [ -n "$HA" ] && stop_pid "$HA"
     stop_pid "$H_PID"
+    [ -n "$GH" ] && stop_ref "$GH"
+    return 0
+}
+# wrk_three PFX C R DIRECT_PORT PORT GO_NSPID: one round, the same GET
+# straight to the function, through fwatchdog on PORT and through the Go
+# watchdog (in GO_NSPID's namespace, when set); req/s into $WORK/PFX.direct.C,
+# PFX.wd.C and PFX.go.C, and at one connection p50 and p99 beside them.
+wrk_three() {
+    pfx=$1 c=$2 r=$3
+    wrk_run "$OUT/wrk.$pfx.direct.$c.$r" "$c" "http://127.0.0.1:$4/" >>"$WORK/$pfx.direct.$c"
+    wrk_run "$OUT/wrk.$pfx.wd.$c.$r" "$c" "http://127.0.0.1:$5/" >>"$WORK/$pfx.wd.$c"
+    [ -n "$6" ] && wrk_run "$OUT/wrk.$pfx.go.$c.$r" "$c" "http://127.0.0.1:$5/" get "$6" >>"$WORK/$pfx.go.$c"
+    if [ "$c" = 1 ]; then
+        for p in 50 99; do
+            for k in direct wd $([ -n "$6" ] && echo go); do
+                wrk_pct "$OUT/wrk.$pfx.$k.$c.$r" $p >>"$WORK/$pfx.$k.p$p"
+            done
+        done
+    fi
+}
+proxy_label() {
+    case $1 in
+    relay) echo "reference: byte relay, no HTTP (bench/relay.c)" ;;
+    haproxytcp) echo "reference: haproxy mode tcp, 1 thread" ;;
+    haproxyhttp) echo "reference: haproxy mode http, 1 thread, http-reuse always" ;;
+    nginxproxy) echo "reference: nginx proxy_pass, 1 worker, upstream keepalive" ;;
+    esac
 }
 
 # ---- body throughput: 1 GiB through cat, and through http mode ----
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 bench_body() {
+    bigl=$(awk -v b="$BIG" 'BEGIN {if (b >= 1073741824) printf "%g GiB", b / 1073741824; else printf "%g MiB", b / 1048576}')
     for r in $(seq "$REPEAT"); do
         log "body streaming run $r"
-        "$SPAWN" -n 1 -b "$BIG" | awk '{print $2}' >>"$WORK/biglimit"
+        timeout 300 "$SPAWN" -n 1 -b "$BIG" | awk '{print $2}' >>"$WORK/biglimit"
         start_wd big $((BASE_PORT + 5)) mode=streaming fprocess=cat
-        "$CLIENT" body $((BASE_PORT + 5)) "$BIG" >>"$WORK/bigstream" || echo nan >>"$WORK/bigstream"
+        timeout 300 "$CLIENT" body $((BASE_PORT + 5)) "$BIG" >>"$WORK/bigstream" || echo nan >>"$WORK/bigstream"
         hwm_kib "$WD_PID" >>"$WORK/bigrss"
         stop_pid "$WD_PID"
+        if has_ref && start_ref big $((BASE_PORT + 5)) mode=streaming fprocess=cat; then
+            in_ns "$REF_PID" timeout 300 "$CLIENT" body $((BASE_PORT + 5)) "$BIG" >>"$WORK/gbigstream" || echo nan >>"$WORK/gbigstream"
+            hwm_kib "$REF_WDPID" >>"$WORK/gbigrss"
+            stop_ref "$REF_PID"
+        fi
     done
-    l=$(median <"$WORK/biglimit")
-    s=$(median <"$WORK/bigstream")
-    row "streaming, 1 GiB through cat (MB/s; limit = same through pipes, no HTTP)" "$s" "$l" "$(ratio "$s" "$l")" ">= 600 MB/s"
-    row "streaming, 1 GiB: watchdog peak RSS (KiB)" "$(median <"$WORK/bigrss")" "" "" "< 4096"
+    l=$(med "$WORK/biglimit")
+    s=$(med "$WORK/bigstream")
+    g=$(med "$WORK/gbigstream")
+    row "streaming, $bigl through cat (MB/s; limit = same through pipes, no HTTP)" "$s" "$(refv "$g")" "$l" "$(ratio "$s" "$l")" "$(refr "$g" "$l")" ">= 600 MB/s"
+    row "streaming, $bigl: watchdog peak RSS (KiB)" "$(med "$WORK/bigrss")" "$(refv "$(med "$WORK/gbigrss")")" "" "" "" "< 4096"
 
     # The upstream reads every body to its end before it answers (nginx's
     # "return 204" answers first and drops the body afterwards, which would
@@ -285,40 +515,251 @@ bench_body() {
             echo nan >>"$WORK/bighttp"
             continue
         fi
-        "$CLIENT" body "$SINK" "$BIG" >>"$WORK/bigdirect" || echo nan >>"$WORK/bigdirect"
-        "$CLIENT" body $((BASE_PORT + 4)) "$BIG" >>"$WORK/bighttp" || echo nan >>"$WORK/bighttp"
+        timeout 300 "$CLIENT" body "$SINK" "$BIG" >>"$WORK/bigdirect" || echo nan >>"$WORK/bigdirect"
+        timeout 300 "$CLIENT" body $((BASE_PORT + 4)) "$BIG" >>"$WORK/bighttp" || echo nan >>"$WORK/bighttp"
         hwm_kib "$WD_PID" >>"$WORK/bighttprss"
         stop_pid "$WD_PID"
+        if has_ref && start_ref bighttp $((BASE_PORT + 4)) mode=http upstream_url="http://127.0.0.1:$SINK" \
+            fprocess="$CLIENT sink $SINK"; then
+            in_ns "$REF_PID" timeout 300 "$CLIENT" body $((BASE_PORT + 4)) "$BIG" >>"$WORK/gbighttp" || echo nan >>"$WORK/gbighttp"
+            hwm_kib "$REF_WDPID" >>"$WORK/gbighttprss"
+            stop_ref "$REF_PID"
+        fi
     done
-    d=$(median <"$WORK/bigdirect")
-    h=$(median <"$WORK/bighttp")
-    row "http mode, 1 GiB POST to an upstream that reads it all (MB/s; limit = direct)" "$h" "$d" "$(ratio "$h" "$d")" ""
-    row "http mode, 1 GiB: watchdog peak RSS (KiB)" "$(median <"$WORK/bighttprss")" "" "" ""
+    d=$(med "$WORK/bigdirect")
+    h=$(med "$WORK/bighttp")
+    g=$(med "$WORK/gbighttp")
+    row "http mode, $bigl POST to an upstream that reads it all (MB/s; limit = direct)" "$h" "$(refv "$g")" "$d" "$(ratio "$h" "$d")" "$(refr "$g" "$d")" ""
+    row "http mode, $bigl: watchdog peak RSS (KiB)" "$(med "$WORK/bighttprss")" "$(refv "$(med "$WORK/gbighttprss")")" "" "" "" ""
 }
 
 # ---- footprint: idle RSS, startup, binary size, 10,000 idle connections ----
 bench_idle() {
     start_wd idle $((BASE_PORT + 6)) mode=streaming fprocess=cat
-    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$WD_PID/status")
-    row "idle RSS after one /_/health (KiB)" "$rss" "" "" "< 1536"
-    conns=$("$CLIENT" idle $((BASE_PORT + 6)) 10000 "$WD_PID" || echo nan)
-    row "RSS with 10,000 idle keep-alive connections (KiB)" "$conns" "" "" ""
+    rss=$(rss_kib "$WD_PID")
+    conns=$(timeout 120 "$CLIENT" idle $((BASE_PORT + 6)) 10000 "$WD_PID" || echo nan)
     stop_pid "$WD_PID"
+    grss="" gconns=""
+    if has_ref && start_ref idle $((BASE_PORT + 6)) mode=streaming fprocess=cat; then
+        grss=$(rss_kib "$REF_WDPID")
+        gconns=$(in_ns "$REF_PID" timeout 120 "$CLIENT" idle $((BASE_PORT + 6)) 10000 "$REF_WDPID" || echo nan)
+        stop_ref "$REF_PID"
+    fi
+    row "idle RSS after one /_/health (KiB)" "$rss" "$grss" "" "" "" "< 1536"
+    row "RSS with 10,000 idle keep-alive connections (KiB)" "$conns" "$gconns" "" "" "" ""
 
     for r in $(seq $((REPEAT * 5))); do
         wd_env port=$((BASE_PORT + 7)) mode=streaming fprocess=cat \
-            "$CLIENT" startup $((BASE_PORT + 7)) "$WD" 2>/dev/null >>"$WORK/startup" || echo nan >>"$WORK/startup"
-        "$CLIENT" exec "$WD" --version 2>/dev/null | tail -n 1 >>"$WORK/execfloor"
+            timeout 30 "$CLIENT" startup $((BASE_PORT + 7)) "$WD" 2>/dev/null >>"$WORK/startup" || echo nan >>"$WORK/startup"
+        if has_ref; then
+            # The client is PID 1 of the namespace: everything in it dies with it.
+            timeout 30 unshare -n -p -f --kill-child sh -c 'ip link set lo up && exec "$@"' sh \
+                env -i PATH="$SAFE_PATH" TMPDIR="$WORK" port=$((BASE_PORT + 7)) mode=streaming fprocess=cat \
+                "$CLIENT" startup $((BASE_PORT + 7)) "$REF_WD" 2>/dev/null >>"$WORK/gstartup" || echo nan >>"$WORK/gstartup"
+        fi
+        timeout 30 "$CLIENT" exec "$WD" --version 2>/dev/null | tail -n 1 >>"$WORK/execfloor"
     done
-    s=$(median <"$WORK/startup")
-    f=$(median <"$WORK/execfloor")
-    row "startup to 200 on /_/health (ms; limit = fork, exec and exit of fwatchdog --version)" "$s" "$f" "$(ratio "$s" "$f")" "< 5 ms"
+    s=$(med "$WORK/startup")
+    f=$(med "$WORK/execfloor")
+    g=$(med "$WORK/gstartup")
+    row "startup to 200 on /_/health (ms; limit = fork, exec and exit of fwatchdog --version)" "$s" "$(refv "$g")" "$f" "$(ratio "$s" "$f")" "$(refr "$g" "$f")" "< 5 ms"
 
+    gsize=""
+    has_ref && gsize="$(stat -c %s "$REF_WD") (as built)"
     if [ -z "$STATIC_NOTE" ]; then
         # scripts/build-static.sh strips it, as the image ships it.
-        row "static binary size (bytes, stripped)" "$(stat -c %s "$WD")" "" "" ""
+        row "static binary size (bytes, stripped)" "$(stat -c %s "$WD")" "$gsize" "" "" "" ""
     else
-        row "static binary size" "n/a ($STATIC_NOTE)" "" "" ""
+        row "static binary size" "n/a ($STATIC_NOTE)" "$gsize" "" "" "" ""
+    fi
+}
+
+# ---- cold start in http mode: the function's listen() to 200 on /_/health ----
+# The function is `wdclient sink` told to sleep COLD_MS first and to write
+# the monotonic time of its listen(); `wdclient cold` polls /_/health every
+# 0.1 ms from the watchdog's exec and prints the difference.
+COLD_MS=${COLD_MS:-50}
+bench_cold() {
+    P=$((BASE_PORT + 15))
+    UPC=$((BASE_PORT + 16))
+    for r in $(seq "$REPEAT"); do
+        log "cold run $r"
+        mkdir -p "$WORK/cold.$r" "$WORK/gcold.$r"
+        env -i PATH="$SAFE_PATH" TMPDIR="$WORK/cold.$r" metrics_port=0 port=$P mode=http healthcheck_interval=100ms \
+            upstream_url="http://127.0.0.1:$UPC" fprocess="$CLIENT sink $UPC $COLD_MS $WORK/cold.$r/stamp" \
+            timeout 30 "$CLIENT" cold $P "$WORK/cold.$r/stamp" "$WD" 2>>"$OUT/cold.log" >>"$WORK/cold" || echo nan >>"$WORK/cold"
+        if has_ref; then
+            timeout 30 unshare -n -p -f --kill-child sh -c 'ip link set lo up && exec "$@"' sh \
+                env -i PATH="$SAFE_PATH" TMPDIR="$WORK/gcold.$r" port=$P mode=http healthcheck_interval=100ms \
+                upstream_url="http://127.0.0.1:$UPC" fprocess="$CLIENT sink $UPC $COLD_MS $WORK/gcold.$r/stamp" \
+                "$CLIENT" cold $P "$WORK/gcold.$r/stamp" "$REF_WD" 2>>"$OUT/ref.cold.log" >>"$WORK/gcold" || echo nan >>"$WORK/gcold"
+        fi
+    done
+    c=$(med "$WORK/cold")
+    g=""
+    if has_ref; then
+        g=$(med "$WORK/gcold")
+        # Go writes its lock file at start, whether the function listens or not.
+        awk -v v="$g" 'BEGIN {exit !(v + 0 < 0)}' && g="$g (200 before the function listens)"
+    fi
+    row "http mode cold start: function's listen() to 200 on /_/health, function up after ${COLD_MS} ms (ms)" "$c" "$g" "" "" "" ""
+}
+
+# ---- RSS after 10,000 requests in each mode, against the idle RSS ----
+# load N PORT post|get [NSPID]: N requests at 16 connections (bench/load.py);
+# prints how many got a 2xx.
+load_n() {
+    pre=""
+    [ -n "${4:-}" ] && pre="nsenter --net=/proc/$4/ns/net"
+    body=""
+    [ "$3" = post ] && body=$BODY_SIZE
+    # shellcheck disable=SC2086
+    timeout 300 $pre python3 bench/load.py "$2" "$1" 16 $body || echo nan
+}
+bench_rss() {
+    mkdir -p "$WORK/public"
+    head -c 1024 /dev/zero | tr '\0' x >"$WORK/public/index.html"
+    write_nginx_conf "$WORK/nginx-rss" $((BASE_PORT + 18))
+    write_nginx_conf "$WORK/nginx-rss-go" $((BASE_PORT + 18))
+    P=$((BASE_PORT + 17))
+    for m in streaming serializing http static; do
+        log "rss $m"
+        set -- mode="$m" fprocess=cat
+        req=post
+        case $m in
+        http) set -- mode=http upstream_url="http://127.0.0.1:$((BASE_PORT + 18))"
+            req=get ;;
+        static) set -- mode=static static_path="$WORK/public"
+            req=get ;;
+        esac
+        cell="" gcell=""
+        if [ "$m" = http ]; then
+            start_wd "rss.$m" $P "$@" fprocess="nginx -p $WORK/nginx-rss -c $WORK/nginx-rss/nginx.conf" || true
+        else
+            start_wd "rss.$m" $P "$@" || true
+        fi
+        if kill -0 "$WD_PID" 2>/dev/null; then
+            idle=$(rss_kib "$WD_PID")
+            ok=$(load_n 10000 $P $req)
+            [ "$ok" = 10000 ] || log "rss $m: $ok of 10000 answered 2xx"
+            after=$(rss_kib "$WD_PID")
+            cell="$after ($(minus "$after" "$idle"))"
+            stop_pid "$WD_PID"
+        fi
+        if has_ref; then
+            if [ "$m" = http ]; then
+                start_ref "rss.$m" $P "$@" fprocess="nginx -p $WORK/nginx-rss-go -c $WORK/nginx-rss-go/nginx.conf" || true
+            else
+                start_ref "rss.$m" $P "$@" || true
+            fi
+            if [ -n "$REF_WDPID" ]; then
+                gidle=$(rss_kib "$REF_WDPID")
+                ok=$(load_n 10000 $P $req "$REF_PID")
+                [ "$ok" = 10000 ] || log "Go rss $m: $ok of 10000 answered 2xx"
+                gafter=$(rss_kib "$REF_WDPID")
+                gcell="$gafter ($(minus "$gafter" "$gidle"))"
+            fi
+            stop_ref "$REF_PID"
+        fi
+        row "$m: RSS after 10,000 requests at 16 conn (KiB, growth over idle)" "$cell" "$gcell" "" "" "" ""
+    done
+}
+
+# ---- a real function: a small Express app in http mode ----
+bench_express() {
+    EX=$ROOT/bench/express
+    # npm ci installs exactly the committed lock, once.
+    if [ ! -d "$EX/node_modules/express" ]; then
+        if ! command -v npm >/dev/null || ! (cd "$EX" && timeout 300 npm ci --no-audit --no-fund >"$OUT/npm.log" 2>&1); then
+            for c in 1 16; do row "Express app, http mode, GET, $c conn (req/s)" "n/a (npm ci failed: see bench/results/npm.log)" "" "" "" "" ""; done
+            return 0
+        fi
+    fi
+    UPE=$((BASE_PORT + 19))
+    if ! start_wd express $((BASE_PORT + 20)) mode=http upstream_url="http://127.0.0.1:$UPE" \
+        fprocess="node $EX/app.js $UPE"; then
+        for c in 1 16; do row "Express app, http mode, GET, $c conn (req/s)" "n/a (see bench/results/express.log)" "" "" "" "" ""; done
+        return 0
+    fi
+    E_PID=$WD_PID
+    GE=""
+    if has_ref; then
+        start_ref express $((BASE_PORT + 20)) mode=http upstream_url="http://127.0.0.1:$UPE" \
+            fprocess="node $EX/app.js $UPE" && GE=$REF_PID
+        # Go answers 200 on /_/health before the function listens: wait for it.
+        i=0
+        while [ -n "$GE" ] && [ $i -lt 500 ] &&
+            ! in_ns "$GE" curl -fs -m 2 -o /dev/null "http://127.0.0.1:$UPE/"; do
+            sleep 0.01
+            i=$((i + 1))
+        done
+    fi
+    for c in 1 16; do
+        for r in $(seq "$REPEAT"); do
+            log "express c=$c run $r"
+            wrk_three ex "$c" "$r" "$UPE" $((BASE_PORT + 20)) "$GE"
+        done
+        d=$(med "$WORK/ex.direct.$c")
+        e=$(med "$WORK/ex.wd.$c")
+        g=$(med "$WORK/ex.go.$c")
+        row "Express app (bench/express), http mode, GET, $c conn (req/s; limit = the app direct)" "$e" "$(refv "$g")" "$d" "$(ratio "$e" "$d")" "$(refr "$g" "$d")" ""
+    done
+    latency_row "Express app, http mode, 1 conn, p50 latency (us, added; limit = the app direct)" \
+        "$WORK/ex.wd.p50" "$WORK/ex.go.p50" "$WORK/ex.direct.p50"
+    stop_pid "$E_PID"
+    [ -n "$GE" ] && stop_ref "$GE"
+    return 0
+}
+
+# ---- what the features beyond Go cost, each next to its baseline ----
+bench_features() {
+    # max_queue: max_inflight=1 at 32 connections, with a queue of 64 and
+    # without one (the excess gets 429 at once, as under Go).
+    start_wd queue $((BASE_PORT + 21)) mode=streaming fprocess=cat max_inflight=1 max_queue=64
+    Q_PID=$WD_PID
+    start_wd noqueue $((BASE_PORT + 22)) mode=streaming fprocess=cat max_inflight=1
+    N_PID=$WD_PID
+    GN=""
+    if has_ref; then
+        start_ref noqueue $((BASE_PORT + 22)) mode=streaming fprocess=cat max_inflight=1 && GN=$REF_PID
+    fi
+    for r in $(seq "$REPEAT"); do
+        log "features max_queue run $r"
+        wrk_run "$OUT/wrk.queue.$r" 32 "http://127.0.0.1:$((BASE_PORT + 21))/" post >/dev/null
+        wrk_ok_rate "$OUT/wrk.queue.$r" >>"$WORK/queue"
+        wrk_pct "$OUT/wrk.queue.$r" 50 >>"$WORK/queue.p50"
+        wrk_run "$OUT/wrk.noqueue.$r" 32 "http://127.0.0.1:$((BASE_PORT + 22))/" post >/dev/null
+        wrk_ok_rate "$OUT/wrk.noqueue.$r" >>"$WORK/noqueue"
+        if [ -n "$GN" ]; then
+            wrk_run "$OUT/wrk.go.noqueue.$r" 32 "http://127.0.0.1:$((BASE_PORT + 22))/" post "$GN" >/dev/null
+            wrk_ok_rate "$OUT/wrk.go.noqueue.$r" >>"$WORK/gnoqueue"
+        fi
+    done
+    q=$(med "$WORK/queue")
+    n=$(med "$WORK/noqueue")
+    g=$(med "$WORK/gnoqueue")
+    row "max_inflight=1, no queue: the excess gets 429, streaming cat, ${BODY_SIZE} B POST, 32 conn (200s/s)" "$n" "$(refv "$g")" "" "" "" ""
+    row "max_inflight=1 max_queue=64, streaming cat, ${BODY_SIZE} B POST, 32 conn (200s/s, p50 latency of the queued; limit = no queue)" "$q ($(med "$WORK/queue.p50") us)" "$(refna "no max_queue")" "$n" "$(ratio "$q" "$n")" "" ""
+    stop_pid "$Q_PID"
+    stop_pid "$N_PID"
+    [ -n "$GN" ] && stop_ref "$GN"
+
+    # jwt_auth: bench/jwt_auth.py, RS256 and ES256 tokens, one connection.
+    if /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null; then
+        log "features jwt_auth"
+        if BASE_PORT=$((BASE_PORT + 23)) ALGS="RS256 ES256" ROUNDS=$REPEAT DURATION="${DUR}s" \
+            timeout $((REPEAT * 3 * (DUR + 10) + 120)) /usr/bin/python3 bench/jwt_auth.py "$WD" >"$OUT/jwt_auth.md" 2>&1; then
+            off=$(awk -F'|' '$2 ~ /jwt_auth=false/ {gsub(/ /, "", $3); print $3}' "$OUT/jwt_auth.md")
+            for alg in RS256 ES256; do
+                v=$(awk -F'|' -v a="$alg token" '$2 ~ a {gsub(/ /, "", $3); print $3}' "$OUT/jwt_auth.md")
+                added=$(awk -F'|' -v a="$alg token" '$2 ~ a {gsub(/ /, "", $5); print $5}' "$OUT/jwt_auth.md")
+                row "jwt_auth=true, $alg token, static mode, 1 conn (req/s, us added at p50; limit = jwt_auth=false)" "$v ($added us)" "$(refna "no jwt_auth in this build")" "$off" "$(ratio "$v" "$off")" "" ""
+            done
+        else
+            row "jwt_auth (bench/jwt_auth.py)" "n/a (failed: see bench/results/jwt_auth.md)" "" "" "" "" ""
+        fi
+    else
+        row "jwt_auth (bench/jwt_auth.py)" "n/a (needs /usr/bin/python3 with python3-jwt and python3-cryptography)" "" "" "" "" ""
     fi
 }
 
@@ -328,6 +769,10 @@ for b in $ONLY; do
     http) bench_http ;;
     body) bench_body ;;
     idle) bench_idle ;;
+    cold) bench_cold ;;
+    rss) bench_rss ;;
+    express) bench_express ;;
+    features) bench_features ;;
     *) log "unknown benchmark $b"; exit 2 ;;
     esac
 done
@@ -335,9 +780,14 @@ done
 {
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $(nproc) CPUs,"
     echo "load $(cut -d' ' -f1-3 /proc/loadavg) at the end; REPEAT=$REPEAT DUR=${DUR}s, medians; binary: ${WD#"$ROOT"/}."
+    if has_ref; then
+        echo "Go column: $REF_WD ($("$REF_WD" --version 2>&1 | awk -F'Version: ' 'NF > 1 {gsub(/\t/, " ", $2); print "version " $2; exit}'))."
+    else
+        echo "Go column: empty ($REF_NOTE)."
+    fi
     echo
-    echo "| benchmark | fwatchdog | limit | ratio | target |"
-    echo "|---|---|---|---|---|"
+    echo "| benchmark | fwatchdog | Go of-watchdog | limit | ratio | Go ratio | target |"
+    echo "|---|---|---|---|---|---|---|"
     printf '%s' "$ROWS"
 } >bench/results.md
 cat bench/results.md

@@ -9,9 +9,19 @@
  *                                     200; prints milliseconds, kills PROG
  *   wdclient exec PROG ARGS           start PROG and wait for it; prints
  *                                     milliseconds (the floor for startup)
- *   wdclient sink PORT                an HTTP/1.1 upstream on 127.0.0.1:PORT
+ *   wdclient sink PORT [MS STAMP]     an HTTP/1.1 upstream on 127.0.0.1:PORT
  *                                     that reads each Content-Length body to
- *                                     its end, then answers 204 (until killed) */
+ *                                     its end, then answers 204 (until killed);
+ *                                     with MS, it sleeps MS milliseconds first
+ *                                     and writes the CLOCK_MONOTONIC time of
+ *                                     its listen() to the file STAMP
+ *   wdclient cold PORT STAMP PROG ARGS
+ *                                     start PROG (a watchdog whose function is
+ *                                     a delayed sink writing STAMP), poll GET
+ *                                     /_/health every 0.1 ms until 200; prints
+ *                                     milliseconds from the function's listen()
+ *                                     to that 200 (negative: 200 came first),
+ *                                     then stops PROG */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -149,6 +159,7 @@ static pid_t start(char **argv)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0);   /* stop() can reach what it leaves behind */
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -176,6 +187,61 @@ static int startup(int port, char **argv)
     return 0;
 }
 
+/* Stop a watchdog started by start(): SIGTERM, up to 2 s to exit (it stops
+ * its function), then SIGKILL to its process group. */
+static void stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        usleep(10 * 1000);
+    }
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static int cold(int port, const char *stamp, char **argv)
+{
+    unlink(stamp);
+    double t0 = now(), t_ok = 0, t_listen = 0;
+    pid_t pid = start(argv);
+    while (!t_ok) {
+        int fd = dial(port);
+        if (fd >= 0 && health_ok(fd))
+            t_ok = now();
+        if (fd >= 0)
+            close(fd);
+        if (t_ok)
+            break;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return fprintf(stderr, "cold: the watchdog exited\n"), 1;
+        if (now() - t0 > 10) {
+            stop(pid);
+            return fprintf(stderr, "cold: no 200 on /_/health\n"), 1;
+        }
+        usleep(100);
+    }
+    /* The function may not have listened yet (a watchdog that answers 200
+     * before its function is up): wait for its stamp. */
+    while (now() - t0 < 10) {
+        FILE *f = fopen(stamp, "r");
+        if (f) {
+            int ok = fscanf(f, "%lf", &t_listen) == 1;
+            fclose(f);
+            if (ok)
+                break;
+        }
+        usleep(1000);
+    }
+    stop(pid);
+    if (!t_listen)
+        return fprintf(stderr, "cold: the function never listened\n"), 1;
+    printf("%.3f\n", (t_ok - t_listen) * 1e3);
+    return 0;
+}
+
 static int exec_floor(char **argv)
 {
     double t0 = now();
@@ -185,63 +251,118 @@ static int exec_floor(char **argv)
     return 0;
 }
 
-/* The head of one request from fd, at most size - 1 bytes; *extra gets how
- * many body bytes came with it, *close whether it asked to close. Returns
- * the Content-Length, or -1 at EOF or on a head without one. */
-static long long sink_head(int fd, char *buf, size_t size, size_t *extra, bool *close)
+/* The sink's side of one connection: a buffer read ahead of the parser. */
+static struct {
+    int fd;
+    char buf[256 * 1024];
+    size_t pos, end;
+} in;
+
+static int fill(void)
 {
-    size_t have = 0;
-    char *end = NULL;
-    while (!end) {
-        ssize_t r = read(fd, buf + have, size - 1 - have);
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-        buf[have] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-        if (!end && have == size - 1)
-            return -1;
+    if (in.pos == in.end) {
+        in.pos = in.end = 0;
+    } else if (in.end == sizeof(in.buf)) {
+        memmove(in.buf, in.buf + in.pos, in.end - in.pos);
+        in.end -= in.pos;
+        in.pos = 0;
+        if (in.end == sizeof(in.buf))
+            return -1;   /* a head or chunk line longer than the buffer */
     }
-    *extra = have - (size_t)(end + 4 - buf);
-    *end = '\0';
-    *close = strcasestr(buf, "\nConnection: close") != NULL;
-    for (char *p = buf; (p = strchr(p, '\n')) != NULL; p++) {
-        if (strncasecmp(p + 1, "Content-Length:", 15) == 0)
-            return strtoll(p + 16, NULL, 10);
-    }
-    return -1;
+    ssize_t r = read(in.fd, in.buf + in.end, sizeof(in.buf) - in.end);
+    if (r <= 0)
+        return -1;
+    in.end += (size_t)r;
+    return 0;
 }
 
-/* One connection: every request's body is read to its end before the 204,
- * so a proxy in front has to carry all of it. */
+/* The next bytes up to DELIM, consumed with it and NUL-terminated in place;
+ * valid until the next read. NULL at EOF. */
+static char *until(const char *delim)
+{
+    size_t dl = strlen(delim);
+    for (;;) {
+        char *start = in.buf + in.pos;
+        char *d = memmem(start, in.end - in.pos, delim, dl);
+        if (d) {
+            *d = '\0';
+            in.pos += (size_t)(d - start) + dl;
+            return start;
+        }
+        if (fill() != 0)
+            return NULL;
+    }
+}
+
+static int skip(unsigned long long n)
+{
+    while (n > 0) {
+        if (in.pos == in.end && fill() != 0)
+            return -1;
+        size_t k = in.end - in.pos < n ? in.end - in.pos : (size_t)n;
+        in.pos += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* One connection: every request's body, Content-Length or chunked (the Go
+ * watchdog sends chunked), is read to its end before the 204, so a proxy in
+ * front has to carry all of it. */
 static void sink_conn(int fd)
 {
-    static char buf[256 * 1024];
     static const char answer[] = "HTTP/1.1 204 No Content\r\n\r\n";
-    size_t extra;
-    bool close_after = false;
-    long long len;
-    while (!close_after && (len = sink_head(fd, buf, sizeof(buf), &extra, &close_after)) >= 0) {
-        long long left = len - (long long)extra;
-        while (left > 0) {
-            ssize_t r = read(fd, buf, sizeof(buf));
-            if (r <= 0)
-                return;
-            left -= r;
+    in.fd = fd;
+    in.pos = in.end = 0;
+    for (;;) {
+        char *head = until("\r\n\r\n");
+        if (!head)
+            return;
+        bool close_after = strcasestr(head, "\nConnection: close") != NULL;
+        bool chunked = strcasestr(head, "\nTransfer-Encoding: chunked") != NULL;
+        char *cl = strcasestr(head, "\nContent-Length:");
+        unsigned long long len = cl ? strtoull(cl + 16, NULL, 10) : 0;
+        if (chunked) {
+            for (;;) {
+                char *line = until("\r\n");
+                if (!line)
+                    return;
+                len = strtoull(line, NULL, 16);
+                if (len == 0)
+                    break;
+                if (skip(len) != 0 || !until("\r\n"))
+                    return;
+            }
+            /* Trailers, up to the empty line. */
+            for (char *t; (t = until("\r\n")) != NULL && *t;)
+                ;
+        } else if (skip(len) != 0) {
+            return;
         }
-        if (write(fd, answer, sizeof(answer) - 1) != (ssize_t)sizeof(answer) - 1)
+        if (write(fd, answer, sizeof(answer) - 1) != (ssize_t)sizeof(answer) - 1 || close_after)
             return;
     }
 }
 
-static int sink(int port)
+static int sink(int port, int delay_ms, const char *stamp)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (delay_ms > 0)
+        usleep((useconds_t)delay_ms * 1000);
     int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(lfd, 64) != 0)
         return perror("sink"), 1;
+    if (stamp) {
+        /* Written to a temporary name and renamed: a reader never sees half. */
+        double t = now();
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", stamp);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%.9f\n", t) < 0 || fclose(f) != 0 || rename(tmp, stamp) != 0)
+            return perror("sink: stamp"), 1;
+    }
     signal(SIGCHLD, SIG_IGN);   /* no zombies */
     for (;;) {
         int fd = accept(lfd, NULL, NULL);
@@ -267,8 +388,12 @@ int main(int argc, char **argv)
         return startup(atoi(argv[2]), argv + 3);
     if (argc >= 3 && !strcmp(argv[1], "exec"))
         return exec_floor(argv + 2);
+    if (argc >= 5 && !strcmp(argv[1], "cold"))
+        return cold(atoi(argv[2]), argv[3], argv + 4);
     if (argc == 3 && !strcmp(argv[1], "sink"))
-        return sink(atoi(argv[2]));
+        return sink(atoi(argv[2]), 0, NULL);
+    if (argc == 5 && !strcmp(argv[1], "sink"))
+        return sink(atoi(argv[2]), atoi(argv[3]), argv[4]);
     fprintf(stderr, "usage: see the comment at the top of wdclient.c\n");
     return 2;
 }
