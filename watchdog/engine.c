@@ -316,6 +316,11 @@ void conn_response_done(struct conn *c)
         return;
     }
     c->state = CONN_IDLE;
+    /* A handler may have paused a body whose last bytes were parsed in the
+     * same pass (llhttp finishes the piece it was given): the pause is the
+     * finished request's, and reading must go on for the next one. */
+    c->body.paused = c->body.held = false;
+    conn_update_reading(c);
     conn_scan_reset(c);
     conn_arm_timer(c, c->eng->p.read_timeout_ms);
     /* Pipelined requests: the parsing loop on the stack picks them up;
