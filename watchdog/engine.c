@@ -205,9 +205,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     conn_enter(c);
-    /* A body (or what is dropped of it) is taken in large reads, two per
-     * event as the bufferevent's read plus read_more used to; a head in one
-     * small one. */
+    /* A body (or what is dropped of it) is taken in large reads, up to two
+     * per event; a head in one small one. */
     bool body = c->state == CONN_BODY || c->state == CONN_LINGER;
     size_t max = body ? SOCKET_IO_MAX : HEAD_READ;
     ssize_t n = read_more(c, max);
