@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -1001,3 +1002,34 @@ def http_watchdog(workdir, upstream_args=(), healthy=True, **env):
     with Watchdog(http_env(upstream_args, **env), workdir=workdir,
                   ready="healthy" if healthy else None) as wd:
         yield wd
+
+
+class Background:
+    """A request to a watchdog on its own thread; join() gives its response
+    (or raises what the request raised)."""
+
+    def __init__(self, wd, path, method="GET", body=None, headers=None, timeout=20):
+        self.result = self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True,
+                                       args=(wd, method, path, body, headers, timeout))
+        self.thread.start()
+
+    def _run(self, wd, method, path, body, headers, timeout):
+        try:
+            self.result = wd.request(method, path, body=body, headers=headers, timeout=timeout)
+        except Exception as e:  # reported by join()
+            self.error = e
+
+    def join(self, timeout=20):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "background request did not finish"
+        assert self.error is None, self.error
+        return self.result
+
+
+def expect_limit(r, n):
+    """The limiter's exact 429, as the Go watchdog's (faas-middleware)."""
+    assert r.status == 429, r
+    assert r.body == f"Concurrent request limit exceeded. Max concurrent requests: {n}\n".encode()
+    assert r.header_all("Content-Type") == ["text/plain"]
+    assert r.header_all("X-OpenFaaS-Internal") == ["faas-middleware"]

@@ -1,11 +1,10 @@
 """max_inflight: the exact 429 of the Go watchdog under real concurrency
 (streaming and serializing), /_/ready reporting it, private endpoints and
 ready_path calls never counting against it, and the 429s in the metrics."""
-import threading
 
 import pytest
 
-from harness import wait_until, write_script
+from harness import Background, expect_limit, wait_until, write_script
 from metricsutil import scrape
 
 FN = """#!/bin/sh
@@ -20,35 +19,6 @@ echo done
 @pytest.fixture
 def fn(tmp_path):
     return write_script(tmp_path, FN)
-
-
-class Background:
-    """A request on its own thread; .result once joined."""
-
-    def __init__(self, wd, path, method="GET"):
-        self.result = None
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(wd, method, path), daemon=True)
-        self.thread.start()
-
-    def _run(self, wd, method, path):
-        try:
-            self.result = wd.request(method, path, timeout=15)
-        except Exception as e:  # reported by join()
-            self.error = e
-
-    def join(self, timeout=15):
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "background request did not finish"
-        assert self.error is None, self.error
-        return self.result
-
-
-def expect_limit(r, n):
-    assert r.status == 429, r
-    assert r.body == f"Concurrent request limit exceeded. Max concurrent requests: {n}\n".encode()
-    assert r.header_all("Content-Type") == ["text/plain"]
-    assert r.header_all("X-OpenFaaS-Internal") == ["faas-middleware"]
 
 
 def test_second_request_gets_exact_429(watchdog, tmp_path, fn):

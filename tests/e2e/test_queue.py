@@ -5,12 +5,11 @@ leaves the queue at once; /_/ready says 429 only when the queue is full;
 the queue's depth and wait times are in the metrics. With max_queue=0 (the
 default) nothing of this exists (test_inflight.py)."""
 import socket
-import threading
 import time
 
 import pytest
 
-from harness import HOST, RawConn, wait_until, write_script
+from harness import Background, expect_limit, HOST, RawConn, wait_until, write_script
 from metricsutil import scrape
 
 # Each call appends its X-Id to a file, then holds its slot for a while.
@@ -29,28 +28,6 @@ def fn(tmp_path):
     return write_script(tmp_path, FN)
 
 
-class Background:
-    """A request on its own thread; join() gives its response."""
-
-    def __init__(self, wd, path, ident, body=None, method="GET"):
-        self.result = self.error = None
-        self.thread = threading.Thread(target=self._run, args=(wd, method, path, ident, body),
-                                       daemon=True)
-        self.thread.start()
-
-    def _run(self, wd, method, path, ident, body):
-        try:
-            self.result = wd.request(method, path, body=body, headers={"X-Id": ident}, timeout=20)
-        except Exception as e:  # reported by join()
-            self.error = e
-
-    def join(self, timeout=20):
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "background request did not finish"
-        assert self.error is None, self.error
-        return self.result
-
-
 def sample(fam, name, **labels):
     """The value of one sample of a family (histograms: _bucket, _count)."""
     for n, l, v in fam.samples:
@@ -64,21 +41,16 @@ def queue_depth(wd):
     return fams["fwatchdog_queue_depth"].value()
 
 
-def expect_limit(r, n):
-    assert r.status == 429, r
-    assert r.body == f"Concurrent request limit exceeded. Max concurrent requests: {n}\n".encode()
-    assert r.header_all("X-OpenFaaS-Internal") == ["faas-middleware"]
-
-
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
 def test_queued_requests_run_in_arrival_order(watchdog, fn, mode):
     env = {"mode": mode, "fprocess": fn, "max_inflight": "1", "max_queue": "3"}
     with watchdog(env, metrics=True, ready="healthy") as wd:
-        first = Background(wd, "/slow", "a")
+        first = Background(wd, "/slow", headers={"X-Id": "a"})
         assert wait_until(lambda: (wd.tmpdir / "order").exists(), 5)
         queued = []
         for ident in "bcd":
-            queued.append(Background(wd, "/", ident, body=ident.encode() * 1000, method="POST"))
+            queued.append(Background(wd, "/", method="POST", body=ident.encode() * 1000,
+                                     headers={"X-Id": ident}))
             assert wait_until(lambda: queue_depth(wd) == len(queued), 5)
         # the queue is full: the next is turned away at once, as without one
         expect_limit(wd.request("GET", "/", headers={"X-Id": "e"}), 1)
@@ -98,7 +70,7 @@ def test_queued_requests_run_in_arrival_order(watchdog, fn, mode):
 def test_queue_timeout_gives_the_limiters_429(watchdog, fn):
     env = {"fprocess": fn, "max_inflight": "1", "max_queue": "2", "queue_timeout": "300ms"}
     with watchdog(env, metrics=True, ready="healthy") as wd:
-        first = Background(wd, "/long", "a")
+        first = Background(wd, "/long", headers={"X-Id": "a"})
         assert wait_until(lambda: (wd.tmpdir / "order").exists(), 5)
         t0 = time.monotonic()
         r = wd.request("GET", "/", headers={"X-Id": "b"})
@@ -118,7 +90,7 @@ def test_queue_timeout_gives_the_limiters_429(watchdog, fn):
 def test_client_that_leaves_the_queue_leaves_at_once(watchdog, fn):
     env = {"fprocess": fn, "max_inflight": "1", "max_queue": "1"}
     with watchdog(env, metrics=True, ready="healthy") as wd:
-        first = Background(wd, "/long", "a")
+        first = Background(wd, "/long", headers={"X-Id": "a"})
         assert wait_until(lambda: (wd.tmpdir / "order").exists(), 5)
         with RawConn(wd.port) as c:
             c.send(b"POST / HTTP/1.1\r\nHost: x\r\nX-Id: gone\r\nContent-Length: 5\r\n\r\n")
@@ -128,7 +100,7 @@ def test_client_that_leaves_the_queue_leaves_at_once(watchdog, fn):
         # gone while the first request still runs: its place is free again
         assert wait_until(lambda: queue_depth(wd) == 0, 1.5)
         assert wd.request("GET", "/_/ready").status == 200
-        later = Background(wd, "/", "b")
+        later = Background(wd, "/", headers={"X-Id": "b"})
         r = later.join()
         assert r.status == 200
         assert first.join().status == 200
@@ -139,7 +111,7 @@ def test_client_that_leaves_the_queue_leaves_at_once(watchdog, fn):
 def test_ready_is_200_while_the_queue_has_room(watchdog, fn):
     env = {"fprocess": fn, "max_inflight": "1", "max_queue": "1"}
     with watchdog(env, ready="healthy") as wd:
-        first = Background(wd, "/slow", "a")
+        first = Background(wd, "/slow", headers={"X-Id": "a"})
         assert wait_until(lambda: (wd.tmpdir / "order").exists(), 5)
         r = wd.request("GET", "/_/ready")
         assert r.status == 200 and r.body == b""
@@ -149,7 +121,7 @@ def test_ready_is_200_while_the_queue_has_room(watchdog, fn):
 def test_expect_continue_waits_for_the_slot(watchdog, fn):
     env = {"fprocess": fn, "max_inflight": "1", "max_queue": "1"}
     with watchdog(env, ready="healthy") as wd:
-        first = Background(wd, "/slow", "a")
+        first = Background(wd, "/slow", headers={"X-Id": "a"})
         assert wait_until(lambda: (wd.tmpdir / "order").exists(), 5)
         with RawConn(wd.port) as c:
             c.send(b"POST / HTTP/1.1\r\nHost: x\r\nX-Id: b\r\nExpect: 100-continue\r\n"
@@ -169,10 +141,10 @@ def test_queued_requests_in_http_mode(watchdog, tmp_path):
     from harness import http_env
     env = http_env(max_inflight="1", max_queue="2")
     with watchdog(env, ready="healthy") as wd:
-        slow = Background(wd, "/slow?ms=800", "a")
+        slow = Background(wd, "/slow?ms=800", headers={"X-Id": "a"})
         time.sleep(0.2)
         body = b"x" * 100000
-        queued = Background(wd, "/upload", "b", body=body, method="POST")
+        queued = Background(wd, "/upload", headers={"X-Id": "b"}, body=body, method="POST")
         assert slow.join().status == 200
         r = queued.join()
         assert r.status == 200, r
