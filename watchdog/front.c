@@ -10,6 +10,9 @@
 #include <time.h>
 
 #include <event2/event.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "auth.h"
 #include "clock.h"
@@ -48,6 +51,7 @@ struct front {
     TAILQ_HEAD(, waiter) queue; /* oldest first */
     int queued;
     struct event *admit_ev;  /* a slot is free and the queue is not empty */
+    struct event *trim_timer;
 };
 
 /* ---- max_inflight ---- */
@@ -169,10 +173,41 @@ static bool check_auth(struct front *f, struct request *r)
     return true;
 }
 
+/* ---- memory ---- */
+
+/* A burst of concurrent requests leaves free chunks spread over heap pages
+ * that malloc keeps. Once no request has been in flight for a moment, they
+ * go back to the system, so that the resident size returns to where it was
+ * rather than staying at the burst's mark. An idle watchdog never wakes for
+ * this: the timer is armed by a request ending. */
+#define TRIM_AFTER_MS 1000
+
+static void on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    struct front *f = arg;
+    (void)fd;
+    (void)what;
+#ifdef __GLIBC__
+    if (f->inflight == 0)
+        malloc_trim(0);
+#else
+    (void)f;
+#endif
+}
+
+static void arm_trim(struct front *f)
+{
+    if (!evtimer_pending(f->trim_timer, NULL))
+        clock_arm(f->trim_timer, TRIM_AFTER_MS);
+}
+
+/* ---- requests ---- */
+
 static void request_done(void *arg, struct request *r, int status)
 {
     struct front *f = arg;
     f->inflight--;
+    arm_trim(f);
     if (f->hooks.request_end)
         f->hooks.request_end(f->hooks.arg, r->method, status, req_elapsed(r));
     /* From the loop, not inside the callback of the request that ended. */
@@ -490,7 +525,8 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
     };
     f->eng = engine_new(base, &p);
     f->admit_ev = event_new(base, -1, 0, on_admit, f);
-    if (!f->eng || !f->admit_ev) {
+    f->trim_timer = evtimer_new(base, on_trim, f);
+    if (!f->eng || !f->admit_ev || !f->trim_timer) {
         front_free(f);
         return NULL;
     }
@@ -520,6 +556,8 @@ void front_free(struct front *f)
     engine_free(f->eng);
     if (f->admit_ev)
         event_free(f->admit_ev);
+    if (f->trim_timer)
+        event_free(f->trim_timer);
     if (f->ready_timer)
         event_free(f->ready_timer);
     if (f->drain_timer)

@@ -1,11 +1,15 @@
 """10,000 concurrent idle keep-alive connections held with the watchdog
-under 64 MiB RSS, and still serving."""
+under 64 MiB RSS, and still serving; the heap given back after a burst."""
+import http.client
 import os
 import selectors
 import socket
+import threading
 import time
 
-from harness import HOST, SANITIZED, SHORT_TIMEOUTS, get, nofile_limit, wait_until
+import pytest
+
+from harness import HOST, SANITIZED, SHORT_TIMEOUTS, get, nofile_limit, proc_status, wait_until
 
 CONNS = 10000
 NOFILE = CONNS + 512
@@ -74,3 +78,36 @@ def count_conns(pid):
         except OSError:
             pass
     return n
+
+
+def anon_kib(pid):
+    return int(proc_status(pid)["RssAnon"][0])
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan's allocator and valgrind's keep freed memory themselves")
+def test_heap_goes_back_after_a_burst(watchdog):
+    """A burst of concurrent requests raises the heap (each in-flight request
+    reads its function's output into buffers of its own); a second after the
+    last one ends, the watchdog gives what it freed back to the system
+    instead of keeping the burst's mark."""
+    with watchdog({"fprocess": "cat"}, ready="healthy") as wd:
+        idle = anon_kib(wd.pid)
+
+        def client():
+            conn = http.client.HTTPConnection(HOST, wd.port, timeout=20)
+            try:
+                for _ in range(40):
+                    conn.request("POST", "/", b"x" * 1024)
+                    assert conn.getresponse().read() == b"x" * 1024
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        peak = anon_kib(wd.pid)
+        assert peak > idle + 128, (idle, peak)
+        settled = wait_until(lambda: anon_kib(wd.pid) <= idle + (peak - idle) // 2, timeout=5)
+        assert settled, (idle, peak, anon_kib(wd.pid))
