@@ -147,7 +147,7 @@ def memory(rows):
 
     groups = [("idle, after one /_/health", mib(find(rows, "idle RSS")))]
     for m in ("streaming", "serializing", "http", "static"):
-        groups.append((f"{m}, after 10,000 requests", mib(find(rows, f"{m}: RSS after"))))
+        groups.append((f"{m}, 2 s after 10,000 requests", mib(find(rows, f"{m}: RSS 2 s after"))))
     groups.append(("10,000 idle keep-alive connections", mib(find(rows, "RSS with 10,000 idle"))))
     big = body_size(rows)
     groups.append((f"streaming, {big} body: peak", mib(find(rows, "streaming, ", contains=": watchdog peak RSS"))))

@@ -606,6 +606,10 @@ bench_cold() {
 }
 
 # ---- RSS after 10,000 requests in each mode, against the idle RSS ----
+# Read right after the last request (the burst's mark) and 2 s later, when
+# both watchdogs have given back what they free (fwatchdog trims its heap a
+# second after the last request; Go's runtime returns memory in the
+# background).
 # load N PORT post|get [NSPID]: N requests at 16 connections (bench/load.py);
 # prints how many got a 2xx.
 load_n() {
@@ -643,7 +647,9 @@ bench_rss() {
             ok=$(load_n 10000 $P $req)
             [ "$ok" = 10000 ] || log "rss $m: $ok of 10000 answered 2xx"
             after=$(rss_kib "$WD_PID")
-            cell="$after ($(minus "$after" "$idle"))"
+            sleep 2
+            settled=$(rss_kib "$WD_PID")
+            cell="$settled ($(minus "$settled" "$idle"); $after right after)"
             stop_pid "$WD_PID"
         fi
         if has_ref; then
@@ -657,11 +663,13 @@ bench_rss() {
                 ok=$(load_n 10000 $P $req "$REF_PID")
                 [ "$ok" = 10000 ] || log "Go rss $m: $ok of 10000 answered 2xx"
                 gafter=$(rss_kib "$REF_WDPID")
-                gcell="$gafter ($(minus "$gafter" "$gidle"))"
+                sleep 2
+                gsettled=$(rss_kib "$REF_WDPID")
+                gcell="$gsettled ($(minus "$gsettled" "$gidle"); $gafter right after)"
             fi
             stop_ref "$REF_PID"
         fi
-        row "$m: RSS after 10,000 requests at 16 conn (KiB, growth over idle)" "$cell" "$gcell" "" "" "" ""
+        row "$m: RSS 2 s after 10,000 requests at 16 conn (KiB, growth over idle; right after the last)" "$cell" "$gcell" "" "" "" ""
     done
 }
 
@@ -694,18 +702,30 @@ bench_express() {
             i=$((i + 1))
         done
     fi
+    # The byte relay in front of the same app: what the extra hop alone
+    # costs it, as in the http rows.
+    "$RELAY" $((BASE_PORT + 24)) "$UPE" 2>"$OUT/relay-express.log" &
+    ER_PID=$!
+    PIDS="$PIDS $ER_PID"
     for c in 1 16; do
         for r in $(seq "$REPEAT"); do
             log "express c=$c run $r"
             wrk_three ex "$c" "$r" "$UPE" $((BASE_PORT + 20)) "$GE"
+            wrk_run "$OUT/wrk.ex.relay.$c.$r" "$c" "http://127.0.0.1:$((BASE_PORT + 24))/" >>"$WORK/ex.relay.$c"
+            [ "$c" = 1 ] && wrk_pct "$OUT/wrk.ex.relay.$c.$r" 50 >>"$WORK/ex.relay.p50"
         done
         d=$(med "$WORK/ex.direct.$c")
         e=$(med "$WORK/ex.wd.$c")
         g=$(med "$WORK/ex.go.$c")
-        row "Express app (bench/express), http mode, GET, $c conn (req/s; limit = the app direct)" "$e" "$(refv "$g")" "$d" "$(ratio "$e" "$d")" "$(refr "$g" "$d")" ""
+        row "Express app (bench/express), http mode, GET, $c conn (req/s; limit = the app direct)" "$e" "$(refv "$g")" "$d" "$(ratio "$e" "$d")" "$(refr "$g" "$d")" ">= 0.95"
+        v=$(med "$WORK/ex.relay.$c")
+        row "reference: byte relay (bench/relay.c) in front of the Express app, $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
     done
     latency_row "Express app, http mode, 1 conn, p50 latency (us, added; limit = the app direct)" \
         "$WORK/ex.wd.p50" "$WORK/ex.go.p50" "$WORK/ex.direct.p50"
+    latency_row "reference: byte relay in front of the Express app, 1 conn, p50 latency (us, added; limit = the app direct)" \
+        "$WORK/ex.relay.p50" "" "$WORK/ex.direct.p50"
+    stop_pid "$ER_PID"
     stop_pid "$E_PID"
     [ -n "$GE" ] && stop_ref "$GE"
     return 0
