@@ -8,17 +8,18 @@ places the input sections holding them together.
 The kernel maps a file-backed page fault's neighbours with it (fault-around,
 64 KiB), so code that runs scattered over the whole .text leaves nearly all
 of it resident; grouped, only the group is. The script names sections, not
-addresses: archive members by name (every CPU variant of a glibc string
-function, as the one chosen at run time depends on the CPU), and this
-project's functions and variables by symbol (LTO suffixes dropped), so it
-stays valid as the code changes, and a section it misses only costs
-residency.
+addresses: archive members by name (with a glibc string function's EVEX
+variant beside the AVX2 one traced, as the one chosen at run time depends
+on the CPU), and this project's functions and variables by symbol (LTO
+suffixes dropped), so it stays valid as the code changes and applies to the
+cross builds too, and a section it misses only costs residency.
 """
 import bisect
 import re
 import sys
 
-# The static binary is linked at 0x400000 and is well under 12 MiB.
+# The native (x86-64) static binary is linked at 0x400000 and is well
+# under 12 MiB.
 LOW, HIGH = 0x400000, 0x1000000
 # What runs natively but not under valgrind, which has a CPU and a start of
 # its own: glibc's lock elision (each request), its cache-size tables and
