@@ -300,9 +300,42 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_leave(c);
 }
 
+/* Go's server reads and drops what is left of a Content-Length body that
+ * its handler did not read, up to 256 KiB, so that the connection serves
+ * the next request (a 429 to a POST, an answer that did not need the body);
+ * with more left, or a body the client waits to be asked for (100-continue
+ * never sent), it closes. */
+#define DISCARD_MAX (256 * 1024)
+
+static bool can_discard(const struct conn *c)
+{
+    return c->state == CONN_BODY && c->keep_alive && !c->upgrade && !c->eng->closing &&
+           !c->body.refused && !c->expect_continue && !c->req.chunked &&
+           c->req.content_length >= 0 && c->req.content_length - c->body.bytes < DISCARD_MAX;
+}
+
+/* No handler is left: the rest of the body is parsed and dropped, and
+ * message-complete brings the connection back to conn_response_done. */
+static void discard_body(struct conn *c)
+{
+    c->body.paused = c->body.held = false;
+    conn_update_reading(c);
+    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    if (c->parsing)
+        return;
+    if (c->busy)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    else
+        conn_process_input(c);
+}
+
 /* The answer is complete: next request, or close. */
 void conn_response_done(struct conn *c)
 {
+    if (!c->body.done && can_discard(c)) {
+        discard_body(c);
+        return;
+    }
     if (!c->body.done || !c->keep_alive || c->upgrade || c->eng->closing) {
         c->state = CONN_LINGER;
         c->keep_alive = false;
