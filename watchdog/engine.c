@@ -314,9 +314,13 @@ static bool can_discard(const struct conn *c)
            c->req.content_length >= 0 && c->req.content_length - c->body.bytes < DISCARD_MAX;
 }
 
-/* No handler is left: the rest of the body is parsed and dropped, and
- * message-complete brings the connection back to conn_response_done. */
-static void discard_body(struct conn *c)
+/* Reading and parsing go on, with the read deadline running again, and the
+ * input already buffered is parsed: by the parsing loop when it is on the
+ * stack, else now, or from a deferred read event inside other callbacks.
+ * A handler may have paused a body whose last bytes were parsed in the same
+ * pass (llhttp finishes the piece it was given): the pause was that
+ * request's. */
+static void parse_on(struct conn *c)
 {
     c->body.paused = c->body.held = false;
     conn_update_reading(c);
@@ -333,7 +337,9 @@ static void discard_body(struct conn *c)
 void conn_response_done(struct conn *c)
 {
     if (!c->body.done && can_discard(c)) {
-        discard_body(c);
+        /* No handler is left: the rest of the body is parsed and dropped,
+         * and message-complete comes back here. */
+        parse_on(c);
         return;
     }
     if (!c->body.done || !c->keep_alive || c->upgrade || c->eng->closing) {
@@ -348,21 +354,9 @@ void conn_response_done(struct conn *c)
         return;
     }
     c->state = CONN_IDLE;
-    /* A handler may have paused a body whose last bytes were parsed in the
-     * same pass (llhttp finishes the piece it was given): the pause is the
-     * finished request's, and reading must go on for the next one. */
-    c->body.paused = c->body.held = false;
-    conn_update_reading(c);
     conn_scan_reset(c);
-    conn_arm_timer(c, c->eng->p.read_timeout_ms);
-    /* Pipelined requests: the parsing loop on the stack picks them up;
-     * from other callbacks, a deferred read event does. */
-    if (c->parsing)
-        return;
-    if (c->busy)
-        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-    else
-        conn_process_input(c);
+    /* pipelined requests */
+    parse_on(c);
 }
 
 static void set_remote(struct conn *c, const struct sockaddr *sa)
