@@ -620,6 +620,17 @@ load_n() {
     # shellcheck disable=SC2086
     timeout 300 $pre python3 bench/load.py "$2" "$1" 16 $body || echo nan
 }
+# rss_cell LABEL PID PORT post|get [NSPID]: PID's VmRSS 2 s after 10,000
+# requests, "(growth over its idle VmRSS; VmRSS right after the last)".
+rss_cell() {
+    idle=$(rss_kib "$2")
+    ok=$(load_n 10000 "$3" "$4" "${5:-}")
+    [ "$ok" = 10000 ] || log "$1: $ok of 10000 answered 2xx"
+    after=$(rss_kib "$2")
+    sleep 2
+    settled=$(rss_kib "$2")
+    echo "$settled ($(minus "$settled" "$idle"); $after right after)"
+}
 bench_rss() {
     mkdir -p "$WORK/public"
     head -c 1024 /dev/zero | tr '\0' x >"$WORK/public/index.html"
@@ -643,13 +654,7 @@ bench_rss() {
             start_wd "rss.$m" $P "$@" || true
         fi
         if kill -0 "$WD_PID" 2>/dev/null; then
-            idle=$(rss_kib "$WD_PID")
-            ok=$(load_n 10000 $P $req)
-            [ "$ok" = 10000 ] || log "rss $m: $ok of 10000 answered 2xx"
-            after=$(rss_kib "$WD_PID")
-            sleep 2
-            settled=$(rss_kib "$WD_PID")
-            cell="$settled ($(minus "$settled" "$idle"); $after right after)"
+            cell=$(rss_cell "rss $m" "$WD_PID" $P $req)
             stop_pid "$WD_PID"
         fi
         if has_ref; then
@@ -658,15 +663,7 @@ bench_rss() {
             else
                 start_ref "rss.$m" $P "$@" || true
             fi
-            if [ -n "$REF_WDPID" ]; then
-                gidle=$(rss_kib "$REF_WDPID")
-                ok=$(load_n 10000 $P $req "$REF_PID")
-                [ "$ok" = 10000 ] || log "Go rss $m: $ok of 10000 answered 2xx"
-                gafter=$(rss_kib "$REF_WDPID")
-                sleep 2
-                gsettled=$(rss_kib "$REF_WDPID")
-                gcell="$gsettled ($(minus "$gsettled" "$gidle"); $gafter right after)"
-            fi
+            [ -z "$REF_WDPID" ] || gcell=$(rss_cell "Go rss $m" "$REF_WDPID" $P $req "$REF_PID")
             stop_ref "$REF_PID"
         fi
         row "$m: RSS 2 s after 10,000 requests at 16 conn (KiB, growth over idle; right after the last)" "$cell" "$gcell" "" "" "" ""

@@ -309,8 +309,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static bool can_discard(const struct conn *c)
 {
-    return c->state == CONN_BODY && c->keep_alive && !c->upgrade && !c->eng->closing &&
-           !c->body.refused && !c->expect_continue && !c->req.chunked &&
+    return c->state == CONN_BODY && !c->body.refused && !c->expect_continue && !c->req.chunked &&
            c->req.content_length >= 0 && c->req.content_length - c->body.bytes < DISCARD_MAX;
 }
 
@@ -336,13 +335,14 @@ static void parse_on(struct conn *c)
 /* The answer is complete: next request, or close. */
 void conn_response_done(struct conn *c)
 {
-    if (!c->body.done && can_discard(c)) {
+    bool reusable = c->keep_alive && !c->upgrade && !c->eng->closing;
+    if (reusable && !c->body.done && can_discard(c)) {
         /* No handler is left: the rest of the body is parsed and dropped,
          * and message-complete comes back here. */
         parse_on(c);
         return;
     }
-    if (!c->body.done || !c->keep_alive || c->upgrade || c->eng->closing) {
+    if (!reusable || !c->body.done) {
         c->state = CONN_LINGER;
         c->keep_alive = false;
         conn_update_reading(c);
