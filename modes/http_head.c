@@ -44,7 +44,7 @@ bool http_hop_by_hop(const struct header *h, const char *connection, bool upgrad
         HTTP_HEADER_IS(h, "TE") || HTTP_HEADER_IS(h, "Trailer") ||
         HTTP_HEADER_IS(h, "Transfer-Encoding") || HTTP_HEADER_IS(h, "Content-Length"))
         return true;
-    if (h->name_len >= 5 && strncasecmp(h->name, "Proxy", 5) == 0)
+    if (h->name_len >= 5 && (h->name[0] | 0x20) == 'p' && strncasecmp(h->name, "Proxy", 5) == 0)
         return true;
     if (HTTP_HEADER_IS(h, "Upgrade"))
         return !upgrade;

@@ -313,6 +313,14 @@ static bool can_discard(const struct conn *c)
            c->req.content_length >= 0 && c->req.content_length - c->body.bytes < DISCARD_MAX;
 }
 
+/* An answer that starts with more of the body unread than
+ * conn_response_done would drop ends with a close, and its head says so,
+ * as Go's server does (a chunked body's size is not known then). */
+bool conn_closes_for_body(const struct conn *c)
+{
+    return c->state == CONN_BODY && c->req.has_body && !c->body.done && !can_discard(c);
+}
+
 /* Reading and parsing go on, with the read deadline running again, and the
  * input already buffered is parsed: by the parsing loop when it is on the
  * stack, else now, or from a deferred read event inside other callbacks.

@@ -125,6 +125,7 @@ void conn_scan_reset(struct conn *c);
 void conn_enter(struct conn *c);
 void conn_leave(struct conn *c);
 void conn_response_done(struct conn *c);
+bool conn_closes_for_body(const struct conn *c);
 void conn_kill(struct conn *c);
 void conn_arm_timer(struct conn *c, int64_t ms);
 void conn_update_reading(struct conn *c);

@@ -415,10 +415,24 @@ static void bad_request(struct conn *c)
  * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
  * be seen from the callbacks, so the head's raw bytes are scanned up to the
  * blank line that ends it. False when a fold is found. */
+/* Inside a line only the byte after its LF matters: the index after the
+ * next LF (noted as the byte before), or len. */
+static size_t skip_to_line_end(struct conn *c, const char *p, size_t i, size_t len)
+{
+    const char *lf = memchr(p + i, '\n', len - i);
+    if (!lf) {
+        c->scan_prev = p[len - 1];
+        return len;
+    }
+    c->scan_prev = '\n';
+    return (size_t)(lf - p) + 1;
+}
+
 static bool scan_head(struct conn *c, const char *p, size_t len)
 {
-    for (size_t i = 0; i < len && !c->scan_done; i++) {
-        char b = p[i];
+    size_t i = 0;
+    while (i < len && !c->scan_done) {
+        char b = p[i++];
         if (c->scan_prev == '\n' && c->scan_seen) {
             if (b == ' ' || b == '\t')
                 return false;
@@ -428,6 +442,8 @@ static bool scan_head(struct conn *c, const char *p, size_t len)
         if (b != '\r' && b != '\n')
             c->scan_seen = true; /* leading empty lines are skipped */
         c->scan_prev = b;
+        if (c->scan_seen && !c->scan_done && b != '\n')
+            i = skip_to_line_end(c, p, i, len);
     }
     return true;
 }

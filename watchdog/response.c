@@ -107,6 +107,22 @@ static bool server_managed(const char *name, size_t len)
            NAME_EQ(name, len, "Connection");
 }
 
+/* The common header, a short value without CR or LF, in one addition;
+ * false leaves the rest to the caller. */
+static bool add_plain_header(struct evbuffer *to, const char *name, size_t len, const char *value)
+{
+    char line[256];
+    size_t vlen = strcspn(value, "\r\n");
+    if (value[vlen] || len + vlen + 4 > sizeof(line))
+        return false;
+    memcpy(line, name, len);
+    memcpy(line + len, ": ", 2);
+    memcpy(line + len + 2, value, vlen);
+    memcpy(line + len + 2 + vlen, "\r\n", 2);
+    evbuffer_add(to, line, len + vlen + 4);
+    return true;
+}
+
 void resp_header(struct request *r, const char *name, const char *value)
 {
     struct conn *c = r->conn;
@@ -117,6 +133,8 @@ void resp_header(struct request *r, const char *name, const char *value)
         c->resp.has_date = true;
     if (NAME_EQ(name, len, "Content-Type"))
         c->resp.has_type = true;
+    if (add_plain_header(c->resp.head, name, len, value))
+        return;
     struct evio_gather g;
     evio_gather_init(&g, c->resp.head);
     evio_gather_add(&g, name, len);
@@ -199,7 +217,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
         add_date(&h);
     if (status != 101) {
         add_framing(c, &h, status, content_length);
-        if (!c->keep_alive || c->eng->closing) {
+        if (!c->keep_alive || c->eng->closing || conn_closes_for_body(c)) {
             /* HTTP/1.0 closes by default: no header needed. */
             if (!http10)
                 EVIO_GATHER_LIT(&h, "Connection: close\r\n");
@@ -371,7 +389,9 @@ void resp_log_size(struct request *r, int64_t size)
 void resp_log_reason(struct request *r, const char *why)
 {
     struct conn *c = r->conn;
-    snprintf(c->log.reason_text, sizeof(c->log.reason_text), "%s", why);
+    size_t n = strnlen(why, sizeof(c->log.reason_text) - 1);
+    memcpy(c->log.reason_text, why, n);
+    c->log.reason_text[n] = '\0';
     c->log.has_reason = true;
 }
 

@@ -36,6 +36,23 @@ def test_keep_alive_two_requests_one_socket(watchdog):
         assert c.read_response().body == b"OK"
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+def test_answer_begun_with_a_large_body_unread_says_close(watchdog, chunked):
+    """cat answers while most of a 1 MiB body is still on its way: as Go's
+    server, the head says Connection: close, all of the body is echoed,
+    and the connection is closed after the answer."""
+    wd = watchdog({"fprocess": "cat", "mode": "streaming"})
+    body = b"z" * MiB
+    framing = b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body) if chunked else \
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\n" + framing + body + (b"\r\n0\r\n\r\n" if chunked else b""))
+        r = c.read_response(timeout=20)
+        assert (r.status, r.header("Connection"), len(r.body)) == (200, "close", len(body))
+        assert r.body == body
+        assert c.wait_closed(timeout=10)
+
+
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
 def test_pipelining_in_order(watchdog, mode):
     wd = watchdog({"fprocess": "cat", "mode": mode})

@@ -75,13 +75,15 @@ def test_ready_path_call_takes_no_slot(watchdog, tmp_path, fn):
 def test_429_drops_a_small_unread_body_and_keeps_the_connection(watchdog, fn, size, kept):
     """As Go's server: up to 256 KiB of a body that the answer did not need
     is read and dropped, and the connection serves the next request; with
-    more left, it is closed after the answer."""
+    more left, it is closed after the answer, and the answer says so."""
     with watchdog({"fprocess": fn, "max_inflight": "1"}, ready="healthy") as wd:
         slow = Background(wd, "/slow")
         assert wait_until(lambda: wd.request("GET", "/_/ready").status == 429, 3)
         with wd.conn() as c:
             c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size)
-            expect_limit(c.read_response(timeout=10), 1)
+            r = c.read_response(timeout=10)
+            expect_limit(r, 1)
+            assert (r.header("Connection") == "close") is not kept
             if kept:
                 c.send(b"GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n")
                 r = c.read_response(timeout=10)
