@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "deadline.h"
 #include "evio.h"
 #include "fmt.h"
 #include "http_head.h"
@@ -53,7 +54,7 @@ struct proxy {
     struct request *r;
     struct upconn *uc;
     enum proxy_state state;
-    struct event *timer;       /* exec_timeout / X-Timeout */
+    struct deadline deadline;  /* exec_timeout / X-Timeout */
     struct evbuffer *body;     /* request body not yet on a connection */
     struct evbuffer *held;     /* response body held while its type is sniffed */
     TAILQ_ENTRY(proxy) link;   /* waiting list or free list */
@@ -96,8 +97,8 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg);
 
 static void proxy_destroy(struct proxy *p)
 {
-    if (p->timer)
-        event_free(p->timer);
+    if (p->deadline.ev)
+        event_free(p->deadline.ev);
     if (p->wait_timer)
         event_free(p->wait_timer);
     if (p->body)
@@ -120,9 +121,9 @@ static struct proxy *proxy_get(struct http_mode *m)
     p->m = m;
     p->body = evbuffer_new();
     p->held = evbuffer_new();
-    p->timer = evtimer_new(m->env->base, on_timeout, p);
+    p->deadline.ev = evtimer_new(m->env->base, on_timeout, p);
     p->wait_timer = evtimer_new(m->env->base, on_wait_timeout, p);
-    if (!p->body || !p->held || !p->timer || !p->wait_timer) {
+    if (!p->body || !p->held || !p->deadline.ev || !p->wait_timer) {
         proxy_destroy(p);
         return NULL;
     }
@@ -157,7 +158,7 @@ static void proxy_release(struct proxy *p)
         wait_unlink(p);
     if (p->uc)
         upconn_cancel(p->uc);
-    evtimer_del(p->timer);
+    deadline_clear(&p->deadline);
     evbuffer_drain(p->body, evbuffer_get_length(p->body));
     evbuffer_drain(p->held, evbuffer_get_length(p->held));
     p->r = NULL;
@@ -536,6 +537,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     char limit[32], op[32];
     (void)fd;
     (void)what;
+    if (!deadline_due(&p->deadline))
+        return;
     /* Go's client error first, then the watchdog's line, which names the
      * configured exec_timeout whatever X-Timeout said. */
     log_error("Upstream HTTP request error: %c%s \"http://%s%s\": context deadline exceeded",
@@ -583,7 +586,7 @@ static void http_handle(void *state, struct request *r)
     p->body_end = !r->has_body;
     int64_t ms = p->timeout_ms = request_timeout(m->cfg, r);
     if (ms > 0) {
-        clock_arm(p->timer, ms);
+        deadline_set(&p->deadline, ms);
     }
     req_attach(r, &proxy_req_ops, p);
     try_start(p);

@@ -84,8 +84,8 @@ static void conn_free(struct conn *c)
         event_free(c->read_ev);
     if (c->bev)
         bufferevent_free(c->bev);
-    if (c->timer)
-        event_free(c->timer);
+    if (c->deadline.ev)
+        event_free(c->deadline.ev);
     if (c->flush_ev)
         event_free(c->flush_ev);
     if (c->resp.head)
@@ -131,11 +131,23 @@ void conn_abort(struct conn *c)
     conn_kill(c);
 }
 
+void conn_arm_timer(struct conn *c, int64_t ms)
+{
+    deadline_set(&c->deadline, ms);
+}
+
+void conn_disarm_timer(struct conn *c)
+{
+    deadline_clear(&c->deadline);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    if (!deadline_due(&c->deadline))
+        return;
     conn_enter(c);
     if (c->state == CONN_HEAD && c->head.len > 0 && !c->resp.started) {
         /* A slow client mid-head: say why before closing. */
@@ -150,11 +162,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         conn_abort(c);
     }
     conn_leave(c);
-}
-
-void conn_arm_timer(struct conn *c, int64_t ms)
-{
-    clock_arm(c->timer, ms);
 }
 
 /* The socket is read here, not by the bufferevent (see evio.h). The bytes
@@ -300,22 +307,25 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_leave(c);
 }
 
-/* Go's server reads and drops what is left of a Content-Length body that
- * its handler did not read, up to 256 KiB, so that the connection serves
- * the next request (a 429 to a POST, an answer that did not need the body);
- * with more left, or a body the client waits to be asked for (100-continue
- * never sent), it closes. */
+/* Go's server reads and drops what is left of a body that its handler did
+ * not read, up to 256 KiB, so that the connection serves the next request
+ * (a 429 to a POST, an answer that did not need the body); with more left,
+ * or a body the client waits to be asked for (100-continue never sent), it
+ * closes. A chunked body's size is known only by reading it: it is dropped
+ * up to the same limit, and the connection closes past it. */
 #define DISCARD_MAX (256 * 1024)
 
 static bool can_discard(const struct conn *c)
 {
-    return c->state == CONN_BODY && !c->body.refused && !c->expect_continue && !c->req.chunked &&
-           c->req.content_length >= 0 && c->req.content_length - c->body.bytes < DISCARD_MAX;
+    if (c->state != CONN_BODY || c->body.refused || c->expect_continue)
+        return false;
+    if (c->req.chunked)
+        return true;
+    return c->req.content_length >= 0 && c->req.content_length - c->body.bytes < DISCARD_MAX;
 }
 
 /* An answer that starts with more of the body unread than
- * conn_response_done would drop ends with a close, and its head says so,
- * as Go's server does (a chunked body's size is not known then). */
+ * conn_response_done would drop ends with a close. */
 bool conn_closes_for_body(const struct conn *c)
 {
     return c->state == CONN_BODY && c->req.has_body && !c->body.done && !can_discard(c);
@@ -340,6 +350,20 @@ static void parse_on(struct conn *c)
         conn_process_input(c);
 }
 
+/* What the client still sends is dropped; the connection closes once the
+ * answer is out. */
+void conn_close_after_answer(struct conn *c)
+{
+    c->state = CONN_LINGER;
+    c->keep_alive = false;
+    conn_update_reading(c);
+    /* output_drained runs once the output is flushed */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        output_drained(c);
+    else
+        conn_flush_soon(c);
+}
+
 /* The answer is complete: next request, or close. */
 void conn_response_done(struct conn *c)
 {
@@ -347,18 +371,12 @@ void conn_response_done(struct conn *c)
     if (reusable && !c->body.done && can_discard(c)) {
         /* No handler is left: the rest of the body is parsed and dropped,
          * and message-complete comes back here. */
+        c->body.drop_until = c->body.bytes + DISCARD_MAX;
         parse_on(c);
         return;
     }
     if (!reusable || !c->body.done) {
-        c->state = CONN_LINGER;
-        c->keep_alive = false;
-        conn_update_reading(c);
-        /* output_drained runs once the output is flushed */
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            output_drained(c);
-        else
-            conn_flush_soon(c);
+        conn_close_after_answer(c);
         return;
     }
     c->state = CONN_IDLE;
@@ -388,13 +406,13 @@ static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
     msghead_init(&c->head, MAX_HEAD);
     c->eng = e;
     c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    c->timer = evtimer_new(e->base, on_timer, c);
+    c->deadline.ev = evtimer_new(e->base, on_timer, c);
     c->flush_ev = event_new(e->base, -1, 0, on_flush, c);
     c->read_ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->resp.head = evbuffer_new();
     LIST_INSERT_HEAD(&e->conns, c, link);
     e->nconns++;
-    if (!c->bev || !c->timer || !c->flush_ev || !c->read_ev || !c->resp.head) {
+    if (!c->bev || !c->deadline.ev || !c->flush_ev || !c->read_ev || !c->resp.head) {
         if (!c->bev)
             close(fd);
         conn_free(c);

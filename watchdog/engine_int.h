@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "deadline.h"
 #include "engine.h"
 #include "msghead.h"
 #include "request.h"
@@ -50,7 +51,7 @@ struct conn {
     const char *feed_end;    /* end of the bytes llhttp is parsing now */
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
-    struct event *timer;     /* read deadline, then linger limit */
+    struct deadline deadline; /* read deadline, then linger limit */
     struct event *flush_ev;  /* direct write at the end of this loop iteration */
     struct event *read_ev;   /* readable socket (on_readable), added while reading */
     bool reading;            /* read_ev is added */
@@ -73,6 +74,7 @@ struct conn {
         bool done;
         bool refused;        /* over max_request_body: the rest is dropped */
         int64_t bytes;       /* received so far */
+        int64_t drop_until;  /* dropped after the answer: past this, close (0: not dropping) */
     } body;
 
     struct {
@@ -126,6 +128,8 @@ void conn_enter(struct conn *c);
 void conn_leave(struct conn *c);
 void conn_response_done(struct conn *c);
 bool conn_closes_for_body(const struct conn *c);
+void conn_close_after_answer(struct conn *c);
+void conn_disarm_timer(struct conn *c);
 void conn_kill(struct conn *c);
 void conn_arm_timer(struct conn *c, int64_t ms);
 void conn_update_reading(struct conn *c);

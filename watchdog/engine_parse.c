@@ -49,6 +49,7 @@ static int on_message_begin(llhttp_t *p)
     c->url_len = 0;
     c->body.bytes = 0;
     c->body.refused = false;
+    c->body.drop_until = 0;
     c->body.done = false;
     c->body.paused = false;
     c->body.held = false;
@@ -341,13 +342,18 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         body_over_limit(c);
     else if (c->h && c->h->body)
         c->h->body(c->harg, at, len);
+    if (c->body.drop_until && c->body.bytes > c->body.drop_until) {
+        /* A chunked body dropped after the answer turned out too long. */
+        conn_close_after_answer(c);
+        return HPE_PAUSED;
+    }
     return c->dead ? HPE_USER : 0;
 }
 
 static int on_message_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
-    evtimer_del(c->timer);
+    conn_disarm_timer(c);
     c->body.done = true;
     if (c->state == CONN_LINGER)
         return HPE_PAUSED;
@@ -591,7 +597,7 @@ void req_hold(struct request *r)
 {
     struct conn *c = r->conn;
     c->body.held = true;
-    evtimer_del(c->timer);
+    conn_disarm_timer(c);
 }
 
 void req_release(struct request *r)

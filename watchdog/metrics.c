@@ -538,6 +538,11 @@ static void add_process_metrics(struct emit *out, const struct metrics *m)
     if (have_stat)
         add_gauge(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
                   st.virtual_bytes);
+    /* Go's collector reads "unlimited" as the largest uint64. */
+    if (getrlimit(RLIMIT_AS, &rl) == 0)
+        add_gauge(out, "process_virtual_memory_max_bytes", "gauge",
+                  "Maximum amount of virtual memory available in bytes.",
+                  rl.rlim_cur == RLIM_INFINITY ? (double)UINT64_MAX : (double)rl.rlim_cur);
 }
 
 int metrics_format(const struct metrics *m, struct evbuffer *buf)

@@ -190,6 +190,15 @@ static void add_framing(struct conn *c, struct evio_gather *h, int status, int64
     }
 }
 
+/* An answer whose length is known when its head goes out, with more of
+ * the body unread than would be dropped: Go's server says close in that
+ * head. A streamed answer's head goes out at its first byte, before Go's
+ * would (Go holds the first 2 KiB of output back), so it does not say it. */
+static bool whole_answer_leaves_body(const struct conn *c, int64_t content_length)
+{
+    return content_length >= 0 && conn_closes_for_body(c);
+}
+
 void resp_start(struct request *r, int status, int64_t content_length)
 {
     struct conn *c = r->conn;
@@ -217,7 +226,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
         add_date(&h);
     if (status != 101) {
         add_framing(c, &h, status, content_length);
-        if (!c->keep_alive || c->eng->closing || conn_closes_for_body(c)) {
+        if (!c->keep_alive || c->eng->closing || whole_answer_leaves_body(c, content_length)) {
             /* HTTP/1.0 closes by default: no header needed. */
             if (!http10)
                 EVIO_GATHER_LIT(&h, "Connection: close\r\n");

@@ -46,6 +46,7 @@ def test_exposition_is_strict_and_complete(watchdog, tmp_path, fn):
             "process_cpu_seconds_total": "counter",
             "process_resident_memory_bytes": "gauge",
             "process_virtual_memory_bytes": "gauge",
+            "process_virtual_memory_max_bytes": "gauge",
             "process_open_fds": "gauge",
             "process_max_fds": "gauge",
             "process_start_time_seconds": "gauge",
@@ -74,6 +75,8 @@ def test_exposition_is_strict_and_complete(watchdog, tmp_path, fn):
         assert 3 <= open_fds <= fams["process_max_fds"].value()
         rss = fams["process_resident_memory_bytes"].value()
         assert 0 < rss <= fams["process_virtual_memory_bytes"].value()
+        # no address-space limit here: Go's collector says the largest uint64
+        assert fams["process_virtual_memory_max_bytes"].value() == float(2**64 - 1)
         assert fams["process_cpu_seconds_total"].value() >= 0
 
 

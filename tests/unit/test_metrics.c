@@ -101,6 +101,7 @@ static void test_empty(void)
     CHECK(t && strstr(t, "\nprocess_max_fds ") != NULL);
     CHECK(t && strstr(t, "\nprocess_resident_memory_bytes ") != NULL);
     CHECK(t && strstr(t, "\nprocess_virtual_memory_bytes ") != NULL);
+    CHECK(t && has_line(t, "# TYPE process_virtual_memory_max_bytes gauge"));
     free(t);
     metrics_free(m);
 }

@@ -1,0 +1,98 @@
+/* deadline.c: a deadline moved later fires once, at the new time, without
+ * the event being added again; an earlier one re-adds it; a cleared one
+ * fires once and does nothing. Ordering is checked, not durations. */
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "check.h"
+#include "deadline.h"
+
+struct probe {
+    struct deadline d;
+    int early; /* fired before its deadline, or after a clear */
+    int due;
+    struct event_base *base;
+};
+
+static void on_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *p = arg;
+    (void)fd;
+    (void)what;
+    if (deadline_due(&p->d)) {
+        p->due++;
+        event_base_loopbreak(p->base);
+    } else {
+        p->early++;
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void setup(struct probe *p, struct event_base *base)
+{
+    *p = (struct probe){.base = base};
+    p->d.ev = evtimer_new(base, on_fire, p);
+}
+
+/* Later: the event added for 20 ms fires, finds 60 ms, waits for the rest. */
+static void test_moved_later(struct event_base *base)
+{
+    struct probe p;
+    setup(&p, base);
+    int64_t start = mono_ms();
+    deadline_set(&p.d, 20);
+    int64_t first = p.d.fires_ms;
+    deadline_set(&p.d, 60);
+    CHECK(p.d.fires_ms == first); /* no new event */
+    event_base_dispatch(base);
+    CHECK(p.early == 1 && p.due == 1);
+    CHECK(mono_ms() - start >= 60);
+    CHECK(p.d.at_ms == 0 && p.d.fires_ms == 0);
+    event_free(p.d.ev);
+}
+
+/* Earlier: the event is added again for the nearer time. */
+static void test_moved_earlier(struct event_base *base)
+{
+    struct probe p;
+    setup(&p, base);
+    deadline_set(&p.d, 10000);
+    deadline_set(&p.d, 10);
+    CHECK(p.d.fires_ms == p.d.at_ms);
+    event_base_dispatch(base);
+    CHECK(p.early == 0 && p.due == 1);
+    event_free(p.d.ev);
+}
+
+/* Cleared: the pending event fires once and reports nothing due. */
+static void test_cleared(struct event_base *base)
+{
+    struct probe p;
+    setup(&p, base);
+    deadline_set(&p.d, 10);
+    deadline_clear(&p.d);
+    event_base_dispatch(base); /* returns once no event is left */
+    CHECK(p.early == 1 && p.due == 0);
+    CHECK(!event_pending(p.d.ev, EV_TIMEOUT, NULL));
+    event_free(p.d.ev);
+}
+
+int main(void)
+{
+    struct event_base *base = event_base_new();
+    CHECK(base != NULL);
+    if (base) {
+        test_moved_later(base);
+        test_moved_earlier(base);
+        test_cleared(base);
+        event_base_free(base);
+    }
+    return check_done("deadline");
+}
