@@ -5,6 +5,7 @@
  * callback into the owner may cancel the connection under our feet. */
 #include "upstream.h"
 #include "clock.h"
+#include "deadline.h"
 #include "evio.h"
 #include "msghead.h"
 
@@ -61,6 +62,7 @@ struct upconn {
     struct upstream *u;
     struct bufferevent *bev;
     struct event *rd;             /* readable socket: see on_readable */
+    struct deadline idle;         /* pooled: closed after IDLE_TIMEOUT_MS unused */
     enum upconn_state state;
     int busy;
     bool connected, reused, head_request, req_done, keep_alive, got_bytes, paused;
@@ -103,6 +105,8 @@ static void conn_destroy(struct upconn *c)
 {
     if (c->rd)
         event_free(c->rd);
+    if (c->idle.ev)
+        event_free(c->idle.ev);
     if (c->bev)
         bufferevent_free(c->bev);
     if (c->body)
@@ -131,6 +135,7 @@ static void conn_close(struct upconn *c)
     c->state = UPCONN_CLOSED;
     c->ops = NULL;
     c->arg = NULL;
+    deadline_clear(&c->idle);
     if (c->rd)
         event_del(c->rd);
     if (c->bev)
@@ -185,8 +190,9 @@ static void pool_put(struct upconn *c)
     reset_head(c);
     /* Reading stays on: an upstream that closes an idle connection is
      * noticed here, not by the next request. */
-    struct timeval tv = clock_tv(IDLE_TIMEOUT_MS);
-    event_add(c->rd, &tv);
+    if (!event_pending(c->rd, EV_READ, NULL))
+        event_add(c->rd, NULL);
+    deadline_set(&c->idle, IDLE_TIMEOUT_MS);
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). */
     bufferevent_disable(c->bev, EV_WRITE);
@@ -514,12 +520,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct upconn *c = arg;
     (void)fd;
-    if (what & EV_TIMEOUT) {
-        conn_enter(c);
-        conn_broken(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
-        conn_leave(c);
-        return;
-    }
+    (void)what;
     ssize_t n = evio_bev_read(c->bev, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -532,6 +533,19 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         return;
     }
     on_read(c->bev, c);
+}
+
+/* Unused in the pool for IDLE_TIMEOUT_MS: closed. */
+static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct upconn *c = arg;
+    (void)fd;
+    (void)what;
+    if (!deadline_due(&c->idle))
+        return;
+    conn_enter(c);
+    conn_broken(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+    conn_leave(c);
 }
 
 /* ---- parser callbacks ---- */
@@ -668,7 +682,8 @@ static struct upconn *conn_new(struct upstream *u)
         goto fail;
     }
     c->rd = event_new(u->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-    if (!c->rd)
+    c->idle.ev = evtimer_new(u->base, on_idle_timeout, c);
+    if (!c->rd || !c->idle.ev)
         goto fail;
     /* Callbacks are set after connecting: a refusal seen at once is
      * reported here, a later one through on_event. */
@@ -777,12 +792,10 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     c->req_done = c->keep_alive = c->got_bytes = c->paused = c->write_gone = false;
     /* A connected socket is written directly by upconn_flush; EV_WRITE
      * stays on only while connecting or while a write would block. The
-     * pool's idle timeout must go (event_add(ev, NULL) on a pending event
-     * keeps the timeout it has), and only the timeout: deleting and adding
-     * the event again would cost two epoll_ctl calls per request. */
-    if (event_pending(c->rd, EV_READ, NULL))
-        event_remove_timer(c->rd);
-    else
+     * read event stays as it is: deleting and adding it again would cost
+     * two epoll_ctl calls per request. */
+    deadline_clear(&c->idle);
+    if (!event_pending(c->rd, EV_READ, NULL))
         event_add(c->rd, NULL);
     if (!c->connected)
         bufferevent_enable(c->bev, EV_WRITE);
