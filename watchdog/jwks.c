@@ -31,6 +31,10 @@ struct jwk {
 struct jwks {
     struct jwk *keys;
     size_t n;
+    /* Tokens whose signature checked out against these keys, by digest,
+     * the newest JWKS_REMEMBERED; the oldest is overwritten. */
+    unsigned char verified[JWKS_REMEMBERED][JWKS_DIGEST_LEN];
+    size_t nverified, next;
 };
 
 /* ---- algorithms ---- */
@@ -404,6 +408,29 @@ void jwks_free(struct jwks *set)
         key_free(&set->keys[i]);
     free(set->keys);
     free(set);
+}
+
+int jwks_token_digest(const char *token, size_t len, unsigned char out[JWKS_DIGEST_LEN])
+{
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    return md && mbedtls_md(md, (const unsigned char *)token, len, out) == 0 ? 0 : -1;
+}
+
+bool jwks_verified_before(const struct jwks *set, const unsigned char digest[JWKS_DIGEST_LEN])
+{
+    for (size_t i = 0; i < set->nverified; i++) {
+        if (memcmp(set->verified[i], digest, JWKS_DIGEST_LEN) == 0)
+            return true;
+    }
+    return false;
+}
+
+void jwks_remember_verified(struct jwks *set, const unsigned char digest[JWKS_DIGEST_LEN])
+{
+    memcpy(set->verified[set->next], digest, JWKS_DIGEST_LEN);
+    set->next = (set->next + 1) % JWKS_REMEMBERED;
+    if (set->nverified < JWKS_REMEMBERED)
+        set->nverified++;
 }
 
 size_t jwks_count(const struct jwks *set)

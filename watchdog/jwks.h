@@ -39,6 +39,19 @@ const char *jwks_kid(const struct jwks *set, size_t i);
 /* The key with this kid, NULL when none. */
 const struct jwk *jwks_find(const struct jwks *set, const char *kid);
 
+/* A token's signature is checked once per key set: checking is the costly
+ * part (an ECDSA verification in mbedTLS takes milliseconds) and a client
+ * sends the same token until it expires. A token is known by the SHA-256
+ * of all of it, signature included; a set remembers the newest
+ * JWKS_REMEMBERED that verified against it, and a new set (a refetch)
+ * starts with none. Claims are still checked on every request. */
+#define JWKS_DIGEST_LEN 32
+#define JWKS_REMEMBERED 64
+/* 0, or -1 when the hash is not available. */
+int jwks_token_digest(const char *token, size_t len, unsigned char out[JWKS_DIGEST_LEN]);
+bool jwks_verified_before(const struct jwks *set, const unsigned char digest[JWKS_DIGEST_LEN]);
+void jwks_remember_verified(struct jwks *set, const unsigned char digest[JWKS_DIGEST_LEN]);
+
 /* Check sig over data with key for alg. 0 when valid; -1 with Go's
  * wording of the reason in why ("key is of invalid type",
  * "crypto/rsa: verification error", ...). */

@@ -198,8 +198,10 @@ static enum jwt_result parse(struct token *t, const char *s, size_t len, char *w
 /* ---- key and signature ---- */
 
 static enum jwt_result verify(const struct token *t, const struct jwt_check *chk, const char *s,
-                              char *why, size_t whylen)
+                              size_t len, char *why, size_t whylen)
 {
+    unsigned char digest[JWKS_DIGEST_LEN];
+    bool digested = jwks_token_digest(s, len, digest) == 0;
     json_t *kid = json_object_get(t->header, "kid");
     const struct jwk *key;
     char reason[96];
@@ -217,9 +219,13 @@ static enum jwt_result verify(const struct token *t, const struct jwt_check *chk
         return say(why, whylen, JWT_UNKNOWN_KID,
                    "token is unverifiable: error while executing keyfunc: invalid kid: %.128s",
                    json_string_value(kid));
+    if (digested && jwks_verified_before(chk->keys, digest))
+        return JWT_OK;
     if (jwk_verify(key, t->alg, (const unsigned char *)s, t->signed_len, t->sig, t->siglen,
                    reason, sizeof(reason)))
         return say(why, whylen, JWT_UNAUTHORIZED, "token signature is invalid: %s", reason);
+    if (digested)
+        jwks_remember_verified(chk->keys, digest);
     return JWT_OK;
 }
 
@@ -366,7 +372,7 @@ enum jwt_result jwt_check_token(const struct jwt_check *chk, const char *token, 
     why[0] = '\0';
     r = parse(&t, token, len, why, whylen);
     if (r == JWT_OK)
-        r = verify(&t, chk, token, why, whylen);
+        r = verify(&t, chk, token, len, why, whylen);
     if (r == JWT_OK)
         r = check_claims(t.claims, chk, why, whylen);
     if (r == JWT_OK && !function_allowed(t.claims, chk->ref))

@@ -28,7 +28,7 @@ enum jwt_result {
 #define JWT_LEEWAY 1.0
 
 struct jwt_check {
-    const struct jwks *keys;
+    struct jwks *keys;    /* remembers the tokens it verified */
     const char *issuer;   /* iss must equal it; aud must contain it */
     const char *ref;      /* "namespace:name" of this function */
     double now;           /* seconds since the epoch */

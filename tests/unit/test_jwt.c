@@ -159,6 +159,52 @@ static void test_info(void)
     jwt_info_free(&info);
 }
 
+/* A token's signature is checked once per key set; its claims on every
+ * use; a changed byte is a different token; the oldest is forgotten. */
+static void test_verified_once(void)
+{
+    struct jwks *set = NULL;
+    char err[256], why[256];
+    unsigned char d[JWKS_DIGEST_LEN], other[JWKS_DIGEST_LEN];
+    const char *tok = VEC_TOKEN_ES256;
+    size_t len = strlen(tok);
+
+    CHECK(jwks_parse(VEC_JWKS, strlen(VEC_JWKS), &set, NULL, NULL, err, sizeof(err)) == 0);
+    if (!set)
+        return;
+    struct jwt_check chk = {set, VEC_ISSUER, "dev:fn", VEC_NOW};
+    CHECK(jwks_token_digest(tok, len, d) == 0);
+    CHECK(!jwks_verified_before(set, d));
+    CHECK(jwt_check_token(&chk, tok, len, NULL, why, sizeof(why)) == JWT_OK);
+    CHECK(jwks_verified_before(set, d));
+    CHECK(jwt_check_token(&chk, tok, len, NULL, why, sizeof(why)) == JWT_OK);
+    /* claims still checked on a remembered token */
+    chk.now = VEC_NOW + 601;
+    CHECK(jwt_check_token(&chk, tok, len, NULL, why, sizeof(why)) == JWT_UNAUTHORIZED);
+    CHECK(strstr(why, "token is expired") != NULL);
+    chk.now = VEC_NOW;
+    /* a byte of the signature changed (not the last character, whose low
+     * bits are padding): checked, refused, not remembered */
+    char *bad = strdup(tok);
+    CHECK(bad != NULL);
+    if (bad) {
+        bad[len - 10] = bad[len - 10] == 'A' ? 'B' : 'A';
+        CHECK(jwt_check_token(&chk, bad, len, NULL, why, sizeof(why)) == JWT_UNAUTHORIZED);
+        CHECK(strstr(why, "crypto/ecdsa: verification error") != NULL);
+        CHECK(jwks_token_digest(bad, len, other) == 0 && !jwks_verified_before(set, other));
+        free(bad);
+    }
+    /* the newest JWKS_REMEMBERED are kept */
+    for (int i = 0; i < JWKS_REMEMBERED; i++) {
+        memset(other, 0, sizeof(other));
+        memcpy(other, &i, sizeof(i));
+        jwks_remember_verified(set, other);
+    }
+    CHECK(!jwks_verified_before(set, d));
+    CHECK(jwks_verified_before(set, other));
+    jwks_free(set);
+}
+
 int main(void)
 {
     test_patterns();
@@ -166,6 +212,7 @@ int main(void)
     test_jwks();
     test_tokens();
     test_info();
+    test_verified_once();
     jwks_free(keys);
     return check_done("jwt");
 }
