@@ -416,11 +416,6 @@ static void bad_request(struct conn *c)
     resp_simple(&c->req, status, body);
 }
 
-/* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
- * more of the previous value, even after an empty one. Folding is obsolete
- * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
- * be seen from the callbacks, so the head's raw bytes are scanned up to the
- * blank line that ends it. False when a fold is found. */
 /* Inside a line only the byte after its LF matters: the index after the
  * next LF (noted as the byte before), or len. */
 static size_t skip_to_line_end(struct conn *c, const char *p, size_t i, size_t len)
@@ -434,6 +429,11 @@ static size_t skip_to_line_end(struct conn *c, const char *p, size_t i, size_t l
     return (size_t)(lf - p) + 1;
 }
 
+/* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
+ * more of the previous value, even after an empty one. Folding is obsolete
+ * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
+ * be seen from the callbacks, so the head's raw bytes are scanned up to the
+ * blank line that ends it. False when a fold is found. */
 static bool scan_head(struct conn *c, const char *p, size_t len)
 {
     size_t i = 0;

@@ -201,7 +201,6 @@ static enum jwt_result verify(const struct token *t, const struct jwt_check *chk
                               size_t len, char *why, size_t whylen)
 {
     unsigned char digest[JWKS_DIGEST_LEN];
-    bool digested = jwks_token_digest(s, len, digest) == 0;
     json_t *kid = json_object_get(t->header, "kid");
     const struct jwk *key;
     char reason[96];
@@ -219,6 +218,7 @@ static enum jwt_result verify(const struct token *t, const struct jwt_check *chk
         return say(why, whylen, JWT_UNKNOWN_KID,
                    "token is unverifiable: error while executing keyfunc: invalid kid: %.128s",
                    json_string_value(kid));
+    bool digested = jwks_token_digest(s, len, digest) == 0;
     if (digested && jwks_verified_before(chk->keys, digest))
         return JWT_OK;
     if (jwk_verify(key, t->alg, (const unsigned char *)s, t->signed_len, t->sig, t->siglen,
