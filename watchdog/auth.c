@@ -63,16 +63,9 @@ struct auth {
 
 static void start_fetch(struct auth *a);
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void arm(struct auth *a, int64_t delay_ms)
 {
-    a->next_ms = now_ms() + delay_ms;
+    a->next_ms = clock_now_ms() + delay_ms;
     clock_arm(a->timer, delay_ms);
 }
 
@@ -338,7 +331,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 static void start_fetch(struct auth *a)
 {
     a->stage = DISCOVERY;
-    a->last_start_ms = now_ms();
+    a->last_start_ms = clock_now_ms();
     if (http_get(a, a->discovery_url) != 0)
         fetch_failed(a, a->why);
 }
@@ -347,7 +340,7 @@ static void start_fetch(struct auth *a)
  * if we just did. */
 static void want_refetch(struct auth *a)
 {
-    int64_t at = a->last_start_ms + KID_REFETCH_MS, now = now_ms();
+    int64_t at = a->last_start_ms + KID_REFETCH_MS, now = clock_now_ms();
 
     if (a->stage != IDLE) {
         a->refetch_wanted = true;

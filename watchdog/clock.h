@@ -21,6 +21,14 @@ static inline int clock_arm(struct event *ev, int64_t ms)
     return evtimer_add(ev, &tv);
 }
 
+/* The monotonic clock in milliseconds. */
+static inline int64_t clock_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static inline int64_t clock_ms_since(const struct timespec *t)
 {
     struct timespec now;

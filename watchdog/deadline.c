@@ -1,19 +1,10 @@
 #include "deadline.h"
 
-#include <time.h>
-
 #include "clock.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 void deadline_set(struct deadline *d, int64_t ms)
 {
-    d->at_ms = now_ms() + ms;
+    d->at_ms = clock_now_ms() + ms;
     if (d->fires_ms && d->fires_ms <= d->at_ms)
         return;
     clock_arm(d->ev, ms);
@@ -30,7 +21,7 @@ bool deadline_due(struct deadline *d)
     d->fires_ms = 0;
     if (!d->at_ms)
         return false;
-    int64_t left = d->at_ms - now_ms();
+    int64_t left = d->at_ms - clock_now_ms();
     if (left > 0) {
         clock_arm(d->ev, left);
         d->fires_ms = d->at_ms;
