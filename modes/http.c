@@ -371,7 +371,7 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
         if (HTTP_HEADER_IS(&resp->headers[i], "Connection"))
-            connection = resp->headers[i].value;
+            connection = http_connection_names(resp->headers[i].value);
         if (HTTP_HEADER_IS(&resp->headers[i], "Content-Type"))
             type = true;
     }

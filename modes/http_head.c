@@ -38,15 +38,50 @@ static bool in_token_list(const char *list, const char *name, size_t len)
     return false;
 }
 
+/* The Connection value as far as it names headers to drop: NULL when it
+ * names none besides Keep-Alive, which goes anyway. The usual "keep-alive"
+ * then costs no token scan for every header. */
+const char *http_connection_names(const char *value)
+{
+    const char *list = value;
+    while (list && *list) {
+        list += strspn(list, " \t,");
+        size_t n = strcspn(list, " \t,");
+        if (n > 0 && !(n == 10 && strncasecmp(list, "keep-alive", 10) == 0))
+            return value;
+        list += n;
+    }
+    return NULL;
+}
+
+/* The fixed names, told apart by length first: most headers are none of
+ * them and cost one comparison. */
+static bool fixed_hop_by_hop(const struct header *h)
+{
+    switch (h->name_len) {
+    case 2:
+        return HTTP_HEADER_IS(h, "TE");
+    case 7:
+        return HTTP_HEADER_IS(h, "Trailer");
+    case 10:
+        return HTTP_HEADER_IS(h, "Connection") || HTTP_HEADER_IS(h, "Keep-Alive");
+    case 14:
+        return HTTP_HEADER_IS(h, "Content-Length");
+    case 17:
+        return HTTP_HEADER_IS(h, "Transfer-Encoding");
+    default:
+        return false;
+    }
+}
+
 bool http_hop_by_hop(const struct header *h, const char *connection, bool upgrade)
 {
-    if (HTTP_HEADER_IS(h, "Connection") || HTTP_HEADER_IS(h, "Keep-Alive") ||
-        HTTP_HEADER_IS(h, "TE") || HTTP_HEADER_IS(h, "Trailer") ||
-        HTTP_HEADER_IS(h, "Transfer-Encoding") || HTTP_HEADER_IS(h, "Content-Length"))
+    if (fixed_hop_by_hop(h))
         return true;
     if (h->name_len >= 5 && (h->name[0] | 0x20) == 'p' && strncasecmp(h->name, "Proxy", 5) == 0)
         return true;
-    if (HTTP_HEADER_IS(h, "Upgrade"))
+    /* An upgrade keeps its Upgrade header, whatever Connection names. */
+    if (h->name_len == 7 && HTTP_HEADER_IS(h, "Upgrade"))
         return !upgrade;
     return connection && in_token_list(connection, h->name, h->name_len);
 }
@@ -78,7 +113,7 @@ void http_head_write(struct evbuffer *to, const struct request *r, const struct 
                      int64_t length, bool chunked)
 {
     struct evio_gather out;
-    const char *connection = req_header(r, "Connection");
+    const char *connection = http_connection_names(req_header(r, "Connection"));
     bool upgrade = http_is_upgrade(r);
 
     evio_gather_init(&out, to);

@@ -16,6 +16,9 @@ struct evio_gather;
 
 bool http_header_is(const struct header *h, const char *name, size_t len);
 #define HTTP_HEADER_IS(h, lit) http_header_is((h), lit, sizeof(lit) - 1)
+/* value (a Connection header's, or NULL) for http_hop_by_hop: NULL when
+ * it names no header besides Keep-Alive. */
+const char *http_connection_names(const char *value);
 /* Headers meant for one hop only (RFC 9110 7.6.1), plus those the proxy
  * sets itself; connection: the message's Connection value (NULL: none). */
 bool http_hop_by_hop(const struct header *h, const char *connection, bool upgrade);

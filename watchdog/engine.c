@@ -88,8 +88,7 @@ static void conn_free(struct conn *c)
         event_free(c->deadline.ev);
     if (c->flush_ev)
         event_free(c->flush_ev);
-    if (c->resp.head)
-        evbuffer_free(c->resp.head);
+    free(c->resp.head);
     msghead_free(&c->head);
     free(c);
 }
@@ -272,6 +271,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    c->flush_due = false;
     if (c->dead || !c->bev || (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
     conn_enter(c);
@@ -288,8 +288,10 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 void conn_flush_soon(struct conn *c)
 {
-    if (!c->dead && c->bev && !(bufferevent_get_enabled(c->bev) & EV_WRITE))
+    if (!c->flush_due && !c->dead && c->bev && !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+        c->flush_due = true;
         event_active(c->flush_ev, EV_WRITE, 1);
+    }
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -409,10 +411,9 @@ static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
     c->deadline.ev = evtimer_new(e->base, on_timer, c);
     c->flush_ev = event_new(e->base, -1, 0, on_flush, c);
     c->read_ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-    c->resp.head = evbuffer_new();
     LIST_INSERT_HEAD(&e->conns, c, link);
     e->nconns++;
-    if (!c->bev || !c->deadline.ev || !c->flush_ev || !c->read_ev || !c->resp.head) {
+    if (!c->bev || !c->deadline.ev || !c->flush_ev || !c->read_ev) {
         if (!c->bev)
             close(fd);
         conn_free(c);

@@ -53,6 +53,7 @@ struct conn {
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     struct deadline deadline; /* read deadline, then linger limit */
     struct event *flush_ev;  /* direct write at the end of this loop iteration */
+    bool flush_due;          /* flush_ev is active */
     struct event *read_ev;   /* readable socket (on_readable), added while reading */
     bool reading;            /* read_ev is added */
     bool read_closed;        /* EOF or error seen: nothing more to read */
@@ -78,7 +79,12 @@ struct conn {
     } body;
 
     struct {
-        struct evbuffer *head;   /* headers gathered until resp_start */
+        /* The handler's header lines, held until resp_start puts them
+         * after the status line: plain memory, so that a header is one
+         * copy and the whole head reaches the socket buffer in one
+         * addition. Freed with the response: an idle connection holds none. */
+        char *head;
+        size_t head_len, head_cap;
         bool started, done, chunked;
         bool nobody;             /* HEAD, 1xx, 204, 304: framing without a body */
         bool has_date, has_type; /* the handler set them */

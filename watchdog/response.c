@@ -4,6 +4,7 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -88,10 +89,8 @@ static const char *reason(int status)
 
 void resp_reset(struct conn *c)
 {
-    struct evbuffer *head = c->resp.head;
-    evbuffer_drain(head, evbuffer_get_length(head));
+    free(c->resp.head);
     memset(&c->resp, 0, sizeof(c->resp));
-    c->resp.head = head;
     memset(&c->log, 0, sizeof(c->log));
     c->h = NULL;
     c->harg = NULL;
@@ -107,19 +106,20 @@ static bool server_managed(const char *name, size_t len)
            NAME_EQ(name, len, "Connection");
 }
 
-/* The common header, a short value without CR or LF, in one addition;
- * false leaves the rest to the caller. */
-static bool add_plain_header(struct evbuffer *to, const char *name, size_t len, const char *value)
+/* Room for n more bytes of header lines; false when memory ran out. */
+static bool head_room(struct conn *c, size_t n)
 {
-    char line[256];
-    size_t vlen = strcspn(value, "\r\n");
-    if (value[vlen] || len + vlen + 4 > sizeof(line))
+    size_t need = c->resp.head_len + n;
+    size_t cap = c->resp.head_cap ? c->resp.head_cap : 512;
+    if (need <= c->resp.head_cap)
+        return true;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(c->resp.head, cap);
+    if (!p)
         return false;
-    memcpy(line, name, len);
-    memcpy(line + len, ": ", 2);
-    memcpy(line + len + 2, value, vlen);
-    memcpy(line + len + 2 + vlen, "\r\n", 2);
-    evbuffer_add(to, line, len + vlen + 4);
+    c->resp.head = p;
+    c->resp.head_cap = cap;
     return true;
 }
 
@@ -129,28 +129,27 @@ void resp_header(struct request *r, const char *name, const char *value)
     size_t len = strlen(name);
     if (c->resp.started || server_managed(name, len))
         return;
+    size_t plain = strcspn(value, "\r\n");
+    size_t vlen = plain + strlen(value + plain);
+    if (!head_room(c, len + vlen + 4))
+        return;
     if (NAME_EQ(name, len, "Date"))
         c->resp.has_date = true;
     if (NAME_EQ(name, len, "Content-Type"))
         c->resp.has_type = true;
-    if (add_plain_header(c->resp.head, name, len, value))
-        return;
-    struct evio_gather g;
-    evio_gather_init(&g, c->resp.head);
-    evio_gather_add(&g, name, len);
-    EVIO_GATHER_LIT(&g, ": ");
+    char *p = c->resp.head + c->resp.head_len;
+    memcpy(p, name, len);
+    p += len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, value, plain);
+    p += plain;
     /* A value must never split the head: CR and LF become spaces. */
-    for (const char *p = value; *p; p += strcspn(p, "\r\n")) {
-        size_t n = strcspn(p, "\r\n");
-        evio_gather_add(&g, p, n);
-        p += n;
-        if (*p) {
-            EVIO_GATHER_LIT(&g, " ");
-            p++;
-        }
-    }
-    EVIO_GATHER_LIT(&g, "\r\n");
-    evio_gather_flush(&g);
+    for (size_t i = plain; i < vlen; i++)
+        *p++ = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
+    *p++ = '\r';
+    *p++ = '\n';
+    c->resp.head_len = (size_t)(p - c->resp.head);
 }
 
 static bool status_has_body(int status)
@@ -207,7 +206,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     const char *why = reason(status);
-    /* The head reaches the socket's buffer in two additions. */
+    /* The head reaches the socket's buffer in one addition. */
     evio_gather_init(&h, out);
     c->resp.started = true;
     c->resp.status = status;
@@ -235,9 +234,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
             EVIO_GATHER_LIT(&h, "Connection: keep-alive\r\n");
         }
     }
-    evbuffer_add(c->resp.head, "\r\n", 2);
+    if (c->resp.head_len > 0)
+        evio_gather_add(&h, c->resp.head, c->resp.head_len);
+    EVIO_GATHER_LIT(&h, "\r\n");
     evio_gather_flush(&h);
-    evbuffer_add_buffer(out, c->resp.head);
     conn_flush_soon(c);
 }
 
