@@ -82,7 +82,7 @@ struct conn {
         /* The handler's header lines, held until resp_start puts them
          * after the status line: plain memory, so that a header is one
          * copy and the whole head reaches the socket buffer in one
-         * addition. Freed with the response: an idle connection holds none. */
+         * addition. Freed once resp_start has copied them. */
         char *head;
         size_t head_len, head_cap;
         bool started, done, chunked;

@@ -206,7 +206,8 @@ void resp_start(struct request *r, int status, int64_t content_length)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     const char *why = reason(status);
-    /* The head reaches the socket's buffer in one addition. */
+    /* The head reaches the socket's buffer in one addition when it fits
+     * the gather's buffer, as nearly all do. */
     evio_gather_init(&h, out);
     c->resp.started = true;
     c->resp.status = status;
@@ -238,6 +239,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
         evio_gather_add(&h, c->resp.head, c->resp.head_len);
     EVIO_GATHER_LIT(&h, "\r\n");
     evio_gather_flush(&h);
+    /* Copied: a connection waiting for its next request holds none. */
+    free(c->resp.head);
+    c->resp.head = NULL;
+    c->resp.head_len = c->resp.head_cap = 0;
     conn_flush_soon(c);
 }
 
