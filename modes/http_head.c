@@ -25,15 +25,22 @@ bool http_header_is(const struct header *h, const char *name, size_t len)
     return h->name_len == len && strncasecmp(h->name, name, len) == 0;
 }
 
+/* The next token of a comma-separated list at or after list; its length in *n. */
+static const char *next_token(const char *list, size_t *n)
+{
+    list += strspn(list, " \t,");
+    *n = strcspn(list, " \t,");
+    return list;
+}
+
 /* Is name one of the comma-separated tokens of a Connection value? */
 static bool in_token_list(const char *list, const char *name, size_t len)
 {
-    while (list && *list) {
-        list += strspn(list, " \t,");
-        size_t n = strcspn(list, " \t,");
+    size_t n;
+    for (; list && *list; list += n) {
+        list = next_token(list, &n);
         if (n == len && strncasecmp(list, name, len) == 0)
             return true;
-        list += n;
     }
     return false;
 }
@@ -43,13 +50,11 @@ static bool in_token_list(const char *list, const char *name, size_t len)
  * then costs no token scan for every header. */
 const char *http_connection_names(const char *value)
 {
-    const char *list = value;
-    while (list && *list) {
-        list += strspn(list, " \t,");
-        size_t n = strcspn(list, " \t,");
+    size_t n;
+    for (const char *list = value; list && *list; list += n) {
+        list = next_token(list, &n);
         if (n > 0 && !(n == 10 && strncasecmp(list, "keep-alive", 10) == 0))
             return value;
-        list += n;
     }
     return NULL;
 }

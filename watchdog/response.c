@@ -110,9 +110,9 @@ static bool server_managed(const char *name, size_t len)
 static bool head_room(struct conn *c, size_t n)
 {
     size_t need = c->resp.head_len + n;
-    size_t cap = c->resp.head_cap ? c->resp.head_cap : 512;
     if (need <= c->resp.head_cap)
         return true;
+    size_t cap = c->resp.head_cap ? c->resp.head_cap : 512;
     while (cap < need)
         cap *= 2;
     char *p = realloc(c->resp.head, cap);
