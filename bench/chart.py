@@ -23,11 +23,14 @@ COLORS = {
     "fwatchdog": "#1f77b4",
     "Go of-watchdog": "#d62728",
     "byte relay": "#b0b0b0",
+    "relay + llhttp + log": "#c9b38c",
     "haproxy tcp": "#8c8c8c",
     "haproxy http": "#5f5f5f",
     "nginx proxy_pass": "#2f2f2f",
 }
-PROXIES = [("byte relay", "reference: byte relay"), ("haproxy tcp", "reference: haproxy mode tcp"),
+PROXIES = [("byte relay", "reference: byte relay, no HTTP"),
+           ("relay + llhttp + log", "reference: relay + llhttp + an access-log line"),
+           ("haproxy tcp", "reference: haproxy mode tcp"),
            ("haproxy http", "reference: haproxy mode http"), ("nginx proxy_pass", "reference: nginx proxy_pass")]
 
 
@@ -138,6 +141,23 @@ def latencies(rows):
     return groups
 
 
+def cpu(rows):
+    """User and system CPU per proxied request in http mode, with the two
+    relays that bound them."""
+    groups = []
+    for c in (1, 32):
+        for kind, i in (("user", 0), ("system", 1)):
+            label = "user (us;" if kind == "user" else "system (us;"
+            cells = find(rows, "CPU per request, http mode", c, label)
+            bars = [("fwatchdog", num(cells[0])), ("Go of-watchdog", num(cells[1]))] if cells else []
+            for series, name in (("byte relay", "byte relay"), ("relay + llhttp + log", "relay + llhttp + log")):
+                cells = find(rows, f"CPU per request, {name}, ", c)
+                parts = cells[0].split("/") if cells else []
+                bars.append((series, num(parts[i].strip()) if len(parts) == 2 else None))
+            groups.append((f"http mode, {c} conn: {kind}", bars))
+    return groups
+
+
 def memory(rows):
     def mib(cells):
         if not cells:
@@ -180,6 +200,8 @@ def main():
          "ratio to the limit", False, 1.0),
         (latencies(rows), "Median latency added at 1 connection over the function hit directly (lower is better)",
          "microseconds added", False, None),
+        (cpu(rows), "CPU time of the proxy process per request, http mode (lower is better)",
+         "microseconds per request (log scale)", True, None),
         (memory(rows), "Watchdog memory (lower is better)", "MiB resident (log scale)", True, None),
         (times(rows), "Start (lower is better); the Go watchdog's /_/health answers 200 before its function listens",
          "milliseconds", False, None),

@@ -56,10 +56,18 @@ fi
 CFLAGS="-O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE"
 cc $CFLAGS -pthread -o "$OUT/spawn_limit" bench/spawn_limit.c
 cc $CFLAGS -o "$OUT/wdclient" bench/wdclient.c
-cc $CFLAGS -o "$OUT/relay" bench/relay.c
+# The relay's -p links the watchdog's parser, from the same sources as the
+# meson build's default (llhttp's generated C is not -Wextra clean).
+LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
+LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
+for f in api http llhttp; do
+    cc -O2 -w -I"$LLHTTP_INC" -c -o "$OUT/llhttp_$f.o" "$LLHTTP_SRC/$f.c"
+done
+cc $CFLAGS -I"$LLHTTP_INC" -o "$OUT/relay" bench/relay.c "$OUT/llhttp_api.o" "$OUT/llhttp_http.o" "$OUT/llhttp_llhttp.o"
 SPAWN=$OUT/spawn_limit
 CLIENT=$OUT/wdclient
 RELAY=$OUT/relay
+CLK_TCK=$(getconf CLK_TCK)
 
 # ---- the Go watchdog (REF_WD) ----
 # It serves its metrics on :8081 whatever it is told and listens on every
@@ -378,17 +386,23 @@ bench_http() {
     H_PID=$WD_PID
     # The Go watchdog in front of the same nginx (its own process with the
     # same conf, in its namespace).
-    GH=""
+    GH="" GHW=""
     if has_ref; then
         write_nginx_conf "$WORK/nginx-go" "$UP"
         start_ref http $((BASE_PORT + 4)) mode=http upstream_url="http://127.0.0.1:$UP" \
-            fprocess="nginx -p $WORK/nginx-go -c $WORK/nginx-go/nginx.conf" && GH=$REF_PID
+            fprocess="nginx -p $WORK/nginx-go -c $WORK/nginx-go/nginx.conf" && GH=$REF_PID GHW=$REF_WDPID
     fi
     # The floor of one more hop: bench/relay.c copies bytes between each
-    # client and the same nginx, with no HTTP at all.
+    # client and the same nginx, with no HTTP at all; then the same with
+    # llhttp over both directions, and with an access-log line per answer
+    # as well: the least any HTTP proxy that logs like the watchdog does.
     "$RELAY" $((BASE_PORT + 8)) "$UP" 2>"$OUT/relay.log" &
     R_PID=$!
-    PIDS="$PIDS $R_PID"
+    "$RELAY" -p $((BASE_PORT + 25)) "$UP" 2>"$OUT/relay-parse.log" &
+    RP_PID=$!
+    "$RELAY" -p -l $((BASE_PORT + 26)) "$UP" 2>"$OUT/relay-log.log" &
+    RL_PID=$!
+    PIDS="$PIDS $R_PID $RP_PID $RL_PID"
     # Proxies in front of the same nginx: haproxy (tcp and http modes) and
     # nginx's proxy_pass with an upstream keep-alive pool.
     HA=""
@@ -403,24 +417,31 @@ bench_http() {
     NP=$!
     PIDS="$PIDS $NP"
     sleep 0.3
-    PROXIES="relay nginxproxy"
+    PROXIES="relay relayparse relaylog nginxproxy"
     if [ -n "$HA" ] && kill -0 "$HA" 2>/dev/null; then
-        PROXIES="relay haproxytcp haproxyhttp nginxproxy"
+        PROXIES="relay relayparse relaylog haproxytcp haproxyhttp nginxproxy"
     else
         log "haproxy: $( [ -n "$HA" ] && tail -n 1 "$OUT/haproxy.log" || echo not installed)"
     fi
     for c in 1 32; do
         for r in $(seq "$REPEAT"); do
             log "http c=$c run $r"
-            wrk_three ng "$c" "$r" "$UP" $((BASE_PORT + 4)) "$GH"
+            wrk_three ng "$c" "$r" "$UP" $((BASE_PORT + 4)) "$GH" "$H_PID" "$GHW"
             for k in $PROXIES; do
+                cpid=""
                 case $k in
-                relay) p=$((BASE_PORT + 8)) ;;
+                relay) p=$((BASE_PORT + 8)) cpid=$R_PID ;;
+                relayparse) p=$((BASE_PORT + 25)) cpid=$RP_PID ;;
+                relaylog) p=$((BASE_PORT + 26)) cpid=$RL_PID ;;
                 haproxytcp) p=$((BASE_PORT + 12)) ;;
                 haproxyhttp) p=$((BASE_PORT + 13)) ;;
                 nginxproxy) p=$((BASE_PORT + 14)) ;;
                 esac
+                cpu_from=$(cpu_ticks "$cpid")
                 wrk_run "$OUT/wrk.$k.$c.$r" "$c" "http://127.0.0.1:$p/" >>"$WORK/$k.$c"
+                if [ -n "$cpid" ]; then
+                    cpu_record "$k" "$c" "$OUT/wrk.$k.$c.$r" "$cpu_from" "$(cpu_ticks "$cpid")"
+                fi
             done
             if [ "$c" = 1 ]; then
                 for p in 50 99; do
@@ -439,6 +460,24 @@ bench_http() {
             row "$(proxy_label "$k"), $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
         done
     done
+    # Where each request's time goes: CPU of the proxy process alone
+    # (utime and stime from /proc), per request, medians of the same runs.
+    for c in 1 32; do
+        for t in user sys; do
+            case $t in
+            user) lim=relaylog what="user (us; limit = relay + llhttp + log)" ;;
+            sys) lim=relay what="system (us; limit = byte relay)" ;;
+            esac
+            v=$(med "$WORK/cpu.wd.$c.$t")
+            g=$(med "$WORK/cpu.go.$c.$t")
+            l=$(med "$WORK/cpu.$lim.$c.$t")
+            row "CPU per request, http mode, $c conn, $what" "$v" "$(refv "$g")" "$l" "$(ratio "$v" "$l")" "$(refr "$g" "$l")" ""
+        done
+        for k in relay relayparse relaylog; do
+            row "CPU per request, $(cpu_label "$k"), $c conn, user / system (us)" \
+                "$(med "$WORK/cpu.$k.$c.user") / $(med "$WORK/cpu.$k.$c.sys")" "" "" "" "" ""
+        done
+    done
     for p in 50 99; do
         latency_row "http mode, 1 conn, p$p latency (us, added; limit = direct)" "$WORK/ng.wd.p$p" "$WORK/ng.go.p$p" \
             "$WORK/ng.direct.p$p" "$([ $p = 50 ] && echo '< +50 us')"
@@ -447,21 +486,35 @@ bench_http() {
         done
     done
     stop_pid "$R_PID"
+    stop_pid "$RP_PID"
+    stop_pid "$RL_PID"
     stop_pid "$NP"
     [ -n "$HA" ] && stop_pid "$HA"
     stop_pid "$H_PID"
     [ -n "$GH" ] && stop_ref "$GH"
     return 0
 }
-# wrk_three PFX C R DIRECT_PORT PORT GO_NSPID: one round, the same GET
-# straight to the function, through fwatchdog on PORT and through the Go
-# watchdog (in GO_NSPID's namespace, when set); req/s into $WORK/PFX.direct.C,
-# PFX.wd.C and PFX.go.C, and at one connection p50 and p99 beside them.
+# wrk_three PFX C R DIRECT_PORT PORT GO_NSPID [WD_PID GO_PID]: one round,
+# the same GET straight to the function, through fwatchdog on PORT and
+# through the Go watchdog (in GO_NSPID's namespace, when set); req/s into
+# $WORK/PFX.direct.C, PFX.wd.C and PFX.go.C, and at one connection p50 and
+# p99 beside them. With the watchdogs' PIDs, their CPU per request too
+# (cpu_record, keys wd and go).
 wrk_three() {
     pfx=$1 c=$2 r=$3
     wrk_run "$OUT/wrk.$pfx.direct.$c.$r" "$c" "http://127.0.0.1:$4/" >>"$WORK/$pfx.direct.$c"
+    cpu_from=$(cpu_ticks "${7:-}")
     wrk_run "$OUT/wrk.$pfx.wd.$c.$r" "$c" "http://127.0.0.1:$5/" >>"$WORK/$pfx.wd.$c"
-    [ -n "$6" ] && wrk_run "$OUT/wrk.$pfx.go.$c.$r" "$c" "http://127.0.0.1:$5/" get "$6" >>"$WORK/$pfx.go.$c"
+    if [ -n "${7:-}" ]; then
+        cpu_record wd "$c" "$OUT/wrk.$pfx.wd.$c.$r" "$cpu_from" "$(cpu_ticks "$7")"
+    fi
+    if [ -n "$6" ]; then
+        cpu_from=$(cpu_ticks "${8:-}")
+        wrk_run "$OUT/wrk.$pfx.go.$c.$r" "$c" "http://127.0.0.1:$5/" get "$6" >>"$WORK/$pfx.go.$c"
+        if [ -n "${8:-}" ]; then
+            cpu_record go "$c" "$OUT/wrk.$pfx.go.$c.$r" "$cpu_from" "$(cpu_ticks "$8")"
+        fi
+    fi
     if [ "$c" = 1 ]; then
         for p in 50 99; do
             for k in direct wd $([ -n "$6" ] && echo go); do
@@ -470,9 +523,36 @@ wrk_three() {
         done
     fi
 }
+# cpu_ticks PID: "utime stime" of PID in clock ticks (nothing for no PID).
+# The fields are counted after the command name, which may hold spaces.
+cpu_ticks() {
+    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 0
+    sed 's/.*) //' "/proc/$1/stat" | awk '{print $12, $13}'
+}
+# cpu_record KEY C WRK_FILE "U0 S0" "U1 S1": the user and system CPU time
+# between the two readings per request of that wrk run, in microseconds,
+# appended to $WORK/cpu.KEY.C.user and .sys.
+cpu_record() {
+    cpu_n=$(awk '/requests in/ {print $1}' "$3")
+    awk -v n="${cpu_n:-0}" -v a="$4" -v b="$5" -v hz="$CLK_TCK" -v f="$WORK/cpu.$1.$2" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        if (n + 0 == 0 || x[1] == "" || y[1] == "") exit
+        printf "%.2f\n", (y[1] - x[1]) * 1e6 / hz / n >>(f ".user")
+        printf "%.2f\n", (y[2] - x[2]) * 1e6 / hz / n >>(f ".sys")
+    }'
+}
+cpu_label() {
+    case $1 in
+    relay) echo "byte relay" ;;
+    relayparse) echo "relay + llhttp" ;;
+    relaylog) echo "relay + llhttp + log" ;;
+    esac
+}
 proxy_label() {
     case $1 in
     relay) echo "reference: byte relay, no HTTP (bench/relay.c)" ;;
+    relayparse) echo "reference: relay + llhttp on both directions (bench/relay.c -p)" ;;
+    relaylog) echo "reference: relay + llhttp + an access-log line per answer (bench/relay.c -p -l)" ;;
     haproxytcp) echo "reference: haproxy mode tcp, 1 thread" ;;
     haproxyhttp) echo "reference: haproxy mode http, 1 thread, http-reuse always" ;;
     nginxproxy) echo "reference: nginx proxy_pass, 1 worker, upstream keepalive" ;;
