@@ -76,14 +76,14 @@ static size_t lookup_order(const struct setting *s, const char *names[MAX_NAMES]
 }
 
 /* name's value when it is set. An empty value means "the default", as in
- * the Go watchdog, except where empty is a value itself (false, an empty
- * namespace). */
+ * the Go watchdogs (for booleans too: an empty prefix_logs, cgi_headers or
+ * combine_output leaves them true), except where empty is a value itself
+ * (an empty namespace). */
 static const char *value_of(const struct loader *l, const struct setting *s, const char *name)
 {
     const char *v = env_get(l->envp, name);
-    bool empty_is_value = s->type == SETTING_BOOL || s->keep_empty;
 
-    return v && (*v || empty_is_value) ? v : NULL;
+    return v && (*v || s->keep_empty) ? v : NULL;
 }
 
 /* The first of s's names that is set, with its value in *v; when none is,

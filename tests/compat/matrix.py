@@ -310,6 +310,10 @@ def of_groups():
                      case("quick", rq("GET", "/quick"))]))
     gs.append(group("of-cgi-headers-false", OF, dict(fn, cgi_headers="false"),
                     [case("env", rq("GET", "/env?q=1", [["X-Custom", "v"]]))]))
+    # an empty boolean is its default: prefix_logs stays true
+    gs.append(group("of-empty-bools", OF, dict(fn, prefix_logs="", suppress_lock=""),
+                    [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"})),
+                     case("health", rq("GET", "/_/health"))]))
     gs.append(group("of-function-process", OF,
                     {"fprocess": "fn.sh ignored", "function_process": "fn.sh  two  spaces"},
                     [case("argv", rq("GET", "/argv"))]))
@@ -425,6 +429,12 @@ def classic_groups():
     gs.append(group("classic-cgi-false", CLASSIC, {"fprocess": "fn.sh env", "cgi_headers": "false"},
                     [case("get", rq("GET", "/c?x=1", [["X-Custom", "v"]])),
                      case("post", rq("POST", "/c", body={"text": "hi"}))]))
+    # empty booleans are their defaults: combine_output and cgi_headers true
+    gs.append(group("classic-empty-bools", CLASSIC,
+                    {"fprocess": "fn.sh env", "combine_output": "", "cgi_headers": "",
+                     "write_debug": ""},
+                    [case("get", rq("GET", "/c?x=1", [["X-Custom", "v"]])),
+                     case("stderr", rq("POST", "/fn/stderr", body={"text": "x"}))]))
     gs.append(group("classic-content-type", CLASSIC, dict(fn, content_type="text/plain"),
                     [case("get", rq("GET", "/ct")),
                      case("post-json", rq("POST", "/ct", [["Content-Type", "application/json"]],

@@ -22,8 +22,11 @@ def test_echo_body(watchdog):
         assert float(h["X-Duration-Seconds"]) >= 0
 
 
-def test_combine_output_default_puts_stderr_in_response(watchdog):
-    with classic(watchdog, OUT_AND_ERR) as w:
+@pytest.mark.parametrize("value", [None, ""])
+def test_combine_output_default_puts_stderr_in_response(watchdog, value):
+    # Empty is the default (true), as in the classic watchdog.
+    env = {} if value is None else {"combine_output": value}
+    with classic(watchdog, OUT_AND_ERR, **env) as w:
         status, _, body = request(w.port, "GET", "/")
         assert status == 200
         assert b"to-stdout\n" in body and b"to-stderr\n" in body

@@ -127,8 +127,11 @@ def test_callid_off_by_default(watchdog, tmp_path, fn):
     assert line.endswith("s)") and "[" not in line, line
 
 
-def test_prefix_logs_true(watchdog, tmp_path, fn):
-    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
+@pytest.mark.parametrize("value", [None, "", "true"])
+def test_prefix_logs_true(watchdog, tmp_path, fn, value):
+    # Empty is the default (true), as in the Go watchdog.
+    env = {"fprocess": fn} if value is None else {"fprocess": fn, "prefix_logs": value}
+    with watchdog(env, metrics=True, ready="healthy") as wd:
         wd.request("GET", "/")
         wait_stderr(wd, lambda t: "no newline at the end" in t)
         text = wd.stderr()

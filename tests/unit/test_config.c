@@ -183,13 +183,14 @@ static void test_values(void)
     CHECK_STR(c.lock_path, "/var/tmp/.lock");
     config_free(&c);
 
-    /* Empty means unset for strings; "" is false for booleans. */
+    /* Empty means unset, for booleans too: their defaults, true or false. */
     CHECK(load(ENV("fprocess=cat", "ready_path=", "content_type=", "prefix_logs=",
-                   "healthcheck_interval=2s", "TMPDIR="),
+                   "suppress_lock=", "healthcheck_interval=2s", "TMPDIR="),
                &c) == 0);
     CHECK(c.ready_path == NULL);
     CHECK_STR(c.content_type, "application/octet-stream");
-    CHECK(!c.prefix_logs);
+    CHECK(c.prefix_logs);
+    CHECK(!c.suppress_lock);
     CHECK(c.healthcheck_interval_ms == 2000);
     CHECK_STR(c.lock_path, "/tmp/.lock");
     config_free(&c);
