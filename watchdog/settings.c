@@ -130,7 +130,9 @@ static int load_int(const struct loader *l, const struct setting *s, const char 
     int64_t x;
     char hint[64];
 
-    if (s->max == INT32_MAX || s->max == INT64_MAX)
+    if (s->min == INT64_MIN)
+        snprintf(hint, sizeof(hint), "(use an integer)");
+    else if (s->max == INT32_MAX || s->max == INT64_MAX)
         snprintf(hint, sizeof(hint), "(use an integer >= %lld)", (long long)s->min);
     else
         snprintf(hint, sizeof(hint), "(use %lld-%lld)", (long long)s->min, (long long)s->max);
