@@ -26,7 +26,7 @@ struct upstream_url {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char authority[300];   /* host:port as written: Host for requests without one */
-    char *prefix;          /* path prefix without a trailing '/', "" when none */
+    char *prefix;          /* path as written (a trailing '/' kept), "" when none */
     size_t prefix_len;
 };
 

@@ -174,9 +174,9 @@ static int parse_prefix(const char *path, struct upstream_url *out, char *err, s
         if (ch <= ' ' || ch >= 0x7f)
             return fail(err, errlen, "invalid character in the path");
     }
-    /* prefix + "/request/uri": a trailing slash would double. */
-    while (len > 0 && path[len - 1] == '/')
-        len--;
+    /* Kept as written, a trailing slash too: the upstream gets prefix +
+     * request-target, as from the Go watchdog (".../api/" + "/x" is
+     * "/api//x"). */
     out->prefix = strndup(path, len);
     if (!out->prefix)
         return fail(err, errlen, "out of memory");

@@ -347,6 +347,11 @@ def of_groups():
     gs.append(group("of-http-ready-path", OF, dict(up, ready_path="/ready"),
                     [case("ready/GET", rq("GET", "/_/ready")),
                      case("ready/POST", rq("POST", "/_/ready"))], upstream_wait=True))
+    # upstream_url + the request-target as written: a trailing slash doubles
+    gs.append(group("of-http-prefix-slash", OF,
+                    dict(up, upstream_url="http://127.0.0.1:{UPSTREAM_PORT}/api/"),
+                    [case("get", rq("GET", "/echo?q=1")),
+                     case("post", rq("POST", "/echo", body={"text": "p"}))], upstream_wait=True))
     gs.append(group("of-http-daemon", OF, dict(up, fprocess="daemon.sh"),
                     [case("echo", rq("GET", "/echo")), case("health", rq("GET", "/_/health")),
                      case("post", rq("POST", "/echo", body={"text": "d"}))], upstream_wait=True))

@@ -45,12 +45,16 @@ def test_echo_method_path_headers_body(tmp_path):
         assert float(hdrs["x-duration-seconds"]) >= 0
 
 
-def test_prefix_is_prepended(tmp_path):
+@pytest.mark.parametrize("prefix,path", [("/api", "/api/echo?q=1"), ("/api/", "/api//echo?q=1"),
+                                         ("/", "//echo?q=1")])
+def test_prefix_is_prepended(tmp_path, prefix, path):
+    # upstream_url + the request-target, as written: a trailing slash
+    # doubles, as from the Go watchdog.
     up = free_port()
     with http_watchdog(tmp_path, fprocess=upstream_cmd(up),
-                       upstream_url="http://127.0.0.1:%d/api/" % up) as wd:
+                       upstream_url="http://127.0.0.1:%d%s" % (up, prefix)) as wd:
         out, _ = echo(wd, path="/echo?q=1")
-        assert out["path"] == "/api/echo?q=1"
+        assert out["target"] == path
 
 
 def test_hop_by_hop_headers_dropped(tmp_path):

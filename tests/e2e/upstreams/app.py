@@ -110,6 +110,8 @@ class Handler(BaseHTTPRequestHandler):
         out = {
             "method": self.command,
             "path": self.path,
+            # as sent: http.server reduces a leading "//" of path to "/"
+            "target": self.requestline.split(" ")[1] if " " in self.requestline else "",
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body.decode("latin-1"),
         }
