@@ -391,7 +391,8 @@ static const struct setting settings[] = {
      .modes = MODE_HTTP, .help = "time from SIGTERM to SIGKILL for the function at shutdown"},
     {.name = "forward_sigterm", .type = SETTING_BOOL, FIELD(forward_sigterm), .def = "false",
      .modes = MODE_HTTP, .help = "SIGTERM goes to the function when the drain starts"},
-    {.name = "content_type", .type = SETTING_STRING, FIELD(content_type),
+    /* Set and empty, the Go watchdog answers with an empty Content-Type. */
+    {.name = "content_type", .type = SETTING_STRING, FIELD(content_type), .keep_empty = true,
      .def = "application/octet-stream", .def_modes = MODE_CLASSIC,
      .mode_def_shown = "the request's", .modes = MODES_FORK,
      .help = "Content-Type of responses"},

@@ -310,8 +310,10 @@ def of_groups():
                      case("quick", rq("GET", "/quick"))]))
     gs.append(group("of-cgi-headers-false", OF, dict(fn, cgi_headers="false"),
                     [case("env", rq("GET", "/env?q=1", [["X-Custom", "v"]]))]))
-    # an empty boolean is its default: prefix_logs stays true
-    gs.append(group("of-empty-bools", OF, dict(fn, prefix_logs="", suppress_lock=""),
+    # an empty boolean is its default (prefix_logs stays true); an empty
+    # content_type is an empty Content-Type
+    gs.append(group("of-empty-values", OF,
+                    dict(fn, prefix_logs="", suppress_lock="", content_type=""),
                     [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"})),
                      case("health", rq("GET", "/_/health"))]))
     gs.append(group("of-function-process", OF,

@@ -183,12 +183,13 @@ static void test_values(void)
     CHECK_STR(c.lock_path, "/var/tmp/.lock");
     config_free(&c);
 
-    /* Empty means unset, for booleans too: their defaults, true or false. */
+    /* Empty means unset, for booleans too (their defaults, true or false),
+     * except content_type. */
     CHECK(load(ENV("fprocess=cat", "ready_path=", "content_type=", "prefix_logs=",
                    "suppress_lock=", "healthcheck_interval=2s", "TMPDIR="),
                &c) == 0);
     CHECK(c.ready_path == NULL);
-    CHECK_STR(c.content_type, "application/octet-stream");
+    CHECK_STR(c.content_type, ""); /* set and empty: an empty Content-Type, as from Go */
     CHECK(c.prefix_logs);
     CHECK(!c.suppress_lock);
     CHECK(c.healthcheck_interval_ms == 2000);
