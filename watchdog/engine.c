@@ -140,6 +140,16 @@ void conn_disarm_timer(struct conn *c)
     deadline_clear(&c->deadline);
 }
 
+/* read_timeout=0 is no read deadline at all, as a Go http.Server's
+ * ReadTimeout (and, without an IdleTimeout, its keep-alive wait). */
+void conn_arm_read_timer(struct conn *c)
+{
+    if (c->eng->p.read_timeout_ms > 0)
+        conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    else
+        conn_disarm_timer(c);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -343,7 +353,7 @@ static void parse_on(struct conn *c)
 {
     c->body.paused = c->body.held = false;
     conn_update_reading(c);
-    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    conn_arm_read_timer(c);
     if (c->parsing)
         return;
     if (c->busy)
@@ -469,7 +479,7 @@ int engine_adopt(struct engine *e, int fd, const struct sockaddr *peer)
      * its write timeout only runs) while the socket is full. */
     bufferevent_disable(c->bev, EV_WRITE);
     conn_update_reading(c);
-    conn_arm_timer(c, e->p.read_timeout_ms);
+    conn_arm_read_timer(c);
     return 0;
 }
 

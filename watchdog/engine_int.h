@@ -138,6 +138,8 @@ void conn_close_after_answer(struct conn *c);
 void conn_disarm_timer(struct conn *c);
 void conn_kill(struct conn *c);
 void conn_arm_timer(struct conn *c, int64_t ms);
+/* The read deadline: read_timeout from now, none when read_timeout is 0. */
+void conn_arm_read_timer(struct conn *c);
 void conn_update_reading(struct conn *c);
 /* Tell the handler the request is over for it (body, abort) and unlink it. */
 void conn_abort_handler(struct conn *c);

@@ -54,7 +54,7 @@ static int on_message_begin(llhttp_t *p)
     c->body.paused = false;
     c->body.held = false;
     resp_reset(c);
-    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    conn_arm_read_timer(c);
     return 0;
 }
 
@@ -551,7 +551,8 @@ static int feed_once(struct conn *c, struct evbuffer *in)
  * request's read deadline, which bounded the body anyway. */
 static void linger_more(struct conn *c)
 {
-    int64_t left = c->eng->p.read_timeout_ms - (int64_t)(req_elapsed(&c->req) * 1000);
+    int64_t rt = c->eng->p.read_timeout_ms;
+    int64_t left = rt > 0 ? rt - (int64_t)(req_elapsed(&c->req) * 1000) : LINGER_MS;
     if (left > LINGER_MS)
         left = LINGER_MS;
     conn_arm_timer(c, left > 0 ? left : 0);
@@ -608,7 +609,7 @@ void req_release(struct request *r)
     c->body.held = false;
     if (c->body.done || c->state != CONN_BODY)
         return;
-    conn_arm_timer(c, c->eng->p.read_timeout_ms);
+    conn_arm_read_timer(c);
     send_continue(c);
     /* Parsed from the loop, once the new handler is attached. */
     bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);

@@ -316,6 +316,9 @@ def of_groups():
                     dict(fn, prefix_logs="", suppress_lock="", content_type=""),
                     [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"})),
                      case("health", rq("GET", "/_/health"))]))
+    # read_timeout=0: no read deadline, as a Go http.Server's
+    gs.append(group("of-read-timeout-0", OF, dict(fn, read_timeout="0"),
+                    [case("post", rq("POST", "/r", body={"text": "zero"}))]))
     gs.append(group("of-function-process", OF,
                     {"fprocess": "fn.sh ignored", "function_process": "fn.sh  two  spaces"},
                     [case("argv", rq("GET", "/argv"))]))
@@ -453,6 +456,8 @@ def classic_groups():
                     dict(fn, read_timeout="2s", write_timeout="2s", exec_timeout="0"),
                     [case("slow", rq("POST", "/fn/slow"), timeout=10),
                      case("quick", rq("GET", "/quick"))]))
+    gs.append(group("classic-read-timeout-0", CLASSIC, dict(fn, read_timeout="0"),
+                    [case("post", rq("POST", "/r", body={"text": "zero"}))]))
     gs.append(group("classic-suppress-lock", CLASSIC, dict(fn, suppress_lock="true"),
                     [case("health", rq("GET", "/_/health")), case("request", rq("GET", "/x"))]))
     gs.append(startup("classic-startup-no-fprocess", CLASSIC, {}))

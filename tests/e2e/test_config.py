@@ -2,6 +2,7 @@
 (invalid ones stop the watchdog with exit 2 naming the variable)."""
 import os
 import re
+import time
 
 import pytest
 
@@ -201,6 +202,25 @@ def test_new_settings_accepted(watchdog):
                    "cgi_response": "false", "function_grace": "2", "forward_sigterm": "1"})
     r = wd.request("POST", "/", b"hi")
     assert (r.status, r.body) == (200, b"hi")
+
+
+def test_read_timeout_0_is_no_limit(watchdog):
+    # As a Go http.Server's ReadTimeout: 0 is none, for a slow head, a slow
+    # body and an idle keep-alive connection alike.
+    wd = watchdog({"fprocess": "cat", "read_timeout": "0"})
+    assert "read: 0s" in wd.stderr()
+    c = wd.conn()
+    c.send("POST / HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(1.2)
+    c.send("Content-Length: 4\r\n\r\nab")
+    time.sleep(1.2)
+    c.send("cd")
+    head = c.read_until(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert c.read_until(b"0\r\n\r\n") == b"2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n"
+    time.sleep(1.2)
+    c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz")
+    assert c.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
 
 
 def test_bare_integer_duration_is_seconds(watchdog):

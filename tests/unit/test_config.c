@@ -319,6 +319,8 @@ static void test_ports(void)
 
 static void test_errors(void)
 {
+    struct config c;
+
     check_error(ENV("mode=streaming"), "fprocess");
     CHECK(strstr(err, "not set") != NULL);
     check_error(ENV("fprocess="), "fprocess");
@@ -328,7 +330,11 @@ static void test_errors(void)
 
     check_error(ENV("fprocess=cat", "read_timeout=abc"), "read_timeout");
     CHECK(strcmp(err, "read_timeout: invalid duration \"abc\" (use e.g. 10s, 500ms, 1m30s)") == 0);
-    check_error(ENV("fprocess=cat", "read_timeout=0"), "read_timeout");
+    /* read_timeout=0 is no limit, as in the Go watchdogs; negative is invalid */
+    CHECK(load(ENV("fprocess=cat", "read_timeout=0"), &c) == 0);
+    CHECK(c.read_timeout_ms == 0);
+    config_free(&c);
+    check_error(ENV("fprocess=cat", "read_timeout=-1s"), "read_timeout");
     check_error(ENV("fprocess=cat", "write_timeout=0s"), "write_timeout");
     check_error(ENV("fprocess=cat", "write_timeout=-1s"), "write_timeout");
     check_error(ENV("fprocess=cat", "exec_timeout=10 s"), "exec_timeout");
