@@ -474,7 +474,7 @@ int engine_adopt(struct engine *e, int fd, const struct sockaddr *peer)
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_set_max_single_write(c->bev, SOCKET_IO_MAX);
     struct timeval wt = clock_tv(e->p.write_timeout_ms);
-    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    bufferevent_set_timeouts(c->bev, NULL, e->p.write_timeout_ms > 0 ? &wt : NULL);
     /* Writes go through on_flush; the bufferevent only takes over (and
      * its write timeout only runs) while the socket is full. */
     bufferevent_disable(c->bev, EV_WRITE);

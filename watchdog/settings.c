@@ -218,6 +218,11 @@ static const type_loader loaders[] = {
 
 /* ---- rules past the syntax (the rows' check) ---- */
 
+static unsigned mode_bits(const struct config *cfg)
+{
+    return cfg->mode ? mode_bit(cfg->mode) : 0;
+}
+
 static int check_command(const struct loader *l, const char *name, struct config *cfg)
 {
     char why[128];
@@ -262,6 +267,15 @@ static int check_upstream(const struct loader *l, const char *name, struct confi
                            sizeof(why)) != 0)
         return FAIL(l, "%s: %s", name, why);
     return 0;
+}
+
+/* of-watchdog refuses 0; the classic watchdog's http.Server takes it as
+ * no write deadline. */
+static int check_write_timeout(const struct loader *l, const char *name, struct config *cfg)
+{
+    if (cfg->write_timeout_ms > 0 || (mode_bits(cfg) & MODE_CLASSIC))
+        return 0;
+    return FAIL(l, "%s: must be greater than 0 " DURATION_HINT, name);
 }
 
 static int check_discovery_url(const struct loader *l, const char *name, struct config *cfg)
@@ -373,8 +387,8 @@ static const struct setting settings[] = {
      .def_modes = MODE_CLASSIC, .mode_def = "5s",
      .help = "time to read a request (headers and body); 0 = no limit"},
     {.name = "write_timeout", .type = SETTING_DURATION, FIELD(write_timeout_ms), .def = "30s",
-     .def_modes = MODE_CLASSIC, .mode_def = "5s", .positive = true,
-     .help = "time to write a response; must be > 0"},
+     .def_modes = MODE_CLASSIC, .mode_def = "5s", .check = check_write_timeout,
+     .help = "time to write a response; must be > 0 (classic: 0 = no limit)"},
     {.name = "exec_timeout", .type = SETTING_DURATION, FIELD(exec_timeout_ms), .def = "30s",
      .def_modes = MODE_CLASSIC, .mode_def = "0", .modes = MODES_FORK | MODE_HTTP,
      .help = "limit for one function call, 0 = none"},
@@ -489,11 +503,6 @@ const struct setting *setting_find(const char *name)
 static void *field_of(const struct setting *s, struct config *cfg)
 {
     return (char *)cfg + s->offset;
-}
-
-static unsigned mode_bits(const struct config *cfg)
-{
-    return cfg->mode ? mode_bit(cfg->mode) : 0;
 }
 
 /* What s takes when unset: its default, its mode's, or the value of the

@@ -458,6 +458,10 @@ def classic_groups():
                      case("quick", rq("GET", "/quick"))]))
     gs.append(group("classic-read-timeout-0", CLASSIC, dict(fn, read_timeout="0"),
                     [case("post", rq("POST", "/r", body={"text": "zero"}))]))
+    # classic takes write_timeout=0 as no write deadline (of-watchdog refuses it)
+    gs.append(group("classic-write-timeout-0", CLASSIC, dict(fn, write_timeout="0"),
+                    [case("post", rq("POST", "/w", body={"text": "zero"})),
+                     case("health", rq("GET", "/_/health"))]))
     gs.append(group("classic-suppress-lock", CLASSIC, dict(fn, suppress_lock="true"),
                     [case("health", rq("GET", "/_/health")), case("request", rq("GET", "/x"))]))
     gs.append(startup("classic-startup-no-fprocess", CLASSIC, {}))

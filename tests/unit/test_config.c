@@ -336,6 +336,10 @@ static void test_errors(void)
     config_free(&c);
     check_error(ENV("fprocess=cat", "read_timeout=-1s"), "read_timeout");
     check_error(ENV("fprocess=cat", "write_timeout=0s"), "write_timeout");
+    /* the classic watchdog takes it as no write deadline; health follows it */
+    CHECK(load(ENV("fprocess=cat", "mode=classic", "write_timeout=0"), &c) == 0);
+    CHECK(c.write_timeout_ms == 0 && c.healthcheck_interval_ms == 0);
+    config_free(&c);
     check_error(ENV("fprocess=cat", "write_timeout=-1s"), "write_timeout");
     check_error(ENV("fprocess=cat", "exec_timeout=10 s"), "exec_timeout");
     check_error(ENV("fprocess=cat", "healthcheck_interval=1d"), "healthcheck_interval");
