@@ -52,7 +52,8 @@ int config_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     uint64_t v;
     const char *end;
 
-    if (parse_digits(s + neg, &v, &end) < 0 || *end != '\0')
+    /* A leading '+' as Go's strconv.Atoi takes it. */
+    if (parse_digits(s + (neg || *s == '+'), &v, &end) < 0 || *end != '\0')
         return -1;
     if (!neg && v > (uint64_t)INT64_MAX)
         return -1;
@@ -200,9 +201,10 @@ int config_parse_duration(const char *s, int64_t *out_ms)
 
     if (!s || *s == '\0')
         return -1;
-    /* A bare integer is seconds (the Go watchdog's rule); keep the same
-     * range as a Go duration so both spellings agree. */
-    if (parse_digits(s, &secs, &end) == 0 && *end == '\0') {
+    /* A bare integer is seconds (the Go watchdog's rule, with strconv.Atoi's
+     * optional '+'); keep the same range as a Go duration so both spellings
+     * agree. */
+    if (parse_digits(s + (*s == '+'), &secs, &end) == 0 && *end == '\0') {
         if (secs > (uint64_t)(INT64_MAX / NS_PER_S))
             return -1;
         *out_ms = (int64_t)secs * 1000;

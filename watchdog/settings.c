@@ -130,7 +130,7 @@ static int load_int(const struct loader *l, const struct setting *s, const char 
     int64_t x;
     char hint[64];
 
-    if (s->min == INT64_MIN)
+    if (s->min <= INT32_MIN)
         snprintf(hint, sizeof(hint), "(use an integer)");
     else if (s->max == INT32_MAX || s->max == INT64_MAX)
         snprintf(hint, sizeof(hint), "(use an integer >= %lld)", (long long)s->min);
@@ -412,9 +412,10 @@ static const struct setting settings[] = {
      .help = "Content-Type of responses"},
     {.name = "static_path", .type = SETTING_STRING, FIELD(static_path),
      .def = "/home/app/public", .modes = MODE_STATIC, .help = "root directory"},
-    {.name = "max_inflight", .type = SETTING_INT, FIELD(max_inflight), .def = "0", .min = 0,
+    /* Below 1 is no limit, as in the Go watchdogs (max_inflight=-1). */
+    {.name = "max_inflight", .type = SETTING_INT, FIELD(max_inflight), .def = "0", .min = INT32_MIN,
      .max = INT32_MAX, .what = "number",
-     .help = "concurrent requests allowed, 0 = no limit; over it: 429"},
+     .help = "concurrent requests allowed, 0 (or less) = no limit; over it: 429"},
     {.name = "max_queue", .type = SETTING_INT, FIELD(max_queue), .def = "0", .min = 0,
      .max = INT32_MAX, .what = "number", .modes = MODES_FORK | MODE_HTTP,
      .help = "requests over max_inflight wait in a FIFO queue of this size, 0 = none"},

@@ -287,6 +287,11 @@ def of_groups():
     gs.append(group("of-logbuf-unlimited", OF, dict(fn, log_buffer_size="-1"),
                     [case("stderr-long", rq("POST", "/fn/stderr-long"))]))
     gs.append(group("of-maxinflight", OF, dict(fn, max_inflight="1"), inflight_cases()))
+    # below 1 is no limit, "+2" is 2: Go's strconv.Atoi and its "> 0"
+    gs.append(group("of-maxinflight-negative", OF, dict(fn, max_inflight="-1"),
+                    inflight_cases()[:1]))
+    gs.append(group("of-maxinflight-plus", OF, dict(fn, max_inflight="+1"),
+                    inflight_cases()[:1]))
     gs.append(group("of-maxinflight-serializing", OF,
                     dict(fn, mode="serializing", max_inflight="1"), inflight_cases()))
     ready_cases = [case("ready/%s" % m, rq(m, "/_/ready")) for m in METHODS] + [

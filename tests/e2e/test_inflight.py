@@ -50,6 +50,16 @@ def test_limit_of_two(watchdog, tmp_path, fn):
         assert second.join().status == 200
 
 
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_below_one_is_no_limit(watchdog, tmp_path, fn, value):
+    # As the Go watchdogs: only max_inflight > 0 installs the limiter.
+    with watchdog({"fprocess": fn, "max_inflight": value}, metrics=True, ready="healthy") as wd:
+        slow = [Background(wd, "/slow") for _ in range(3)]
+        assert wait_until(lambda: wd.request("GET", "/").status == 200, 3)
+        assert wd.request("GET", "/_/ready").status == 200
+        assert all(b.join().status == 200 for b in slow)
+
+
 def test_private_endpoints_never_count(watchdog, tmp_path, fn):
     with watchdog({"fprocess": fn, "max_inflight": "1"}, metrics=True, ready="healthy") as wd:
         # Many health and ready checks in parallel take no slot.

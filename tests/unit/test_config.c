@@ -53,6 +53,9 @@ static void test_durations(void)
     CHECK(dur(".5s") == 500);
     CHECK(dur("1.s") == 1000);
     CHECK(dur("+5s") == 5000);
+    CHECK(dur("+5") == 5000); /* strconv.Atoi takes the '+' */
+    CHECK(dur("+") == -1);
+    CHECK(dur("++5") == -1);
     CHECK(dur("-0") == 0);
     CHECK(dur("0s") == 0);
     CHECK(dur("500us") == 1);      /* sub-ms rounds up */
@@ -352,7 +355,13 @@ static void test_errors(void)
     check_error(ENV("fprocess=cat", "write_debug=x"), "write_debug");
     check_error(ENV("fprocess=cat", "marshal_request=x"), "marshal_request");
 
-    check_error(ENV("fprocess=cat", "max_inflight=-1"), "max_inflight");
+    /* As Go: below 1 is no limit, and a leading '+' is an integer's sign. */
+    CHECK(load(ENV("fprocess=cat", "max_inflight=-1"), &c) == 0 && c.max_inflight == -1);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "max_inflight=+2"), &c) == 0 && c.max_inflight == 2);
+    config_free(&c);
+    check_error(ENV("fprocess=cat", "max_inflight=+-2"), "max_inflight");
+    check_error(ENV("fprocess=cat", "max_inflight=+"), "max_inflight");
     check_error(ENV("fprocess=cat", "max_inflight=1.5"), "max_inflight");
     check_error(ENV("fprocess=cat", "max_inflight=3000000000"), "max_inflight");
     check_error(ENV("fprocess=cat", "log_buffer_size=abc"), "log_buffer_size");
