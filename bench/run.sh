@@ -437,11 +437,7 @@ bench_http() {
                 haproxyhttp) p=$((BASE_PORT + 13)) ;;
                 nginxproxy) p=$((BASE_PORT + 14)) ;;
                 esac
-                cpu_from=$(cpu_ticks "$cpid")
-                wrk_run "$OUT/wrk.$k.$c.$r" "$c" "http://127.0.0.1:$p/" >>"$WORK/$k.$c"
-                if [ -n "$cpid" ]; then
-                    cpu_record "$k" "$c" "$OUT/wrk.$k.$c.$r" "$cpu_from" "$(cpu_ticks "$cpid")"
-                fi
+                cpu_wrk "$k" "$cpid" "$OUT/wrk.$k.$c.$r" "$c" "http://127.0.0.1:$p/" >>"$WORK/$k.$c"
             done
             if [ "$c" = 1 ]; then
                 for p in 50 99; do
@@ -503,17 +499,9 @@ bench_http() {
 wrk_three() {
     pfx=$1 c=$2 r=$3
     wrk_run "$OUT/wrk.$pfx.direct.$c.$r" "$c" "http://127.0.0.1:$4/" >>"$WORK/$pfx.direct.$c"
-    cpu_from=$(cpu_ticks "${7:-}")
-    wrk_run "$OUT/wrk.$pfx.wd.$c.$r" "$c" "http://127.0.0.1:$5/" >>"$WORK/$pfx.wd.$c"
-    if [ -n "${7:-}" ]; then
-        cpu_record wd "$c" "$OUT/wrk.$pfx.wd.$c.$r" "$cpu_from" "$(cpu_ticks "$7")"
-    fi
+    cpu_wrk wd "${7:-}" "$OUT/wrk.$pfx.wd.$c.$r" "$c" "http://127.0.0.1:$5/" >>"$WORK/$pfx.wd.$c"
     if [ -n "$6" ]; then
-        cpu_from=$(cpu_ticks "${8:-}")
-        wrk_run "$OUT/wrk.$pfx.go.$c.$r" "$c" "http://127.0.0.1:$5/" get "$6" >>"$WORK/$pfx.go.$c"
-        if [ -n "${8:-}" ]; then
-            cpu_record go "$c" "$OUT/wrk.$pfx.go.$c.$r" "$cpu_from" "$(cpu_ticks "$8")"
-        fi
+        cpu_wrk go "${8:-}" "$OUT/wrk.$pfx.go.$c.$r" "$c" "http://127.0.0.1:$5/" get "$6" >>"$WORK/$pfx.go.$c"
     fi
     if [ "$c" = 1 ]; then
         for p in 50 99; do
@@ -540,6 +528,17 @@ cpu_record() {
         printf "%.2f\n", (y[1] - x[1]) * 1e6 / hz / n >>(f ".user")
         printf "%.2f\n", (y[2] - x[2]) * 1e6 / hz / n >>(f ".sys")
     }'
+}
+# cpu_wrk KEY PID FILE CONNS URL [post|get [NSPID]]: wrk_run, and with a
+# PID that process's CPU per request over the run (cpu_record, under KEY).
+cpu_wrk() {
+    cw_key=$1 cw_pid=$2
+    shift 2
+    cw_from=$(cpu_ticks "$cw_pid")
+    wrk_run "$@"
+    if [ -n "$cw_pid" ]; then
+        cpu_record "$cw_key" "$2" "$1" "$cw_from" "$(cpu_ticks "$cw_pid")"
+    fi
 }
 cpu_label() {
     case $1 in

@@ -120,16 +120,7 @@ def unexplained(g, go, fw, classic):
         if cid not in fw:
             out.append("%s: no observation from fwatchdog" % cid)
             continue
-        diffs = test_replay.compare(exp, fw[cid])
-        left, body_ids = [], []
-        for field, e, a in diffs:
-            hit, rest = test_replay.covered_by(corpus_id(g, cid, classic), field, e, a,
-                                               diffs.ctx.get(field))
-            if rest is not None:
-                left.append((field, e, a, rest))
-            elif field.split(".")[-1] == "body":
-                body_ids += hit
-        left = test_replay.sizes_follow_body(left, body_ids)
+        _, left = test_replay.judge(corpus_id(g, cid, classic), test_replay.compare(exp, fw[cid]))
         if left:
             out.append(test_replay.explain(cid, left))
     return out

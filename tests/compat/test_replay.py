@@ -264,6 +264,20 @@ def sizes_follow_body(unexplained, body_ids):
     return left
 
 
+def judge(case_id, diffs):
+    """(ids of the differences.json entries used, what they leave
+    unexplained) for the diffs of one case, as compare gives them."""
+    hits, unexplained, body_ids = [], [], []
+    for field, e, a in diffs:
+        hit, left = covered_by(case_id, field, e, a, diffs.ctx.get(field))
+        hits += hit
+        if left is not None:
+            unexplained.append((field, e, a, left))
+        elif field.split(".")[-1] == "body":
+            body_ids += hit
+    return hits, sizes_follow_body(unexplained, body_ids)
+
+
 def explain(case_id, unexplained):
     lines = ["%s: %d difference(s) from the Go watchdog not in differences.json"
              % (case_id, len(unexplained))]
@@ -315,17 +329,10 @@ def outcomes():
             out[cid] = (actual.get(cid), None, None)
             continue
         diffs = compare(entry["expect"], actual[cid], subset=entry.get("handmade", False))
-        unexplained = []
-        body_ids = []
-        for field, e, a in diffs:
-            hit, left = covered_by(cid, field, e, a, diffs.ctx.get(field))
-            for h in hit:
-                used[h].append(cid)
-            if left is not None:
-                unexplained.append((field, e, a, left))
-            elif field.split(".")[-1] == "body":
-                body_ids += hit
-        out[cid] = (actual[cid], diffs, sizes_follow_body(unexplained, body_ids))
+        hits, unexplained = judge(cid, diffs)
+        for h in hits:
+            used[h].append(cid)
+        out[cid] = (actual[cid], diffs, unexplained)
     out["__used__"] = used
     if os.environ.get("COMPAT_ACTUAL_OUT"):
         Path(os.environ["COMPAT_ACTUAL_OUT"]).write_text(json.dumps(
