@@ -380,7 +380,7 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
         /* Go's server drops a 304's Content-Type. */
         if (!http_hop_by_hop(h, connection, false) &&
             !(resp->status == 304 && HTTP_HEADER_IS(h, "Content-Type")))
-            resp_header(r, h->name, h->value);
+            resp_header_n(r, h->name, h->name_len, h->value, h->value_len);
     }
     set_duration(r);
     /* Go's client reports no body (0) for these, whatever was announced. */

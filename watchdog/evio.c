@@ -35,22 +35,22 @@ ssize_t evio_read(struct evbuffer *buf, int fd, size_t max)
     return n;
 }
 
-ssize_t evio_bev_read(struct bufferevent *bev, size_t max)
+ssize_t evio_bev_read(struct bufferevent *bev, int fd, size_t max)
 {
     struct evbuffer *in = bufferevent_get_input(bev);
     evbuffer_unfreeze(in, 0);
-    ssize_t n = evio_read(in, bufferevent_getfd(bev), max);
+    ssize_t n = evio_read(in, fd, max);
     int err = errno;
     evbuffer_freeze(in, 0);
     errno = err;
     return n;
 }
 
-int evio_bev_write(struct bufferevent *bev)
+int evio_bev_write(struct bufferevent *bev, int fd)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
     evbuffer_unfreeze(out, 1);
-    int n = evbuffer_write(out, bufferevent_getfd(bev));
+    int n = evbuffer_write(out, fd);
     int err = errno;
     evbuffer_freeze(out, 1);
     errno = err;
@@ -78,15 +78,13 @@ void evio_gather_flush(struct evio_gather *g)
     g->len = 0;
 }
 
-void evio_gather_add(struct evio_gather *g, const void *data, size_t len)
+void evio_gather_spill(struct evio_gather *g, const void *data, size_t len)
 {
-    if (len > sizeof(g->buf) - g->len) {
-        evio_gather_flush(g);
-        if (len > sizeof(g->buf)) {
-            evbuffer_add(g->to, data, len);
-            return;
-        }
+    evio_gather_flush(g);
+    if (len > sizeof(g->buf)) {
+        evbuffer_add(g->to, data, len);
+        return;
     }
-    memcpy(g->buf + g->len, data, len);
-    g->len += len;
+    memcpy(g->buf, data, len);
+    g->len = len;
 }

@@ -11,6 +11,7 @@
 #define FW_EVIO_H
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 struct evbuffer;
@@ -19,11 +20,12 @@ struct bufferevent;
 /* One readv of up to max bytes from fd into buf: readv's result
  * (-1 with errno ENOMEM when no space could be reserved). */
 ssize_t evio_read(struct evbuffer *buf, int fd, size_t max);
-/* The same into a socket bufferevent's input, from its own socket. */
-ssize_t evio_bev_read(struct bufferevent *bev, size_t max);
-/* Write what the bufferevent's output holds to its socket now:
+/* The same into a socket bufferevent's input, from its socket fd (the
+ * caller's copy: bufferevent_getfd is a locked control call). */
+ssize_t evio_bev_read(struct bufferevent *bev, int fd, size_t max);
+/* Write what the bufferevent's output holds to its socket fd now:
  * evbuffer_write's result. */
-int evio_bev_write(struct bufferevent *bev);
+int evio_bev_write(struct bufferevent *bev, int fd);
 /* Throw away what the bufferevent still has to write. */
 void evio_bev_drop_output(struct bufferevent *bev);
 
@@ -37,9 +39,21 @@ struct evio_gather {
 };
 
 void evio_gather_init(struct evio_gather *g, struct evbuffer *to);
-void evio_gather_add(struct evio_gather *g, const void *data, size_t len);
-#define EVIO_GATHER_LIT(g, lit) evio_gather_add(g, lit, sizeof(lit) - 1)
 /* Add what is gathered to the evbuffer. */
 void evio_gather_flush(struct evio_gather *g);
+/* The slow half of evio_gather_add: flush, then keep or pass on data. */
+void evio_gather_spill(struct evio_gather *g, const void *data, size_t len);
+
+/* A head is a score of pieces, each through here: the common case inline. */
+static inline void evio_gather_add(struct evio_gather *g, const void *data, size_t len)
+{
+    if (len > sizeof(g->buf) - g->len) {
+        evio_gather_spill(g, data, len);
+        return;
+    }
+    memcpy(g->buf + g->len, data, len);
+    g->len += len;
+}
+#define EVIO_GATHER_LIT(g, lit) evio_gather_add(g, lit, sizeof(lit) - 1)
 
 #endif

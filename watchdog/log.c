@@ -51,13 +51,12 @@ static void sb_free(struct sbuf *b)
 
 /* Room for n more bytes. On allocation failure the line is cut rather than
  * lost: false tells the caller to stop appending. */
-static bool sb_reserve(struct sbuf *b, size_t n)
+/* The slow half of sb_reserve: a larger buffer, on the heap. */
+static bool sb_grow(struct sbuf *b, size_t n)
 {
     size_t cap = b->cap;
     char *p;
 
-    if (b->len + n <= b->cap)
-        return true;
     while (cap < b->len + n)
         cap *= 2;
     p = b->heap ? realloc(b->p, cap) : malloc(cap);
@@ -71,7 +70,14 @@ static bool sb_reserve(struct sbuf *b, size_t n)
     return true;
 }
 
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+/* Room for n more bytes. A log line is a dozen pieces, each through
+ * here, so the common case is inline. */
+static inline bool sb_reserve(struct sbuf *b, size_t n)
+{
+    return b->len + n <= b->cap || sb_grow(b, n);
+}
+
+static inline void sb_add(struct sbuf *b, const char *s, size_t n)
 {
     if (!sb_reserve(b, n))
         n = b->cap - b->len;

@@ -26,24 +26,30 @@ void msghead_free(struct msghead *h)
     msghead_init(h, h->max);
 }
 
-/* Room for len more bytes and the NUL that may follow them. */
-static int reserve(struct msghead *h, size_t len)
+/* The slow half of reserve: over max, or a larger buffer. */
+static int grow(struct msghead *h, size_t len)
 {
     if (h->len + len + 1 > h->max) {
         h->too_large = true;
         return -1;
     }
-    if (h->len + len + 1 > h->cap) {
-        size_t cap = h->cap ? h->cap : 1024;
-        while (cap < h->len + len + 1)
-            cap *= 2;
-        char *p = realloc(h->buf, cap);
-        if (!p)
-            return -1;
-        h->buf = p;
-        h->cap = cap;
-    }
+    size_t cap = h->cap ? h->cap : 1024;
+    while (cap < h->len + len + 1)
+        cap *= 2;
+    char *p = realloc(h->buf, cap);
+    if (!p)
+        return -1;
+    h->buf = p;
+    h->cap = cap;
     return 0;
+}
+
+/* Room for len more bytes and the NUL that may follow them. Called for
+ * every span of a head, so the common case is inline. */
+static inline int reserve(struct msghead *h, size_t len)
+{
+    size_t need = h->len + len + 1;
+    return need <= h->cap && need <= h->max ? 0 : grow(h, len);
 }
 
 int msghead_append(struct msghead *h, const char *at, size_t len)
@@ -154,9 +160,8 @@ int msghead_set(struct msghead *h, const char *name, const char *value)
     return 0;
 }
 
-const char *header_find(const struct header *h, size_t n, const char *name)
+const char *header_find_n(const struct header *h, size_t n, const char *name, size_t len)
 {
-    size_t len = strlen(name);
     for (size_t i = 0; i < n; i++) {
         if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
             return h[i].value;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 struct evbuffer;
@@ -20,9 +21,14 @@ struct header {
     size_t value_len;
 };
 
-/* The value of the first of n headers named name (any case), NULL when
- * there is none. */
-const char *header_find(const struct header *h, size_t n, const char *name);
+/* The value of the first of n headers named name (len bytes, any case),
+ * NULL when there is none. */
+const char *header_find_n(const struct header *h, size_t n, const char *name, size_t len);
+/* Inline so that a literal name's length is known when compiling. */
+static inline const char *header_find(const struct header *h, size_t n, const char *name)
+{
+    return header_find_n(h, n, name, strlen(name));
+}
 
 /* A request whose head has been read. Fields are read-only for modes. */
 struct request {
@@ -59,7 +65,10 @@ void req_pause_body(struct request *r);
 void req_resume_body(struct request *r);
 bool req_body_done(const struct request *r);
 /* First header with this name (case-insensitive), NULL when absent. */
-const char *req_header(const struct request *r, const char *name);
+static inline const char *req_header(const struct request *r, const char *name)
+{
+    return header_find(r->headers, r->nheaders, name);
+}
 /* Told once when the request is over (answered, aborted or detached),
  * with the status answered (499: the client went away first). */
 void req_on_done(struct request *r, void (*done)(void *arg, struct request *r, int status),
@@ -87,6 +96,9 @@ struct bufferevent *req_detach(struct request *r);
 /* Responses. Headers accumulate until resp_start. Date, Content-Length or
  * Transfer-Encoding and Connection are added by the server. */
 void resp_header(struct request *r, const char *name, const char *value);
+/* The same with the lengths known (the bytes need no NUL after them). */
+void resp_header_n(struct request *r, const char *name, size_t name_len, const char *value,
+                   size_t value_len);
 /* content_length -1: unknown, sent chunked (HTTP/1.1) or close-delimited. */
 void resp_start(struct request *r, int status, int64_t content_length);
 void resp_write(struct request *r, const void *data, size_t len);

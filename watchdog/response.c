@@ -123,15 +123,18 @@ static bool head_room(struct conn *c, size_t n)
     return true;
 }
 
-void resp_header(struct request *r, const char *name, const char *value)
+/* Turn every c in the n bytes at p into a space. */
+static void blank_out(char *p, size_t n, char c)
+{
+    for (char *q = p, *end = p + n; (q = memchr(q, c, (size_t)(end - q))) != NULL; q++)
+        *q = ' ';
+}
+
+void resp_header_n(struct request *r, const char *name, size_t len, const char *value,
+                   size_t vlen)
 {
     struct conn *c = r->conn;
-    size_t len = strlen(name);
-    if (c->resp.started || server_managed(name, len))
-        return;
-    size_t plain = strcspn(value, "\r\n");
-    size_t vlen = plain + strlen(value + plain);
-    if (!head_room(c, len + vlen + 4))
+    if (c->resp.started || server_managed(name, len) || !head_room(c, len + vlen + 4))
         return;
     if (NAME_EQ(name, len, "Date"))
         c->resp.has_date = true;
@@ -142,14 +145,19 @@ void resp_header(struct request *r, const char *name, const char *value)
     p += len;
     *p++ = ':';
     *p++ = ' ';
-    memcpy(p, value, plain);
-    p += plain;
+    memcpy(p, value, vlen);
     /* A value must never split the head: CR and LF become spaces. */
-    for (size_t i = plain; i < vlen; i++)
-        *p++ = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
+    blank_out(p, vlen, '\r');
+    blank_out(p, vlen, '\n');
+    p += vlen;
     *p++ = '\r';
     *p++ = '\n';
     c->resp.head_len = (size_t)(p - c->resp.head);
+}
+
+void resp_header(struct request *r, const char *name, const char *value)
+{
+    resp_header_n(r, name, strlen(name), value, strlen(value));
 }
 
 static bool status_has_body(int status)
