@@ -66,19 +66,37 @@ int config_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
-int config_parse_bool(const char *s, bool *out)
+static bool one_of(const char *s, const char *const *list)
 {
+    for (; *list; list++) {
+        if (strcmp(s, *list) == 0)
+            return true;
+    }
+    return false;
+}
+
+int config_parse_bool(const char *s, enum bool_dialect d, bool *out)
+{
+    static const char *const truths[][7] = {
+        [BOOL_PLAIN] = {"true", "1", NULL},
+        [BOOL_PARSEBOOL] = {"true", "1", "t", "T", "TRUE", "True", NULL},
+        [BOOL_TRUE_ONLY] = {"true", NULL},
+    };
+    static const char *const falsehoods[][8] = {
+        [BOOL_PLAIN] = {"", "false", "0", NULL},
+        [BOOL_PARSEBOOL] = {"", "false", "0", "f", "F", "FALSE", "False", NULL},
+        [BOOL_TRUE_ONLY] = {"", "false", "0", "1", NULL},
+    };
+
     if (!s)
         return -1;
-    if (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0) {
+    if (one_of(s, truths[d]))
         *out = true;
-        return 0;
-    }
-    if (*s == '\0' || strcmp(s, "0") == 0 || strcasecmp(s, "false") == 0) {
+    else if (one_of(s, falsehoods[d]))
         *out = false;
-        return 0;
-    }
-    return -1;
+    else
+        return -1;
+    return 0;
 }
 
 /* ---- durations (Go time.ParseDuration syntax) ---- */

@@ -75,8 +75,15 @@ void config_free(struct config *cfg);
 /* Durations: a bare integer is seconds, else Go syntax ("500ms", "1m30s").
  * Result in milliseconds, sub-millisecond values rounded up. 0 / -1. */
 int config_parse_duration(const char *s, int64_t *out_ms);
-/* "true"/"1" -> true, "false"/"0"/"" -> false, else -1. */
-int config_parse_bool(const char *s, bool *out);
+/* Booleans as the Go watchdogs read them. Each takes true and false, and
+ * "" as false; the spellings past those differ. */
+enum bool_dialect {
+    BOOL_PLAIN,      /* also 1 (true) and 0 (false): of-watchdog's getBool */
+    BOOL_PARSEBOOL,  /* Go's strconv.ParseBool: 1 t T TRUE True / 0 f F FALSE False */
+    BOOL_TRUE_ONLY,  /* the classic watchdog: only true is true, so 1 and 0 are false */
+};
+/* s in dialect d: 0 with *out set, or -1 for any other spelling. */
+int config_parse_bool(const char *s, enum bool_dialect d, bool *out);
 /* A whole decimal integer in [min, max]. 0 / -1. */
 int config_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Bytes: an integer with an optional k, M or G suffix (1024-based). 0 / -1. */

@@ -26,7 +26,13 @@ struct loader {
     char *const *envp;
     char *err;
     size_t errlen;
+    const struct config *cfg; /* what is loaded so far (the mode comes first) */
 };
+
+static unsigned mode_bits(const struct config *cfg)
+{
+    return cfg->mode ? mode_bit(cfg->mode) : 0;
+}
 
 /* ---- values from the environment ---- */
 
@@ -120,8 +126,11 @@ static int parsed(const struct loader *l, const char *name, const char *v, int r
 static int load_bool(const struct loader *l, const struct setting *s, const char *name,
                      const char *v, void *field)
 {
-    (void)s;
-    return parsed(l, name, v, config_parse_bool(v, field), "boolean", "(use true or false)");
+    enum bool_dialect d = s->dialect;
+
+    if (s->classic_true_only && l->cfg && (mode_bits(l->cfg) & MODE_CLASSIC))
+        d = BOOL_TRUE_ONLY;
+    return parsed(l, name, v, config_parse_bool(v, d, field), "boolean", "(use true or false)");
 }
 
 static int load_int(const struct loader *l, const struct setting *s, const char *name,
@@ -217,11 +226,6 @@ static const type_loader loaders[] = {
 };
 
 /* ---- rules past the syntax (the rows' check) ---- */
-
-static unsigned mode_bits(const struct config *cfg)
-{
-    return cfg->mode ? mode_bit(cfg->mode) : 0;
-}
 
 static int check_command(const struct loader *l, const char *name, struct config *cfg)
 {
@@ -428,41 +432,51 @@ static const struct setting settings[] = {
      .def_modes = MODE_SERIALIZING | MODE_CLASSIC, .mode_def = "64M",
      .help = "request body limit in bytes (k/M/G), 0 = none"},
     {.name = "suppress_lock", .type = SETTING_BOOL, FIELD(suppress_lock), .def = "false",
+     .classic_true_only = true,
      .help = "do not write the lock file"},
     {.name = "prefix_logs", .type = SETTING_BOOL, FIELD(prefix_logs), .def = "true",
      .modes = MODES_FORK | MODE_HTTP,
+     .dialect = BOOL_PARSEBOOL,
      .help = "prefix function output with date, time and stream"},
     {.name = "log_buffer_size", .type = SETTING_INT, FIELD(log_buffer_size), .def = "65536",
      .min = INT64_MIN, .max = INT64_MAX, .what = "number",
      .help = "accepted for compatibility; lines are never cut"},
     {.name = "log_callid", .type = SETTING_BOOL, FIELD(log_callid), .def = "false",
+     .dialect = BOOL_PARSEBOOL,
      .help = "append [X-Call-Id] to request log lines"},
     {.name = "log_format", .type = SETTING_ENUM, FIELD(log_format), .def = "text",
      .choices = log_formats, .what = "format"},
     {.name = "ready_path", .type = SETTING_STRING, FIELD(ready_path),
      .help = "/_/ready asks the function at this path"},
     {.name = "cgi_headers", .type = SETTING_BOOL, FIELD(cgi_headers), .def = "true",
-     .modes = MODES_FORK, .help = "pass request headers as Http_* variables"},
+     .modes = MODES_FORK, .classic_true_only = true,
+     .help = "pass request headers as Http_* variables"},
     {.name = "cgi_response", .type = SETTING_BOOL, FIELD(cgi_response), .def = "false",
      .modes = MODES_FORK, .help = "the function's stdout starts with a CGI header block"},
     {.name = "prespawn", .type = SETTING_INT, FIELD(prespawn), .def = "0", .min = 0, .max = 64,
      .what = "number", .modes = MODES_FORK, .only = "the fork modes", .check = check_prespawn,
      .help = "keep N (0-64) functions started, waiting on stdin; needs cgi_headers=false"},
     {.name = "combine_output", .type = SETTING_BOOL, FIELD(combine_output), .def = "true",
-     .modes = MODE_CLASSIC, .help = "stderr goes into the response"},
+     .modes = MODE_CLASSIC, .classic_true_only = true,
+     .help = "stderr goes into the response"},
     {.name = "write_debug", .type = SETTING_BOOL, FIELD(write_debug), .def = "false",
-     .modes = MODE_CLASSIC, .help = "log request and response bodies"},
+     .modes = MODE_CLASSIC, .classic_true_only = true,
+     .help = "log request and response bodies"},
     {.name = "marshal_request", .type = SETTING_BOOL, FIELD(marshal_request), .def = "false",
-     .modes = MODE_CLASSIC, .help = "send headers and body as JSON"},
+     .modes = MODE_CLASSIC, .classic_true_only = true,
+     .help = "send headers and body as JSON"},
     {.name = "debug_headers", .type = SETTING_BOOL, FIELD(debug_headers), .def = "false",
-     .modes = MODE_CLASSIC, .help = "print request and response headers to stdout"},
+     .modes = MODE_CLASSIC, .classic_true_only = true,
+     .help = "print request and response headers to stdout"},
     {.name = LOCK_DIR, .type = SETTING_STRING, FIELD(lock_path), .def = "/tmp",
      .check = check_lock_dir, .help = "directory of the lock file ($TMPDIR/.lock)"},
     {.name = "jwt_auth", .type = SETTING_BOOL, FIELD(jwt_auth), .def = "false",
      .help = "require an OpenFaaS IAM function token (Authorization: Bearer)"},
     {.name = "jwt_auth_debug", .type = SETTING_BOOL, FIELD(jwt_auth_debug), .def = "false",
+     .classic_true_only = true,
      .help = "log the issuer, key ids and token claims"},
     {.name = "jwt_auth_local", .type = SETTING_BOOL, FIELD(jwt_auth_local), .def = "false",
+     .classic_true_only = true,
      .help = "discover the issuer at http://127.0.0.1:8000"},
     {.name = "jwt_auth_discovery_url", .type = SETTING_STRING, FIELD(jwt_auth_discovery_url),
      .shown_def = "the gateway's", .check = check_discovery_url,
@@ -582,7 +596,7 @@ static int load_setting(const struct loader *l, const struct setting *s, struct 
 
 int config_load(struct config *cfg, char *const *envp, char *err, size_t errlen)
 {
-    struct loader l = {envp, err, errlen};
+    struct loader l = {envp, err, errlen, cfg};
 
     memset(cfg, 0, sizeof(*cfg));
     if (err && errlen > 0)
@@ -611,7 +625,7 @@ void config_free(struct config *cfg)
 
 char *config_lock_path(char *const *envp)
 {
-    struct loader l = {envp, NULL, 0};
+    struct loader l = {envp, NULL, 0, NULL};
     const struct setting *s = setting_find(LOCK_DIR);
     const char *dir;
 

@@ -47,6 +47,9 @@ struct setting {
     const char *const *choices; /* SETTING_ENUM, NULL-terminated */
     bool positive;            /* SETTING_DURATION: 0 is refused */
     bool keep_empty;          /* SETTING_STRING: an empty value is a value, not unset */
+    enum bool_dialect dialect; /* SETTING_BOOL: the spellings Go's reader takes */
+    bool classic_true_only;   /* SETTING_BOOL: in classic mode, read as the classic
+                               * watchdog reads it (BOOL_TRUE_ONLY) */
     /* A rule past the value's syntax, run after the value is in cfg and only
      * in the modes it applies to; name is the variable the value came from.
      * 0, or -1 with the message. */

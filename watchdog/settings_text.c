@@ -217,7 +217,9 @@ void config_print_help(FILE *out)
           "  -run-healthcheck     exit 0 when the lock file exists, else 1\n"
           "  --help               this text\n\n"
           "Settings come from the environment. Durations: 10 (seconds), 500ms, 1m30s.\n"
-          "Booleans: true/1 or false/0. Empty means the default. Invalid values stop the watchdog (exit 2).\n\n",
+          "Booleans: true/1 or false/0 (prefix_logs, log_callid: also Go's t/T/TRUE/True,\n"
+          "f/F/FALSE/False; in classic mode, as the classic watchdog, 1 is false for its own).\n"
+          "Empty means the default. Invalid values stop the watchdog (exit 2).\n\n",
           out);
     print_row(out, c, "VARIABLE", "DEFAULT", "MEANING");
     for (size_t i = 0; (s = setting_at(i)) != NULL; i++)

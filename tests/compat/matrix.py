@@ -321,6 +321,9 @@ def of_groups():
                     dict(fn, prefix_logs="", suppress_lock="", content_type=""),
                     [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"})),
                      case("health", rq("GET", "/_/health"))]))
+    # prefix_logs goes through strconv.ParseBool: F is false, T true
+    gs.append(group("of-prefix-logs-parsebool", OF, dict(fn, prefix_logs="F"),
+                    [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"}))]))
     # read_timeout=0: no read deadline, as a Go http.Server's
     gs.append(group("of-read-timeout-0", OF, dict(fn, read_timeout="0"),
                     [case("post", rq("POST", "/r", body={"text": "zero"}))]))
@@ -450,6 +453,15 @@ def classic_groups():
                      "write_debug": ""},
                     [case("get", rq("GET", "/c?x=1", [["X-Custom", "v"]])),
                      case("stderr", rq("POST", "/fn/stderr", body={"text": "x"}))]))
+    # the classic watchdog reads only "true" as true: 1 is false
+    gs.append(group("classic-bools-one", CLASSIC,
+                    {"fprocess": "fn.sh env", "combine_output": "1", "cgi_headers": "1",
+                     "write_debug": "1", "marshal_request": "1", "debug_headers": "1",
+                     "suppress_lock": "1"},
+                    [case("get", rq("GET", "/c?x=1", [["X-Custom", "v"]])),
+                     case("post", rq("POST", "/c", [["X-Custom", "v"]], {"text": "hi"}))]))
+    gs.append(group("classic-combine-one", CLASSIC, dict(fn, combine_output="1"),
+                    [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"}))]))
     gs.append(group("classic-content-type", CLASSIC, dict(fn, content_type="text/plain"),
                     [case("get", rq("GET", "/ct")),
                      case("post-json", rq("POST", "/ct", [["Content-Type", "application/json"]],

@@ -145,6 +145,10 @@ INVALID = [
     ({"fprocess": "sh -c 'echo unbalanced"}, "fprocess"),
     ({"suppress_lock": "maybe"}, "suppress_lock"),
     ({"prefix_logs": "yes"}, "prefix_logs"),
+    # Go reads these as false without a word: refused rather than guessed
+    ({"suppress_lock": "TRUE"}, "suppress_lock"),
+    ({"marshal_request": "True", "mode": "classic"}, "marshal_request"),
+    ({"prefix_logs": "tRUE"}, "prefix_logs"),
     ({"log_callid": "2"}, "log_callid"),
     ({"cgi_headers": "on"}, "cgi_headers"),
     ({"max_inflight": "abc"}, "max_inflight"),
@@ -242,6 +246,28 @@ def test_bool_values(watchdog, value, locked):
         assert wd.request("GET", "/").status == 200
         assert wd.request("GET", "/_/health").status == 503
         assert not wd.lock_path.exists()
+
+
+@pytest.mark.parametrize("value,locked", [("1", True), ("true", False), ("0", True)])
+def test_classic_bool_values(watchdog, value, locked):
+    # The classic watchdog reads only "true" as true: suppress_lock=1 still
+    # writes the lock file, and marshal_request=1 still sends the raw body.
+    wd = watchdog({"fprocess": "cat", "mode": "classic", "suppress_lock": value,
+                   "marshal_request": value})
+    r = wd.request("POST", "/", b"hi")
+    assert r.status == 200
+    assert (r.body == b"hi") == (value != "true"), r.body
+    if locked:
+        wd.wait_lock()
+    else:
+        assert not wd.lock_path.exists()
+
+
+def test_prefix_logs_takes_go_parsebool_spellings(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'echo to-std\"\"err >&2; cat'", "prefix_logs": "F"})
+    assert wd.request("POST", "/", b"x").status == 200
+    line = wd.wait_log(r"^.*to-stderr.*$").group(0)
+    assert line == "to-stderr", line
 
 
 def test_function_process_wins_over_fprocess(watchdog):

@@ -91,17 +91,71 @@ static void test_bools(void)
 {
     bool b = false;
 
-    CHECK(config_parse_bool("true", &b) == 0 && b);
-    CHECK(config_parse_bool("TRUE", &b) == 0 && b);
-    CHECK(config_parse_bool("True", &b) == 0 && b);
-    CHECK(config_parse_bool("1", &b) == 0 && b);
-    CHECK(config_parse_bool("false", &b) == 0 && !b);
-    CHECK(config_parse_bool("False", &b) == 0 && !b);
-    CHECK(config_parse_bool("0", &b) == 0 && !b);
-    CHECK(config_parse_bool("", &b) == 0 && !b);
-    CHECK(config_parse_bool("yes", &b) == -1);
-    CHECK(config_parse_bool("2", &b) == -1);
-    CHECK(config_parse_bool("true ", &b) == -1);
+    CHECK(config_parse_bool("true", BOOL_PLAIN, &b) == 0 && b);
+    CHECK(config_parse_bool("1", BOOL_PLAIN, &b) == 0 && b);
+    CHECK(config_parse_bool("false", BOOL_PLAIN, &b) == 0 && !b);
+    CHECK(config_parse_bool("0", BOOL_PLAIN, &b) == 0 && !b);
+    CHECK(config_parse_bool("", BOOL_PLAIN, &b) == 0 && !b);
+    /* of-watchdog reads TRUE as false: refused rather than guessed */
+    CHECK(config_parse_bool("TRUE", BOOL_PLAIN, &b) == -1);
+    CHECK(config_parse_bool("True", BOOL_PLAIN, &b) == -1);
+    CHECK(config_parse_bool("t", BOOL_PLAIN, &b) == -1);
+    CHECK(config_parse_bool("yes", BOOL_PLAIN, &b) == -1);
+    CHECK(config_parse_bool("2", BOOL_PLAIN, &b) == -1);
+    CHECK(config_parse_bool("true ", BOOL_PLAIN, &b) == -1);
+    CHECK(config_parse_bool(NULL, BOOL_PLAIN, &b) == -1);
+
+    /* strconv.ParseBool's spellings, and none other */
+    CHECK(config_parse_bool("T", BOOL_PARSEBOOL, &b) == 0 && b);
+    CHECK(config_parse_bool("True", BOOL_PARSEBOOL, &b) == 0 && b);
+    CHECK(config_parse_bool("TRUE", BOOL_PARSEBOOL, &b) == 0 && b);
+    CHECK(config_parse_bool("1", BOOL_PARSEBOOL, &b) == 0 && b);
+    CHECK(config_parse_bool("f", BOOL_PARSEBOOL, &b) == 0 && !b);
+    CHECK(config_parse_bool("False", BOOL_PARSEBOOL, &b) == 0 && !b);
+    CHECK(config_parse_bool("FALSE", BOOL_PARSEBOOL, &b) == 0 && !b);
+    CHECK(config_parse_bool("tRUE", BOOL_PARSEBOOL, &b) == -1);
+    CHECK(config_parse_bool("yes", BOOL_PARSEBOOL, &b) == -1);
+
+    /* the classic watchdog: only "true" is true */
+    CHECK(config_parse_bool("true", BOOL_TRUE_ONLY, &b) == 0 && b);
+    b = true;
+    CHECK(config_parse_bool("1", BOOL_TRUE_ONLY, &b) == 0 && !b);
+    CHECK(config_parse_bool("0", BOOL_TRUE_ONLY, &b) == 0 && !b);
+    CHECK(config_parse_bool("false", BOOL_TRUE_ONLY, &b) == 0 && !b);
+    CHECK(config_parse_bool("True", BOOL_TRUE_ONLY, &b) == -1);
+    CHECK(config_parse_bool("yes", BOOL_TRUE_ONLY, &b) == -1);
+}
+
+/* Each boolean is read with its Go watchdog's spellings. */
+static void test_bool_settings(void)
+{
+    struct config c;
+
+    /* the classic watchdog reads 1 as false */
+    CHECK(load(ENV("fprocess=cat", "mode=classic", "marshal_request=1", "cgi_headers=1",
+                   "combine_output=1", "write_debug=1", "debug_headers=1", "suppress_lock=1"),
+               &c) == 0);
+    CHECK(!c.marshal_request && !c.cgi_headers && !c.combine_output && !c.write_debug &&
+          !c.debug_headers && !c.suppress_lock);
+    config_free(&c);
+    /* ... but jwt_auth=1 switches checking on there too: off would leave
+     * the function open */
+    CHECK(load(ENV("fprocess=cat", "mode=classic", "jwt_auth=1", "OPENFAAS_NAME=fn",
+                   "OPENFAAS_NAMESPACE=ns"), &c) == 0);
+    CHECK(c.jwt_auth);
+    config_free(&c);
+    /* of-watchdog reads 1 as true */
+    CHECK(load(ENV("fprocess=cat", "suppress_lock=1", "cgi_headers=1"), &c) == 0);
+    CHECK(c.suppress_lock && c.cgi_headers);
+    config_free(&c);
+    /* prefix_logs and log_callid go through strconv.ParseBool */
+    CHECK(load(ENV("fprocess=cat", "prefix_logs=F", "log_callid=T"), &c) == 0);
+    CHECK(!c.prefix_logs && c.log_callid);
+    config_free(&c);
+    CHECK(load(ENV("fprocess=cat", "prefix_logs=yes"), &c) == -1);
+    /* a spelling Go reads as false without saying so is refused */
+    CHECK(load(ENV("fprocess=cat", "suppress_lock=TRUE"), &c) == -1);
+    CHECK(load(ENV("fprocess=cat", "mode=classic", "marshal_request=True"), &c) == -1);
 }
 
 static void test_defaults(void)
@@ -714,6 +768,7 @@ int main(void)
 {
     test_durations();
     test_bools();
+    test_bool_settings();
     test_defaults();
     test_values();
     test_modes();
