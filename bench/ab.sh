@@ -1,0 +1,140 @@
+#!/bin/sh
+# Before and after a change on the http-mode request path: two fwatchdog
+# binaries and the logging relay (bench/relay.c -p -l) in front of one nginx,
+# interleaved round by round, each round a wrk run per proxy. Prints, per
+# proxy, the median over the rounds of req/s and of the user and system CPU
+# time per request read from /proc/PID/stat. Loopback only, bounded in time.
+#
+#   bench/ab.sh OLD_BINARY NEW_BINARY
+#   CONNS=32 ROUNDS=10 DUR=3 BASE_PORT=21400 bench/ab.sh old new
+#
+# The machine is shared: a difference smaller than the spread between rounds
+# (printed as min-max) says nothing.
+set -eu
+[ $# -eq 2 ] || { echo "usage: bench/ab.sh OLD_BINARY NEW_BINARY" >&2; exit 2; }
+for b in "$1" "$2"; do
+    [ -x "$b" ] || { echo "bench/ab.sh: $b is not an executable" >&2; exit 2; }
+done
+OLD=$(realpath "$1")
+NEW=$(realpath "$2")
+cd "$(dirname "$0")/.."
+CONNS=${CONNS:-1}
+ROUNDS=${ROUNDS:-10}
+DUR=${DUR:-3}
+BASE_PORT=${BASE_PORT:-21400}   # below the ephemeral range
+UP=$BASE_PORT
+CLK_TCK=$(getconf CLK_TCK)
+LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
+LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
+
+WORK=$(mktemp -d)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for f in api http llhttp; do
+    cc -O2 -w -I"$LLHTTP_INC" -c -o "$WORK/llhttp_$f.o" "$LLHTTP_SRC/$f.c"
+done
+cc -O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -I"$LLHTTP_INC" -o "$WORK/relay" \
+    bench/relay.c "$WORK"/llhttp_*.o
+
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$UP;
+        location / { return 200 "hello\\n"; }
+    }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.log" &
+PIDS="$PIDS $!"
+"$WORK/relay" -p -l $((BASE_PORT + 1)) "$UP" 2>"$WORK/relay.log" &
+PIDS="$PIDS $!"
+RELAY_PID=$!
+start_wd() {
+    env -i PATH=/usr/bin:/bin TMPDIR="$WORK" port="$1" metrics_port=0 mode=http \
+        upstream_url="http://127.0.0.1:$UP" fprocess="sleep 100000" "$2" >"$WORK/wd.$1.log" 2>&1 &
+    PIDS="$PIDS $!"
+    WD_PID=$!
+}
+start_wd $((BASE_PORT + 2)) "$OLD"
+OLD_PID=$WD_PID
+start_wd $((BASE_PORT + 3)) "$NEW"
+NEW_PID=$WD_PID
+
+# Every proxy answers before the rounds start.
+for p in $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)); do
+    i=0
+    until curl -fs -m 2 -o /dev/null "http://127.0.0.1:$p/"; do
+        i=$((i + 1))
+        [ $i -lt 500 ] || { echo "bench/ab.sh: nothing answers on $p" >&2; exit 1; }
+        sleep 0.01
+    done
+done
+
+ticks() { awk '{print $14 + 0, $15 + 0}' "/proc/$1/stat"; }
+# round NAME PORT PID: one wrk run, appending "req/s user_us sys_us"
+round() {
+    ticks "$3" >"$WORK/ticks"
+    read -r u0 s0 <"$WORK/ticks"
+    n=$(timeout $((DUR + 30)) wrk -t1 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$2/" |
+        awk '/requests in/ {print $1}')
+    if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+        echo "bench/ab.sh: wrk got no answers on port $2" >&2
+        exit 1
+    fi
+    ticks "$3" >"$WORK/ticks"
+    read -r u1 s1 <"$WORK/ticks"
+    awk -v n="$n" -v d="$DUR" -v t="$CLK_TCK" -v u=$((u1 - u0)) -v s=$((s1 - s0)) \
+        'BEGIN { printf "%.0f %.2f %.2f\n", n / d, u * 1e6 / t / n, s * 1e6 / t / n }' >>"$WORK/rounds.$1"
+}
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    round relay $((BASE_PORT + 1)) "$RELAY_PID"
+    round old $((BASE_PORT + 2)) "$OLD_PID"
+    round new $((BASE_PORT + 3)) "$NEW_PID"
+    r=$((r + 1))
+done
+
+echo "$CONNS connection(s), $ROUNDS rounds of ${DUR}s, medians (min-max)"
+printf '%-36s %s\n' proxy "req/s, user and system CPU us per request"
+for k in relay old new; do
+    case $k in
+    relay) name="relay + llhttp + log" ;;
+    old) name="old: $1" ;;
+    new) name="new: $2" ;;
+    esac
+    awk -v name="$name" '
+        { for (i = 1; i <= 3; i++) v[i, NR] = $i }
+        function med(c,   a, i, j, t, n) {
+            n = NR
+            for (i = 1; i <= n; i++) a[i] = v[c, i]
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+            lo = a[1]; hi = a[n]
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        END {
+            m1 = med(1); l1 = lo; h1 = hi
+            m2 = med(2); l2 = lo; h2 = hi
+            m3 = med(3); l3 = lo; h3 = hi
+            printf "%-36.36s %7.0f (%.0f-%.0f) %5.2f (%.2f-%.2f) %5.2f (%.2f-%.2f)\n", name, m1, l1, h1, m2, l2, h2, m3, l3, h3
+        }' "$WORK/rounds.$k"
+done
