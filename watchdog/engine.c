@@ -212,7 +212,7 @@ static ssize_t read_more(struct conn *c, size_t max)
         errno = EAGAIN;
         return -1;
     }
-    return evio_bev_read(c->bev, c->fd, want);
+    return evio_bev_read(c->bev, event_get_fd(c->read_ev), want);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -256,7 +256,7 @@ static void output_drained(struct conn *c)
     if (c->state == CONN_LINGER) {
         /* Everything sent: stop sending, keep reading what the client still
          * sends so it sees our answer instead of a reset. */
-        shutdown(c->fd, SHUT_WR);
+        shutdown(event_get_fd(c->read_ev), SHUT_WR);
         conn_arm_timer(c, LINGER_MS);
     } else if (c->h && c->h->drain) {
         c->h->drain(c->harg);
@@ -286,7 +286,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
         return;
     conn_enter(c);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    int n = evbuffer_get_length(out) > 0 ? evio_bev_write(c->bev, c->fd) : 0;
+    int n = evbuffer_get_length(out) > 0 ? evio_bev_write(c->bev, event_get_fd(c->read_ev)) : 0;
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         conn_abort(c);
     else if (evbuffer_get_length(out) > 0)
@@ -417,7 +417,6 @@ static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
     }
     msghead_init(&c->head, MAX_HEAD);
     c->eng = e;
-    c->fd = fd;
     c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->deadline.ev = evtimer_new(e->base, on_timer, c);
     c->flush_ev = event_new(e->base, -1, 0, on_flush, c);

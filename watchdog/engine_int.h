@@ -33,7 +33,6 @@ enum conn_state {
 struct conn {
     struct engine *eng;
     struct bufferevent *bev;
-    int fd;                  /* bev's socket */
     LIST_ENTRY(conn) link;
     llhttp_t parser;
     enum conn_state state;

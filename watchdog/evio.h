@@ -21,7 +21,8 @@ struct bufferevent;
  * (-1 with errno ENOMEM when no space could be reserved). */
 ssize_t evio_read(struct evbuffer *buf, int fd, size_t max);
 /* The same into a socket bufferevent's input, from its socket fd (the
- * caller's copy: bufferevent_getfd is a locked control call). */
+ * caller's, from its own read event: bufferevent_getfd is a locked
+ * control call). */
 ssize_t evio_bev_read(struct bufferevent *bev, int fd, size_t max);
 /* Write what the bufferevent's output holds to its socket fd now:
  * evbuffer_write's result. */

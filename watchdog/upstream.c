@@ -61,7 +61,6 @@ enum upconn_state {
 struct upconn {
     struct upstream *u;
     struct bufferevent *bev;
-    int fd;                       /* bev's socket */
     struct event *rd;             /* readable socket: see on_readable */
     struct deadline idle;         /* pooled: closed after IDLE_TIMEOUT_MS unused */
     enum upconn_state state;
@@ -213,7 +212,7 @@ static bool conn_alive(struct upconn *c)
     char b;
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         return false;
-    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(event_get_fd(c->rd), &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -384,7 +383,7 @@ static void ack_now(struct upconn *c)
 {
     int one = 1;
     if (c->bev && in_exchange(c))
-        setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+        setsockopt(event_get_fd(c->rd), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -440,7 +439,7 @@ static int socket_error(struct upconn *c)
 {
     int err = 0;
     socklen_t len = sizeof(err);
-    if (c->bev && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+    if (c->rd && getsockopt(event_get_fd(c->rd), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
         return err;
     return EVUTIL_SOCKET_ERROR();
 }
@@ -522,7 +521,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     struct upconn *c = arg;
     (void)fd;
     (void)what;
-    ssize_t n = evio_bev_read(c->bev, c->fd, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
+    ssize_t n = evio_bev_read(c->bev, event_get_fd(c->rd), c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
@@ -682,7 +681,6 @@ static struct upconn *conn_new(struct upstream *u)
         close(fd);
         goto fail;
     }
-    c->fd = fd;
     c->rd = event_new(u->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->idle.ev = evtimer_new(u->base, on_idle_timeout, c);
     if (!c->rd || !c->idle.ev)
@@ -830,7 +828,7 @@ void upconn_flush(struct upconn *c)
     /* Through evio: a plain evbuffer_write on the bufferevent's frozen
      * output fails without a syscall, and the request would wait for
      * EPOLLOUT after all. */
-    evio_bev_write(c->bev, c->fd);
+    evio_bev_write(c->bev, event_get_fd(c->rd));
     /* The rest, or the error, is the bufferevent's to handle. */
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
