@@ -24,8 +24,7 @@ DUR=${DUR:-3}
 BASE_PORT=${BASE_PORT:-21400}   # below the ephemeral range
 UP=$BASE_PORT
 CLK_TCK=$(getconf CLK_TCK)
-LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
-LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
+. bench/lib.sh
 
 WORK=$(mktemp -d)
 PIDS=""
@@ -37,33 +36,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for f in api http llhttp; do
-    cc -O2 -w -I"$LLHTTP_INC" -c -o "$WORK/llhttp_$f.o" "$LLHTTP_SRC/$f.c"
-done
-cc -O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -I"$LLHTTP_INC" -o "$WORK/relay" \
-    bench/relay.c "$WORK"/llhttp_*.o
-
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx;
-    fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx;
-    scgi_temp_path $WORK/nginx;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$UP;
-        location / { return 200 "hello\\n"; }
-    }
-}
-EOF
+build_relay "$WORK"
+write_nginx_conf "$WORK/nginx" "$UP"
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.log" &
 PIDS="$PIDS $!"
 "$WORK/relay" -p -l $((BASE_PORT + 1)) "$UP" 2>"$WORK/relay.log" &

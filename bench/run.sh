@@ -42,6 +42,7 @@ trap 'exit 130' INT TERM
 ulimit -n 20000 2>/dev/null || true
 
 log() { echo "bench: $*" >&2; }
+. bench/lib.sh
 
 # ---- build ----
 # scripts/build.sh sets the directory up when it does not exist yet.
@@ -56,14 +57,7 @@ fi
 CFLAGS="-O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE"
 cc $CFLAGS -pthread -o "$OUT/spawn_limit" bench/spawn_limit.c
 cc $CFLAGS -o "$OUT/wdclient" bench/wdclient.c
-# The relay's -p links the watchdog's parser, from the same sources as the
-# meson build's default (llhttp's generated C is not -Wextra clean).
-LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
-LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
-for f in api http llhttp; do
-    cc -O2 -w -I"$LLHTTP_INC" -c -o "$OUT/llhttp_$f.o" "$LLHTTP_SRC/$f.c"
-done
-cc $CFLAGS -I"$LLHTTP_INC" -o "$OUT/relay" bench/relay.c "$OUT/llhttp_api.o" "$OUT/llhttp_http.o" "$OUT/llhttp_llhttp.o"
+build_relay "$OUT"
 SPAWN=$OUT/spawn_limit
 CLIENT=$OUT/wdclient
 RELAY=$OUT/relay
@@ -300,40 +294,6 @@ EOF
 }
 
 # ---- http mode: nginx as the fprocess, hit through the watchdog and directly ----
-# write_nginx_conf DIR PORT [UPSTREAM_PORT]: nginx answering 200 "hello",
-# or, with UPSTREAM_PORT, proxying to it over a keep-alive pool.
-write_nginx_conf() {
-    mkdir -p "$1"
-    if [ -n "${3:-}" ]; then
-        loc="proxy_pass http://fn; proxy_http_version 1.1; proxy_set_header Connection \"\";"
-        up="upstream fn { server 127.0.0.1:$3; keepalive 64; keepalive_requests 1000000; }"
-    else
-        loc="return 200 \"hello\\n\";"
-        up=""
-    fi
-    cat >"$1/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $1;
-    proxy_temp_path $1;
-    fastcgi_temp_path $1;
-    uwsgi_temp_path $1;
-    scgi_temp_path $1;
-    keepalive_requests 1000000;
-    $up
-    server {
-        listen 127.0.0.1:$2;
-        location / { $loc }
-    }
-}
-EOF
-}
-
 # haproxy, one thread: a tcp-mode and an http-mode front, both to PORT.
 write_haproxy_conf() {
     cat >"$1" <<EOF

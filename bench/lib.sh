@@ -1,0 +1,49 @@
+# Shell functions shared by bench/run.sh and bench/ab.sh (sourced, from the
+# repository's root).
+
+# build_relay DIR: DIR/relay from bench/relay.c. Its -p links the watchdog's
+# parser, from the same sources as the meson build's default (llhttp's
+# generated C is not -Wextra clean).
+build_relay() {
+    llhttp_src=${LLHTTP_SRC:-/usr/share/llhttp}
+    llhttp_inc=${LLHTTP_INC:-/usr/share/include/llhttp}
+    for f in api http llhttp; do
+        cc -O2 -w -I"$llhttp_inc" -c -o "$1/llhttp_$f.o" "$llhttp_src/$f.c"
+    done
+    cc -O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -I"$llhttp_inc" -o "$1/relay" \
+        bench/relay.c "$1/llhttp_api.o" "$1/llhttp_http.o" "$1/llhttp_llhttp.o"
+}
+
+# write_nginx_conf DIR PORT [UPSTREAM_PORT]: nginx answering 200 "hello",
+# or, with UPSTREAM_PORT, proxying to it over a keep-alive pool.
+write_nginx_conf() {
+    mkdir -p "$1"
+    if [ -n "${3:-}" ]; then
+        loc="proxy_pass http://fn; proxy_http_version 1.1; proxy_set_header Connection \"\";"
+        up="upstream fn { server 127.0.0.1:$3; keepalive 64; keepalive_requests 1000000; }"
+    else
+        loc="return 200 \"hello\\n\";"
+        up=""
+    fi
+    cat >"$1/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1;
+    proxy_temp_path $1;
+    fastcgi_temp_path $1;
+    uwsgi_temp_path $1;
+    scgi_temp_path $1;
+    keepalive_requests 1000000;
+    $up
+    server {
+        listen 127.0.0.1:$2;
+        location / { $loc }
+    }
+}
+EOF
+}
