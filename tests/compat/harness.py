@@ -35,10 +35,20 @@ STATIC_MTIME = 1609459200
 # processes
 # --------------------------------------------------------------------------
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now and never given before in this process
+    (two binds in a row may get the same one: a watchdog and its upstream
+    must not share it)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def session_pids(sid):

@@ -104,11 +104,21 @@ def log_path(default):
     return Path(log_dir) / ("%s-%d.log" % (_test_name(), next(_log_seq)))
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, and never one this process
+    was given before: the kernel may hand the same ephemeral port to two
+    binds in a row, and a watchdog whose upstream_url is its own port
+    proxies to itself."""
+    while True:
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def port_free(port):
