@@ -10,6 +10,7 @@ is killed with its whole session at the end of its group. Clients talk to
 import base64
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -35,20 +36,29 @@ STATIC_MTIME = 1609459200
 # processes
 # --------------------------------------------------------------------------
 
+# Ports come from below the kernel's ephemeral range (32768-60999 here,
+# /proc/sys/net/ipv4/ip_local_port_range), so that no outgoing connection
+# can take one between the pick and the bind, and above what the benches
+# use (19000-21500). None is handed out twice in one process: a watchdog
+# given its own upstream's port would proxy to itself.
+PORT_RANGE = (23000, 32000)
 _ports_given = set()
 
 
 def free_port():
-    """A port free on 127.0.0.1 now and never given before in this process
-    (two binds in a row may get the same one: a watchdog and its upstream
-    must not share it)."""
+    """A TCP port nothing holds on 127.0.0.1 right now, never one given
+    before in this process."""
     while True:
+        port = random.randrange(*PORT_RANGE)
+        if port in _ports_given:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
 
 
 def session_pids(sid):

@@ -23,6 +23,7 @@ import ctypes
 import http.client
 import itertools
 import os
+import random
 import re
 import resource
 import signal
@@ -104,25 +105,36 @@ def log_path(default):
     return Path(log_dir) / ("%s-%d.log" % (_test_name(), next(_log_seq)))
 
 
+# Ports come from below the kernel's ephemeral range (32768-60999 here,
+# /proc/sys/net/ipv4/ip_local_port_range), so that no outgoing connection
+# can take one between the pick and the bind, and above what the benches
+# use (19000-21500). None is handed out twice in one process: a watchdog
+# given its own upstream's port would proxy to itself.
+PORT_RANGE = (23000, 32000)
 _ports_given = set()
 
 
 def free_port():
-    """A TCP port free on 127.0.0.1 right now, and never one this process
-    was given before: the kernel may hand the same ephemeral port to two
-    binds in a row, and a watchdog whose upstream_url is its own port
-    proxies to itself."""
+    """A TCP port nothing holds on 127.0.0.1 right now, never one given
+    before in this process."""
     while True:
+        port = random.randrange(*PORT_RANGE)
+        if port in _ports_given:
+            continue
         with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
 
 
 def port_free(port):
+    """Nothing listens on 127.0.0.1:port (connections in TIME_WAIT do not
+    count: servers here bind with SO_REUSEADDR)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
             return True
