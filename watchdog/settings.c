@@ -438,8 +438,9 @@ static const struct setting settings[] = {
      .modes = MODES_FORK | MODE_HTTP,
      .dialect = BOOL_PARSEBOOL,
      .help = "prefix function output with date, time and stream"},
+    /* Set and empty, the Go watchdog refuses to start (strconv.Atoi("")). */
     {.name = "log_buffer_size", .type = SETTING_INT, FIELD(log_buffer_size), .def = "65536",
-     .min = INT64_MIN, .max = INT64_MAX, .what = "number",
+     .min = INT64_MIN, .max = INT64_MAX, .what = "number", .keep_empty = true,
      .help = "accepted for compatibility; lines are never cut"},
     {.name = "log_callid", .type = SETTING_BOOL, FIELD(log_callid), .def = "false",
      .dialect = BOOL_PARSEBOOL,

@@ -412,6 +412,7 @@ def of_groups():
     gs.append(startup("of-startup-http-no-upstream", OF, dict(fn, mode="http")))
     gs.append(startup("of-startup-bad-duration", OF, dict(fn, exec_timeout="soon")))
     gs.append(startup("of-startup-bad-log-buffer", OF, dict(fn, log_buffer_size="big")))
+    gs.append(startup("of-startup-empty-log-buffer", OF, dict(fn, log_buffer_size="")))
     gs.append(startup("of-startup-bad-max-inflight", OF, dict(fn, max_inflight="many")))
     return gs
 

@@ -152,6 +152,8 @@ INVALID = [
     ({"log_callid": "2"}, "log_callid"),
     ({"cgi_headers": "on"}, "cgi_headers"),
     ({"max_inflight": "abc"}, "max_inflight"),
+    # set and empty: the Go watchdog stops on it too (strconv.Atoi(""))
+    ({"log_buffer_size": ""}, "log_buffer_size"),
     # jwt_auth needs the function's name (and namespace): without it the
     # watchdog stops, in every mode, instead of serving the function open.
     ({"jwt_auth": "true"}, "OPENFAAS_NAME"),

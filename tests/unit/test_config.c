@@ -586,6 +586,9 @@ static void test_new_settings(void)
     CHECK_STR(err, "max_queue: invalid number \"-1\" (use an integer >= 0)");
     check_error(ENV("fprocess=cat", "log_buffer_size=1.5"), "log_buffer_size");
     CHECK_STR(err, "log_buffer_size: invalid number \"1.5\" (use an integer)");
+    /* set and empty: the Go watchdog refuses it too */
+    check_error(ENV("fprocess=cat", "log_buffer_size="), "log_buffer_size");
+    CHECK_STR(err, "log_buffer_size: invalid number \"\" (use an integer)");
     check_error(ENV("fprocess=cat", "queue_timeout=0"), "queue_timeout");
     CHECK_STR(err, "queue_timeout: must be greater than 0 (use e.g. 10s, 500ms, 1m30s)");
     check_error(ENV("fprocess=cat", "queue_timeout=soon"), "queue_timeout");
