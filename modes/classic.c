@@ -388,6 +388,7 @@ static void classic_handle(void *state, struct request *r)
 const struct mode mode_classic = {
     .name = "classic",
     .no_ready_endpoint = true,
+    .lock_dir_must_exist = true,
     .banner = classic_banner,
     .init = classic_init,
     .handle = classic_handle,

@@ -3,6 +3,7 @@
  * the mode, counted, limited and authorised. */
 #include "front.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,7 @@ static int64_t ready_poll_ms(const struct front *f)
 static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 {
     struct front *f = arg;
+    char why[PATH_MAX + 64];
     (void)fd;
     (void)what;
     if (f->shutting_down)
@@ -366,11 +368,18 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
         clock_arm(f->ready_timer, ready_poll_ms(f));
         return;
     }
-    if (f->cfg->suppress_lock)
+    if (f->cfg->suppress_lock) {
         log_info("Warning: \"suppress_lock\" is enabled. No automated health-checks will be in "
                  "place for your function.");
-    else if (lock_write(f->cfg->lock_path) != 0)
-        log_error("health checks will fail until %s can be written", f->cfg->lock_path);
+    } else if (lock_write(f->cfg->lock_path, !f->mode->lock_dir_must_exist, why,
+                          sizeof(why)) != 0) {
+        /* As the Go watchdogs: a watchdog that can never be healthy stops,
+         * exit code 2, so the orchestrator shows why instead of waiting. */
+        log_error("Cannot write %s. To disable lock-file set env suppress_lock=true.\n Error: %s.",
+                  f->cfg->lock_path, why);
+        front_shutdown(f, 2, false);
+        return;
+    }
     f->ready = true;
 }
 

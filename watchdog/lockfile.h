@@ -3,9 +3,12 @@
 #define FW_LOCKFILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Create path (and its directory), mode 0660. 0 / -1 (logged). */
-int lock_write(const char *path);
+/* Create path, mode 0660, after logging that it does; with make_dir, its
+ * directory first as Go's os.MkdirAll does. 0, or -1 with why =
+ * "mkdir DIR: reason" or "open PATH: reason". */
+int lock_write(const char *path, bool make_dir, char *why, size_t whylen);
 void lock_remove(const char *path);
 bool lock_exists(const char *path);
 

@@ -37,6 +37,9 @@ struct mode {
     /* /_/ready is the function's like any other path (the classic
      * watchdog has no readiness endpoint). */
     bool no_ready_endpoint;
+    /* The lock file's directory is not made when missing (the classic
+     * watchdog only opens the file). */
+    bool lock_dir_must_exist;
     /* The startup lines after the version, given the four timeouts as Go
      * prints durations (NULL: of-watchdog's). */
     void (*banner)(const struct config *cfg, const char *read, const char *write,

@@ -413,6 +413,8 @@ def of_groups():
     gs.append(startup("of-startup-bad-duration", OF, dict(fn, exec_timeout="soon")))
     gs.append(startup("of-startup-bad-log-buffer", OF, dict(fn, log_buffer_size="big")))
     gs.append(startup("of-startup-empty-log-buffer", OF, dict(fn, log_buffer_size="")))
+    # the lock file cannot be written: a regular file on the way (root too)
+    gs.append(startup("of-startup-lock-unwritable", OF, dict(fn, TMPDIR="/dev/null/x")))
     gs.append(startup("of-startup-bad-max-inflight", OF, dict(fn, max_inflight="many")))
     return gs
 
@@ -484,6 +486,7 @@ def classic_groups():
                     [case("health", rq("GET", "/_/health")), case("request", rq("GET", "/x"))]))
     gs.append(startup("classic-startup-no-fprocess", CLASSIC, {}))
     gs.append(startup("classic-startup-bad-duration", CLASSIC, dict(fn, exec_timeout="soon")))
+    gs.append(startup("classic-startup-lock-unwritable", CLASSIC, dict(fn, TMPDIR="/dev/null/x")))
     return gs
 
 
