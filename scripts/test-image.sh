@@ -7,6 +7,9 @@
 #     whole, and the container exits 0 within the drain window;
 #   - `fwatchdog -run-healthcheck` answers through `podman exec` (0 with the
 #     lock file, 1 with suppress_lock=true);
+#   - hardened (--read-only with a tmpfs /tmp, --user 65534, --cap-drop ALL,
+#     no-new-privileges) it serves, is healthy and stops with 0; without
+#     the tmpfs it exits 2 saying it cannot write the lock file;
 #   - under a 64 MiB memory limit, 1 GiB streams through cat;
 #   - each template in templates/ builds with WATCHDOG_IMAGE set to this
 #     image and answers a request (its base image stood in where it cannot
@@ -174,6 +177,39 @@ ms=$(( (s1 - s0) / 1000000 ))
 [ "$ms" -lt 3500 ] || fail "podman stop took ${ms} ms, over the 3 s drain window"
 say "podman stop: in-flight request answered, exit 0 in ${ms} ms"
 $PODMAN rm -f "$c" >/dev/null
+
+# Hardened as functions are often run: read-only root file system with a
+# tmpfs on /tmp, a non-root user, every capability dropped, no new
+# privileges. It serves, is healthy, and stops with 0.
+SECURE="--read-only --read-only-tmpfs=false --user 65534:65534 --cap-drop ALL --security-opt no-new-privileges"
+port=$(free_port)
+c="$TAG-secure"
+# shellcheck disable=SC2086
+$RUN --name "$c" $SECURE --tmpfs /tmp -e port="$port" -e metrics_port=0 "$CAT" >/dev/null
+wait_healthy "$c" "$port"
+out=$(curl -sS --max-time 10 -d 'locked down' "http://127.0.0.1:$port/")
+[ "$out" = "locked down" ] || fail "hardened container echoed '$out'"
+$PODMAN exec "$c" /fwatchdog -run-healthcheck || fail "hardened container: -run-healthcheck"
+$PODMAN stop -t 10 "$c" >/dev/null
+code=$($PODMAN inspect -f '{{.State.ExitCode}}' "$c")
+[ "$code" = 0 ] || { $PODMAN logs "$c" >&2; fail "hardened container exited $code after podman stop"; }
+$PODMAN rm -f "$c" >/dev/null
+# Without a writable /tmp the lock file cannot be written: as the Go
+# watchdogs, it says so and exits 2 instead of running never healthy.
+c="$TAG-rofs"
+# shellcheck disable=SC2086
+$RUN --name "$c" $SECURE -e port="$(free_port)" -e metrics_port=0 "$CAT" >/dev/null
+i=0
+while [ "$($PODMAN inspect -f '{{.State.Running}}' "$c")" = true ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+code=$($PODMAN inspect -f '{{.State.Running}} {{.State.ExitCode}}' "$c")
+[ "$code" = "false 2" ] || fail "read-only /tmp: running/exit code = $code (want false 2)"
+$PODMAN logs "$c" 2>&1 | grep -q "Cannot write /tmp/.lock. To disable lock-file set env suppress_lock=true." ||
+    fail "read-only /tmp: the log does not say why: $($PODMAN logs "$c" 2>&1 | tail -n 3)"
+$PODMAN rm -f "$c" >/dev/null
+say "read-only root, user 65534, no capabilities: serves with a tmpfs /tmp, exits 2 saying why without one"
 
 # 1 GiB through cat under a 64 MiB memory limit.
 port=$(free_port)
