@@ -519,20 +519,54 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     pause_accepting(e, err);
 }
 
+/* A listening socket on every address of family. IPv6 is made dual-stack
+ * whatever net.ipv6.bindv6only says, as Go's listeners are, so IPv4
+ * clients (a kubelet's probes) still reach it. -1 with errno set. */
+static evutil_socket_t listen_socket(int family, int port, int backlog)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                                .sin6_addr = IN6ADDR_ANY_INIT};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_ANY)};
+    const struct sockaddr *sa = family == AF_INET6 ? (const struct sockaddr *)&sin6
+                                                   : (const struct sockaddr *)&sin;
+    socklen_t salen = family == AF_INET6 ? sizeof(sin6) : sizeof(sin);
+    int one = 1, zero = 0, err;
+    evutil_socket_t fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) ||
+        bind(fd, sa, salen) != 0 || listen(fd, backlog) != 0) {
+        err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
 static struct evconnlistener *bind_any(struct engine *e)
 {
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)e->p.port),
-                                .sin6_addr = IN6ADDR_ANY_INIT};
-    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
-    struct evconnlistener *l = evconnlistener_new_bind(e->base, on_accept, e, flags, e->p.backlog,
-                                                       (struct sockaddr *)&sin6, sizeof(sin6));
-    if (l)
-        return l;
+    evutil_socket_t fd = listen_socket(AF_INET6, e->p.port, e->p.backlog);
+    struct evconnlistener *l;
+    int err;
+
     /* No IPv6 in this network namespace: IPv4 only. */
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e->p.port),
-                              .sin_addr.s_addr = htonl(INADDR_ANY)};
-    return evconnlistener_new_bind(e->base, on_accept, e, flags, e->p.backlog,
-                                   (struct sockaddr *)&sin, sizeof(sin));
+    if (fd < 0)
+        fd = listen_socket(AF_INET, e->p.port, e->p.backlog);
+    if (fd < 0)
+        return NULL;
+    /* Backlog 0: the socket listens already. */
+    l = evconnlistener_new(e->base, on_accept, e, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+    if (!l) {
+        err = errno;
+        close(fd);
+        errno = err;
+    }
+    return l;
 }
 
 /* ---- the engine ---- */
