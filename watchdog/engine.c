@@ -589,6 +589,9 @@ struct engine *engine_new(struct event_base *base, const struct engine_params *p
 
 int engine_listen(struct engine *e, const char *listening_line)
 {
+    /* What is logged so far is out before anyone can connect: whoever
+     * sees the port open finds the startup lines. */
+    log_flush();
     e->listener = bind_any(e);
     if (!e->listener) {
         log_error("%s: cannot listen on :%d: %s", e->p.port_setting, e->p.port, strerror(errno));
@@ -597,6 +600,7 @@ int engine_listen(struct engine *e, const char *listening_line)
     evconnlistener_set_error_cb(e->listener, on_accept_error);
     if (listening_line)
         log_info("%s", listening_line);
+    log_flush();
     return 0;
 }
 
