@@ -521,7 +521,9 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 /* A listening socket on every address of family. IPv6 is made dual-stack
  * whatever net.ipv6.bindv6only says, as Go's listeners are, so IPv4
- * clients (a kubelet's probes) still reach it. -1 with errno set. */
+ * clients (a kubelet's probes) still reach it. Accepted connections
+ * inherit TCP keep-alive, as from Go's listeners: a peer that vanished is
+ * found. -1 with errno set. */
 static evutil_socket_t listen_socket(int family, int port, int backlog)
 {
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
@@ -537,6 +539,7 @@ static evutil_socket_t listen_socket(int family, int port, int backlog)
     if (fd < 0)
         return -1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
         (family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) ||
         bind(fd, sa, salen) != 0 || listen(fd, backlog) != 0) {
