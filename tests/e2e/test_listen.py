@@ -1,7 +1,8 @@
 """The listeners: every address, IPv4 and IPv6, whatever the network
 namespace's net.ipv6.bindv6only says (as Go's listeners, which clear
-IPV6_V6ONLY themselves). Each case runs the watchdog in a network namespace
-of its own (unshare -n, root), so the sysctl touches nothing else."""
+IPV6_V6ONLY themselves); those cases run the watchdog in a network
+namespace of its own (unshare -n, root), so the sysctl touches nothing
+else. And TCP keep-alive on accepted connections, as Go's."""
 import json
 import shutil
 import subprocess
@@ -68,3 +69,27 @@ def test_both_ports_answer_on_ipv4_and_ipv6(tmp_path, v6only):
     got = run_in_netns(tmp_path, v6only)
     assert got == {"127.0.0.1 8080": 200, "127.0.0.1 8081": 200,
                    "::1 8080": 200, "::1 8081": 200}, got
+
+
+def server_timer(port, client_port):
+    """The timer field (tr) of the watchdog's side of one connection, from
+    /proc/net/tcp6 and tcp (2: keep-alive)."""
+    for table in ("/proc/net/tcp6", "/proc/net/tcp"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local, remote, state = fields[1], fields[2], fields[3]
+                if (int(local.rsplit(":", 1)[1], 16) == port and
+                        int(remote.rsplit(":", 1)[1], 16) == client_port and state == "01"):
+                    return int(fields[5].split(":")[0], 16)
+    return None
+
+
+def test_accepted_connections_have_tcp_keepalive(watchdog):
+    # As from Go's listeners: a client that vanished without a FIN (a node
+    # gone) is found by keep-alive probes, not held for ever.
+    wd = watchdog({"fprocess": "cat"})
+    with harness.connect(wd.port) as s:
+        client_port = s.getsockname()[1]
+        timer = harness.wait_until(lambda: server_timer(wd.port, client_port), 5)
+        assert timer == 2, "timer %r on the watchdog's side, want 2 (keep-alive)" % timer
