@@ -52,7 +52,7 @@ static void on_body(void *arg, const char *data, size_t len)
 static void on_body_end(void *arg)
 {
     struct buffered *b = arg;
-    struct job_params p = {.timeout_ms = b->env->cfg->exec_timeout_ms};
+    struct job_params p = {.timeout_ms = config_ms(b->env->cfg->exec_timeout_ns)};
     if (b->m->input && b->m->input(b->env, b->r, b->in) < 0) {
         buffered_free(b);
         return;

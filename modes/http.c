@@ -544,7 +544,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     log_error("Upstream HTTP request error: %c%s \"http://%s%s\": context deadline exceeded",
               p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url->authority,
               p->r->uri);
-    log_go_duration(p->m->cfg->exec_timeout_ms, limit, sizeof(limit));
+    log_go_duration(p->m->cfg->exec_timeout_ns, limit, sizeof(limit));
     log_info("Upstream HTTP killed due to exec_timeout: %s", limit);
     proxy_fail(p, 504);
 }
@@ -560,18 +560,20 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* exec_timeout, or an X-Timeout no longer than it, as the newest Go
- * watchdog takes it: "0" means no limit, and a bare number other than 0,
- * which Go's time.ParseDuration refuses, is ignored. Ignored when
- * exec_timeout is 0. */
+ * watchdog takes it: "0" or a negative duration means no limit, and a bare
+ * number other than 0, which Go's time.ParseDuration refuses, is ignored.
+ * Ignored when exec_timeout is none. Milliseconds, 0 for none. */
 static int64_t request_timeout(const struct config *cfg, const struct request *r)
 {
-    int64_t t = cfg->exec_timeout_ms, x;
+    int64_t t = cfg->exec_timeout_ns, x;
     const char *h = req_header(r, "X-Timeout");
-    if (t <= 0 || !h || (strspn(h, "0123456789") == strlen(h) && strcmp(h, "0") != 0))
-        return t;
+    const char *digits = h ? h + (*h == '+' || *h == '-') : NULL;
+    if (t <= 0 || !h ||
+        (*digits && strspn(digits, "0123456789") == strlen(digits) && strcmp(digits, "0") != 0))
+        return config_ms(t);
     if (config_parse_duration(h, &x) == 0 && x <= t)
         t = x;
-    return t;
+    return config_ms(t);
 }
 
 static void http_handle(void *state, struct request *r)
@@ -677,7 +679,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_warn("Function process still running %gs after SIGTERM: sending SIGKILL",
-             (double)m->cfg->function_grace_ms / 1000.0);
+             (double)config_ms(m->cfg->function_grace_ns) / 1000.0);
     job_signal(m->fn, SIGKILL);
 }
 
@@ -755,7 +757,7 @@ static int http_init(const struct mode_env *env, void **state)
     m->cfg = env->cfg;
     TAILQ_INIT(&m->waiting);
     TAILQ_INIT(&m->spare);
-    tunnels_init(&m->tunnels, env->cfg->write_timeout_ms);
+    tunnels_init(&m->tunnels, config_ms(env->cfg->write_timeout_ns));
     m->url = m->cfg->upstream;
     m->up = upstream_new(env->base, m->url, on_upstream_ready, m);
     m->grace = evtimer_new(env->base, on_grace, m);
@@ -792,7 +794,7 @@ static void http_stop(void *state, void (*done)(void *arg), void *arg)
         return;
     }
     job_signal(m->fn, SIGTERM);
-    clock_arm(m->grace, m->cfg->function_grace_ms);
+    clock_arm(m->grace, config_ms(m->cfg->function_grace_ns));
 }
 
 /* forward_sigterm: the function hears of the shutdown when the drain

@@ -208,7 +208,7 @@ static void stream_handle(void *state, struct request *r)
     s->r = r;
     s->reading_block = env->cfg->cgi_response;
     cgiresp_init(&s->block, CGIRESP_MAX);
-    struct job_params p = {.timeout_ms = env->cfg->exec_timeout_ms};
+    struct job_params p = {.timeout_ms = config_ms(env->cfg->exec_timeout_ns)};
     s->job = fork_start(fm, r, &p, &stream_job_ops, s);
     if (!s->job) {
         free(s);

@@ -435,40 +435,14 @@ static double wall_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Go's time.Duration.String of a duration rounded to the millisecond. */
-static void go_duration_ms(int64_t ms, char *buf, size_t len)
-{
-    if (ms == 0)
-        snprintf(buf, len, "0s");
-    else if (ms < 1000)
-        snprintf(buf, len, "%lldms", (long long)ms);
-    else {
-        char frac[8] = "";
-        int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
-        int digits = 3;
-        /* Go prints the fraction without its trailing zeros. */
-        while (f && f % 10 == 0) {
-            f /= 10;
-            digits--;
-        }
-        if (f)
-            snprintf(frac, sizeof(frac), ".%0*lld", digits, (long long)f);
-        if (h)
-            snprintf(buf, len, "%lldh%lldm%lld%ss", (long long)h, (long long)m, (long long)s, frac);
-        else if (m)
-            snprintf(buf, len, "%lldm%lld%ss", (long long)m, (long long)s, frac);
-        else
-            snprintf(buf, len, "%lld%ss", (long long)s, frac);
-    }
-}
-
 static void deny(const struct request *r, struct auth_verdict *v, int status,
                  const struct timespec *t0)
 {
     char dur[32];
     v->status = status;
     v->logged = true;
-    go_duration_ms((int64_t)(since(t0) * 1000 + 0.5), dur, sizeof(dur));
+    /* rounded to the millisecond, as Go's middleware logs it */
+    log_go_duration((int64_t)(since(t0) * 1000 + 0.5) * 1000000, dur, sizeof(dur));
     log_info("%s %s - %d ACCESS DENIED - (%s)", r->method, r->path, status, dur);
 }
 

@@ -186,9 +186,8 @@ static const char *parse_element(const char *p, uint64_t *total)
     return p;
 }
 
-/* Go duration syntax to nanoseconds; negative values are rejected because
- * no setting of ours can use one. */
-static int parse_go_duration(const char *s, uint64_t *ns)
+/* Go duration syntax (time.ParseDuration) to nanoseconds, sign included. */
+static int parse_go_duration(const char *s, int64_t *ns)
 {
     bool neg = false;
     uint64_t total = 0;
@@ -206,33 +205,27 @@ static int parse_go_duration(const char *s, uint64_t *ns)
         if (!s)
             return -1;
     }
-    if (neg && total != 0)
-        return -1;
-    *ns = total;
+    *ns = neg ? -(int64_t)total : (int64_t)total;
     return 0;
 }
 
-int config_parse_duration(const char *s, int64_t *out_ms)
+int config_parse_duration(const char *s, int64_t *out_ns)
 {
-    uint64_t ns, secs;
+    uint64_t secs;
     const char *end;
 
     if (!s || *s == '\0')
         return -1;
     /* A bare integer is seconds (the Go watchdog's rule, with strconv.Atoi's
      * optional '+'); keep the same range as a Go duration so both spellings
-     * agree. */
+     * agree. A bare negative integer is neither seconds nor a Go duration. */
     if (parse_digits(s + (*s == '+'), &secs, &end) == 0 && *end == '\0') {
         if (secs > (uint64_t)(INT64_MAX / NS_PER_S))
             return -1;
-        *out_ms = (int64_t)secs * 1000;
+        *out_ns = (int64_t)secs * NS_PER_S;
         return 0;
     }
-    if (parse_go_duration(s, &ns) < 0)
-        return -1;
-    /* Rounded up: "500us" must not turn into "no timeout". */
-    *out_ms = (int64_t)((ns + (uint64_t)NS_PER_MS - 1) / (uint64_t)NS_PER_MS);
-    return 0;
+    return parse_go_duration(s, out_ns);
 }
 
 int config_parse_size(const char *s, int64_t *out)

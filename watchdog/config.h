@@ -20,15 +20,17 @@ struct config {
     char **argv;              /* fprocess split into words (NULL-terminated); NULL when unset */
     int port;                 /* port, else PORT, else 8080 */
     int metrics_port;         /* 0 = disabled */
-    int64_t read_timeout_ms;
-    int64_t write_timeout_ms; /* always > 0 */
-    int64_t exec_timeout_ms;  /* 0 = none */
-    int64_t healthcheck_interval_ms;
+    /* Durations in nanoseconds, as configured (the startup line shows them
+     * as Go does); the timers take config_ms() of them. */
+    int64_t read_timeout_ns;  /* <= 0: no limit */
+    int64_t write_timeout_ns; /* <= 0: no limit; 0 only in classic mode */
+    int64_t exec_timeout_ns;  /* <= 0: none */
+    int64_t healthcheck_interval_ns; /* <= 0: no drain window */
     char *upstream_url;       /* NULL when unset */
     struct upstream_url *upstream; /* http mode: upstream_url parsed; NULL in the others */
     bool buffer_req_body;
     /* http mode: time the function gets between SIGTERM and SIGKILL at shutdown */
-    int64_t function_grace_ms;
+    int64_t function_grace_ns;
     /* http mode: the function gets SIGTERM when the drain starts */
     bool forward_sigterm;
     char *content_type;       /* NULL in classic mode when unset: the request's */
@@ -37,7 +39,7 @@ struct config {
     /* fork modes and http: requests over max_inflight wait in a FIFO queue
      * of this size; 0 = no queue */
     int max_queue;
-    int64_t queue_timeout_ms; /* how long a request may wait in that queue; > 0 */
+    int64_t queue_timeout_ns; /* how long a request may wait in that queue; > 0 */
     int max_connections;
     int64_t max_request_body; /* bytes; 0 = unlimited */
     bool suppress_lock;
@@ -72,9 +74,17 @@ struct config {
 int config_load(struct config *cfg, char *const *envp, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
-/* Durations: a bare integer is seconds, else Go syntax ("500ms", "1m30s").
- * Result in milliseconds, sub-millisecond values rounded up. 0 / -1. */
-int config_parse_duration(const char *s, int64_t *out_ms);
+/* Durations: a bare integer is seconds, else Go syntax ("500ms", "1m30s",
+ * "-1s"). Result in nanoseconds, as a Go time.Duration. 0 / -1. */
+int config_parse_duration(const char *s, int64_t *out_ns);
+
+/* A duration as the timers take it: milliseconds, sub-millisecond values
+ * rounded up (500us must not turn into "no limit"); 0 for 0 and for a
+ * negative duration, which the Go watchdogs treat as no limit. */
+static inline int64_t config_ms(int64_t ns)
+{
+    return ns <= 0 ? 0 : (ns - 1) / 1000000 + 1;
+}
 /* Booleans as the Go watchdogs read them. Each takes true and false, and
  * "" as false; the spellings past those differ. */
 enum bool_dialect {

@@ -318,7 +318,7 @@ static bool enqueue(struct front *f, struct request *r)
     w->r = r;
     TAILQ_INSERT_TAIL(&f->queue, w, link);
     f->queued++;
-    clock_arm(w->timer, f->cfg->queue_timeout_ms);
+    clock_arm(w->timer, config_ms(f->cfg->queue_timeout_ns));
     req_hold(r);
     req_attach(r, &waiter_ops, w);
     report_depth(f);
@@ -438,7 +438,7 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     engine_close_idle(f->eng);
-    if ((f->inflight == 0 && f->queued == 0) || clock_ms_since(&f->last_request) > f->cfg->write_timeout_ms + 1000) {
+    if ((f->inflight == 0 && f->queued == 0) || clock_ms_since(&f->last_request) > config_ms(f->cfg->write_timeout_ns) + 1000) {
         finish_stop(f);
         return;
     }
@@ -467,7 +467,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     struct front *f = arg;
     (void)fd;
     (void)what;
-    int64_t window = f->cfg->healthcheck_interval_ms;
+    int64_t window = config_ms(f->cfg->healthcheck_interval_ns);
     int64_t quiet = window < QUIET_MS ? window : QUIET_MS;
     if (clock_ms_since(&f->drain_start) >= window ||
         (f->inflight == 0 && f->queued == 0 && clock_ms_since(&f->last_request) >= quiet &&
@@ -495,7 +495,7 @@ void front_shutdown(struct front *f, int exit_code, bool drain)
             begin_stop(f);
         return;
     }
-    log_info("Shutting down: draining for up to %.3fs", (double)f->cfg->healthcheck_interval_ms / 1000.0);
+    log_info("Shutting down: draining for up to %.3fs", (double)config_ms(f->cfg->healthcheck_interval_ns) / 1000.0);
     clock_gettime(CLOCK_MONOTONIC, &f->drain_start);
     f->drain_timer = evtimer_new(f->base, on_drain_tick, f);
     on_drain_tick(-1, 0, f);
@@ -522,8 +522,8 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
         .port_setting = "port",
         .port = cfg->port,
         .backlog = 1024,
-        .read_timeout_ms = cfg->read_timeout_ms,
-        .write_timeout_ms = cfg->write_timeout_ms,
+        .read_timeout_ms = config_ms(cfg->read_timeout_ns),
+        .write_timeout_ms = config_ms(cfg->write_timeout_ns),
         .max_connections = cfg->max_connections,
         .max_request_body = cfg->max_request_body,
         .log_requests = true,

@@ -367,31 +367,53 @@ void log_human_size(double bytes, char *buf, size_t len)
     snprintf(buf, len, "%.4g%s", bytes, units[i]);
 }
 
-void log_go_duration(int64_t ms, char *buf, size_t len)
+/* v / 10^prec with the remainder as a fraction without its trailing
+ * zeros (none at all when it is 0), as Go's fmtFrac writes it. */
+static int go_frac(char *buf, size_t len, uint64_t v, int prec)
 {
-    int64_t h = ms / 3600000, m = ms / 60000 % 60, sec = ms / 1000 % 60, frac = ms % 1000;
-    char secs[32];
-    if (ms <= 0) {
+    uint64_t pow = 1, frac;
+    int digits = prec;
+
+    for (int i = 0; i < prec; i++)
+        pow *= 10;
+    frac = v % pow;
+    while (frac && frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    if (!frac)
+        return snprintf(buf, len, "%llu", (unsigned long long)(v / pow));
+    return snprintf(buf, len, "%llu.%0*llu", (unsigned long long)(v / pow), digits,
+                    (unsigned long long)frac);
+}
+
+void log_go_duration(int64_t ns, char *buf, size_t len)
+{
+    uint64_t u = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    const char *sign = ns < 0 ? "-" : "";
+    char num[48];
+
+    if (u == 0) {
         snprintf(buf, len, "0s");
-        return;
-    }
-    if (ms < 1000) {
-        snprintf(buf, len, "%lldms", (long long)ms);
-        return;
-    }
-    if (frac) {
-        int n = snprintf(secs, sizeof(secs), "%lld.%03lld", (long long)sec, (long long)frac);
-        while (n > 0 && secs[n - 1] == '0')
-            secs[--n] = '\0';
+    } else if (u < 1000) {
+        snprintf(buf, len, "%s%lluns", sign, (unsigned long long)u);
+    } else if (u < 1000000) {
+        go_frac(num, sizeof(num), u, 3);
+        snprintf(buf, len, "%s%s\xc2\xb5s", sign, num);
+    } else if (u < 1000000000) {
+        go_frac(num, sizeof(num), u, 6);
+        snprintf(buf, len, "%s%sms", sign, num);
     } else {
-        snprintf(secs, sizeof(secs), "%lld", (long long)sec);
+        uint64_t secs = u / 1000000000, h = secs / 3600, m = secs / 60 % 60;
+        go_frac(num, sizeof(num), secs % 60 * 1000000000 + u % 1000000000, 9);
+        if (h)
+            snprintf(buf, len, "%s%lluh%llum%ss", sign, (unsigned long long)h,
+                     (unsigned long long)m, num);
+        else if (m)
+            snprintf(buf, len, "%s%llum%ss", sign, (unsigned long long)m, num);
+        else
+            snprintf(buf, len, "%s%ss", sign, num);
     }
-    if (h)
-        snprintf(buf, len, "%lldh%lldm%ss", (long long)h, (long long)m, secs);
-    else if (m)
-        snprintf(buf, len, "%lldm%ss", (long long)m, secs);
-    else
-        snprintf(buf, len, "%ss", secs);
 }
 
 static const char *call_id_text(const char *id)

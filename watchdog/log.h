@@ -41,8 +41,9 @@ struct log_request {
 };
 void log_request(const struct log_request *r);
 
-/* A duration as Go's time.Duration prints it: 0s, 500ms, 1.5s, 1m30s, 1h0m0s. */
-void log_go_duration(int64_t ms, char *buf, size_t len);
+/* A duration in nanoseconds as Go's time.Duration prints it: 0s, 500ms,
+ * 1.5s, 1m30s, 1h0m0s, -1s, and microseconds with the micro sign (U+00B5). */
+void log_go_duration(int64_t ns, char *buf, size_t len);
 
 /* Human size as docker/go-units HumanSize: decimal units, 4 significant
  * digits: 12 -> "12B", 1500 -> "1.5kB", 2000000 -> "2MB". */

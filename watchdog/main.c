@@ -242,10 +242,10 @@ static void log_startup(const struct app *app)
 {
     const struct config *c = &app->cfg;
     char rd[32], wr[32], hard[32], health[32];
-    log_go_duration(c->read_timeout_ms, rd, sizeof(rd));
-    log_go_duration(c->write_timeout_ms, wr, sizeof(wr));
-    log_go_duration(c->exec_timeout_ms, hard, sizeof(hard));
-    log_go_duration(c->healthcheck_interval_ms, health, sizeof(health));
+    log_go_duration(c->read_timeout_ns, rd, sizeof(rd));
+    log_go_duration(c->write_timeout_ns, wr, sizeof(wr));
+    log_go_duration(c->exec_timeout_ns, hard, sizeof(hard));
+    log_go_duration(c->healthcheck_interval_ns, health, sizeof(health));
     log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
     if (app->mode->banner) {
         app->mode->banner(c, rd, wr, hard, health);

@@ -157,11 +157,13 @@ static int load_int(const struct loader *l, const struct setting *s, const char 
 static int load_duration(const struct loader *l, const struct setting *s, const char *name,
                          const char *v, void *field)
 {
-    int64_t *ms = field;
+    int64_t *ns = field;
 
-    if (parsed(l, name, v, config_parse_duration(v, ms), "duration", DURATION_HINT) < 0)
+    if (parsed(l, name, v, config_parse_duration(v, ns), "duration", DURATION_HINT) < 0)
         return -1;
-    if (s->positive && *ms == 0)
+    if (*ns < 0 && !s->negative_is_none)
+        return FAIL(l, "%s: must not be negative " DURATION_HINT, name);
+    if (s->positive && *ns == 0)
         return FAIL(l, "%s: must be greater than 0 " DURATION_HINT, name);
     return 0;
 }
@@ -273,11 +275,11 @@ static int check_upstream(const struct loader *l, const char *name, struct confi
     return 0;
 }
 
-/* of-watchdog refuses 0; the classic watchdog's http.Server takes it as
- * no write deadline. */
+/* of-watchdog refuses 0 (and takes a negative value, as its http.Server
+ * does, as no write deadline); the classic watchdog's takes 0 so too. */
 static int check_write_timeout(const struct loader *l, const char *name, struct config *cfg)
 {
-    if (cfg->write_timeout_ms > 0 || (mode_bits(cfg) & MODE_CLASSIC))
+    if (cfg->write_timeout_ns != 0 || (mode_bits(cfg) & MODE_CLASSIC))
         return 0;
     return FAIL(l, "%s: must be greater than 0 " DURATION_HINT, name);
 }
@@ -387,17 +389,20 @@ static const struct setting settings[] = {
     {.name = "metrics_port", .type = SETTING_INT, FIELD(metrics_port), .def = "8081",
      .min = 0, .max = 65535, .what = "port", .check = check_metrics_port,
      .help = "Prometheus /metrics port; 0 disables; in use: exit 1"},
-    {.name = "read_timeout", .type = SETTING_DURATION, FIELD(read_timeout_ms), .def = "30s",
-     .def_modes = MODE_CLASSIC, .mode_def = "5s",
-     .help = "time to read a request (headers and body); 0 = no limit"},
-    {.name = "write_timeout", .type = SETTING_DURATION, FIELD(write_timeout_ms), .def = "30s",
+    {.name = "read_timeout", .type = SETTING_DURATION, FIELD(read_timeout_ns), .def = "30s",
+     .def_modes = MODE_CLASSIC, .mode_def = "5s", .negative_is_none = true,
+     .help = "time to read a request (headers and body); 0 or negative = no limit"},
+    {.name = "write_timeout", .type = SETTING_DURATION, FIELD(write_timeout_ns), .def = "30s",
      .def_modes = MODE_CLASSIC, .mode_def = "5s", .check = check_write_timeout,
-     .help = "time to write a response; must be > 0 (classic: 0 = no limit)"},
-    {.name = "exec_timeout", .type = SETTING_DURATION, FIELD(exec_timeout_ms), .def = "30s",
+     .negative_is_none = true,
+     .help = "time to write a response; must not be 0 (classic: 0 = no limit); "
+             "negative = no limit"},
+    {.name = "exec_timeout", .type = SETTING_DURATION, FIELD(exec_timeout_ns), .def = "30s",
      .def_modes = MODE_CLASSIC, .mode_def = "0", .modes = MODES_FORK | MODE_HTTP,
-     .help = "limit for one function call, 0 = none"},
-    {.name = "healthcheck_interval", .type = SETTING_DURATION, FIELD(healthcheck_interval_ms),
-     .follows = "write_timeout", .help = "drain window after SIGTERM"},
+     .negative_is_none = true, .help = "limit for one function call, 0 or negative = none"},
+    {.name = "healthcheck_interval", .type = SETTING_DURATION, FIELD(healthcheck_interval_ns),
+     .follows = "write_timeout", .negative_is_none = true,
+     .help = "drain window after SIGTERM; 0 or negative = none"},
     {.name = "upstream_url", .aliases = {"http_upstream_url"}, .alias_wins = true,
      .type = SETTING_STRING, FIELD(upstream_url), .modes = MODE_HTTP, .required = MODE_HTTP,
      .unset_hint = "required in http mode, e.g. upstream_url=\"http://127.0.0.1:5000\"",
@@ -405,7 +410,7 @@ static const struct setting settings[] = {
     {.name = "http_buffer_req_body", .aliases = {"buffer_http"}, .either = true,
      .type = SETTING_BOOL, FIELD(buffer_req_body), .def = "false", .modes = MODE_HTTP,
      .help = "buffer the request body, send Content-Length"},
-    {.name = "function_grace", .type = SETTING_DURATION, FIELD(function_grace_ms), .def = "5s",
+    {.name = "function_grace", .type = SETTING_DURATION, FIELD(function_grace_ns), .def = "5s",
      .modes = MODE_HTTP, .help = "time from SIGTERM to SIGKILL for the function at shutdown"},
     {.name = "forward_sigterm", .type = SETTING_BOOL, FIELD(forward_sigterm), .def = "false",
      .modes = MODE_HTTP, .help = "SIGTERM goes to the function when the drain starts"},
@@ -423,7 +428,7 @@ static const struct setting settings[] = {
     {.name = "max_queue", .type = SETTING_INT, FIELD(max_queue), .def = "0", .min = 0,
      .max = INT32_MAX, .what = "number", .modes = MODES_FORK | MODE_HTTP,
      .help = "requests over max_inflight wait in a FIFO queue of this size, 0 = none"},
-    {.name = "queue_timeout", .type = SETTING_DURATION, FIELD(queue_timeout_ms), .def = "10s",
+    {.name = "queue_timeout", .type = SETTING_DURATION, FIELD(queue_timeout_ns), .def = "10s",
      .positive = true, .modes = MODES_FORK | MODE_HTTP,
      .help = "how long a request may wait in that queue"},
     {.name = "max_connections", .type = SETTING_INT, FIELD(max_connections), .def = "10000",

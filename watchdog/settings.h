@@ -46,6 +46,8 @@ struct setting {
     const char *what;         /* SETTING_INT, _ENUM, _MODE: the kind of value, in messages */
     const char *const *choices; /* SETTING_ENUM, NULL-terminated */
     bool positive;            /* SETTING_DURATION: 0 is refused */
+    bool negative_is_none;    /* SETTING_DURATION: a negative value is taken, as
+                               * the Go watchdogs take it, as no limit (else refused) */
     bool keep_empty;          /* an empty value is a value (or an error), not unset */
     enum bool_dialect dialect; /* SETTING_BOOL: the spellings Go's reader takes */
     bool classic_true_only;   /* SETTING_BOOL: in classic mode, read as the classic

@@ -250,6 +250,22 @@ def startup(gid, watchdog, env):
     return {"id": gid, "watchdog": watchdog, "env": env, "cases": [], "startup_only": True}
 
 
+def duration_groups(prefix, watchdog, fn, negative_exec):
+    """A negative duration is valid Go syntax and no limit (write_timeout
+    too: of-watchdog refuses only 0); the startup line prints each value
+    as Go does, whatever its spelling."""
+    return [
+        group(prefix + "-negative-timeouts", watchdog,
+              dict(fn, read_timeout="-1s", write_timeout="-1s", exec_timeout=negative_exec,
+                   healthcheck_interval="1s"),
+              [case("post", rq("POST", "/r", body={"text": "negative"}))]),
+        group(prefix + "-duration-spellings", watchdog,
+              dict(fn, read_timeout="1m30.25s", write_timeout="2h", exec_timeout="90",
+                   healthcheck_interval="500us"),
+              [case("post", rq("POST", "/r", body={"text": "spelt"}))]),
+    ]
+
+
 # --------------------------------------------------------------------------
 # of-watchdog
 # --------------------------------------------------------------------------
@@ -327,6 +343,7 @@ def of_groups():
     # read_timeout=0: no read deadline, as a Go http.Server's
     gs.append(group("of-read-timeout-0", OF, dict(fn, read_timeout="0"),
                     [case("post", rq("POST", "/r", body={"text": "zero"}))]))
+    gs += duration_groups("of", OF, fn, "-1m30s")
     gs.append(group("of-function-process", OF,
                     {"fprocess": "fn.sh ignored", "function_process": "fn.sh  two  spaces"},
                     [case("argv", rq("GET", "/argv"))]))
@@ -482,6 +499,7 @@ def classic_groups():
     gs.append(group("classic-write-timeout-0", CLASSIC, dict(fn, write_timeout="0"),
                     [case("post", rq("POST", "/w", body={"text": "zero"})),
                      case("health", rq("GET", "/_/health"))]))
+    gs += duration_groups("classic", CLASSIC, fn, "-1s")
     gs.append(group("classic-suppress-lock", CLASSIC, dict(fn, suppress_lock="true"),
                     [case("health", rq("GET", "/_/health")), case("request", rq("GET", "/x"))]))
     gs.append(startup("classic-startup-no-fprocess", CLASSIC, {}))

@@ -137,6 +137,8 @@ INVALID = [
     ({"exec_timeout": "abc"}, "exec_timeout"),
     ({"exec_timeout": "10x"}, "exec_timeout"),
     ({"healthcheck_interval": "abc"}, "healthcheck_interval"),
+    # a bare negative number is neither seconds nor a Go duration
+    ({"exec_timeout": "-1"}, "exec_timeout"),
     ({"port": "abc"}, "port"),
     ({"port": "70000"}, "port"),
     ({"metrics_port": "abc"}, "metrics_port"),
@@ -168,6 +170,9 @@ INVALID = [
     ({"queue_timeout": "soon"}, "queue_timeout"),
     ({"cgi_response": "yes"}, "cgi_response"),
     ({"function_grace": "later"}, "function_grace"),
+    # settings the Go watchdogs lack take no negative duration
+    ({"function_grace": "-1s"}, "function_grace"),
+    ({"queue_timeout": "-1s"}, "queue_timeout"),
     ({"forward_sigterm": "2"}, "forward_sigterm"),
     ({"mode": "http", "upstream_url": "http://127.0.0.1"}, "upstream_url"),
     ({"mode": "http", "http_upstream_url": "http://no-such-host.invalid:1"}, "http_upstream_url"),
@@ -201,6 +206,29 @@ def test_go_durations_and_bare_seconds_accepted(watchdog):
                    "exec_timeout": "2", "healthcheck_interval": "1500ms"})
     r = wd.request("POST", "/", b"hi")
     assert (r.status, r.body) == (200, b"hi")
+
+
+def test_startup_line_shows_durations_as_go_prints_them(watchdog):
+    # kept to the nanosecond and printed by Go's rules, sign included
+    wd = watchdog({"fprocess": "cat", "read_timeout": "500us", "write_timeout": "2m30.5s",
+                   "exec_timeout": "1500us", "healthcheck_interval": "-1s"})
+    assert ("Timeouts: read: 500\u00b5s write: 2m30.5s hard: 1.5ms health: -1s"
+            in wd.stderr()), wd.stderr()
+
+
+def test_negative_durations_are_no_limit(watchdog):
+    # As the Go watchdogs take them (a negative http.Server timeout and an
+    # exec_timeout not over 0 are none); of-watchdog refuses only write_timeout=0.
+    wd = watchdog({"fprocess": "sh -c 'sleep 1.2; cat'", "read_timeout": "-1s",
+                   "write_timeout": "-1s", "exec_timeout": "-1s", "healthcheck_interval": "-1s"})
+    assert "Timeouts: read: -1s write: -1s hard: -1s health: -1s" in wd.stderr()
+    c = wd.conn()
+    c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
+    time.sleep(1.2)
+    c.send("ok")
+    head = c.read_until(b"\r\n\r\n", timeout=10)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert c.read_until(b"0\r\n\r\n", timeout=10) == b"2\r\nok\r\n0\r\n\r\n"
 
 
 def test_new_settings_accepted(watchdog):

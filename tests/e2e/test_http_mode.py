@@ -570,6 +570,12 @@ def test_x_timeout_zero_lifts_the_limit_and_bare_numbers_are_ignored(tmp_path):
         assert status == 504
         status, _, _ = wd.request("GET", "/slow?ms=800", headers={"X-Timeout": "300ms"})
         assert status == 504
+        # a negative duration is not over exec_timeout and, as Go's, no limit;
+        # a signed bare number is no Go duration and is ignored
+        status, _, _ = wd.request("GET", "/slow?ms=1500", headers={"X-Timeout": "-1s"})
+        assert status == 200
+        status, _, _ = wd.request("GET", "/slow?ms=1500", headers={"X-Timeout": "+5"})
+        assert status == 504
 
 
 def test_request_waiting_for_an_upstream_that_never_listens_gets_502(watchdog):

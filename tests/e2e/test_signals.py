@@ -10,19 +10,26 @@ import pytest
 from harness import status_fields, wait_until
 
 
-def test_sigterm_drains_in_flight_request(watchdog):
-    wd = watchdog({"fprocess": "sh -c 'sleep 2; echo done'", "healthcheck_interval": "5s"})
-    wd.wait_lock()
+def request_in_background(wd, path):
+    """A started thread making GET path, and the dict its answer ("r") or
+    error ("e") lands in."""
     out = {}
 
     def call():
         try:
-            out["r"] = wd.request("GET", "/slow", timeout=20)
+            out["r"] = wd.request("GET", path, timeout=20)
         except Exception as e:
             out["e"] = e
 
     t = threading.Thread(target=call)
     t.start()
+    return t, out
+
+
+def test_sigterm_drains_in_flight_request(watchdog):
+    wd = watchdog({"fprocess": "sh -c 'sleep 2; echo done'", "healthcheck_interval": "5s"})
+    wd.wait_lock()
+    t, out = request_in_background(wd, "/slow")
     try:
         wd.wait_descendants(3)
         wd.signal(signal.SIGTERM)
@@ -51,6 +58,25 @@ def test_signal_with_nothing_in_flight_exits_early(watchdog, sig):
     assert rc == 0, f"exit code {rc} ({time.monotonic() - t0:.1f}s after signal)"
     assert time.monotonic() - t0 < 3.5
     assert not wd.lock_path.exists()
+
+
+@pytest.mark.parametrize("interval", ["0", "-1s"])
+def test_no_drain_window_stops_at_once_and_finishes_in_flight(watchdog, interval):
+    # The Go watchdogs never exit here (time.Tick of a duration not over 0
+    # never fires): no drain window means new connections are refused at
+    # once, while the request in flight still gets its answer.
+    wd = watchdog({"fprocess": "sh -c 'sleep 1; echo done'", "healthcheck_interval": interval})
+    wd.wait_lock()
+    t, out = request_in_background(wd, "/slow")
+    try:
+        wd.wait_descendants(3)
+        wd.signal(signal.SIGTERM)
+        assert wait_until(lambda: wd.health() is None, 1.0), "still accepting after SIGTERM"
+    finally:
+        t.join(20)
+    assert "e" not in out, out.get("e")
+    assert (out["r"].status, out["r"].body) == (200, b"done\n")
+    assert wd.wait_exit(5) == 0
 
 
 def test_orphaned_grandchild_is_reaped(watchdog):

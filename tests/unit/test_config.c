@@ -32,12 +32,22 @@ static void check_error(char *const *envp, const char *var)
         fprintf(stderr, "  wanted %s, got: %s\n", var, err);
 }
 
+/* The duration in milliseconds as the timers take it; -1 when refused. */
 static int64_t dur(const char *s)
 {
-    int64_t ms = -42;
-    if (config_parse_duration(s, &ms) < 0)
+    int64_t ns = -42;
+    if (config_parse_duration(s, &ns) < 0)
         return -1;
-    return ms;
+    return config_ms(ns);
+}
+
+/* The duration in nanoseconds; INT64_MIN when refused. */
+static int64_t dur_ns(const char *s)
+{
+    int64_t ns = -42;
+    if (config_parse_duration(s, &ns) < 0)
+        return INT64_MIN;
+    return ns;
 }
 
 static void test_durations(void)
@@ -58,7 +68,7 @@ static void test_durations(void)
     CHECK(dur("++5") == -1);
     CHECK(dur("-0") == 0);
     CHECK(dur("0s") == 0);
-    CHECK(dur("500us") == 1);      /* sub-ms rounds up */
+    CHECK(dur("500us") == 1);      /* sub-ms rounds up for the timers */
     CHECK(dur("1\xc2\xb5s") == 1); /* micro sign */
     CHECK(dur("1\xce\xbcs") == 1); /* Greek mu */
     CHECK(dur("1ns") == 1);
@@ -67,6 +77,19 @@ static void test_durations(void)
     CHECK(dur("1.0005s") == 1001);
     CHECK(dur("2562047h") == INT64_C(2562047) * 3600 * 1000);
     CHECK(dur("9223372036") == INT64_C(9223372036000));
+
+    /* the value itself is kept to the nanosecond, sign included */
+    CHECK(dur_ns("500us") == 500000);
+    CHECK(dur_ns("1.5ms") == 1500000);
+    CHECK(dur_ns("1ns") == 1);
+    CHECK(dur_ns("10") == INT64_C(10000000000));
+    CHECK(dur_ns("-1s") == -INT64_C(1000000000));
+    CHECK(dur_ns("-1m30s") == -INT64_C(90000000000));
+    CHECK(dur_ns("-0") == 0);
+    CHECK(dur_ns("-0s") == 0);
+    /* a negative duration is no limit, as in the Go watchdogs */
+    CHECK(dur("-5s") == 0);
+    CHECK(dur("-1ns") == 0);
 
     CHECK(dur("") == -1);
     CHECK(dur("abc") == -1);
@@ -77,11 +100,13 @@ static void test_durations(void)
     CHECK(dur("1.5") == -1); /* decimals need a unit, as in Go */
     CHECK(dur("5s ") == -1);
     CHECK(dur(" 5s") == -1);
-    CHECK(dur("-5s") == -1);
-    CHECK(dur("-5") == -1);
+    CHECK(dur("-5") == -1);  /* neither seconds (negative) nor a Go duration */
+    CHECK(dur("--5s") == -1);
+    CHECK(dur("-") == -1);
     CHECK(dur("5sm") == -1);
     CHECK(dur("9223372037") == -1);             /* seconds past a Go duration */
     CHECK(dur("2562048h") == -1);               /* overflow */
+    CHECK(dur("-2562048h") == -1);
     CHECK(dur("99999999999999999999s") == -1);  /* overflow while parsing */
     CHECK(dur("99999999999999999999") == -1);
     CHECK(dur("2562047h48m") == -1);            /* sum overflows */
@@ -169,10 +194,10 @@ static void test_defaults(void)
     CHECK_STR(c.mode->name, "streaming");
     CHECK(c.port == 8080);
     CHECK(c.metrics_port == 8081);
-    CHECK(c.read_timeout_ms == 30000);
-    CHECK(c.write_timeout_ms == 30000);
-    CHECK(c.exec_timeout_ms == 30000);
-    CHECK(c.healthcheck_interval_ms == 30000);
+    CHECK(config_ms(c.read_timeout_ns) == 30000);
+    CHECK(config_ms(c.write_timeout_ns) == 30000);
+    CHECK(config_ms(c.exec_timeout_ns) == 30000);
+    CHECK(config_ms(c.healthcheck_interval_ns) == 30000);
     CHECK(c.upstream_url == NULL);
     CHECK(!c.buffer_req_body);
     CHECK_STR(c.content_type, "application/octet-stream");
@@ -192,9 +217,9 @@ static void test_defaults(void)
     CHECK(c.max_connections == 10000);
     CHECK_STR(c.lock_path, "/tmp/.lock");
     CHECK(c.max_queue == 0);
-    CHECK(c.queue_timeout_ms == 10000);
+    CHECK(config_ms(c.queue_timeout_ns) == 10000);
     CHECK(!c.cgi_response);
-    CHECK(c.function_grace_ms == 5000);
+    CHECK(config_ms(c.function_grace_ns) == 5000);
     CHECK(!c.forward_sigterm);
     CHECK(c.upstream == NULL);
     CHECK_STR(c.resolv_conf, "/etc/resolv.conf");
@@ -221,10 +246,10 @@ static void test_values(void)
     CHECK_STR(c.argv[1], "index.js");
     CHECK(c.port == 3000);
     CHECK(c.metrics_port == 0);
-    CHECK(c.read_timeout_ms == 5000);
-    CHECK(c.write_timeout_ms == 60000);
-    CHECK(c.healthcheck_interval_ms == 60000); /* follows write_timeout */
-    CHECK(c.exec_timeout_ms == 0);
+    CHECK(config_ms(c.read_timeout_ns) == 5000);
+    CHECK(config_ms(c.write_timeout_ns) == 60000);
+    CHECK(config_ms(c.healthcheck_interval_ns) == 60000); /* follows write_timeout */
+    CHECK(config_ms(c.exec_timeout_ns) == 0);
     CHECK_STR(c.content_type, "text/plain");
     CHECK_STR(c.static_path, "/srv");
     CHECK(c.max_inflight == 4);
@@ -249,7 +274,7 @@ static void test_values(void)
     CHECK_STR(c.content_type, ""); /* set and empty: an empty Content-Type, as from Go */
     CHECK(c.prefix_logs);
     CHECK(!c.suppress_lock);
-    CHECK(c.healthcheck_interval_ms == 2000);
+    CHECK(config_ms(c.healthcheck_interval_ns) == 2000);
     CHECK_STR(c.lock_path, "/tmp/.lock");
     config_free(&c);
 }
@@ -259,8 +284,8 @@ static void test_modes(void)
     struct config c;
 
     CHECK(load(ENV("fprocess=cat", "mode=classic"), &c) == 0);
-    CHECK(c.exec_timeout_ms == 0);
-    CHECK(c.read_timeout_ms == 5000 && c.write_timeout_ms == 5000);
+    CHECK(config_ms(c.exec_timeout_ns) == 0);
+    CHECK(config_ms(c.read_timeout_ns) == 5000 && config_ms(c.write_timeout_ns) == 5000);
     CHECK(c.content_type == NULL); /* the request's */
     CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
     config_free(&c);
@@ -268,12 +293,12 @@ static void test_modes(void)
     CHECK(load(ENV("fprocess=cat", "mode=classic", "exec_timeout=3s",
                    "combine_output=false", "write_debug=true", "marshal_request=true"),
                &c) == 0);
-    CHECK(c.exec_timeout_ms == 3000);
+    CHECK(config_ms(c.exec_timeout_ns) == 3000);
     CHECK(!c.combine_output && c.write_debug && c.marshal_request);
     config_free(&c);
 
     CHECK(load(ENV("fprocess=cat", "mode=serializing"), &c) == 0);
-    CHECK(c.exec_timeout_ms == 30000);
+    CHECK(config_ms(c.exec_timeout_ns) == 30000);
     CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
     config_free(&c);
 
@@ -387,17 +412,27 @@ static void test_errors(void)
 
     check_error(ENV("fprocess=cat", "read_timeout=abc"), "read_timeout");
     CHECK(strcmp(err, "read_timeout: invalid duration \"abc\" (use e.g. 10s, 500ms, 1m30s)") == 0);
-    /* read_timeout=0 is no limit, as in the Go watchdogs; negative is invalid */
+    /* read_timeout=0 is no limit, as in the Go watchdogs; so is a negative
+     * duration, which is kept as given for the startup line */
     CHECK(load(ENV("fprocess=cat", "read_timeout=0"), &c) == 0);
-    CHECK(c.read_timeout_ms == 0);
+    CHECK(config_ms(c.read_timeout_ns) == 0);
     config_free(&c);
-    check_error(ENV("fprocess=cat", "read_timeout=-1s"), "read_timeout");
+    CHECK(load(ENV("fprocess=cat", "read_timeout=-1s", "exec_timeout=-2s",
+                   "healthcheck_interval=-3s"), &c) == 0);
+    CHECK(c.read_timeout_ns == -INT64_C(1000000000) && config_ms(c.read_timeout_ns) == 0);
+    CHECK(c.exec_timeout_ns == -INT64_C(2000000000) && config_ms(c.exec_timeout_ns) == 0);
+    CHECK(config_ms(c.healthcheck_interval_ns) == 0);
+    config_free(&c);
+    check_error(ENV("fprocess=cat", "read_timeout=-1"), "read_timeout");
     check_error(ENV("fprocess=cat", "write_timeout=0s"), "write_timeout");
     /* the classic watchdog takes it as no write deadline; health follows it */
     CHECK(load(ENV("fprocess=cat", "mode=classic", "write_timeout=0"), &c) == 0);
-    CHECK(c.write_timeout_ms == 0 && c.healthcheck_interval_ms == 0);
+    CHECK(config_ms(c.write_timeout_ns) == 0 && config_ms(c.healthcheck_interval_ns) == 0);
     config_free(&c);
-    check_error(ENV("fprocess=cat", "write_timeout=-1s"), "write_timeout");
+    /* of-watchdog refuses only 0: a negative one is no write deadline */
+    CHECK(load(ENV("fprocess=cat", "write_timeout=-1s"), &c) == 0);
+    CHECK(config_ms(c.write_timeout_ns) == 0 && c.healthcheck_interval_ns == c.write_timeout_ns);
+    config_free(&c);
     check_error(ENV("fprocess=cat", "exec_timeout=10 s"), "exec_timeout");
     check_error(ENV("fprocess=cat", "healthcheck_interval=1d"), "healthcheck_interval");
 
@@ -573,13 +608,13 @@ static void test_new_settings(void)
                    "function_grace=500ms", "forward_sigterm=1"),
                &c) == 0);
     CHECK(c.max_queue == 100);
-    CHECK(c.queue_timeout_ms == 60000);
+    CHECK(config_ms(c.queue_timeout_ns) == 60000);
     CHECK(c.cgi_response);
-    CHECK(c.function_grace_ms == 500);
+    CHECK(config_ms(c.function_grace_ns) == 500);
     CHECK(c.forward_sigterm);
     config_free(&c);
     CHECK(load(ENV("fprocess=cat", "function_grace=0", "queue_timeout=3"), &c) == 0);
-    CHECK(c.function_grace_ms == 0 && c.queue_timeout_ms == 3000);
+    CHECK(config_ms(c.function_grace_ns) == 0 && config_ms(c.queue_timeout_ns) == 3000);
     config_free(&c);
 
     check_error(ENV("fprocess=cat", "max_queue=-1"), "max_queue");
@@ -595,6 +630,10 @@ static void test_new_settings(void)
     check_error(ENV("fprocess=cat", "cgi_response=yes"), "cgi_response");
     CHECK_STR(err, "cgi_response: invalid boolean \"yes\" (use true or false)");
     check_error(ENV("fprocess=cat", "function_grace=5 s"), "function_grace");
+    /* settings the Go watchdogs do not have take no negative duration */
+    check_error(ENV("fprocess=cat", "function_grace=-1s"), "function_grace");
+    CHECK_STR(err, "function_grace: must not be negative (use e.g. 10s, 500ms, 1m30s)");
+    check_error(ENV("fprocess=cat", "queue_timeout=-1s"), "queue_timeout");
     check_error(ENV("fprocess=cat", "forward_sigterm=2"), "forward_sigterm");
 }
 

@@ -338,9 +338,45 @@ static void test_defer_overflow_keeps_order(void)
     free(big);
 }
 
+/* Go's time.Duration.String, from Go's own table of examples. */
+static void test_go_duration(void)
+{
+    static const struct {
+        int64_t ns;
+        const char *out;
+    } table[] = {
+        {0, "0s"},
+        {1, "1ns"},
+        {1100, "1.1\xc2\xb5s"},
+        {500000, "500\xc2\xb5s"},
+        {2200000, "2.2ms"},
+        {999999999, "999.999999ms"},
+        {1000000000, "1s"},
+        {1500000000, "1.5s"},
+        {3300000000, "3.3s"},
+        {60000000000, "1m0s"},
+        {90000000000, "1m30s"},
+        {150500000000, "2m30.5s"},
+        {3600000000000, "1h0m0s"},
+        {4 * 3600000000000 + 5 * 60000000000 + 6000000000 + 7, "4h5m6.000000007s"},
+        {-1, "-1ns"},
+        {-1000000000, "-1s"},
+        {-90000000000, "-1m30s"},
+        {INT64_MAX, "2562047h47m16.854775807s"},
+        {INT64_MIN, "-2562047h47m16.854775808s"},
+    };
+    char buf[64];
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        log_go_duration(table[i].ns, buf, sizeof(buf));
+        CHECK_STR(buf, table[i].out);
+    }
+}
+
 int main(void)
 {
     test_human_size();
+    test_go_duration();
     test_msg_text();
     test_msg_json();
     test_request_text();
