@@ -72,9 +72,22 @@ missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# A mirror caught mid-sync fails an update (an index of the wrong size),
+# sometimes for minutes: try again after longer and longer pauses, then go
+# on with the lists that did download. The install below (or
+# scripts/sysroot.sh's download) still fails, naming the package, if what
+# it needs is not in them.
+apt_update() {
+    for pause in 10 30 60; do
+        $SUDO apt-get update -qq && return 0
+        echo "deps: apt-get update failed; trying again in ${pause}s" >&2
+        sleep "$pause"
+    done
+    $SUDO apt-get update -qq ||
+        echo "deps: apt-get update still fails; going on with the package lists it fetched" >&2
+}
 if [ -n "$missing" ] || [ "$update" = 1 ]; then
-    # Once more after a pause: a mirror caught mid-sync fails one update.
-    $SUDO apt-get update -qq || { sleep 10; $SUDO apt-get update -qq; }
+    apt_update
 fi
 [ -z "$missing" ] && exit 0
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
