@@ -87,9 +87,10 @@ static void on_tunnel_event(struct bufferevent *bev, short what, void *arg)
         tunnel_free(t);
         return;
     }
+    /* close_ms 0: write_timeout is no limit, and so is this last write */
     struct timeval tv = clock_tv(t->set->close_ms);
     bufferevent_disable(other, EV_READ);
-    bufferevent_set_timeouts(other, NULL, &tv);
+    bufferevent_set_timeouts(other, NULL, t->set->close_ms > 0 ? &tv : NULL);
 }
 
 void tunnel_start(struct tunnels *ts, struct tunnel *t, struct bufferevent *client,

@@ -12,7 +12,7 @@ struct tunnel;
 
 struct tunnels {
     LIST_HEAD(, tunnel) open;
-    int64_t close_ms;   /* one side gone: how long the other may take to flush */
+    int64_t close_ms;   /* one side gone: how long the other may take to flush; 0: no limit */
 };
 
 void tunnels_init(struct tunnels *ts, int64_t close_ms);

@@ -29,7 +29,8 @@ import matrix  # noqa: E402
 import record  # noqa: E402
 import test_replay  # noqa: E402
 
-DURATIONS = ["1s", "2", "+2", "1500ms", "1m", "0", "0s", "1.5s", "", "3h", "1m30s", "10"]
+DURATIONS = ["1s", "2", "+2", "1500ms", "1m", "0", "0s", "1.5s", "", "3h", "1m30s", "10", "-1s",
+             "2500us"]
 INTS = ["0", "1", "2", "", "10", "100", "-1", "+1"]
 BOOLS = ["true", "false", "1", "0", ""]
 CONTENT_TYPES = ["text/plain", "", "application/json; charset=utf-8"]
