@@ -959,10 +959,15 @@ class Watchdog:
         children; pooled: up to that many of them (idle upstream connections
         in http mode) may have been closed since. Returns (fd count,
         children) as last seen."""
+        seen = {}
+
         def ok():
-            return fds - pooled <= self.fd_count() <= fds and not self.children()
+            # one sample, judged and returned as it is: a second read could
+            # catch a descriptor qemu-user opens for a moment on its own
+            seen["fds"], seen["kids"] = self.fd_count(), self.children()
+            return fds - pooled <= seen["fds"] <= fds and not seen["kids"]
         wait_until(ok, timeout, 0.05)
-        return self.fd_count(), self.children()
+        return seen["fds"], seen["kids"]
 
     # HTTP -----------------------------------------------------------------
     def request(self, method="GET", path="/", body=None, headers=None, timeout=10):
