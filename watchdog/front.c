@@ -377,7 +377,7 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
          * exit code 2, so the orchestrator shows why instead of waiting. */
         log_error("Cannot write %s. To disable lock-file set env suppress_lock=true.\n Error: %s.",
                   f->cfg->lock_path, why);
-        front_shutdown(f, 2, false);
+        front_shutdown(f, 2, NULL);
         return;
     }
     f->ready = true;
@@ -454,7 +454,7 @@ static void begin_stop(struct front *f)
     if (f->drain_timer)
         evtimer_del(f->drain_timer);
     engine_stop_accepting(f->eng);
-    log_info("No new connections allowed, waiting for %d in-flight request(s)", f->inflight);
+    log_info("No new connections allowed, draining: %d requests", f->inflight + f->queued);
     clock_gettime(CLOCK_MONOTONIC, &f->last_request);
     f->stop_timer = evtimer_new(f->base, on_stop_tick, f);
     on_stop_tick(-1, 0, f);
@@ -478,24 +478,36 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     clock_arm(f->drain_timer, STOP_POLL_MS);
 }
 
-void front_shutdown(struct front *f, int exit_code, bool drain)
+/* The lines the Go watchdogs log when a signal starts the drain. */
+static void log_drain_start(const struct front *f, const char *signal)
+{
+    char window[48];
+
+    log_go_duration(f->cfg->healthcheck_interval_ns, window, sizeof(window));
+    log_info("%s: no new connections in %s", signal, window);
+    if (!f->cfg->suppress_lock)
+        log_info("Removing lock-file : %s", f->cfg->lock_path);
+}
+
+void front_shutdown(struct front *f, int exit_code, const char *signal)
 {
     if (exit_code != 0 && f->exit_code == 0)
         f->exit_code = exit_code;
     if (!f->shutting_down) {
         f->shutting_down = true;
         engine_closing(f->eng);
+        if (signal)
+            log_drain_start(f, signal);
         if (!f->cfg->suppress_lock)
             lock_remove(f->cfg->lock_path);
         if (f->cfg->forward_sigterm && f->mode->drain)
             f->mode->drain(f->mode_state);
     }
-    if (!drain || f->drain_timer) {
-        if (!drain)
+    if (!signal || f->drain_timer) {
+        if (!signal)
             begin_stop(f);
         return;
     }
-    log_info("Shutting down: draining for up to %.3fs", (double)config_ms(f->cfg->healthcheck_interval_ns) / 1000.0);
     clock_gettime(CLOCK_MONOTONIC, &f->drain_start);
     f->drain_timer = evtimer_new(f->base, on_drain_tick, f);
     on_drain_tick(-1, 0, f);

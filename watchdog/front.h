@@ -38,9 +38,10 @@ int front_start(struct front *f);
 void front_check_ready(struct front *f);
 /* The engine serving the port (to adopt a connected socket). */
 struct engine *front_engine(struct front *f);
-/* SIGTERM: drain for healthcheck_interval (drain=true), or at once, then
- * stop; the event loop ends with exit_code. */
-void front_shutdown(struct front *f, int exit_code, bool drain);
+/* Stop: after a drain of healthcheck_interval when signal names the signal
+ * that asked for it ("SIGTERM"), at once when it is NULL (a fatal error);
+ * the event loop ends with exit_code. */
+void front_shutdown(struct front *f, int exit_code, const char *signal);
 int front_exit_code(const struct front *f);
 int front_inflight(const struct front *f);
 void front_free(struct front *f);

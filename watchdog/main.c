@@ -123,8 +123,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
             chld = true;
             continue;
         }
-        log_info("Received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        front_shutdown(app->front, 0, true);
+        front_shutdown(app->front, 0, sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     /* SIGCHLD does not queue: once is enough, waitpid finds them all. */
     if (chld)
@@ -191,7 +190,7 @@ static int setup_signals(struct app *app)
 static void on_fatal(void *arg, int code)
 {
     struct app *app = arg;
-    front_shutdown(app->front, code, false);
+    front_shutdown(app->front, code, NULL);
 }
 
 static void on_maybe_ready(void *arg)
@@ -309,7 +308,12 @@ static int run(struct app *app)
     fill_reserve(&app->fds);
     event_base_dispatch(app->base);
     rc = front_exit_code(app->front);
-    log_info("Exiting with code %d", rc);
+    /* A stop that was asked for ends as the Go watchdogs end it; a failure
+     * says its code. */
+    if (rc == 0)
+        log_info("Exiting. Active connections: %d", front_inflight(app->front));
+    else
+        log_info("Exiting with code %d", rc);
 out:
     front_free(app->front);
     log_defer(NULL, NULL);

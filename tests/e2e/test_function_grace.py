@@ -105,7 +105,7 @@ def test_without_forward_sigterm_the_function_hears_only_at_the_stop(watchdog, t
     env, marker = env_for(tmp_path, True, healthcheck_interval="2s", function_grace="200ms")
     wd = watchdog(env, ready="healthy")
     wd.signal(signal.SIGTERM)
-    assert wd.wait_log(r"Shutting down: draining", 5)
+    assert wd.wait_log(r"SIGTERM: no new connections in 2s", 5)
     time.sleep(0.5)
     assert terms(marker) == []
     assert wd.request().body == b"ok"

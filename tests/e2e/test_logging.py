@@ -77,8 +77,10 @@ def test_json_every_line(watchdog, tmp_path, fn):
     assert texts.count("bad \ufffd byte") == 2
     assert texts.count("no newline at the end") == 2
     # shutdown
-    assert any(m == "Received SIGTERM" for m in msgs)
-    assert msgs[-1] == "Exiting with code 0"
+    assert "SIGTERM: no new connections in 100ms" in msgs
+    assert any(m.startswith("Removing lock-file : ") for m in msgs)
+    assert "No new connections allowed, draining: 0 requests" in msgs
+    assert msgs[-1] == "Exiting. Active connections: 0"
 
 
 def test_json_startup_error_is_json(watchdog, tmp_path, fn):

@@ -79,6 +79,34 @@ def test_no_drain_window_stops_at_once_and_finishes_in_flight(watchdog, interval
     assert wd.wait_exit(5) == 0
 
 
+def messages(text):
+    """The log lines without their date and time."""
+    return [l.split(" ", 2)[2] for l in text.splitlines() if l.count(" ") >= 2]
+
+
+@pytest.mark.parametrize("mode", ["streaming", "classic"])
+def test_shutdown_logs_the_go_watchdogs_lines(watchdog, mode):
+    wd = watchdog({"fprocess": "cat", "mode": mode, "healthcheck_interval": "200ms"})
+    wd.wait_lock()
+    wd.signal(signal.SIGTERM)
+    assert wd.wait_exit(5) == 0
+    assert messages(wd.stderr())[-4:] == [
+        "SIGTERM: no new connections in 200ms",
+        "Removing lock-file : %s" % wd.lock_path,
+        "No new connections allowed, draining: 0 requests",
+        "Exiting. Active connections: 0"], wd.stderr()
+
+
+def test_shutdown_with_suppress_lock_removes_nothing(watchdog):
+    wd = watchdog({"fprocess": "cat", "suppress_lock": "true", "healthcheck_interval": "1500ms"})
+    assert wd.wait_log(r"Listening on port", 5)
+    wd.signal(signal.SIGINT)
+    assert wd.wait_exit(5) == 0
+    msgs = messages(wd.stderr())
+    assert "SIGINT: no new connections in 1.5s" in msgs
+    assert not any(m.startswith("Removing lock-file") for m in msgs), msgs
+
+
 def test_orphaned_grandchild_is_reaped(watchdog):
     """A function that leaves a background child which exits later:
     the watchdog (subreaper) reaps it, no zombie remains."""
