@@ -127,6 +127,13 @@ def test_scratch_serves_and_drains(tmp_path, static_bin):
         assert sorted(os.listdir(root)) == ["bin", "fwatchdog", "tmp"]
 
 
+def cmdline(pid):
+    try:
+        return Path("/proc/%d/cmdline" % pid).read_bytes()
+    except OSError:
+        return b""
+
+
 def test_scratch_reaps_orphaned_grandchild(tmp_path, static_bin):
     # The function daemonizes a sleep the classic way: setsid forks (so the
     # end-of-request kill of the function's process group misses it), its
@@ -136,21 +143,26 @@ def test_scratch_reaps_orphaned_grandchild(tmp_path, static_bin):
     # setsid's child leaves the group only once it runs: on a loaded machine
     # the group kill at the function's exit can come first and end it, which
     # is the daemonizing method's race, not the watchdog's. So the request is
-    # repeated until one sleep has left the group (on a busy machine five
-    # tries have all lost it).
+    # repeated until one sleep has left the group: a sleep that made it is a
+    # child of PID 1 at once, so each try waits briefly, and there are many
+    # (twelve tries with 2 s waits have all lost it on a quiet machine).
     fprocess = ('/bin/busybox sh -c "echo orphaned; exec /bin/busybox setsid '
                 '/bin/busybox sleep 3 <&- >&- 2>&-"')
     _, wd = start_scratch(tmp_path, static_bin, fprocess)
     with wd:
         wd.wait_healthy()
         pid = watchdog_pid(wd)
-        for _ in range(12):
+        def sleeps():
+            # only the sleep itself: the function process (sh, then setsid)
+            # is PID 1's child too until it is reaped
+            return [k for k in children(pid) if cmdline(k) == b"/bin/busybox\0sleep\x003\0"]
+        for _ in range(60):
             status, _, answer = request(wd.port, "POST", "/", b"")
             assert status == 200 and answer == b"orphaned\n", wd.describe()
-            if wait_until(lambda: children(pid), 2):
+            if wait_until(sleeps, 0.3):
                 break
-        assert children(pid), "no orphan reached PID 1 in twelve requests"
-        orphans = children(pid)
+        orphans = sleeps()
+        assert orphans, "no orphan reached PID 1 in sixty requests"
         assert all(proc_status(k)["PPid"][0] == str(pid) for k in orphans)
 
         def reaped():
