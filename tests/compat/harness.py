@@ -10,16 +10,19 @@ is killed with its whole session at the end of its group. Clients talk to
 import base64
 import hashlib
 import os
-import random
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ports import free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FUNCTIONS = HERE / "functions"
@@ -35,31 +38,6 @@ STATIC_MTIME = 1609459200
 # --------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------
-
-# Ports come from below the kernel's ephemeral range (32768-60999 here,
-# /proc/sys/net/ipv4/ip_local_port_range), so that no outgoing connection
-# can take one between the pick and the bind, and above what the benches
-# use (19000-21500). None is handed out twice in one process: a watchdog
-# given its own upstream's port would proxy to itself.
-PORT_RANGE = (23000, 32000)
-_ports_given = set()
-
-
-def free_port():
-    """A TCP port nothing holds on 127.0.0.1 right now, never one given
-    before in this process."""
-    while True:
-        port = random.randrange(*PORT_RANGE)
-        if port in _ports_given:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _ports_given.add(port)
-        return port
-
 
 def session_pids(sid):
     out = []

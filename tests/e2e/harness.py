@@ -23,7 +23,6 @@ import ctypes
 import http.client
 import itertools
 import os
-import random
 import re
 import resource
 import signal
@@ -33,6 +32,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ports import free_port  # noqa: E402,F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -103,31 +105,6 @@ def log_path(default):
         return Path(default)
     os.makedirs(log_dir, exist_ok=True)
     return Path(log_dir) / ("%s-%d.log" % (_test_name(), next(_log_seq)))
-
-
-# Ports come from below the kernel's ephemeral range (32768-60999 here,
-# /proc/sys/net/ipv4/ip_local_port_range), so that no outgoing connection
-# can take one between the pick and the bind, and above what the benches
-# use (19000-21500). None is handed out twice in one process: a watchdog
-# given its own upstream's port would proxy to itself.
-PORT_RANGE = (23000, 32000)
-_ports_given = set()
-
-
-def free_port():
-    """A TCP port nothing holds on 127.0.0.1 right now, never one given
-    before in this process."""
-    while True:
-        port = random.randrange(*PORT_RANGE)
-        if port in _ports_given:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((HOST, port))
-            except OSError:
-                continue
-        _ports_given.add(port)
-        return port
 
 
 def port_free(port):
