@@ -478,15 +478,13 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     clock_arm(f->drain_timer, STOP_POLL_MS);
 }
 
-/* The lines the Go watchdogs log when a signal starts the drain. */
+/* The line the Go watchdogs log when a signal starts the drain. */
 static void log_drain_start(const struct front *f, const char *signal)
 {
     char window[48];
 
     log_go_duration(f->cfg->healthcheck_interval_ns, window, sizeof(window));
     log_info("%s: no new connections in %s", signal, window);
-    if (!f->cfg->suppress_lock)
-        log_info("Removing lock-file : %s", f->cfg->lock_path);
 }
 
 void front_shutdown(struct front *f, int exit_code, const char *signal)
@@ -498,8 +496,11 @@ void front_shutdown(struct front *f, int exit_code, const char *signal)
         engine_closing(f->eng);
         if (signal)
             log_drain_start(f, signal);
-        if (!f->cfg->suppress_lock)
+        if (!f->cfg->suppress_lock) {
+            if (signal)
+                log_info("Removing lock-file : %s", f->cfg->lock_path);
             lock_remove(f->cfg->lock_path);
+        }
         if (f->cfg->forward_sigterm && f->mode->drain)
             f->mode->drain(f->mode_state);
     }
