@@ -18,6 +18,7 @@
 #include "deadline.h"
 #include "evio.h"
 #include "fmt.h"
+#include "gunzip.h"
 #include "http_head.h"
 #include "job.h"
 #include "log.h"
@@ -57,11 +58,16 @@ struct proxy {
     struct deadline deadline;  /* exec_timeout / X-Timeout */
     struct evbuffer *body;     /* request body not yet on a connection */
     struct evbuffer *held;     /* response body held while its type is sniffed */
+    struct gunzip *gz;         /* inflating this response (NULL: as it comes) */
+    struct evbuffer *zin;      /* gzip bytes not inflated yet */
+    struct evbuffer *plain;    /* inflated bytes, on their way out */
+    bool up_done;              /* the upstream sent all of the gzip answer */
     TAILQ_ENTRY(proxy) link;   /* waiting list or free list */
     bool body_end;             /* the client sent the whole body */
     bool body_sent;            /* body bytes went to a connection: no retry */
     bool retried;
     bool chunked_out;          /* the request goes out chunked */
+    bool gzip_asked;           /* Accept-Encoding: gzip is ours, not the client's */
     bool sniff;                /* response head held until its type is sniffed */
     int status;                /* the held head's status and length */
     int64_t content_length;
@@ -105,6 +111,10 @@ static void proxy_destroy(struct proxy *p)
         evbuffer_free(p->body);
     if (p->held)
         evbuffer_free(p->held);
+    if (p->plain)
+        evbuffer_free(p->plain);
+    if (p->zin)
+        evbuffer_free(p->zin);
     free(p);
 }
 
@@ -121,9 +131,11 @@ static struct proxy *proxy_get(struct http_mode *m)
     p->m = m;
     p->body = evbuffer_new();
     p->held = evbuffer_new();
+    p->plain = evbuffer_new();
+    p->zin = evbuffer_new();
     p->deadline.ev = evtimer_new(m->env->base, on_timeout, p);
     p->wait_timer = evtimer_new(m->env->base, on_wait_timeout, p);
-    if (!p->body || !p->held || !p->deadline.ev || !p->wait_timer) {
+    if (!p->body || !p->held || !p->plain || !p->zin || !p->deadline.ev || !p->wait_timer) {
         proxy_destroy(p);
         return NULL;
     }
@@ -161,10 +173,15 @@ static void proxy_release(struct proxy *p)
     deadline_clear(&p->deadline);
     evbuffer_drain(p->body, evbuffer_get_length(p->body));
     evbuffer_drain(p->held, evbuffer_get_length(p->held));
+    evbuffer_drain(p->plain, evbuffer_get_length(p->plain));
+    evbuffer_drain(p->zin, evbuffer_get_length(p->zin));
+    gunzip_free(p->gz);
+    p->gz = NULL;
     p->r = NULL;
     p->uc = NULL;
     p->state = PX_FREE;
     p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
+    p->gzip_asked = p->up_done = false;
     TAILQ_INSERT_HEAD(&m->spare, p, link);
 }
 
@@ -226,7 +243,8 @@ static void send_head(struct proxy *p)
 {
     int64_t len = upstream_length(p);
     p->chunked_out = len < 0 && p->r->chunked;
-    http_head_write(upconn_output(p->uc), p->r, p->m->url, len, p->chunked_out);
+    p->gzip_asked = http_adds_gzip(p->r);
+    http_head_write(upconn_output(p->uc), p->r, p->m->url, len, p->chunked_out, p->gzip_asked);
 }
 
 /* ---- the request body towards the upstream ---- */
@@ -285,10 +303,16 @@ static void on_req_body_end(void *arg)
         start_exchange(p);
 }
 
+static void inflate_some(struct proxy *p);
+
 static void on_client_drain(void *arg)
 {
     struct proxy *p = arg;
-    if (p->uc && p->state == PX_RESPONSE)
+    if (p->state != PX_RESPONSE)
+        return;
+    if (p->gz && evbuffer_get_length(p->zin) > 0)
+        inflate_some(p);   /* resumes the upstream once it caught up */
+    else if (p->uc)
         upconn_pause(p->uc, false);
 }
 
@@ -358,6 +382,21 @@ static void sniff_start(struct proxy *p)
     resp_write_buf(p->r, b);
 }
 
+/* Go's client inflates the answer to a request it asked gzip for, when
+ * the answer says Content-Encoding: gzip (its first value, any case) and
+ * has a body to inflate: not a 204 or 304, not Content-Length: 0. */
+static bool inflates(const struct proxy *p, const struct upstream_response *resp)
+{
+    if (!p->gzip_asked || resp->content_length == 0 || resp->status == 204 ||
+        resp->status == 304)
+        return false;
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        if (HTTP_HEADER_IS(&resp->headers[i], "Content-Encoding"))
+            return strcasecmp(resp->headers[i].value, "gzip") == 0;
+    }
+    return false;
+}
+
 static void on_up_head(void *arg, const struct upstream_response *resp)
 {
     struct proxy *p = arg;
@@ -367,6 +406,14 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
 
     if (resp->upgrade) {
         start_tunnel(p, resp);
+        return;
+    }
+    /* Inflated, the answer has neither its encoding nor its length. */
+    bool gz = inflates(p, resp);
+    int64_t length = gz ? -1 : resp->content_length;
+    if (gz && !(p->gz = gunzip_new())) {
+        log_error("Upstream HTTP request error: cannot inflate the answer: out of memory");
+        proxy_fail(p, 502);
         return;
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
@@ -379,31 +426,32 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
         const struct header *h = &resp->headers[i];
         /* Go's server drops a 304's Content-Type. */
         if (!http_hop_by_hop(h, connection, false) &&
-            !(resp->status == 304 && HTTP_HEADER_IS(h, "Content-Type")))
+            !(resp->status == 304 && HTTP_HEADER_IS(h, "Content-Type")) &&
+            !(gz && HTTP_HEADER_IS(h, "Content-Encoding")))
             resp_header_n(r, h->name, h->name_len, h->value, h->value_len);
     }
     set_duration(r);
     /* Go's client reports no body (0) for these, whatever was announced. */
     bool bodiless = resp->status == 204 || resp->status == 304;
-    resp_log_size(r, bodiless ? 0 : resp->content_length);
+    resp_log_size(r, bodiless ? 0 : length);
     resp_log_reason(r, resp->reason);
     p->state = PX_RESPONSE;
     /* Go's ResponseWriter gives a body without a type one sniffed from its
      * first 512 bytes (an empty one: text/plain); so the head waits. */
-    if (!type && !req_header_in(resp, "Content-Encoding") && sniff_allowed(resp->status)) {
+    bool encoded = !gz && req_header_in(resp, "Content-Encoding");
+    if (!type && !encoded && sniff_allowed(resp->status)) {
         p->sniff = true;
         p->status = resp->status;
-        p->content_length = resp->content_length;
-        if (r->head || resp->content_length == 0)
+        p->content_length = length;
+        if (r->head || length == 0)
             sniff_start(p);
         return;
     }
-    resp_start(r, resp->status, resp->content_length);
+    resp_start(r, resp->status, length);
 }
 
-static void on_up_body(void *arg, struct evbuffer *data)
+static void forward_body(struct proxy *p, struct evbuffer *data)
 {
-    struct proxy *p = arg;
     if (p->sniff) {
         evbuffer_add_buffer(p->held, data);
         if (evbuffer_get_length(p->held) >= SNIFF_LEN)
@@ -411,19 +459,75 @@ static void on_up_body(void *arg, struct evbuffer *data)
         return;
     }
     resp_write_buf(p->r, data);
-    if (resp_queued(p->r) > RESP_HIGH_WATERMARK)
+    if (p->uc && resp_queued(p->r) > RESP_HIGH_WATERMARK)
         upconn_pause(p->uc, true);
+}
+
+/* The rest of the answer is over for the client: what came (inflated) is
+ * all of it, and the upstream connection goes back to the pool or is
+ * closed. */
+static void answer_done(struct proxy *p)
+{
+    struct request *r = p->r;
+    if (p->sniff)
+        sniff_start(p);
+    proxy_release(p);
+    resp_end(r);
+}
+
+/* Inflated bytes go out this much at a time: the next step waits for the
+ * client to take them (on_client_drain), so a small answer that inflates a
+ * thousand times over never sits in memory whole. */
+#define INFLATE_STEP (256 * 1024)
+
+static void inflate_some(struct proxy *p)
+{
+    int rc = gunzip_feed(p->gz, p->zin, p->plain, INFLATE_STEP);
+    forward_body(p, p->plain);
+    if (rc) {
+        /* Go's client stops reading at a corrupt stream; the watchdog logs
+         * the error and answers with what was read. A connection left in
+         * the middle of an answer is closed (proxy_release cancels it). */
+        log_info("read body err %s", gunzip_error(p->gz));
+        answer_done(p);
+        return;
+    }
+    if (evbuffer_get_length(p->zin) > 0) {
+        if (p->uc)
+            upconn_pause(p->uc, true);
+        return;
+    }
+    if (p->up_done) {
+        if (gunzip_finish(p->gz))
+            log_info("read body err %s", gunzip_error(p->gz));
+        answer_done(p);
+    } else if (p->uc && resp_queued(p->r) <= RESP_HIGH_WATERMARK) {
+        upconn_pause(p->uc, false);
+    }
+}
+
+static void on_up_body(void *arg, struct evbuffer *data)
+{
+    struct proxy *p = arg;
+    if (!p->gz) {
+        forward_body(p, data);
+        return;
+    }
+    evbuffer_add_buffer(p->zin, data);
+    inflate_some(p);
 }
 
 static void on_up_end(void *arg)
 {
     struct proxy *p = arg;
-    struct request *r = p->r;
-    if (p->sniff)
-        sniff_start(p);
     p->uc = NULL;   /* back in the pool, or closed */
-    proxy_release(p);
-    resp_end(r);
+    if (!p->gz) {
+        answer_done(p);
+        return;
+    }
+    p->up_done = true;
+    if (evbuffer_get_length(p->zin) == 0)
+        inflate_some(p);
 }
 
 static void on_up_fail(void *arg, const struct upstream_fail *f)

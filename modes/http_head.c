@@ -114,8 +114,21 @@ static void add_request_line(struct evio_gather *out, const struct request *r,
     evio_gather_add(out, " HTTP/1.1\r\n", 11);
 }
 
+/* Go reads a header with Get: a repeated one by its first value, and an
+ * empty one as none. */
+static bool header_empty(const struct request *r, const char *name)
+{
+    const char *v = req_header(r, name);
+    return !v || !*v;
+}
+
+bool http_adds_gzip(const struct request *r)
+{
+    return !r->head && header_empty(r, "Accept-Encoding") && header_empty(r, "Range");
+}
+
 void http_head_write(struct evbuffer *to, const struct request *r, const struct upstream_url *url,
-                     int64_t length, bool chunked)
+                     int64_t length, bool chunked, bool gzip)
 {
     struct evio_gather out;
     const char *connection = http_connection_names(req_header(r, "Connection"));
@@ -143,6 +156,8 @@ void http_head_write(struct evbuffer *to, const struct request *r, const struct 
         char num[FMT_U64_LEN];
         http_gather_header(&out, "Content-Length", 14, num, fmt_u64(num, (uint64_t)length));
     }
+    if (gzip)
+        EVIO_GATHER_LIT(&out, "Accept-Encoding: gzip\r\n");
     EVIO_GATHER_LIT(&out, "\r\n");
     evio_gather_flush(&out);
 }

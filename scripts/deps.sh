@@ -12,7 +12,7 @@
 set -eu
 # libjansson-dev and libmbedtls-dev (libmbedcrypto) are for jwt_auth; the
 # evdns resolver and http client it uses are in libevent-dev already.
-BUILD="build-essential meson ninja-build pkg-config libevent-dev node-llhttp git libjansson-dev libmbedtls-dev"
+BUILD="build-essential meson ninja-build pkg-config libevent-dev node-llhttp git libjansson-dev libmbedtls-dev zlib1g-dev"
 # Test tools: pytest; unshare (util-linux), a static busybox and readelf/ldd
 # for the PID 1 and FROM scratch tests; node and python3 for the templates;
 # clang, its sanitizer/libFuzzer runtime and valgrind for the reliability

@@ -13,7 +13,7 @@ ARCH="${1:?usage: scripts/sysroot.sh ARCH}"
 
 # The target libraries fwatchdog links, one place for all of them: a new
 # dependency is one more word here (e.g. libjansson-dev libssl-dev).
-SYSROOT_PKGS="libevent-dev libevent-core-2.1-7 libevent-extra-2.1-7 libjansson-dev libjansson4 libmbedtls-dev libmbedcrypto7 libmbedtls14 libmbedx509-1"
+SYSROOT_PKGS="libevent-dev libevent-core-2.1-7 libevent-extra-2.1-7 libjansson-dev libjansson4 libmbedtls-dev libmbedcrypto7 libmbedtls14 libmbedx509-1 zlib1g-dev zlib1g"
 
 DIR="$PWD/build-sysroot/$ARCH"
 STAMP="$DIR/.packages"

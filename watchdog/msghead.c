@@ -121,8 +121,15 @@ int msghead_value(struct msghead *h, const char *at, size_t len)
     return msghead_append(h, at, len);
 }
 
+/* A field value does not include the whitespace around it (RFC 9110 5.5);
+ * llhttp leaves out the leading whitespace but hands over the trailing. */
 int msghead_value_done(struct msghead *h)
 {
+    struct msghead_field *f = &h->fields[h->nfields - 1];
+    while (f->val_len > 0 && (h->buf[h->len - 1] == ' ' || h->buf[h->len - 1] == '\t')) {
+        f->val_len--;
+        h->len--;
+    }
     return msghead_terminate(h);
 }
 

@@ -74,6 +74,9 @@ BODIES = [
 ]
 
 # over fwatchdog's default max_request_body of the buffering modes (64 MiB)
+# Whitespace around values is not part of them, for Go's textproto.
+SPACED_HEADERS = [["X-Trail", "v  "], ["X-Tab", "\tt\t"], ["X-Inner", "a  b "],
+                  ["X-Blank", "  "]]
 BIG_BODY = {"id": "body/POST/70mib", "kind": "request", "timeout": 60,
             "request": {"method": "POST", "target": "/b", "body": {"size": 70 << 20}}}
 
@@ -282,6 +285,9 @@ def of_groups():
                     + body_cases(("POST",)) + private_cases(["GET", "POST"])
                     + behaviour_cases() + form_cases()[:4]))
     gs.append(group("of-serializing-big-body", OF, dict(fn, mode="serializing"), [BIG_BODY]))
+    gs.append(group("of-header-space", OF, fn,
+                    [case("env", rq("GET", "/env", SPACED_HEADERS)),
+                     case("post", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))
     gs.append(group("of-streaming-settings", OF,
                     dict(fn, content_type="text/plain; charset=utf-8", prefix_logs="false",
                          exec_timeout="0"),
@@ -388,6 +394,25 @@ def of_groups():
     gs.append(group("of-http-nolisten", OF, dict(up, fprocess="nolisten.sh"),
                     [case("request", rq("GET", "/echo")), case("health", rq("GET", "/_/health")),
                      case("ready", rq("GET", "/_/ready"))], lock_wait=1))
+    gs.append(group("of-http-header-space", OF, up,
+                    [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))
+    # Go's http.Client asks for gzip when the client did not, and inflates
+    gz = [(n, rq("GET", "/gzip/" + n)) for n in
+          ("basic", "plain", "noct", "upper", "other", "empty", "twice", "big", "bad", "cut",
+           "status", "chunked")]
+    gz += [("post", rq("POST", "/gzip/basic", body={"text": "x"})),
+           ("head", rq("HEAD", "/gzip/basic")),
+           ("client-gzip", rq("GET", "/gzip/basic", [["Accept-Encoding", "gzip"]])),
+           ("client-identity", rq("GET", "/gzip/basic", [["Accept-Encoding", "identity"]])),
+           ("client-empty", rq("GET", "/gzip/basic", [["Accept-Encoding", ""]])),
+           ("client-range", rq("GET", "/gzip/basic", [["Range", "bytes=0-9"]])),
+           ]
+    gs.append(group("of-http-gzip", OF, up,
+                    [case("gzip/" + n, r) for n, r in gz]
+                    + [case("gzip/keep-alive", kind="sequence",
+                            requests=[rq("GET", "/gzip/basic"), rq("GET", "/gzip/bad"),
+                                      rq("GET", "/gzip/chunked"), rq("GET", "/echo")])],
+                    upstream_wait=True))
 
     # static mode
     st = {"mode": "static", "static_path": "{STATIC}"}
@@ -449,6 +474,9 @@ def classic_groups():
                     + private_cases() + behaviour_cases() + form_cases() + malformed_cases()
                     + connection_cases()))
     gs.append(group("classic-big-body", CLASSIC, fn, [BIG_BODY]))
+    gs.append(group("classic-header-space", CLASSIC, fn,
+                    [case("env", rq("GET", "/env", SPACED_HEADERS)),
+                     case("marshal-free", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))
     gs.append(group("classic-combine-false", CLASSIC, dict(fn, combine_output="false"),
                     [case("stderr", rq("POST", "/fn/stderr", body={"text": "x"})),
                      case("stderr-flood", rq("POST", "/fn/stderr-flood")),

@@ -101,7 +101,11 @@ def test_missing_token_is_401_logged_the_go_way(jwt_wd):
     assert r.header("Content-Type") == "text/plain; charset=utf-8"
     wd.wait_log(DENY_LOG.format(method="GET", path="/secret", status=401))
     assert "/secret - 401 - ContentLength" not in wd.stderr()
-    assert_401(wd.request("GET", "/", headers={"Authorization": "Bearer "}), "Bearer must be present")
+    assert_401(wd.request("GET", "/", headers={"Authorization": ""}), "Bearer must be present")
+    # "Bearer " is "Bearer" once the value's whitespace is trimmed, as Go's
+    # textproto does: a token of one segment, not a missing one.
+    assert_401(wd.request("GET", "/", headers={"Authorization": "Bearer "}),
+               "token contains an invalid number of segments")
 
 
 def bad_tokens(iss):

@@ -38,6 +38,25 @@ static void test_fields(void)
     msghead_free(&h);
 }
 
+/* Trailing whitespace is not part of a value (llhttp already drops the
+ * leading); inner whitespace is. */
+static void test_value_trimmed(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    feed_header(&h, "X-Trail", "v  \t ");
+    feed_header(&h, "X-Inner", "a  b\t");
+    feed_header(&h, "X-Blank", " \t ");
+    CHECK(msghead_build(&h) == 0 && h.nfields == 3);
+    CHECK_STR(h.headers[0].value, "v");
+    CHECK(h.headers[0].value_len == 1);
+    CHECK_STR(h.headers[1].value, "a  b");
+    CHECK_STR(h.headers[2].value, "");
+    CHECK(h.headers[2].value_len == 0);
+    CHECK_STR(h.headers[1].name, "X-Inner");
+    msghead_free(&h);
+}
+
 static void test_copy_survives_growth(void)
 {
     struct msghead h;
@@ -71,6 +90,7 @@ static void test_limit(void)
 int main(void)
 {
     test_fields();
+    test_value_trimmed();
     test_copy_survives_growth();
     test_limit();
     return check_done("test_msghead");

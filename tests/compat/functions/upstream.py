@@ -16,8 +16,11 @@ Endpoints (by path prefix):
     /big            1 MiB with Content-Length
     /sse            three server-sent events, chunked
     /ready          200 "upstream ready"
+    /gzip...        Content-Encoding: gzip answers (see gzip_answer), whatever
+                    the request's Accept-Encoding; the echo when it has none
     anything else   JSON echo: method, target, sorted headers, body
 """
+import gzip
 import hashlib
 import json
 import os
@@ -58,6 +61,53 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    GZ_TEXT = b"compressed line of the function\n" * 40
+
+    def gzip_answer(self, p):
+        """The gzip cases, each with the request's Accept-Encoding in X-Seen-AE."""
+        seen = [("X-Seen-AE", self.headers.get("Accept-Encoding", "(none)"))]
+        gz = gzip.compress(self.GZ_TEXT, mtime=0)
+        if p.startswith("/gzip/plain"):   # no gzip at all
+            return self.send(200, self.GZ_TEXT, extra=seen)
+        if p.startswith("/gzip/noct"):    # the type is sniffed from what is inflated
+            return self.send(200, gzip.compress(b"<html><body>zipped</body></html>\n", mtime=0),
+                             ctype=None, extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/upper"):
+            return self.send(200, gz, extra=[("Content-Encoding", "GZIP")] + seen)
+        if p.startswith("/gzip/other"):   # an encoding Go does not inflate
+            return self.send(200, gz, extra=[("Content-Encoding", "gzip, identity")] + seen)
+        if p.startswith("/gzip/empty"):   # Content-Length: 0: nothing to inflate
+            return self.send(200, b"", extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/twice"):   # two members, one body
+            return self.send(200, gz + gzip.compress(b"second member\n", mtime=0),
+                             extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/big"):     # 1 MiB inflated
+            big = gzip.compress(b"0123456789abcdef" * 65536, mtime=0)
+            return self.send(200, big, extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/bad"):     # not gzip
+            return self.send(200, b"this is not gzip data\n",
+                             extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/cut"):     # the stream stops half-way
+            return self.send(200, gz[:len(gz) // 2], extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/status"):  # 404 with a gzip body
+            return self.send(404, gz, extra=[("Content-Encoding", "gzip")] + seen)
+        if p.startswith("/gzip/chunked"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            for k, v in seen:
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                for i in range(0, len(gz), 100):
+                    piece = gz[i:i + 100]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            return
+        return self.send(200, gz, extra=[("Content-Encoding", "gzip")] + seen)
 
     def handle_any(self):
         sys.stdout.write("upstream: %s %s\n" % (self.command, self.path))
@@ -116,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if p.startswith("/ready"):
             return self.send(200, b"upstream ready\n")
+        if p.startswith("/gzip"):
+            return self.gzip_answer(p)
         seen = {
             "method": self.command,
             "target": self.path,

@@ -22,11 +22,16 @@ Endpoints:
     /notype?kind=K   a body without Content-Type: html, text, empty or bin
                      (&code=N for another status)
     /print?msg=M     writes M to stdout, answers 200
+    /gzip?n=BYTES    BYTES of BLOCK, gzip-compressed and sent chunked in
+                     16 kB pieces with Content-Encoding: gzip (&bad=1: bytes
+                     that are not gzip), and X-Seen-AE: the request's
+                     Accept-Encoding
 
     --daemon         fork: the process the watchdog started exits 0 at once
                      while its child serves (as nginx or php-fpm -D)
 """
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -171,6 +176,20 @@ class Handler(BaseHTTPRequestHandler):
             piece = BLOCK[: min(n, len(BLOCK))]
             self.wfile.write(piece)
             n -= len(piece)
+
+    def r_gzip(self, q, parts):
+        n = int(q.get("n", str(1 << 20)))
+        data = b"not gzip at all\n" * 8 if q.get("bad") else gzip.compress(
+            (BLOCK * (n // len(BLOCK) + 1))[:n], mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("X-Seen-AE", self.headers.get("Accept-Encoding", "(none)"))
+        self.end_headers()
+        for i in range(0, len(data), 16384):
+            self.chunk(data[i:i + 16384])
+        self.wfile.write(b"0\r\n\r\n")
 
     def r_upload(self, q, parts):
         h, n = hashlib.sha256(), 0
