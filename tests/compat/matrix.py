@@ -206,6 +206,15 @@ def malformed_cases():
     ]
 
 
+def lenient_cases():
+    """What Go's parser lets through and a strict one refuses."""
+    raw = lambda s: {"raw": s}  # noqa: E731
+    return [
+        case("bad/bare-lf", raw("GET /x HTTP/1.1\nHost: example.com\nX-Lf: y\n\n")),
+        case("bad/empty-header-name", raw("GET /x HTTP/1.1\r\nHost: example.com\r\n: v\r\n\r\n")),
+    ]
+
+
 def connection_cases():
     return [
         case("conn/keep-alive-3", kind="sequence",
@@ -285,6 +294,7 @@ def of_groups():
                     + body_cases(("POST",)) + private_cases(["GET", "POST"])
                     + behaviour_cases() + form_cases()[:4]))
     gs.append(group("of-serializing-big-body", OF, dict(fn, mode="serializing"), [BIG_BODY]))
+    gs.append(group("of-lenient-parse", OF, fn, lenient_cases()))
     gs.append(group("of-header-space", OF, fn,
                     [case("env", rq("GET", "/env", SPACED_HEADERS)),
                      case("post", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))
@@ -474,6 +484,7 @@ def classic_groups():
                     + private_cases() + behaviour_cases() + form_cases() + malformed_cases()
                     + connection_cases()))
     gs.append(group("classic-big-body", CLASSIC, fn, [BIG_BODY]))
+    gs.append(group("classic-lenient-parse", CLASSIC, fn, lenient_cases()))
     gs.append(group("classic-header-space", CLASSIC, fn,
                     [case("env", rq("GET", "/env", SPACED_HEADERS)),
                      case("marshal-free", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))
