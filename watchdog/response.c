@@ -228,7 +228,13 @@ void resp_start(struct request *r, int status, int64_t content_length)
         EVIO_GATHER_LIT(&h, "HTTP/1.1 ");
     gather_u64(&h, (uint64_t)(status < 0 ? 0 : status));
     EVIO_GATHER_LIT(&h, " ");
-    evio_gather_add(&h, why, strlen(why));
+    if (*why) {
+        evio_gather_add(&h, why, strlen(why));
+    } else {
+        /* Go's server names a status it has no text for so. */
+        EVIO_GATHER_LIT(&h, "status code ");
+        gather_u64(&h, (uint64_t)(status < 0 ? 0 : status));
+    }
     EVIO_GATHER_LIT(&h, "\r\n");
     if (!c->resp.has_date)
         add_date(&h);

@@ -404,6 +404,10 @@ def of_groups():
     gs.append(group("of-http-nolisten", OF, dict(up, fprocess="nolisten.sh"),
                     [case("request", rq("GET", "/echo")), case("health", rq("GET", "/_/health")),
                      case("ready", rq("GET", "/_/ready"))], lock_wait=1))
+    # statuses Go has no text for: "status code N" on the status line
+    gs.append(group("of-http-status-text", OF, up,
+                    [case("299", rq("GET", "/status/299")), case("599", rq("GET", "/status/599"))],
+                    upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))
     # Go's http.Client asks for gzip when the client did not, and inflates
