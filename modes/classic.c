@@ -37,6 +37,21 @@ static int named_cmp(const void *a, const void *b)
     return c ? c : (x->h < y->h ? -1 : x->h > y->h);
 }
 
+/* A character of 0x80 and up as Go's encoding/json writes it: a valid
+ * sequence as it is (U+2028 and U+2029 escaped, for JavaScript), each byte
+ * of an invalid one as \ufffd. The bytes it took. */
+static size_t json_non_ascii(struct evbuffer *out, const unsigned char *s, size_t left)
+{
+    size_t n = utf8_seq(s, left);
+    if (n == 0)
+        evbuffer_add(out, "\\ufffd", 6);
+    else if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
+        evbuffer_add(out, s[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+    else
+        evbuffer_add(out, s, n);
+    return n ? n : 1;
+}
+
 /* A JSON string the way Go's encoding/json writes it, HTML-safe escapes
  * included, so functions see byte-identical input. */
 static void json_string(struct evbuffer *out, const char *s, size_t len)
@@ -44,7 +59,9 @@ static void json_string(struct evbuffer *out, const char *s, size_t len)
     evbuffer_add(out, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
+        if (c >= 0x80)
+            i += json_non_ascii(out, (const unsigned char *)s + i, len - i) - 1;
+        else if (c == '"' || c == '\\')
             evbuffer_add_printf(out, "\\%c", c);
         else if (c == '\n')
             evbuffer_add(out, "\\n", 2);

@@ -239,8 +239,7 @@ static void add_json_time(struct sbuf *b)
 
 /* ---- JSON strings ---- */
 
-/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char lo = 0x80, hi = 0xbf;
     size_t len;

@@ -48,6 +48,10 @@ void log_go_duration(int64_t ns, char *buf, size_t len);
 /* Human size as docker/go-units HumanSize: decimal units, 4 significant
  * digits: 12 -> "12B", 1500 -> "1.5kB", 2000000 -> "2MB". */
 void log_human_size(double bytes, char *buf, size_t len);
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when s starts
+ * an invalid one: what Go's utf8.DecodeRune accepts (no overlong forms, no
+ * surrogates, nothing past U+10FFFF). */
+size_t utf8_seq(const unsigned char *s, size_t n);
 
 /* Function output split into lines; each complete line is logged as
  * "DATE TIME name: line" (prefix) or the bare line. No length limit:

@@ -501,6 +501,11 @@ def classic_groups():
                     [case("post", rq("POST", "/m?x=1", [["X-Custom", "v"]], {"text": "hi"})),
                      case("get", rq("GET", "/m")),
                      case("binary", rq("POST", "/m", body={"binary": 40}))]))
+    # a header value that is not UTF-8 (latin-1 bytes): U+FFFD in Go's JSON
+    gs.append(group("classic-marshal-utf8", CLASSIC, dict(fn, marshal_request="true"),
+                    [case("latin1", rq("POST", "/m", [["X-Utf8", "caf\u00e9"],
+                                                      ["X-Mixed", "\u00e9t\u00e9 <b>"]],
+                                       {"text": "x"}))]))
     gs.append(group("classic-write-debug", CLASSIC, dict(fn, write_debug="true"),
                     [case("post", rq("POST", "/d?x=1", body={"text": "hi"})),
                      case("exit-after", rq("POST", "/fn/exit-after")),

@@ -339,6 +339,24 @@ static void test_defer_overflow_keeps_order(void)
 }
 
 /* Go's time.Duration.String, from Go's own table of examples. */
+/* What Go's utf8.DecodeRune takes as one character, and what it refuses. */
+static void test_utf8_seq(void)
+{
+#define SEQ(lit) utf8_seq((const unsigned char *)(lit), sizeof(lit) - 1)
+    CHECK(SEQ("a") == 1);
+    CHECK(SEQ("\xc3\xa9") == 2);
+    CHECK(SEQ("\xe2\x80\xa8") == 3);
+    CHECK(SEQ("\xf0\x9f\x98\x80") == 4);
+    CHECK(SEQ("\xef\xbf\xbd") == 3);      /* U+FFFD itself is valid */
+    CHECK(SEQ("\xe9") == 0);                /* a latin-1 byte */
+    CHECK(SEQ("\xc3") == 0);                /* cut short */
+    CHECK(SEQ("\xc0\xaf") == 0);            /* overlong */
+    CHECK(SEQ("\xed\xa0\x80") == 0);        /* a surrogate */
+    CHECK(SEQ("\xf4\x90\x80\x80") == 0);    /* past U+10FFFF */
+    CHECK(SEQ("\x80") == 0);                /* a lone continuation byte */
+#undef SEQ
+}
+
 static void test_go_duration(void)
 {
     static const struct {
@@ -387,5 +405,6 @@ int main(void)
     test_lines_json();
     test_defer_holds_until_flush();
     test_defer_overflow_keeps_order();
+    test_utf8_seq();
     return check_done("test_log");
 }
