@@ -6,7 +6,7 @@ import hashlib
 import http.client
 import json
 
-from harness import RawConn, http_watchdog
+from harness import SANITIZED, RawConn, http_watchdog
 
 BLOCK = b"0123456789abcdef" * 4096  # as tests/e2e/upstreams/app.py
 
@@ -90,4 +90,6 @@ def test_a_large_inflation_is_paced_by_the_client(tmp_path):
         c.close()
         assert got == n
         assert digest.hexdigest() == hashlib.sha256(expected(n)).hexdigest()
-        assert wd.peak_rss_kib() - base < 16 * 1024, (base, wd.peak_rss_kib())
+        # (sanitizer builds keep freed memory in quarantine: no bound there)
+        if not SANITIZED:
+            assert wd.peak_rss_kib() - base < 16 * 1024, (base, wd.peak_rss_kib())
