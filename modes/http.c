@@ -61,7 +61,6 @@ struct proxy {
     struct gunzip *gz;         /* inflating this response (NULL: as it comes) */
     struct evbuffer *zin;      /* gzip bytes not inflated yet */
     struct evbuffer *plain;    /* inflated bytes, on their way out */
-    bool up_done;              /* the upstream sent all of the gzip answer */
     TAILQ_ENTRY(proxy) link;   /* waiting list or free list */
     bool body_end;             /* the client sent the whole body */
     bool body_sent;            /* body bytes went to a connection: no retry */
@@ -181,7 +180,7 @@ static void proxy_release(struct proxy *p)
     p->uc = NULL;
     p->state = PX_FREE;
     p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
-    p->gzip_asked = p->up_done = false;
+    p->gzip_asked = false;
     TAILQ_INSERT_HEAD(&m->spare, p, link);
 }
 
@@ -353,15 +352,6 @@ static void start_tunnel(struct proxy *p, const struct upstream_response *resp)
 
 /* ---- the response from the upstream ---- */
 
-static bool req_header_in(const struct upstream_response *resp, const char *name)
-{
-    for (size_t i = 0; i < resp->nheaders; i++) {
-        if (strcasecmp(resp->headers[i].name, name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* The statuses Go writes a body (and so a sniffed type) for. */
 static bool sniff_allowed(int status)
 {
@@ -383,44 +373,42 @@ static void sniff_start(struct proxy *p)
 }
 
 /* Go's client inflates the answer to a request it asked gzip for, when
- * the answer says Content-Encoding: gzip (its first value, any case) and
- * has a body to inflate: not a 204 or 304, not Content-Length: 0. */
-static bool inflates(const struct proxy *p, const struct upstream_response *resp)
+ * the answer's (first) Content-Encoding is gzip in any case and it has a
+ * body to inflate: not a 204 or 304, not Content-Length: 0. */
+static bool inflates(const struct proxy *p, const struct upstream_response *resp,
+                     const char *encoding)
 {
-    if (!p->gzip_asked || resp->content_length == 0 || resp->status == 204 ||
-        resp->status == 304)
-        return false;
-    for (size_t i = 0; i < resp->nheaders; i++) {
-        if (HTTP_HEADER_IS(&resp->headers[i], "Content-Encoding"))
-            return strcasecmp(resp->headers[i].value, "gzip") == 0;
-    }
-    return false;
+    return p->gzip_asked && encoding && strcasecmp(encoding, "gzip") == 0 &&
+           resp->content_length != 0 && resp->status != 204 && resp->status != 304;
 }
 
 static void on_up_head(void *arg, const struct upstream_response *resp)
 {
     struct proxy *p = arg;
     struct request *r = p->r;
-    const char *connection = NULL;
+    const char *connection = NULL, *encoding = NULL;
     bool type = false;
 
     if (resp->upgrade) {
         start_tunnel(p, resp);
         return;
     }
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        const struct header *h = &resp->headers[i];
+        if (HTTP_HEADER_IS(h, "Connection"))
+            connection = http_connection_names(h->value);
+        if (HTTP_HEADER_IS(h, "Content-Type"))
+            type = true;
+        if (!encoding && HTTP_HEADER_IS(h, "Content-Encoding"))
+            encoding = h->value;
+    }
     /* Inflated, the answer has neither its encoding nor its length. */
-    bool gz = inflates(p, resp);
+    bool gz = inflates(p, resp, encoding);
     int64_t length = gz ? -1 : resp->content_length;
     if (gz && !(p->gz = gunzip_new())) {
         log_error("Upstream HTTP request error: cannot inflate the answer: out of memory");
         proxy_fail(p, 502);
         return;
-    }
-    for (size_t i = 0; i < resp->nheaders; i++) {
-        if (HTTP_HEADER_IS(&resp->headers[i], "Connection"))
-            connection = http_connection_names(resp->headers[i].value);
-        if (HTTP_HEADER_IS(&resp->headers[i], "Content-Type"))
-            type = true;
     }
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
@@ -438,7 +426,7 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     p->state = PX_RESPONSE;
     /* Go's ResponseWriter gives a body without a type one sniffed from its
      * first 512 bytes (an empty one: text/plain); so the head waits. */
-    bool encoded = !gz && req_header_in(resp, "Content-Encoding");
+    bool encoded = encoding && !gz;
     if (!type && !encoded && sniff_allowed(resp->status)) {
         p->sniff = true;
         p->status = resp->status;
@@ -497,11 +485,11 @@ static void inflate_some(struct proxy *p)
             upconn_pause(p->uc, true);
         return;
     }
-    if (p->up_done) {
+    if (!p->uc) {   /* the upstream sent all of it (on_up_end) */
         if (gunzip_finish(p->gz))
             log_info("read body err %s", gunzip_error(p->gz));
         answer_done(p);
-    } else if (p->uc && resp_queued(p->r) <= RESP_HIGH_WATERMARK) {
+    } else if (resp_queued(p->r) <= RESP_HIGH_WATERMARK) {
         upconn_pause(p->uc, false);
     }
 }
@@ -525,7 +513,6 @@ static void on_up_end(void *arg)
         answer_done(p);
         return;
     }
-    p->up_done = true;
     if (evbuffer_get_length(p->zin) == 0)
         inflate_some(p);
 }
