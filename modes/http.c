@@ -541,7 +541,9 @@ static void on_up_fail(void *arg, const struct upstream_fail *f)
     }
     log_error("Upstream HTTP request error: %s%s%s", why, f->err ? ": " : "",
               f->err ? strerror(f->err) : "");
-    proxy_fail(p, 502);
+    /* A function that cannot be reached is the gateway's failure (502); one
+     * that answered wrongly or hung up is the function's, 500 as under Go. */
+    proxy_fail(p, f->kind == UPSTREAM_CONNECT ? 502 : 500);
 }
 
 static void on_up_drain(void *arg)

@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "clrepeat.h"
 #include "log.h"
 
 #define FEED_CHUNK (64 * 1024)
@@ -105,6 +106,7 @@ static int on_header_field_complete(llhttp_t *p)
         c->reject_why = "400 Bad Request: invalid header name";
         return reject(c, 400);
     }
+    clrepeat_name(p, &c->head);
     return 0;
 }
 
@@ -115,7 +117,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    return msghead_value_done(&parser_conn(p)->head) ? HPE_USER : 0;
+    struct conn *c = parser_conn(p);
+    if (msghead_value_done(&c->head))
+        return HPE_USER;
+    return clrepeat_value(&c->head) ? reject(c, 400) : 0;
 }
 
 /* Pointers into the head, now that it no longer moves. */

@@ -16,6 +16,7 @@ void msghead_reset(struct msghead *h)
     h->nfields = 0;
     h->in_value = false;
     h->too_large = false;
+    h->repeat = false;
 }
 
 void msghead_free(struct msghead *h)
@@ -131,6 +132,39 @@ int msghead_value_done(struct msghead *h)
         h->len--;
     }
     return msghead_terminate(h);
+}
+
+static bool named(const struct msghead *h, const struct msghead_field *f, const char *name,
+                  size_t len)
+{
+    return f->name_len == len && strncasecmp(h->buf + f->name_off, name, len) == 0;
+}
+
+/* The first field before the last one that has the last one's name. */
+static const struct msghead_field *earlier(const struct msghead *h)
+{
+    const struct msghead_field *last = &h->fields[h->nfields - 1];
+    for (size_t i = 0; i + 1 < h->nfields; i++) {
+        if (named(h, &h->fields[i], h->buf + last->name_off, last->name_len))
+            return &h->fields[i];
+    }
+    return NULL;
+}
+
+bool msghead_repeats(const struct msghead *h, const char *name, size_t len)
+{
+    return h->nfields > 1 && named(h, &h->fields[h->nfields - 1], name, len) && earlier(h);
+}
+
+int msghead_drop_repeat(struct msghead *h)
+{
+    const struct msghead_field *last = &h->fields[h->nfields - 1], *first = earlier(h);
+    if (!first || first->val_len != last->val_len ||
+        memcmp(h->buf + first->val_off, h->buf + last->val_off, last->val_len) != 0)
+        return 1;
+    h->len = last->name_off;
+    h->nfields--;
+    return 0;
 }
 
 int msghead_build(struct msghead *h)

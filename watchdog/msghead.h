@@ -25,6 +25,7 @@ struct msghead {
     size_t headers_cap;
     bool in_value;
     bool too_large;          /* an append went past max */
+    bool repeat;             /* the field being read repeats a Content-Length */
 };
 
 void msghead_init(struct msghead *h, size_t max);
@@ -43,6 +44,13 @@ int msghead_name(struct msghead *h, const char *at, size_t len);
 const struct msghead_field *msghead_name_done(struct msghead *h);
 int msghead_value(struct msghead *h, const char *at, size_t len);
 int msghead_value_done(struct msghead *h);
+/* Whether the field whose name just ended is named name (lower case) and
+ * follows a field of the same name. */
+bool msghead_repeats(const struct msghead *h, const char *name, size_t len);
+/* After msghead_value_done of a field msghead_repeats: 0 when its value is
+ * the earlier field's, and it is dropped (a repeat says nothing new); 1 when
+ * the two differ. */
+int msghead_drop_repeat(struct msghead *h);
 /* Fill h->headers (h->nfields of them) with pointers into the buffer,
  * valid until the next append. 0, or -1 when out of memory. */
 int msghead_build(struct msghead *h);

@@ -5,6 +5,7 @@
  * callback into the owner may cancel the connection under our feet. */
 #include "upstream.h"
 #include "clock.h"
+#include "clrepeat.h"
 #include "deadline.h"
 #include "evio.h"
 #include "msghead.h"
@@ -583,7 +584,10 @@ static int on_header_field_complete(llhttp_t *p)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    return msghead_name_done(&c->head) ? 0 : HPE_USER;
+    if (!msghead_name_done(&c->head))
+        return HPE_USER;
+    clrepeat_name(p, &c->head);
+    return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
@@ -599,7 +603,7 @@ static int on_header_value_complete(llhttp_t *p)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    return msghead_value_done(&c->head) ? HPE_USER : 0;
+    return msghead_value_done(&c->head) || clrepeat_value(&c->head) ? HPE_USER : 0;
 }
 
 static int on_headers_complete(llhttp_t *p)

@@ -215,6 +215,26 @@ def lenient_cases():
     ]
 
 
+def repeat_cl_cases(target="/env"):
+    """Content-Length repeated: Go takes one value repeated as one field."""
+    raw = lambda s: {"raw": s}  # noqa: E731
+    post = "POST %s HTTP/1.1\r\nHost: example.com\r\n" % target
+    return [
+        case("cl/same", raw(post + "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc")),
+        case("cl/same-apart", raw(post + "Content-Length: 3\r\nX-Between: 1\r\n"
+                                         "content-length: 3\r\n\r\nabc")),
+        case("cl/three", raw(post + "Content-Length: 3\r\nContent-Length: 3\r\n"
+                                    "Content-Length: 3\r\n\r\nabc")),
+        case("cl/zero-led", raw(post + "Content-Length: 3\r\nContent-Length: 03\r\n\r\nabc")),
+        case("cl/list", raw(post + "Content-Length: 3, 3\r\n\r\nabc")),
+        case("cl/same-then-te", raw(post + "Content-Length: 3\r\nContent-Length: 3\r\n"
+                                           "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")),
+        case("cl/same-keep-alive", kind="sequence",
+             requests=[raw(post + "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc"),
+                       rq("GET", "/after")]),
+    ]
+
+
 def connection_cases():
     return [
         case("conn/keep-alive-3", kind="sequence",
@@ -295,6 +315,7 @@ def of_groups():
                     + behaviour_cases() + form_cases()[:4]))
     gs.append(group("of-serializing-big-body", OF, dict(fn, mode="serializing"), [BIG_BODY]))
     gs.append(group("of-lenient-parse", OF, fn, lenient_cases()))
+    gs.append(group("of-repeat-cl", OF, fn, repeat_cl_cases()))
     gs.append(group("of-header-space", OF, fn,
                     [case("env", rq("GET", "/env", SPACED_HEADERS)),
                      case("post", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))
@@ -408,6 +429,12 @@ def of_groups():
     gs.append(group("of-http-status-text", OF, up,
                     [case("299", rq("GET", "/status/299")), case("599", rq("GET", "/status/599"))],
                     upstream_wait=True))
+    gs.append(group("of-http-repeat-cl", OF, up, repeat_cl_cases("/echo"), upstream_wait=True))
+    # answers the Go client refuses (500) or takes (a repeated Content-Length)
+    gs.append(group("of-http-upstream-framing", OF, up,
+                    [case("raw/" + n, rq("GET", "/raw/" + n)) for n in
+                     ("cl-same", "cl-differ", "cl-list", "cl-zero", "cl-three", "garbage",
+                      "nothing")], upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))
     # Go's http.Client asks for gzip when the client did not, and inflates
@@ -489,6 +516,7 @@ def classic_groups():
                     + connection_cases()))
     gs.append(group("classic-big-body", CLASSIC, fn, [BIG_BODY]))
     gs.append(group("classic-lenient-parse", CLASSIC, fn, lenient_cases()))
+    gs.append(group("classic-repeat-cl", CLASSIC, fn, repeat_cl_cases()))
     gs.append(group("classic-header-space", CLASSIC, fn,
                     [case("env", rq("GET", "/env", SPACED_HEADERS)),
                      case("marshal-free", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))

@@ -297,10 +297,12 @@ def test_answer_before_a_paused_body_ends(tmp_path):
         assert st == 200 and body == b"early\n"
 
 
-def test_502_on_reset_before_response(tmp_path):
+def test_500_on_reset_before_response(tmp_path):
+    """A function that hangs up without answering is at fault: 500, as
+    under Go (502 is for one that cannot be reached)."""
     with http_watchdog(tmp_path) as wd:
         status, hdrs, body = wd.request("GET", "/reset")
-        assert status == 502 and _internal(hdrs)
+        assert status == 500 and _internal(hdrs)
         assert body == b"" and "x-duration-seconds" in hdrs  # Go's error answers are empty
         assert wd.request("GET", "/status/200")[0] == 200
 
@@ -359,12 +361,13 @@ def test_upstream_failure_mid_body_truncates(tmp_path):
 
 def ask_to_exit(wd, code):
     """GET /exit?code=N: the upstream exits without answering, so the
-    client sees a 502 or the connection closed."""
+    client sees a 500, a 502 (a retry on a fresh connection found nothing
+    listening) or the connection closed."""
     try:
         status = wd.request("GET", "/exit?code=%d" % code, timeout=5).status
     except (http.client.HTTPException, OSError):
         status = None
-    assert status in (None, 502)
+    assert status in (None, 500, 502)
 
 
 def test_function_exit_code_becomes_watchdog_exit_code(tmp_path):
@@ -556,7 +559,7 @@ def test_errors_carry_the_duration_and_log_no_request_line(tmp_path):
         assert float(hdrs["x-duration-seconds"]) >= 0.4
         assert hdrs["x-openfaas-internal"] == "of-watchdog"
         status, hdrs, _ = wd.request("GET", "/reset")
-        assert status == 502 and "x-duration-seconds" in hdrs
+        assert status == 500 and "x-duration-seconds" in hdrs
         time.sleep(0.3)
         assert "GET /slow?ms=2000 - " not in wd.stderr()
         assert "Upstream HTTP killed due to exec_timeout" in wd.stderr()
@@ -607,3 +610,32 @@ def test_daemonising_fprocess_keeps_serving(tmp_path):
         assert wd.proc.returncode == 0
 
 
+
+
+# ---- answers Go's client takes or refuses ----
+
+@pytest.mark.parametrize("values,status,body", [
+    ("6,6", 200, b"hello\n"),       # one value repeated counts once, as in Go's client
+    ("6,6,6", 200, b"hello\n"),
+    ("6,5", 500, b""),              # differing values: the answer cannot be framed
+    ("6,06", 500, b""),             # Go compares the values as written
+])
+def test_repeated_content_length_in_the_answer(tmp_path, values, status, body):
+    with http_watchdog(tmp_path) as wd:
+        st, hdrs, got = wd.request("GET", "/dupcl?v=" + values)
+        assert (st, got) == (status, body)
+        if status == 200:
+            assert hdrs["content-length"] == "6"
+        else:
+            assert _internal(hdrs)
+            assert wd.wait_log("Upstream HTTP request error: the function sent an invalid HTTP response")
+        # the watchdog goes on serving on a fresh or kept connection
+        assert wd.request("GET", "/status/200")[0] == 200
+
+
+def test_500_on_an_answer_that_is_not_http(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        st, hdrs, body = wd.request("GET", "/garbage")
+        assert st == 500 and _internal(hdrs) and body == b""
+        assert "x-duration-seconds" in hdrs
+        assert wd.request("GET", "/status/200")[0] == 200

@@ -10,6 +10,8 @@ CASES = {
     "cl_and_te": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     "te_and_cl": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n"),
     "two_content_lengths": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"),
+    "two_content_lengths_led": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nContent-Length: 04\r\n\r\nabcd"),
+    "same_content_lengths_and_te": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     "content_length_list": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4, 5\r\n\r\nabcde"),
     "negative_content_length": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n"),
     "plus_content_length": (400, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +4\r\n\r\nabcd"),
@@ -76,6 +78,20 @@ def test_smuggled_request_never_runs(wd):
     assert st == 400 and closed
     assert data.count(b"HTTP/1.1 ") == 1
     assert "/smuggled" not in wd.stderr()
+
+
+def test_repeated_content_length_is_one(wd):
+    """The same Content-Length twice frames the body as one would (as Go
+    reads it), and the next request on the connection is read after it."""
+    one = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\nabc"
+    last = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    st, data, closed = send_raw(wd.port, one + last, timeout=5)
+    assert st == 200 and closed
+    assert data.count(b"HTTP/1.1 200") == 2, data[:600]
+    # cat's output, chunked or not: the first body, then the second
+    bodies = [part.partition(b"\r\n\r\n")[2] for part in data.split(b"HTTP/1.1 200")[1:]]
+    assert b"abc" in bodies[0] and b"ok" not in bodies[0], bodies
+    assert b"ok" in bodies[1] and b"abc" not in bodies[1], bodies
 
 
 def test_pipelined_after_valid_body_still_works(wd):

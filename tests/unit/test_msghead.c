@@ -1,4 +1,5 @@
 /* msghead: spans of a message head collected into one buffer. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,11 +88,68 @@ static void test_limit(void)
     msghead_free(&h);
 }
 
+/* Feed a name and report whether it repeats an earlier Content-Length. */
+static bool name_repeats(struct msghead *h, const char *name)
+{
+    CHECK(msghead_name(h, name, strlen(name)) == 0);
+    CHECK(msghead_name_done(h) != NULL);
+    return msghead_repeats(h, "content-length", 14);
+}
+
+static void feed_value(struct msghead *h, const char *value)
+{
+    CHECK(msghead_value(h, value, strlen(value)) == 0);
+    CHECK(msghead_value_done(h) == 0);
+}
+
+static void test_repeat_dropped(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    CHECK(!name_repeats(&h, "Content-Length"));
+    feed_value(&h, "3");
+    CHECK(!name_repeats(&h, "X-Between"));
+    feed_value(&h, "1");
+    CHECK(name_repeats(&h, "content-LENGTH"));
+    feed_value(&h, "3 ");
+    CHECK(msghead_drop_repeat(&h) == 0);
+    /* the next field starts where the repeat did */
+    feed_header(&h, "After", "yes");
+    CHECK(msghead_build(&h) == 0);
+    CHECK(h.nfields == 3);
+    CHECK_STR(h.headers[0].name, "Content-Length");
+    CHECK_STR(h.headers[0].value, "3");
+    CHECK_STR(h.headers[1].name, "X-Between");
+    CHECK_STR(h.headers[2].name, "After");
+    CHECK_STR(h.headers[2].value, "yes");
+    msghead_free(&h);
+}
+
+static void test_repeat_differs(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    CHECK(!name_repeats(&h, "Content-Length"));
+    feed_value(&h, "3");
+    CHECK(name_repeats(&h, "Content-Length"));
+    feed_value(&h, "03");   /* the same number, another value: Go refuses it */
+    CHECK(msghead_drop_repeat(&h) == 1);
+    CHECK(h.nfields == 2);
+    /* other repeated names are not repeats of a Content-Length */
+    msghead_reset(&h);
+    CHECK(!name_repeats(&h, "X-A"));
+    feed_value(&h, "1");
+    CHECK(!name_repeats(&h, "X-A"));
+    msghead_free(&h);
+}
+
 int main(void)
 {
     test_fields();
     test_value_trimmed();
     test_copy_survives_growth();
     test_limit();
+    test_repeat_dropped();
+    test_repeat_differs();
     return check_done("test_msghead");
 }

@@ -18,6 +18,8 @@ Endpoints (by path prefix):
     /ready          200 "upstream ready"
     /gzip...        Content-Encoding: gzip answers (see gzip_answer), whatever
                     the request's Accept-Encoding; the echo when it has none
+    /raw/<name>     a head written as is (see RAW): repeated Content-Length,
+                    an invalid status line, a close before any answer
     anything else   JSON echo: method, target, sorted headers, body
 """
 import gzip
@@ -109,6 +111,26 @@ class Handler(BaseHTTPRequestHandler):
             return
         return self.send(200, gz, extra=[("Content-Encoding", "gzip")] + seen)
 
+    RAW = {
+        "cl-same": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
+                   b"Content-Length: 6\r\n\r\nhello\n",
+        "cl-differ": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
+                     b"Content-Length: 5\r\n\r\nhello\n",
+        "cl-list": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6, 6\r\n\r\n"
+                   b"hello\n",
+        "cl-zero": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
+                   b"Content-Length: 06\r\n\r\nhello\n",
+        "cl-three": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
+                    b"X-Between: 1\r\nContent-Length: 6\r\ncontent-length: 6\r\n\r\nhello\n",
+        "garbage": b"this is not http\r\n\r\n",
+        "nothing": b"",
+    }
+
+    def raw_answer(self, name):
+        self.wfile.write(self.RAW[name])
+        self.wfile.flush()
+        self.close_connection = True
+
     def handle_any(self):
         sys.stdout.write("upstream: %s %s\n" % (self.command, self.path))
         sys.stdout.flush()
@@ -168,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, b"upstream ready\n")
         if p.startswith("/gzip"):
             return self.gzip_answer(p)
+        if p.startswith("/raw/"):
+            return self.raw_answer(p[5:])
         seen = {
             "method": self.command,
             "target": self.path,

@@ -16,6 +16,8 @@ Endpoints:
     /ws              Upgrade: 101, then echoes bytes upper-cased until EOF
     /close           body delimited by closing the connection
     /reset           closes the connection without answering
+    /dupcl?v=A,B     "hello\n" with a Content-Length header per value given
+    /garbage         a line that is not an HTTP status line, then a close
     /truncate        a chunked body cut off after its first chunk
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
@@ -225,6 +227,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def r_reset(self, q, parts):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close_connection = True
+
+    def r_dupcl(self, q, parts):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        for v in q.get("v", "6").split(","):
+            head += b"Content-Length: %s\r\n" % v.encode()
+        self.wfile.write(head + b"\r\nhello\n")
+
+    def r_garbage(self, q, parts):
+        self.wfile.write(b"this is not http\r\n\r\n")
         self.close_connection = True
 
     def r_truncate(self, q, parts):
