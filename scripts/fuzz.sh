@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang under ASan/UBSan and runs each for
-# a bounded time over its seed corpus in tests/fuzz/corpus/<target>/.
+# a bounded time over its seed corpus in tests/fuzz/corpus/<target>/, as
+# many at once as there are cores (FUZZ_JOBS to change it).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 60 s, every target)
 # New inputs go to build-fuzz/corpus/<target>/ (the seeds stay untouched);
 # a crash is saved as build-fuzz/crash-<target>-* and fails the run. Keep a
@@ -18,22 +19,47 @@ fi
 ninja -C "$DIR"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
-rc=0
-for t in $TARGETS; do
+# One target per core at a time: each fuzzer is a single process.
+JOBS="${FUZZ_JOBS:-$(nproc)}"
+
+# fuzz_one TARGET: runs it; its summary or failure goes to $DIR/TARGET.result.
+fuzz_one() {
+    t=$1
     mkdir -p "$DIR/corpus/$t"
     log="$DIR/$t.log"
-    echo "fuzz: $t for ${SECS}s"
     # -close_fd_mask=2: the server's request log goes nowhere; libFuzzer and
     # sanitizer reports still reach stderr.
     if "$DIR/tests/fuzz/$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
         -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$DIR/crash-$t-" \
         "$DIR/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
         grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' "$log" |
-            sed "s/^/  $t /"
+            sed "s/^/  $t /" >"$DIR/$t.result"
     else
-        echo "fuzz: $t FAILED, see $log" >&2
-        grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -5 >&2
-        rc=1
+        { echo "fuzz: $t FAILED, see $log"
+          grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -5; } >"$DIR/$t.result"
+        return 1
     fi
+}
+
+rc=0
+set -- $TARGETS
+while [ $# -gt 0 ]; do
+    pids=""
+    batch=""
+    n=0
+    while [ $# -gt 0 ] && [ "$n" -lt "$JOBS" ]; do
+        echo "fuzz: $1 for ${SECS}s"
+        fuzz_one "$1" &
+        pids="$pids $!"
+        batch="$batch $1"
+        n=$((n + 1))
+        shift
+    done
+    for p in $pids; do
+        wait "$p" || rc=1
+    done
+    for t in $batch; do
+        if grep -q "FAILED" "$DIR/$t.result"; then cat "$DIR/$t.result" >&2; else cat "$DIR/$t.result"; fi
+    done
 done
 exit $rc
