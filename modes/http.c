@@ -219,29 +219,31 @@ static void proxy_fail(struct proxy *p, int status)
 
 /* ---- the request head towards the upstream ---- */
 
-/* Content-Length when the client sent one (or the body was buffered),
- * chunked only when the client itself sent chunked. */
 static bool needs_length(const char *method)
 {
     return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 }
 
-static int64_t upstream_length(struct proxy *p)
+/* The body's length when the client sent a Content-Length (or the body was
+ * buffered), 0 for none; -1 for a chunked body on its way, sent chunked. */
+static int64_t known_length(struct proxy *p)
 {
     const struct request *r = p->r;
     if (p->m->cfg->buffer_req_body && (r->has_body || r->content_length >= 0))
         return (int64_t)evbuffer_get_length(p->body);
     if (r->chunked)
         return -1;
-    if (r->content_length >= 0)
-        return r->content_length;
-    return needs_length(r->method) ? 0 : -1; /* Go's client says 0 for a bodiless POST */
+    return r->content_length >= 0 ? r->content_length : 0;
 }
 
 static void send_head(struct proxy *p)
 {
-    int64_t len = upstream_length(p);
-    p->chunked_out = len < 0 && p->r->chunked;
+    int64_t len = known_length(p);
+    p->chunked_out = len < 0;
+    /* Go's client says "Content-Length: 0" for an empty body only to POST,
+     * PUT and PATCH, and nothing to other methods. */
+    if (len == 0 && !needs_length(p->r->method))
+        len = -1;
     p->gzip_asked = http_adds_gzip(p->r);
     http_head_write(upconn_output(p->uc), p->r, p->m->url, len, p->chunked_out, p->gzip_asked);
 }

@@ -430,6 +430,13 @@ def of_groups():
                     [case("299", rq("GET", "/status/299")), case("599", rq("GET", "/status/599"))],
                     upstream_wait=True))
     gs.append(group("of-http-repeat-cl", OF, up, repeat_cl_cases("/echo"), upstream_wait=True))
+    # an empty body: Go's client says Content-Length: 0 only for POST, PUT and PATCH
+    empty = [case("empty/" + m, rq(m, "/echo", body={"text": ""}))
+             for m in ("GET", "HEAD", "DELETE", "OPTIONS", "X-CUSTOM", "POST", "PUT", "PATCH")]
+    empty.append(case("empty/GET-chunked", rq("GET", "/echo", body={"chunks": []})))
+    gs.append(group("of-http-empty-body", OF, up, empty, upstream_wait=True))
+    gs.append(group("of-http-buffered-empty-body", OF, dict(up, http_buffer_req_body="true"),
+                    empty, upstream_wait=True))
     # answers the Go client refuses (500) or takes (a repeated Content-Length)
     gs.append(group("of-http-upstream-framing", OF, up,
                     [case("raw/" + n, rq("GET", "/raw/" + n)) for n in
