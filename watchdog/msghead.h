@@ -44,7 +44,7 @@ int msghead_name(struct msghead *h, const char *at, size_t len);
 const struct msghead_field *msghead_name_done(struct msghead *h);
 int msghead_value(struct msghead *h, const char *at, size_t len);
 int msghead_value_done(struct msghead *h);
-/* Whether the field whose name just ended is named name (lower case) and
+/* Whether the field whose name just ended is named name (any case) and
  * follows a field of the same name. */
 bool msghead_repeats(const struct msghead *h, const char *name, size_t len);
 /* After msghead_value_done of a field msghead_repeats: 0 when its value is
