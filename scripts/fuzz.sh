@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang under ASan/UBSan and runs each for
-# a bounded time over its seed corpus in tests/fuzz/corpus/<target>/, as
-# many at once as there are cores (FUZZ_JOBS to change it).
+# a bounded time over its seed corpus in tests/fuzz/corpus/<target>/; the
+# parser targets side by side, one per core (FUZZ_JOBS to change it).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 60 s, every target)
 # New inputs go to build-fuzz/corpus/<target>/ (the seeds stay untouched);
 # a crash is saved as build-fuzz/crash-<target>-* and fails the run. Keep a
@@ -19,8 +19,11 @@ fi
 ninja -C "$DIR"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
-# One target per core at a time: each fuzzer is a single process.
+# The parser targets are one process each and run side by side, one per
+# core; the request and upstream targets drive a server over a socket and
+# use both cores themselves, so each runs alone.
 JOBS="${FUZZ_JOBS:-$(nproc)}"
+SOLO="fuzz_request fuzz_upstream"
 
 # fuzz_one TARGET: runs it; its summary or failure goes to $DIR/TARGET.result.
 fuzz_one() {
@@ -41,25 +44,39 @@ fuzz_one() {
     fi
 }
 
-rc=0
-set -- $TARGETS
-while [ $# -gt 0 ]; do
+# run_batch TARGET...: starts them together, waits, prints each result.
+run_batch() {
     pids=""
-    batch=""
-    n=0
-    while [ $# -gt 0 ] && [ "$n" -lt "$JOBS" ]; do
-        echo "fuzz: $1 for ${SECS}s"
-        fuzz_one "$1" &
+    for t in "$@"; do
+        echo "fuzz: $t for ${SECS}s"
+        fuzz_one "$t" &
         pids="$pids $!"
-        batch="$batch $1"
-        n=$((n + 1))
-        shift
     done
     for p in $pids; do
         wait "$p" || rc=1
     done
-    for t in $batch; do
+    for t in "$@"; do
         if grep -q "FAILED" "$DIR/$t.result"; then cat "$DIR/$t.result" >&2; else cat "$DIR/$t.result"; fi
     done
+}
+
+rc=0
+pairable=""
+for t in $TARGETS; do
+    case " $SOLO " in
+        *" $t "*) run_batch "$t" ;;
+        *) pairable="$pairable $t" ;;
+    esac
+done
+set -- $pairable
+while [ $# -gt 0 ]; do
+    batch=""
+    n=0
+    while [ $# -gt 0 ] && [ "$n" -lt "$JOBS" ]; do
+        batch="$batch $1"
+        n=$((n + 1))
+        shift
+    done
+    run_batch $batch
 done
 exit $rc
