@@ -617,8 +617,6 @@ def test_daemonising_fprocess_keeps_serving(tmp_path):
         assert wd.proc.returncode == 0
 
 
-
-
 # ---- answers Go's client takes or refuses ----
 
 @pytest.mark.parametrize("values,status,body", [
