@@ -19,17 +19,13 @@ static inline void clrepeat_name(llhttp_t *p, struct msghead *h)
      * and it would add the repeat's digits to the first's length. */
     p->flags &= ~(uint16_t)F_CONTENT_LENGTH;
     p->content_length = 0;
-    h->repeat = true;
 }
 
 /* From on_header_value_complete, after msghead_value_done: 0, or 1 when
  * the repeat differs from the first. */
 static inline int clrepeat_value(struct msghead *h)
 {
-    if (!h->repeat)
-        return 0;
-    h->repeat = false;
-    return msghead_drop_repeat(h);
+    return msghead_repeats(h, "content-length", 14) ? msghead_drop_repeat(h) : 0;
 }
 
 #endif

@@ -16,7 +16,6 @@ void msghead_reset(struct msghead *h)
     h->nfields = 0;
     h->in_value = false;
     h->too_large = false;
-    h->repeat = false;
 }
 
 void msghead_free(struct msghead *h)
@@ -151,9 +150,9 @@ static const struct msghead_field *earlier(const struct msghead *h)
     return NULL;
 }
 
-bool msghead_repeats(const struct msghead *h, const char *name, size_t len)
+bool msghead_last_repeats(const struct msghead *h)
 {
-    return h->nfields > 1 && named(h, &h->fields[h->nfields - 1], name, len) && earlier(h);
+    return earlier(h) != NULL;
 }
 
 int msghead_drop_repeat(struct msghead *h)
@@ -189,9 +188,8 @@ int msghead_set(struct msghead *h, const char *name, const char *value)
     size_t n = strlen(name), kept = 0;
 
     for (size_t i = 0; i < h->nfields; i++) {
-        const struct msghead_field *f = &h->fields[i];
-        if (!(f->name_len == n && strncasecmp(h->buf + f->name_off, name, n) == 0))
-            h->fields[kept++] = *f;
+        if (!named(h, &h->fields[i], name, n))
+            h->fields[kept++] = h->fields[i];
     }
     h->nfields = kept;
     h->in_value = true; /* the next name starts a new field */

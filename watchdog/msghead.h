@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <strings.h>
 
 #include "request.h"
 
@@ -25,7 +26,6 @@ struct msghead {
     size_t headers_cap;
     bool in_value;
     bool too_large;          /* an append went past max */
-    bool repeat;             /* the field being read repeats a Content-Length */
 };
 
 void msghead_init(struct msghead *h, size_t max);
@@ -44,9 +44,17 @@ int msghead_name(struct msghead *h, const char *at, size_t len);
 const struct msghead_field *msghead_name_done(struct msghead *h);
 int msghead_value(struct msghead *h, const char *at, size_t len);
 int msghead_value_done(struct msghead *h);
-/* Whether the field whose name just ended is named name (any case) and
- * follows a field of the same name. */
-bool msghead_repeats(const struct msghead *h, const char *name, size_t len);
+/* Whether an earlier field has the last field's name (any case). */
+bool msghead_last_repeats(const struct msghead *h);
+/* Whether the last field (its name ended) is named name (any case) and
+ * follows a field of the same name. Called for every header: the common
+ * case, another length, is inline. */
+static inline bool msghead_repeats(const struct msghead *h, const char *name, size_t len)
+{
+    return h->nfields > 1 && h->fields[h->nfields - 1].name_len == len &&
+           strncasecmp(h->buf + h->fields[h->nfields - 1].name_off, name, len) == 0 &&
+           msghead_last_repeats(h);
+}
 /* After msghead_value_done of a field msghead_repeats: 0 when its value is
  * the earlier field's, and it is dropped (a repeat says nothing new); 1 when
  * the two differ. */
