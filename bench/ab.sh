@@ -26,20 +26,7 @@ UP=$BASE_PORT
 CLK_TCK=$(getconf CLK_TCK)
 . bench/lib.sh
 
-WORK=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-build_relay "$WORK"
-write_nginx_conf "$WORK/nginx" "$UP"
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.log" &
-PIDS="$PIDS $!"
+proxy_bench_setup "$UP"
 "$WORK/relay" -p -l $((BASE_PORT + 1)) "$UP" 2>"$WORK/relay.log" &
 PIDS="$PIDS $!"
 RELAY_PID=$!
@@ -55,14 +42,7 @@ start_wd $((BASE_PORT + 3)) "$NEW"
 NEW_PID=$WD_PID
 
 # Every proxy answers before the rounds start.
-for p in $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)); do
-    i=0
-    until curl -fs -m 2 -o /dev/null "http://127.0.0.1:$p/"; do
-        i=$((i + 1))
-        [ $i -lt 500 ] || { echo "bench/ab.sh: nothing answers on $p" >&2; exit 1; }
-        sleep 0.01
-    done
-done
+wait_answers $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3))
 
 ticks() { awk '{print $14 + 0, $15 + 0}' "/proc/$1/stat"; }
 # round NAME PORT PID: one wrk run, appending "req/s user_us sys_us"

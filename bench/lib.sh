@@ -47,3 +47,35 @@ http {
 }
 EOF
 }
+
+# proxy_bench_setup UPSTREAM_PORT: a work directory $WORK with the relay
+# built in it and nginx answering on UPSTREAM_PORT. Every pid added to
+# $PIDS is killed, and $WORK removed, when the script exits.
+proxy_bench_setup() {
+    WORK=$(mktemp -d)
+    PIDS=""
+    trap proxy_bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+    build_relay "$WORK"
+    write_nginx_conf "$WORK/nginx" "$1"
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx.log" &
+    PIDS="$PIDS $!"
+}
+
+proxy_bench_cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+
+# wait_answers PORT...: until each answers GET / (5 s at most each)
+wait_answers() {
+    for p in "$@"; do
+        i=0
+        until curl -fs -m 2 -o /dev/null "http://127.0.0.1:$p/"; do
+            i=$((i + 1))
+            [ $i -lt 500 ] || { echo "$0: nothing answers on $p" >&2; exit 1; }
+            sleep 0.01
+        done
+    done
+}

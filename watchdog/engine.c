@@ -376,10 +376,16 @@ void conn_close_after_answer(struct conn *c)
         conn_flush_soon(c);
 }
 
+/* Go's bufio.Reader.Peek(4) before waiting for the next request. */
+#define NEXT_REQUEST_PEEK 4
+
 /* The answer is complete: next request, or close. */
 void conn_response_done(struct conn *c)
 {
     bool reusable = c->keep_alive && !c->upgrade && !c->eng->closing;
+    if (c->eng->p.idle_expired &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) < NEXT_REQUEST_PEEK)
+        reusable = false;
     if (reusable && !c->body.done && can_discard(c)) {
         /* No handler is left: the rest of the body is parsed and dropped,
          * and message-complete comes back here. */

@@ -23,6 +23,12 @@ struct engine_params {
     int port;
     int backlog;
     int64_t read_timeout_ms;   /* a request head and body; idle keep-alive */
+    /* A negative read_timeout: no limit on reading a request, but Go's
+     * server waits for the next one on a kept-alive connection until
+     * IdleTimeout, which defaults to ReadTimeout, and so has already
+     * expired. Each answer then closes its connection unless the start of
+     * the next request (net/http peeks 4 bytes) has already been read. */
+    bool idle_expired;
     int64_t write_timeout_ms;  /* a client that stops reading its answer */
     int max_connections;       /* more are closed as they arrive */
     /* Bodies over this are answered 413 before the handler sees a byte

@@ -290,7 +290,13 @@ def duration_groups(prefix, watchdog, fn, negative_exec):
         group(prefix + "-negative-timeouts", watchdog,
               dict(fn, read_timeout="-1s", write_timeout="-1s", exec_timeout=negative_exec,
                    healthcheck_interval="1s"),
-              [case("post", rq("POST", "/r", body={"text": "negative"}))]),
+              [case("post", rq("POST", "/r", body={"text": "negative"})),
+               # IdleTimeout defaults to ReadTimeout: negative, it has
+               # expired when the server waits for a second request
+               case("keep-alive", kind="sequence",
+                    requests=[rq("GET", "/k1"), rq("GET", "/k2")]),
+               case("pipeline-2", kind="pipeline",
+                    requests=[rq("GET", "/p1"), rq("POST", "/p2", body={"text": "two"})])]),
         group(prefix + "-duration-spellings", watchdog,
               dict(fn, read_timeout="1m30.25s", write_timeout="2h", exec_timeout="90",
                    healthcheck_interval="500us"),

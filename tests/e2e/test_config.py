@@ -231,6 +231,30 @@ def test_negative_durations_are_no_limit(watchdog):
     assert c.read_until(b"0\r\n\r\n", timeout=10) == b"2\r\nok\r\n0\r\n\r\n"
 
 
+def test_negative_read_timeout_closes_kept_alive_connections(watchdog):
+    # Go's server waits for a second request until IdleTimeout, which
+    # defaults to ReadTimeout: negative, that wait has expired at once. It
+    # closes the connection after each answer, with no Connection: close in
+    # it, unless 4 bytes of the next request are already read.
+    wd = watchdog({"fprocess": "cat", "read_timeout": "-1s"})
+    req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    c = wd.conn()
+    c.send(req)
+    r = c.read_response()
+    assert r.status == 200 and "connection" not in r.headers, r.headers
+    assert c.wait_closed(), "the connection stayed open"
+    c = wd.conn()
+    c.send(req + req)
+    assert c.read_response().status == 200
+    assert c.read_response().status == 200
+    assert c.wait_closed(), "the connection stayed open after the pipelined pair"
+    c = wd.conn()
+    c.send(req + "GE")
+    assert c.read_response().status == 200
+    data, closed = c.read_until_close()
+    assert closed and data == b"", data
+
+
 def test_new_settings_accepted(watchdog):
     wd = watchdog({"fprocess": "cat", "max_queue": "10", "queue_timeout": "1m30s",
                    "cgi_response": "false", "function_grace": "2", "forward_sigterm": "1"})
