@@ -110,7 +110,8 @@ static void add_request_line(struct evio_gather *out, const struct request *r,
     }
     if (target[0] == '/')
         evio_gather_add(out, url->prefix, url->prefix_len);
-    add_str(out, target);
+    /* Go's client parses the target as a URL: a fragment is not sent. */
+    evio_gather_add(out, target, strcspn(target, "#"));
     evio_gather_add(out, " HTTP/1.1\r\n", 11);
 }
 
@@ -138,8 +139,10 @@ void http_head_write(struct evbuffer *to, const struct request *r, const struct 
     add_request_line(&out, r, url);
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
-        /* Expect was answered by the engine; the body streams anyway. */
-        if (http_hop_by_hop(h, connection, upgrade) || HTTP_HEADER_IS(h, "Expect"))
+        /* Expect was answered by the engine; the body streams anyway. An
+         * empty Host is replaced by the upstream's, as Go's client does. */
+        if (http_hop_by_hop(h, connection, upgrade) || HTTP_HEADER_IS(h, "Expect") ||
+            (!*r->host && HTTP_HEADER_IS(h, "Host")))
             continue;
         http_gather_header(&out, h->name, h->name_len, h->value, h->value_len);
     }

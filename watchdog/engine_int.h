@@ -51,6 +51,8 @@ struct conn {
     const char *feed_end;    /* end of the bytes llhttp is parsing now */
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
+    bool scan_line_done;     /* scan_head: past the request line */
+    unsigned char scan_spaces; /* scan_head: spaces in the request line */
     struct deadline deadline; /* read deadline, then linger limit */
     struct event *flush_ev;  /* direct write at the end of this loop iteration */
     bool flush_due;          /* flush_ev is active */
@@ -89,6 +91,7 @@ struct conn {
         bool nobody;             /* HEAD, 1xx, 204, 304: framing without a body */
         bool has_date, has_type; /* the handler set them */
         int status;
+        const char *reason;      /* the status line's text when not the standard one */
         uint64_t bytes;          /* body bytes answered (counted for HEAD too) */
     } resp;
 

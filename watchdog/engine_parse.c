@@ -247,8 +247,68 @@ static bool route_target(struct conn *c)
     return moved;
 }
 
+/* Go's httpguts.ValidHostHeader: the bytes of a name, a port, an IPv6
+ * literal or a zone, and the sub-delimiters; nothing else. */
+static bool valid_host(const char *v, size_t len)
+{
+    static const char other[] = "!$%&'()*+,-.:;=[]_~";
+    for (size_t i = 0; i < len; i++) {
+        char b = v[i];
+        bool alnum = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+        if (!alnum && (b == '\0' || !strchr(other, b)))
+            return false;
+    }
+    return true;
+}
+
+/* Go's httpguts.ValidHeaderFieldValue: no control byte but the tab. */
+static bool valid_value(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)v[i];
+        if ((b < ' ' && b != '\t') || b == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* A Transfer-Encoding value other than "chunked", spaces aside. */
+static bool te_not_chunked(const char *value, size_t len)
+{
+    while (len > 0 && (*value == ' ' || *value == '\t')) {
+        value++;
+        len--;
+    }
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    return len != 7 || strncasecmp(value, "chunked", 7) != 0;
+}
+
+/* A Transfer-Encoding Go refuses (501): any but one lone "chunked", in 1.1. */
+static bool te_refused(int te, const struct header *h, int http_minor)
+{
+    if (te == 0 || http_minor == 0)
+        return false;
+    return te > 1 || te_not_chunked(h->value, h->value_len);
+}
+
+/* llhttp refuses Content-Length beside Transfer-Encoding as it reads the
+ * head, before check_head; Go reads the coding first and refuses one it
+ * does not know (501), a Transfer-Encoding read before the length. */
+static bool te_refused_so_far(const struct conn *c)
+{
+    const struct msghead *h = &c->head;
+    for (size_t i = 0; i + 1 < h->nfields; i++) {
+        const struct msghead_field *f = &h->fields[i];
+        if (f->name_len == 17 && strncasecmp(h->buf + f->name_off, "Transfer-Encoding", 17) == 0)
+            return te_not_chunked(h->buf + f->val_off, f->val_len);
+    }
+    return false;
+}
+
 /* Go refuses a request whose path has a malformed escape before reading
- * its headers, and every transfer coding but a lone "chunked" (501). */
+ * its headers; then a repeated Host; every transfer coding but a lone
+ * "chunked" (501); a missing or malformed Host; a control byte in a value. */
 static int check_head(struct conn *c)
 {
     struct request *r = &c->req;
@@ -261,30 +321,65 @@ static int check_head(struct conn *c)
     if (bad_path)
         return reject(c, 400);
     int te = 0, hosts = 0;
-    const char *value = NULL;
+    const struct header *te_header = NULL, *host = NULL;
+    bool bad_value = false;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         if (h->name_len == 17 && strncasecmp(h->name, "Transfer-Encoding", 17) == 0) {
             te++;
-            value = h->value;
+            te_header = h;
         }
-        hosts += h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0;
+        if (h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0) {
+            hosts++;
+            host = h;
+        }
+        bad_value = bad_value || !valid_value(h->value, h->value_len);
     }
     /* Go requires exactly one Host in HTTP/1.1 (at most one in 1.0). */
+    if (hosts > 1)
+        return reject(c, 400);
+    if (te_refused(te, te_header, r->http_minor))
+        return reject(c, 501);
     if (hosts == 0 && r->http_minor >= 1)
         c->reject_why = "400 Bad Request: missing required Host header";
-    if (hosts > 1 || (hosts == 0 && r->http_minor >= 1))
-        return reject(c, 400);
-    if (te == 0 || r->http_minor == 0)
-        return 0;
-    while (value && (*value == ' ' || *value == '\t'))
-        value++;
-    size_t len = value ? strlen(value) : 0;
-    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-        len--;
-    if (te > 1 || len != 7 || strncasecmp(value, "chunked", 7) != 0)
-        return reject(c, 501);
-    return 0;
+    else if (host && !valid_host(host->value, host->value_len))
+        c->reject_why = "400 Bad Request: malformed Host header";
+    else if (bad_value)
+        c->reject_why = "400 Bad Request: invalid header value";
+    return c->reject_why ? reject(c, 400) : 0;
+}
+
+static bool token_boundary(char b)
+{
+    return b == ' ' || b == ',' || b == '\t';
+}
+
+/* Go's hasToken: the token anywhere in the value, in any case, between
+ * the value's ends, spaces, tabs or commas. */
+static bool has_token(const char *value, const char *token)
+{
+    size_t n = strlen(token), len = strlen(value);
+    for (size_t i = 0; i + n <= len; i++) {
+        if ((i > 0 && !token_boundary(value[i - 1])) ||
+            (i + n < len && !token_boundary(value[i + n])))
+            continue;
+        if (strncasecmp(value + i, token, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Go's server answers any expectation but 100-continue itself, before
+ * routing: 417, closing, neither logged nor counted. */
+static bool expectation_failed(struct conn *c)
+{
+    const char *expect = req_header(&c->req, "Expect");
+    if (!expect || !*expect || has_token(expect, "100-continue"))
+        return false;
+    c->log.off = true;
+    c->keep_alive = false;
+    resp_empty(&c->req, 417);
+    return true;
 }
 
 /* What the engine answers itself, then the handler. A body known to be
@@ -293,7 +388,7 @@ static void dispatch(struct conn *c)
 {
     struct engine *e = c->eng;
     struct request *r = &c->req;
-    if (route_target(c))
+    if (expectation_failed(c) || route_target(c))
         return;
     if (e->p.max_request_body > 0 && r->content_length > e->p.max_request_body) {
         answer_too_large(r, e->p.max_request_body);
@@ -313,7 +408,7 @@ static int on_headers_complete(llhttp_t *p)
     c->state = CONN_BODY;
     c->keep_alive = llhttp_should_keep_alive(p);
     const char *expect = req_header(&c->req, "Expect");
-    c->expect_continue = expect && strcasecmp(expect, "100-continue") == 0 &&
+    c->expect_continue = expect && has_token(expect, "100-continue") &&
                          c->req.http_minor >= 1 && c->req.has_body;
     if (c->req.has_body == false)
         c->body.done = false;
@@ -385,6 +480,10 @@ static void bad_request(struct conn *c)
     if (llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN && at && at < c->feed_end &&
         (*at == ' ' || *at == '\t'))
         body = "400 Bad Request: invalid header name";
+    /* A control byte in a value, which llhttp refuses itself. */
+    if (llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN &&
+        strcmp(llhttp_get_error_reason(&c->parser), "Invalid header value char") == 0)
+        body = "400 Bad Request: invalid header value";
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside.
      * A well-formed "HTTP/3.1" fails llhttp's own version check before
@@ -398,7 +497,9 @@ static void bad_request(struct conn *c)
         status = 431;
         body = "431 Request Header Fields Too Large";
     } else if (c->reject == 501 ||
-               llhttp_get_errno(&c->parser) == HPE_INVALID_TRANSFER_ENCODING) {
+               llhttp_get_errno(&c->parser) == HPE_INVALID_TRANSFER_ENCODING ||
+               (llhttp_get_errno(&c->parser) == HPE_UNEXPECTED_CONTENT_LENGTH &&
+                te_refused_so_far(c))) {
         status = 501;
         body = "Unsupported transfer encoding";
     }
@@ -418,6 +519,10 @@ static void bad_request(struct conn *c)
     c->keep_alive = false;
     if (c->state == CONN_IDLE || c->state == CONN_HEAD)
         conn_bare_request(c);
+    /* Go's raw error answers repeat their body ("400 Bad Request: why")
+     * after the status code in the status line. */
+    if (strlen(body) > 4 && atoi(body) == status && body[3] == ' ')
+        c->resp.reason = body + 4;
     resp_simple(&c->req, status, body);
 }
 
@@ -434,11 +539,26 @@ static size_t skip_to_line_end(struct conn *c, const char *p, size_t i, size_t l
     return (size_t)(lf - p) + 1;
 }
 
+/* Go splits a request line at its first two spaces and parses each part
+ * strictly, where llhttp takes a run of spaces as one: two in a row, or a
+ * third, is a 400. An unknown method was fed to llhttp already (feed_method):
+ * the line then starts at the space after it. */
+static bool request_line_byte(struct conn *c, char b)
+{
+    if (b == '\n')
+        c->scan_line_done = true;
+    else if (b == ' ' && (c->scan_prev == ' ' || ++c->scan_spaces > 2))
+        return false;
+    c->scan_prev = b;
+    return true;
+}
+
 /* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
  * more of the previous value, even after an empty one. Folding is obsolete
  * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
  * be seen from the callbacks, so the head's raw bytes are scanned up to the
- * blank line that ends it. False when a fold is found. */
+ * blank line that ends it. False when a fold, or a request line Go would
+ * not split, is found. */
 static bool scan_head(struct conn *c, const char *p, size_t len)
 {
     size_t i = 0;
@@ -452,6 +572,11 @@ static bool scan_head(struct conn *c, const char *p, size_t len)
         }
         if (b != '\r' && b != '\n')
             c->scan_seen = true; /* leading empty lines are skipped */
+        if (c->scan_seen && !c->scan_line_done) {
+            if (!request_line_byte(c, b))
+                return false;
+            continue;
+        }
         c->scan_prev = b;
         if (c->scan_seen && !c->scan_done && b != '\n')
             i = skip_to_line_end(c, p, i, len);
@@ -462,7 +587,8 @@ static bool scan_head(struct conn *c, const char *p, size_t len)
 void conn_scan_reset(struct conn *c)
 {
     c->scan_prev = 0;
-    c->scan_seen = c->scan_done = false;
+    c->scan_seen = c->scan_done = c->scan_line_done = false;
+    c->scan_spaces = 0;
 }
 
 static bool can_feed(const struct conn *c)

@@ -213,7 +213,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     if (c->resp.started)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    const char *why = reason(status);
+    const char *why = c->resp.reason ? c->resp.reason : reason(status);
     /* The head reaches the socket's buffer in one addition when it fits
      * the gather's buffer, as nearly all do. */
     evio_gather_init(&h, out);

@@ -215,6 +215,39 @@ def lenient_cases():
     ]
 
 
+def edge_cases(target="/env"):
+    """Request syntax at the edges of what Go's server takes: expectations,
+    chunk extensions and trailers, transfer-coding spellings, Host and
+    header values with odd bytes, request lines with odd forms."""
+    raw = lambda s: {"raw": s}  # noqa: E731
+    host = "Host: example.com\r\n"
+    post = "POST %s HTTP/1.1\r\n%s" % (target, host)
+    get = lambda extra: raw("GET %s HTTP/1.1\r\n%s%s\r\n" % (target, host, extra))  # noqa: E731
+    chunked = post + "Transfer-Encoding: chunked\r\n\r\n"
+    return [
+        case("edge/expect-other", raw(post + "Expect: something\r\nContent-Length: 2\r\n\r\nhi")),
+        case("edge/expect-100-get", get("Expect: 100-continue\r\n")),
+        case("edge/chunk-extension", raw(chunked + "3;name=v\r\nabc\r\n0\r\n\r\n")),
+        case("edge/chunk-trailer", raw(chunked + "3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")),
+        case("edge/chunk-upper-hex", raw(chunked + "A\r\n0123456789\r\n0\r\n\r\n")),
+        case("edge/chunk-no-crlf", raw(chunked + "3\r\nabcX\r\n0\r\n\r\n")),
+        case("edge/te-identity", raw(post + "Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nhi")),
+        case("edge/te-upper", raw(post + "Transfer-Encoding: CHUNKED\r\n\r\n2\r\nhi\r\n0\r\n\r\n")),
+        case("edge/cl-spaces", raw(post + "Content-Length:  2 \r\n\r\nhi")),
+        case("edge/cl-plus", raw(post + "Content-Length: +2\r\n\r\nhi")),
+        case("edge/host-space", raw("GET %s HTTP/1.1\r\nHost: exa mple.com\r\n\r\n" % target)),
+        case("edge/host-empty", raw("GET %s HTTP/1.1\r\nHost:\r\n\r\n" % target)),
+        case("edge/host-port", raw("GET %s HTTP/1.1\r\nHost: example.com:8080\r\n\r\n" % target)),
+        case("edge/value-ctl", get("X-Ctl: a\x01b\r\n")),
+        case("edge/value-del", get("X-Del: a\x7fb\r\n")),
+        case("edge/value-tab", get("X-Tab: a\tb\r\n")),
+        case("edge/method-bad-char", raw("G(T %s HTTP/1.1\r\n%s\r\n" % (target, host))),
+        case("edge/double-space", raw("GET  %s HTTP/1.1\r\n%s\r\n" % (target, host))),
+        case("edge/fragment", raw("GET %s#frag HTTP/1.1\r\n%s\r\n" % (target, host))),
+        case("edge/leading-crlf", raw("\r\nGET %s HTTP/1.1\r\n%s\r\n" % (target, host))),
+    ]
+
+
 def repeat_cl_cases(target="/env"):
     """Content-Length repeated: Go takes one value repeated as one field."""
     raw = lambda s: {"raw": s}  # noqa: E731
@@ -322,6 +355,7 @@ def of_groups():
     gs.append(group("of-serializing-big-body", OF, dict(fn, mode="serializing"), [BIG_BODY]))
     gs.append(group("of-lenient-parse", OF, fn, lenient_cases()))
     gs.append(group("of-repeat-cl", OF, fn, repeat_cl_cases()))
+    gs.append(group("of-request-edges", OF, fn, edge_cases()))
     gs.append(group("of-header-space", OF, fn,
                     [case("env", rq("GET", "/env", SPACED_HEADERS)),
                      case("post", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))
@@ -413,6 +447,7 @@ def of_groups():
                           timeout=15),
                      case("x-timeout/zero", rq("GET", "/slow/100", [["X-Timeout", "0"]]))])
     gs.append(group("of-http", OF, up, http_cases, upstream_wait=True))
+    gs.append(group("of-http-request-edges", OF, up, edge_cases("/echo"), upstream_wait=True))
     gs.append(group("of-http-buffered", OF, dict(up, http_buffer_req_body="true"),
                     body_cases(("POST",), target="/echo"), upstream_wait=True))
     gs.append(group("of-http-maxinflight", OF, dict(up, max_inflight="1", exec_timeout="5s"),
@@ -530,6 +565,7 @@ def classic_groups():
     gs.append(group("classic-big-body", CLASSIC, fn, [BIG_BODY]))
     gs.append(group("classic-lenient-parse", CLASSIC, fn, lenient_cases()))
     gs.append(group("classic-repeat-cl", CLASSIC, fn, repeat_cl_cases()))
+    gs.append(group("classic-request-edges", CLASSIC, fn, edge_cases()))
     gs.append(group("classic-header-space", CLASSIC, fn,
                     [case("env", rq("GET", "/env", SPACED_HEADERS)),
                      case("marshal-free", rq("POST", "/env", SPACED_HEADERS, {"text": "x"}))]))

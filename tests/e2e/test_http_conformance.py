@@ -99,6 +99,30 @@ def test_expect_100_continue(watchdog, mode):
     assert (r.status, r.body) == (200, b"hello")
 
 
+def test_expect_100_continue_among_other_tokens(watchdog):
+    # Go looks for the token in a list, in any case
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: foo, 100-Continue\r\n\r\n")
+        assert c.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue\r\n")
+        c.send(b"hi")
+        assert c.read_response().body == b"hi"
+
+
+@pytest.mark.parametrize("path", ["/", "/_/health"])
+def test_other_expectation_417_and_close(watchdog, path):
+    # Go's server answers it itself, before any handler: not logged
+    wd = watchdog({"fprocess": "cat"})
+    data, closed = wd.raw(b"POST %s HTTP/1.1\r\nHost: x\r\nExpect: something\r\n"
+                          b"Content-Length: 2\r\n\r\nhi" % path.encode(), timeout=5)
+    head = data.split(b"\r\n\r\n")[0].lower()
+    assert status_of(data) == 417, data[:300]
+    assert b"connection: close" in head and b"content-length: 0" in head, data
+    assert closed
+    served_normally(wd)
+    assert "POST %s - " % path not in wd.stderr(), wd.stderr()
+
+
 def test_head(watchdog):
     wd = watchdog({"fprocess": "echo hi"})
     with wd.conn() as c:
@@ -136,6 +160,30 @@ BAD = {
     "bad_content_length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
     "bad_chunk_size": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
 }
+
+
+# Go's texts for what its server refuses after reading a head.
+REFUSED_HEADS = {
+    "malformed Host header": b"GET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n",
+    "invalid header value": b"GET / HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("why", list(REFUSED_HEADS))
+def test_refused_head_400_with_go_text(watchdog, why):
+    wd = watchdog({"fprocess": "cat"})
+    data, closed = wd.raw(REFUSED_HEADS[why], timeout=5)
+    assert status_of(data) == 400, data[:300]
+    assert data.endswith(b"\r\n\r\n400 Bad Request: " + why.encode()), data
+    assert closed
+    served_normally(wd)
+
+
+def test_host_with_port_and_tab_in_value_accepted(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    data, _ = wd.raw(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nX-Tab: a\tb\r\n"
+                     b"Connection: close\r\n\r\n", timeout=5)
+    assert status_of(data) == 200, data[:300]
 
 
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
