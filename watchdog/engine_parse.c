@@ -261,17 +261,6 @@ static bool valid_host(const char *v, size_t len)
     return true;
 }
 
-/* Go's httpguts.ValidHeaderFieldValue: no control byte but the tab. */
-static bool valid_value(const char *v, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char b = (unsigned char)v[i];
-        if ((b < ' ' && b != '\t') || b == 0x7f)
-            return false;
-    }
-    return true;
-}
-
 /* A Transfer-Encoding value other than "chunked", spaces aside. */
 static bool te_not_chunked(const char *value, size_t len)
 {
@@ -308,7 +297,8 @@ static bool te_refused_so_far(const struct conn *c)
 
 /* Go refuses a request whose path has a malformed escape before reading
  * its headers; then a repeated Host; every transfer coding but a lone
- * "chunked" (501); a missing or malformed Host; a control byte in a value. */
+ * "chunked" (501); a missing or malformed Host. (A control byte in a value
+ * llhttp has refused already, see bad_request.) */
 static int check_head(struct conn *c)
 {
     struct request *r = &c->req;
@@ -322,7 +312,6 @@ static int check_head(struct conn *c)
         return reject(c, 400);
     int te = 0, hosts = 0;
     const struct header *te_header = NULL, *host = NULL;
-    bool bad_value = false;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         if (h->name_len == 17 && strncasecmp(h->name, "Transfer-Encoding", 17) == 0) {
@@ -333,7 +322,6 @@ static int check_head(struct conn *c)
             hosts++;
             host = h;
         }
-        bad_value = bad_value || !valid_value(h->value, h->value_len);
     }
     /* Go requires exactly one Host in HTTP/1.1 (at most one in 1.0). */
     if (hosts > 1)
@@ -344,8 +332,6 @@ static int check_head(struct conn *c)
         c->reject_why = "400 Bad Request: missing required Host header";
     else if (host && !valid_host(host->value, host->value_len))
         c->reject_why = "400 Bad Request: malformed Host header";
-    else if (bad_value)
-        c->reject_why = "400 Bad Request: invalid header value";
     return c->reject_why ? reject(c, 400) : 0;
 }
 
@@ -371,15 +357,11 @@ static bool has_token(const char *value, const char *token)
 
 /* Go's server answers any expectation but 100-continue itself, before
  * routing: 417, closing, neither logged nor counted. */
-static bool expectation_failed(struct conn *c)
+static void expectation_failed(struct conn *c)
 {
-    const char *expect = req_header(&c->req, "Expect");
-    if (!expect || !*expect || has_token(expect, "100-continue"))
-        return false;
     c->log.off = true;
     c->keep_alive = false;
     resp_empty(&c->req, 417);
-    return true;
 }
 
 /* What the engine answers itself, then the handler. A body known to be
@@ -388,7 +370,7 @@ static void dispatch(struct conn *c)
 {
     struct engine *e = c->eng;
     struct request *r = &c->req;
-    if (expectation_failed(c) || route_target(c))
+    if (route_target(c))
         return;
     if (e->p.max_request_body > 0 && r->content_length > e->p.max_request_body) {
         answer_too_large(r, e->p.max_request_body);
@@ -408,11 +390,14 @@ static int on_headers_complete(llhttp_t *p)
     c->state = CONN_BODY;
     c->keep_alive = llhttp_should_keep_alive(p);
     const char *expect = req_header(&c->req, "Expect");
-    c->expect_continue = expect && has_token(expect, "100-continue") &&
-                         c->req.http_minor >= 1 && c->req.has_body;
+    bool continues = expect && has_token(expect, "100-continue");
+    c->expect_continue = continues && c->req.http_minor >= 1 && c->req.has_body;
     if (c->req.has_body == false)
         c->body.done = false;
-    dispatch(c);
+    if (expect && *expect && !continues)
+        expectation_failed(c);
+    else
+        dispatch(c);
     if (c->dead)
         return HPE_USER;
     /* Held (req_hold): the body waits in the input until req_release. A
