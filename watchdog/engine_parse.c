@@ -281,13 +281,15 @@ static bool te_refused(int te, const struct header *h, int http_minor)
     return te > 1 || te_not_chunked(h->value, h->value_len);
 }
 
-/* llhttp refuses Content-Length beside Transfer-Encoding as it reads the
- * head, before check_head; Go reads the coding first and refuses one it
- * does not know (501), a Transfer-Encoding read before the length. */
-static bool te_refused_so_far(const struct conn *c)
+/* llhttp refuses Content-Length beside Transfer-Encoding at the end of the
+ * head, before on_headers_complete and so before check_head; Go reads the
+ * coding first, and refuses one it does not know (501), in 1.1. */
+static bool te_refused_in_head(const struct conn *c)
 {
     const struct msghead *h = &c->head;
-    for (size_t i = 0; i + 1 < h->nfields; i++) {
+    if (c->parser.http_minor == 0)
+        return false;
+    for (size_t i = 0; i < h->nfields; i++) {
         const struct msghead_field *f = &h->fields[i];
         if (f->name_len == 17 && strncasecmp(h->buf + f->name_off, "Transfer-Encoding", 17) == 0)
             return te_not_chunked(h->buf + f->val_off, f->val_len);
@@ -484,7 +486,7 @@ static void bad_request(struct conn *c)
     } else if (c->reject == 501 ||
                llhttp_get_errno(&c->parser) == HPE_INVALID_TRANSFER_ENCODING ||
                (llhttp_get_errno(&c->parser) == HPE_UNEXPECTED_CONTENT_LENGTH &&
-                te_refused_so_far(c))) {
+                te_refused_in_head(c))) {
         status = 501;
         body = "Unsupported transfer encoding";
     }

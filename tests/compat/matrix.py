@@ -232,6 +232,7 @@ def edge_cases(target="/env"):
         case("edge/chunk-upper-hex", raw(chunked + "A\r\n0123456789\r\n0\r\n\r\n")),
         case("edge/chunk-no-crlf", raw(chunked + "3\r\nabcX\r\n0\r\n\r\n")),
         case("edge/te-identity", raw(post + "Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nhi")),
+        case("edge/te-identity-after-cl", raw(post + "Content-Length: 2\r\nTransfer-Encoding: identity\r\n\r\nhi")),
         case("edge/te-upper", raw(post + "Transfer-Encoding: CHUNKED\r\n\r\n2\r\nhi\r\n0\r\n\r\n")),
         case("edge/cl-spaces", raw(post + "Content-Length:  2 \r\n\r\nhi")),
         case("edge/cl-plus", raw(post + "Content-Length: +2\r\n\r\nhi")),
