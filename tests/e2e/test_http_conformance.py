@@ -109,18 +109,29 @@ def test_expect_100_continue_among_other_tokens(watchdog):
         assert c.read_response().body == b"hi"
 
 
+def expect_something(wd, path):
+    return wd.raw(b"POST %s HTTP/1.1\r\nHost: x\r\nExpect: something\r\n"
+                  b"Content-Length: 2\r\n\r\nhi" % path.encode(), timeout=5)
+
+
 @pytest.mark.parametrize("path", ["/", "/_/health"])
 def test_other_expectation_417_and_close(watchdog, path):
-    # Go's server answers it itself, before any handler: not logged
+    # Go's server answers it itself, before routing
     wd = watchdog({"fprocess": "cat"})
-    data, closed = wd.raw(b"POST %s HTTP/1.1\r\nHost: x\r\nExpect: something\r\n"
-                          b"Content-Length: 2\r\n\r\nhi" % path.encode(), timeout=5)
+    data, closed = expect_something(wd, path)
     head = data.split(b"\r\n\r\n")[0].lower()
     assert status_of(data) == 417, data[:300]
     assert b"connection: close" in head and b"content-length: 0" in head, data
     assert closed
     served_normally(wd)
-    assert "POST %s - " % path not in wd.stderr(), wd.stderr()
+
+
+def test_other_expectation_not_logged(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    assert status_of(expect_something(wd, "/")[0]) == 417
+    served_normally(wd)
+    wd.wait_log(r"POST /after - 200")
+    assert "POST / - " not in wd.stderr(), wd.stderr()
 
 
 def test_head(watchdog):
