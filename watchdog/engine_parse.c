@@ -286,15 +286,8 @@ static bool te_refused(int te, const struct header *h, int http_minor)
  * coding first, and refuses one it does not know (501), in 1.1. */
 static bool te_refused_in_head(const struct conn *c)
 {
-    const struct msghead *h = &c->head;
-    if (c->parser.http_minor == 0)
-        return false;
-    for (size_t i = 0; i < h->nfields; i++) {
-        const struct msghead_field *f = &h->fields[i];
-        if (f->name_len == 17 && strncasecmp(h->buf + f->name_off, "Transfer-Encoding", 17) == 0)
-            return te_not_chunked(h->buf + f->val_off, f->val_len);
-    }
-    return false;
+    const struct msghead_field *f = msghead_find(&c->head, "Transfer-Encoding", 17);
+    return c->parser.http_minor > 0 && f && te_not_chunked(c->head.buf + f->val_off, f->val_len);
 }
 
 /* Go refuses a request whose path has a malformed escape before reading

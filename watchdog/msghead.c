@@ -139,6 +139,15 @@ static bool named(const struct msghead *h, const struct msghead_field *f, const 
     return f->name_len == len && strncasecmp(h->buf + f->name_off, name, len) == 0;
 }
 
+const struct msghead_field *msghead_find(const struct msghead *h, const char *name, size_t len)
+{
+    for (size_t i = 0; i < h->nfields; i++) {
+        if (named(h, &h->fields[i], name, len))
+            return &h->fields[i];
+    }
+    return NULL;
+}
+
 /* The first field before the last one that has the last one's name. */
 static const struct msghead_field *earlier(const struct msghead *h)
 {

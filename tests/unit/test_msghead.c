@@ -39,6 +39,21 @@ static void test_fields(void)
     msghead_free(&h);
 }
 
+static void test_find(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    feed_header(&h, "Host", "example");
+    feed_header(&h, "x-two", "first");
+    feed_header(&h, "X-Two", "second");
+    const struct msghead_field *f = msghead_find(&h, "X-TWO", 5);
+    CHECK(f == &h.fields[1]);
+    CHECK(f->val_len == 5 && strncmp(h.buf + f->val_off, "first", 5) == 0);
+    CHECK(msghead_find(&h, "X-Tw", 4) == NULL);
+    CHECK(msghead_find(&h, "Missing", 7) == NULL);
+    msghead_free(&h);
+}
+
 /* Trailing whitespace is not part of a value (llhttp already drops the
  * leading); inner whitespace is. */
 static void test_value_trimmed(void)
@@ -146,6 +161,7 @@ static void test_repeat_differs(void)
 int main(void)
 {
     test_fields();
+    test_find();
     test_value_trimmed();
     test_copy_survives_growth();
     test_limit();
