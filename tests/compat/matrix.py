@@ -222,6 +222,7 @@ def edge_cases(target="/env"):
     raw = lambda s: {"raw": s}  # noqa: E731
     host = "Host: example.com\r\n"
     post = "POST %s HTTP/1.1\r\n%s" % (target, host)
+    post10 = "POST %s HTTP/1.0\r\n%s" % (target, host)
     get = lambda extra: raw("GET %s HTTP/1.1\r\n%s%s\r\n" % (target, host, extra))  # noqa: E731
     chunked = post + "Transfer-Encoding: chunked\r\n\r\n"
     return [
@@ -246,6 +247,12 @@ def edge_cases(target="/env"):
         case("edge/double-space", raw("GET  %s HTTP/1.1\r\n%s\r\n" % (target, host))),
         case("edge/fragment", raw("GET %s#frag HTTP/1.1\r\n%s\r\n" % (target, host))),
         case("edge/leading-crlf", raw("\r\nGET %s HTTP/1.1\r\n%s\r\n" % (target, host))),
+        # HTTP/1.0 has no transfer codings: Go drops the field and frames
+        # the body by Content-Length alone, or reads none.
+        case("edge/http10-te-cl", raw(post10 + "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nhi")),
+        case("edge/http10-cl-te", raw(post10 + "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nhi")),
+        case("edge/http10-te-only", raw(post10 + "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")),
+        case("edge/http10-te-unknown", raw(post10 + "Transfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nhi")),
     ]
 
 

@@ -87,6 +87,21 @@ def test_http10_serializing_content_length(watchdog):
     assert (r.status, r.body, r.header("Content-Length")) == (200, b"hello", "5")
 
 
+@pytest.mark.parametrize("fields, body", [
+    (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", b"hello"),
+    (b"Content-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\nhello", b"hello"),
+    (b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", b""),
+])
+def test_http10_transfer_encoding_ignored(watchdog, fields, body):
+    """HTTP/1.0 has no transfer codings: as in Go, the field is dropped and
+    the body is what Content-Length says, or nothing."""
+    wd = watchdog({"fprocess": "cat"})
+    data, closed = wd.raw(b"POST / HTTP/1.0\r\n" + fields, timeout=5)
+    assert closed
+    r = parse_responses(data, closed=True)[0]
+    assert (r.status, r.body) == (200, body)
+
+
 @pytest.mark.parametrize("mode", ["streaming", "serializing"])
 def test_expect_100_continue(watchdog, mode):
     wd = watchdog({"fprocess": "cat", "mode": mode})
