@@ -424,7 +424,8 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     /* Go's client reports no body (0) for these, whatever was announced. */
     bool bodiless = resp->status == 204 || resp->status == 304;
     resp_log_size(r, bodiless ? 0 : length);
-    resp_log_reason(r, resp->reason);
+    if (resp->reason)
+        resp_log_reason(r, resp->reason);
     p->state = PX_RESPONSE;
     /* Go's ResponseWriter gives a body without a type one sniffed from its
      * first 512 bytes (an empty one: text/plain); so the head waits. */

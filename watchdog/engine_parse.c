@@ -16,6 +16,7 @@
 
 #include "clrepeat.h"
 #include "log.h"
+#include "te10.h"
 
 #define FEED_CHUNK (64 * 1024)
 
@@ -115,24 +116,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return msghead_value(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
 }
 
-/* HTTP/1.0 has no transfer codings: Go drops the field and frames the body
- * by Content-Length alone (golang/go#12785). What llhttp noted of it goes,
- * before it refuses a Content-Length beside it or reads chunks. */
-static void te_ignored_in_10(llhttp_t *p, const struct msghead *h)
-{
-    if (llhttp_get_http_minor(p) != 0 || h->nfields == 0)
-        return;
-    const struct msghead_field *f = &h->fields[h->nfields - 1];
-    if (f->name_len == 17 && strncasecmp(h->buf + f->name_off, "Transfer-Encoding", 17) == 0)
-        p->flags &= ~(uint16_t)(F_CHUNKED | F_TRANSFER_ENCODING);
-}
-
 static int on_header_value_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
     if (msghead_value_done(&c->head))
         return HPE_USER;
-    te_ignored_in_10(p, &c->head);
+    te10_ignore(p, &c->head);
     return clrepeat_value(&c->head) ? reject(c, 400) : 0;
 }
 

@@ -9,6 +9,7 @@
 #include "deadline.h"
 #include "evio.h"
 #include "msghead.h"
+#include "te10.h"
 
 #include <errno.h>
 #include <llhttp.h>
@@ -76,6 +77,10 @@ struct upconn {
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
     char reason[64];              /* the status line's reason phrase, cut to fit */
     size_t reason_len;
+    /* Whether a space follows the status code: Go logs the status as sent,
+     * "200" apart from "200 " (with an empty reason, llhttp reports none). */
+    bool reason_sep;
+    const char *feed_end;         /* end of the piece being parsed */
     struct evbuffer *body;        /* body bytes on their way to the owner */
     /* the response head, kept across exchanges so steady state allocates nothing */
     struct msghead head;
@@ -256,7 +261,7 @@ static int head_done(struct upconn *c)
 {
     const llhttp_t *p = &c->parser;
     struct upstream_response resp = {.status = p->status_code, .content_length = -1,
-                                     .reason = c->reason};
+                                     .reason = c->reason_sep ? c->reason : NULL};
 
     if (msghead_build(&c->head)) {
         exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
@@ -309,6 +314,7 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
     if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
         return -1;
     const char *data = v.iov_base;
+    c->feed_end = data + v.iov_len;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, v.iov_len);
     size_t used = err == HPE_OK ? v.iov_len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
     evbuffer_drain(in, used);
@@ -568,6 +574,7 @@ static int on_message_begin(llhttp_t *p)
     reset_head(c);
     c->reason_len = 0;
     c->reason[0] = '\0';
+    c->reason_sep = true;
     return 0;
 }
 
@@ -603,7 +610,10 @@ static int on_header_value_complete(llhttp_t *p)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
-    return msghead_value_done(&c->head) || clrepeat_value(&c->head) ? HPE_USER : 0;
+    if (msghead_value_done(&c->head))
+        return HPE_USER;
+    te10_ignore(p, &c->head);
+    return clrepeat_value(&c->head) ? HPE_USER : 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -636,6 +646,17 @@ static int on_message_complete(llhttp_t *p)
     return parser_conn(p)->state == UPCONN_BODY_CHUNKED ? HPE_PAUSED : 0;
 }
 
+/* The version ends the span; " NNN" and the byte after the code follow.
+ * Where the line is cut between reads there, a space is assumed. */
+static int on_version(llhttp_t *p, const char *at, size_t len)
+{
+    struct upconn *c = parser_conn(p);
+    const char *after_code = at + len + 4;
+    if (after_code < c->feed_end)
+        c->reason_sep = *after_code == ' ';
+    return 0;
+}
+
 static int on_status(llhttp_t *p, const char *at, size_t len)
 {
     struct upconn *c = parser_conn(p);
@@ -653,6 +674,7 @@ static void init_settings(void)
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
     settings.on_status = on_status;
+    settings.on_version = on_version;
     settings.on_header_field = on_header_field;
     settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;

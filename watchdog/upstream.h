@@ -41,7 +41,7 @@ void upstream_url_free(struct upstream_url *u);
 /* The response head, valid during the head callback only. */
 struct upstream_response {
     int status;
-    const char *reason;             /* the reason phrase as sent ("" when none) */
+    const char *reason;             /* the reason phrase as sent; NULL when no space follows the code */
     const struct header *headers;   /* names and values NUL-terminated */
     size_t nheaders;
     int64_t content_length;         /* -1 when chunked or close-delimited */

@@ -490,7 +490,8 @@ def of_groups():
     gs.append(group("of-http-upstream-framing", OF, up,
                     [case("raw/" + n, rq("GET", "/raw/" + n)) for n in
                      ("cl-same", "cl-differ", "cl-list", "cl-zero", "cl-three", "garbage",
-                      "nothing")], upstream_wait=True))
+                      "nothing", "no-reason", "empty-reason", "own-reason", "http10-te-cl")],
+                    upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))
     # Go's http.Client asks for gzip when the client did not, and inflates

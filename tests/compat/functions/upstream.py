@@ -122,6 +122,12 @@ class Handler(BaseHTTPRequestHandler):
                    b"Content-Length: 06\r\n\r\nhello\n",
         "cl-three": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
                     b"X-Between: 1\r\nContent-Length: 6\r\ncontent-length: 6\r\n\r\nhello\n",
+        "no-reason": b"HTTP/1.1 200\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n",
+        "empty-reason": b"HTTP/1.1 200 \r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n",
+        "own-reason": b"HTTP/1.1 299 Quite Fine\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n"
+                      b"hello\n",
+        "http10-te-cl": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                        b"Content-Length: 6\r\n\r\nhello\n",
         "garbage": b"this is not http\r\n\r\n",
         "nothing": b"",
     }

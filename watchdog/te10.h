@@ -1,0 +1,26 @@
+/* HTTP/1.0 has no transfer codings. Go's net/http drops a Transfer-Encoding
+ * field of a 1.0 message and frames its body by Content-Length alone, or
+ * reads none (a request) or to the close (an answer); golang/go#12785.
+ * llhttp honours the field in 1.0 too, and refuses it beside a
+ * Content-Length. */
+#ifndef FW_TE10_H
+#define FW_TE10_H
+
+#include <llhttp.h>
+#include <strings.h>
+
+#include "msghead.h"
+
+/* From on_header_value_complete, after msghead_value_done: forgets what
+ * llhttp noted of a 1.0 message's Transfer-Encoding, before it refuses a
+ * Content-Length after it or reads chunks. */
+static inline void te10_ignore(llhttp_t *p, const struct msghead *h)
+{
+    if (llhttp_get_http_minor(p) != 0 || h->nfields == 0)
+        return;
+    const struct msghead_field *f = &h->fields[h->nfields - 1];
+    if (f->name_len == 17 && strncasecmp(h->buf + f->name_off, "Transfer-Encoding", 17) == 0)
+        p->flags &= ~(uint16_t)(F_CHUNKED | F_TRANSFER_ENCODING);
+}
+
+#endif
