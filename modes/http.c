@@ -245,7 +245,15 @@ static void send_head(struct proxy *p)
     if (len == 0 && !needs_length(p->r->method))
         len = -1;
     p->gzip_asked = http_adds_gzip(p->r);
-    http_head_write(upconn_output(p->uc), p->r, p->m->url, len, p->chunked_out, p->gzip_asked);
+    struct evio_gather out;
+    evio_gather_init(&out, upconn_output(p->uc));
+    http_head_gather(&out, p->r, p->m->url, len, p->chunked_out, p->gzip_asked);
+    /* A request without a body is its head alone: sent without a copy into
+     * the output buffer. With a body, head and body go in one write. */
+    if (p->body_end && evbuffer_get_length(p->body) == 0 && !p->chunked_out)
+        upconn_send_gathered(p->uc, &out);
+    else
+        evio_gather_flush(&out);
 }
 
 /* ---- the request body towards the upstream ---- */

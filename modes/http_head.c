@@ -128,15 +128,13 @@ bool http_adds_gzip(const struct request *r)
     return !r->head && header_empty(r, "Accept-Encoding") && header_empty(r, "Range");
 }
 
-void http_head_write(struct evbuffer *to, const struct request *r, const struct upstream_url *url,
-                     int64_t length, bool chunked, bool gzip)
+void http_head_gather(struct evio_gather *out, const struct request *r,
+                      const struct upstream_url *url, int64_t length, bool chunked, bool gzip)
 {
-    struct evio_gather out;
     const char *connection = http_connection_names(req_header(r, "Connection"));
     bool upgrade = http_is_upgrade(r);
 
-    evio_gather_init(&out, to);
-    add_request_line(&out, r, url);
+    add_request_line(out, r, url);
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         /* Expect was answered by the engine; the body streams anyway. An
@@ -144,23 +142,22 @@ void http_head_write(struct evbuffer *to, const struct request *r, const struct 
         if (http_hop_by_hop(h, connection, upgrade) || HTTP_HEADER_IS(h, "Expect") ||
             (!*r->host && HTTP_HEADER_IS(h, "Host")))
             continue;
-        http_gather_header(&out, h->name, h->name_len, h->value, h->value_len);
+        http_gather_header(out, h->name, h->name_len, h->value, h->value_len);
     }
     if (!*r->host)
-        http_gather_header(&out, "Host", 4, url->authority, strlen(url->authority));
+        http_gather_header(out, "Host", 4, url->authority, strlen(url->authority));
     /* Go's http.Client names itself when the client did not. */
     if (!req_header(r, "User-Agent"))
-        EVIO_GATHER_LIT(&out, "User-Agent: Go-http-client/1.1\r\n");
+        EVIO_GATHER_LIT(out, "User-Agent: Go-http-client/1.1\r\n");
     if (upgrade)
-        EVIO_GATHER_LIT(&out, "Connection: Upgrade\r\n");
+        EVIO_GATHER_LIT(out, "Connection: Upgrade\r\n");
     if (chunked)
-        EVIO_GATHER_LIT(&out, "Transfer-Encoding: chunked\r\n");
+        EVIO_GATHER_LIT(out, "Transfer-Encoding: chunked\r\n");
     if (length >= 0) {
         char num[FMT_U64_LEN];
-        http_gather_header(&out, "Content-Length", 14, num, fmt_u64(num, (uint64_t)length));
+        http_gather_header(out, "Content-Length", 14, num, fmt_u64(num, (uint64_t)length));
     }
     if (gzip)
-        EVIO_GATHER_LIT(&out, "Accept-Encoding: gzip\r\n");
-    EVIO_GATHER_LIT(&out, "\r\n");
-    evio_gather_flush(&out);
+        EVIO_GATHER_LIT(out, "Accept-Encoding: gzip\r\n");
+    EVIO_GATHER_LIT(out, "\r\n");
 }

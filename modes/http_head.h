@@ -29,10 +29,11 @@ void http_gather_header(struct evio_gather *out, const char *name, size_t nlen, 
 /* Go's http.Client asks for gzip itself (and inflates the answer) when the
  * request names no Accept-Encoding and no Range and is not a HEAD. */
 bool http_adds_gzip(const struct request *r);
-/* The whole head, into to: the request line (url's prefix before the
- * client's path), the client's end-to-end headers, then Content-Length
- * (length >= 0) or chunked, and Accept-Encoding: gzip when gzip. */
-void http_head_write(struct evbuffer *to, const struct request *r, const struct upstream_url *url,
-                     int64_t length, bool chunked, bool gzip);
+/* The whole head, into out (which the caller set up and sends): the
+ * request line (url's prefix before the client's path), the client's
+ * end-to-end headers, then Content-Length (length >= 0) or chunked, and
+ * Accept-Encoding: gzip when gzip. */
+void http_head_gather(struct evio_gather *out, const struct request *r,
+                      const struct upstream_url *url, int64_t length, bool chunked, bool gzip);
 
 #endif
