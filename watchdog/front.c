@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "engine.h"
+#include "evmem.h"
 #include "lockfile.h"
 #include "log.h"
 
@@ -189,8 +190,10 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 #ifdef __GLIBC__
-    if (f->inflight == 0)
+    if (f->inflight == 0) {
+        evmem_release();
         malloc_trim(0);
+    }
 #else
     (void)f;
 #endif

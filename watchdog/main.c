@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "evmem.h"
 #include "front.h"
 #include "fdreserve.h"
 #include "lockfile.h"
@@ -277,6 +278,7 @@ static int run(struct app *app)
     int rc = 1;
     struct front_hooks hooks;
     app->sig_fd = -1;
+    evmem_install();
     app->base = event_base_new();
     if (!app->base || setup_log(app) || setup_signals(app))
         goto out;

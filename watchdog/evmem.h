@@ -1,0 +1,35 @@
+/* libevent's memory, with the blocks every head read takes recycled.
+ *
+ * Each read of a request or answer head reserves room in an empty evbuffer,
+ * which allocates a 4 KiB chain, and frees it once the head is parsed: two
+ * of each per proxied request. glibc's tcache keeps blocks up to 1 KiB
+ * only, so every one went through malloc's bins and back. A few freed
+ * blocks of that size are kept here for the next read instead, as h2o
+ * recycles its socket buffers. */
+#ifndef FW_EVMEM_H
+#define FW_EVMEM_H
+
+#include <stddef.h>
+
+/* How many freed blocks are kept. Every connection made ready by one
+ * epoll_wait reads before any of the answers goes out and frees its chain,
+ * so a busy loop holds a block per ready connection at once: room here for
+ * the 32 connections of the benchmarks, 128 KiB at most, which
+ * evmem_release gives back once the watchdog is idle. */
+#define EVMEM_KEEP 32
+/* The size libevent asks for a chain that holds one head read. */
+#define EVMEM_BLOCK 4096
+
+/* Route libevent's allocations through evmem_malloc, evmem_realloc and
+ * evmem_free. Before any libevent call that allocates. */
+void evmem_install(void);
+
+void *evmem_malloc(size_t size);
+void *evmem_realloc(void *p, size_t size);
+void evmem_free(void *p);
+/* Free every kept block (before malloc_trim, when idle). */
+void evmem_release(void);
+/* Blocks kept now (for tests). */
+size_t evmem_kept(void);
+
+#endif
