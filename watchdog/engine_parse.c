@@ -535,6 +535,33 @@ static bool request_line_byte(struct conn *c, char b)
     return true;
 }
 
+/* The rest of the request line from *i, up to its LF or the end of p: its
+ * spaces found with memchr rather than byte by byte. */
+static bool request_line_rest(struct conn *c, const char *p, size_t *i, size_t len)
+{
+    const char *lf = memchr(p + *i, '\n', len - *i);
+    size_t end = lf ? (size_t)(lf - p) : len;
+    for (size_t at = *i; at < end;) {
+        const char *sp = memchr(p + at, ' ', end - at);
+        if (!sp) {
+            c->scan_prev = p[end - 1];
+            break;
+        }
+        size_t s = (size_t)(sp - p);
+        char before = s > at ? p[s - 1] : c->scan_prev;
+        if (before == ' ' || ++c->scan_spaces > 2)
+            return false;
+        c->scan_prev = ' ';
+        at = s + 1;
+    }
+    *i = end;
+    if (lf) {
+        request_line_byte(c, '\n');
+        *i = end + 1;
+    }
+    return true;
+}
+
 /* llhttp 8 takes an obs-fold line (a head line starting with SP or HT) as
  * more of the previous value, even after an empty one. Folding is obsolete
  * and a smuggling vector (RFC 9112 5.2 allows refusing it), and it cannot
@@ -545,6 +572,11 @@ static bool scan_head(struct conn *c, const char *p, size_t len)
 {
     size_t i = 0;
     while (i < len && !c->scan_done) {
+        if (c->scan_seen && !c->scan_line_done) {
+            if (!request_line_rest(c, p, &i, len))
+                return false;
+            continue;
+        }
         char b = p[i++];
         if (c->scan_prev == '\n' && c->scan_seen) {
             if (b == ' ' || b == '\t')

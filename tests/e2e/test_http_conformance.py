@@ -205,6 +205,30 @@ def test_refused_head_400_with_go_text(watchdog, why):
     served_normally(wd)
 
 
+REQUEST_LINES = {
+    b"GET / HTTP/1.1": 200,
+    b"GET  / HTTP/1.1": 400,
+    b"GET /  HTTP/1.1": 400,
+    b"GET / HTTP/1.1 x": 400,
+    b"GET / HTTP/1.1 ": 400,
+}
+
+
+@pytest.mark.parametrize("line", list(REQUEST_LINES), ids=lambda l: l.decode())
+def test_request_line_split_between_reads(watchdog, line):
+    """A request line that arrives in two reads, cut beside each space, is
+    judged as it would be whole: two spaces in a row, or a third, is 400."""
+    wd = watchdog({"fprocess": "cat"})
+    cuts = sorted({i + d for i, b in enumerate(line) if b == 0x20 for d in (0, 1)})
+    for cut in cuts:
+        with wd.conn() as c:
+            c.send(line[:cut])
+            time.sleep(0.05)
+            c.send(line[cut:] + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data, _ = c.read_until_close(5)
+        assert status_of(data) == REQUEST_LINES[line], (cut, data[:200])
+
+
 def test_host_with_port_and_tab_in_value_accepted(watchdog):
     wd = watchdog({"fprocess": "cat"})
     data, _ = wd.raw(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nX-Tab: a\tb\r\n"
