@@ -7,6 +7,8 @@
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY
 #   CONNS=32 ROUNDS=10 DUR=3 BASE_PORT=21400 bench/ab.sh old new
+#   THREADS=2 CONNS=32 bench/ab.sh old new   (wrk's threads, as bench/run.sh
+#                                             runs it at 32 connections)
 #
 # The machine is shared: a difference smaller than the spread between rounds
 # (printed as min-max) says nothing.
@@ -19,6 +21,7 @@ OLD=$(realpath "$1")
 NEW=$(realpath "$2")
 cd "$(dirname "$0")/.."
 CONNS=${CONNS:-1}
+THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-10}
 DUR=${DUR:-3}
 BASE_PORT=${BASE_PORT:-21400}   # below the ephemeral range
@@ -49,7 +52,7 @@ ticks() { awk '{print $14 + 0, $15 + 0}' "/proc/$1/stat"; }
 round() {
     ticks "$3" >"$WORK/ticks"
     read -r u0 s0 <"$WORK/ticks"
-    n=$(timeout $((DUR + 30)) wrk -t1 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$2/" |
+    n=$(timeout $((DUR + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$2/" |
         awk '/requests in/ {print $1}')
     if [ -z "$n" ] || [ "$n" -eq 0 ]; then
         echo "bench/ab.sh: wrk got no answers on port $2" >&2
@@ -68,7 +71,7 @@ while [ $r -lt "$ROUNDS" ]; do
     r=$((r + 1))
 done
 
-echo "$CONNS connection(s), $ROUNDS rounds of ${DUR}s, medians (min-max)"
+echo "$CONNS connection(s), wrk -t$THREADS, $ROUNDS rounds of ${DUR}s, medians (min-max)"
 printf '%-36s %s\n' proxy "req/s, user and system CPU us per request"
 for k in relay old new; do
     case $k in
