@@ -2,8 +2,10 @@
 # Before and after a change on the http-mode request path: two fwatchdog
 # binaries and the logging relay (bench/relay.c -p -l) in front of one nginx,
 # interleaved round by round, each round a wrk run per proxy. Prints, per
-# proxy, the median over the rounds of req/s and of the user and system CPU
-# time per request read from /proc/PID/stat. Loopback only, bounded in time.
+# proxy, the median over the rounds of req/s, of the CPU time per request the
+# scheduler counted (/proc/PID/schedstat, exact), and of its split into user
+# and system time (/proc/PID/stat, sampled at clock ticks, so a rough
+# split). Loopback only, bounded in time.
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY
 #   CONNS=32 ROUNDS=10 DUR=3 BASE_PORT=21400 bench/ab.sh old new
@@ -47,11 +49,14 @@ NEW_PID=$WD_PID
 # Every proxy answers before the rounds start.
 wait_answers $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3))
 
-ticks() { awk '{print $14 + 0, $15 + 0}' "/proc/$1/stat"; }
-# round NAME PORT PID: one wrk run, appending "req/s user_us sys_us"
+ticks() {
+    awk '{printf "%s %s ", $14 + 0, $15 + 0}' "/proc/$1/stat"
+    awk '{print int($1 / 1000)}' "/proc/$1/schedstat"
+}
+# round NAME PORT PID: one wrk run, appending "req/s run_us user_us sys_us"
 round() {
     ticks "$3" >"$WORK/ticks"
-    read -r u0 s0 <"$WORK/ticks"
+    read -r u0 s0 r0 <"$WORK/ticks"
     n=$(timeout $((DUR + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$2/" |
         awk '/requests in/ {print $1}')
     if [ -z "$n" ] || [ "$n" -eq 0 ]; then
@@ -59,9 +64,9 @@ round() {
         exit 1
     fi
     ticks "$3" >"$WORK/ticks"
-    read -r u1 s1 <"$WORK/ticks"
-    awk -v n="$n" -v d="$DUR" -v t="$CLK_TCK" -v u=$((u1 - u0)) -v s=$((s1 - s0)) \
-        'BEGIN { printf "%.0f %.2f %.2f\n", n / d, u * 1e6 / t / n, s * 1e6 / t / n }' >>"$WORK/rounds.$1"
+    read -r u1 s1 r1 <"$WORK/ticks"
+    awk -v n="$n" -v d="$DUR" -v t="$CLK_TCK" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v r=$((r1 - r0)) \
+        'BEGIN { printf "%.0f %.2f %.2f %.2f\n", n / d, r / n, u * 1e6 / t / n, s * 1e6 / t / n }' >>"$WORK/rounds.$1"
 }
 r=0
 while [ $r -lt "$ROUNDS" ]; do
@@ -72,7 +77,7 @@ while [ $r -lt "$ROUNDS" ]; do
 done
 
 echo "$CONNS connection(s), wrk -t$THREADS, $ROUNDS rounds of ${DUR}s, medians (min-max)"
-printf '%-36s %s\n' proxy "req/s, user and system CPU us per request"
+printf '%-36s %s\n' proxy "req/s, CPU us per request: run (schedstat), user and system (ticks)"
 for k in relay old new; do
     case $k in
     relay) name="relay + llhttp + log" ;;
@@ -80,7 +85,7 @@ for k in relay old new; do
     new) name="new: $2" ;;
     esac
     awk -v name="$name" '
-        { for (i = 1; i <= 3; i++) v[i, NR] = $i }
+        { for (i = 1; i <= 4; i++) v[i, NR] = $i }
         function med(c,   a, i, j, t, n) {
             n = NR
             for (i = 1; i <= n; i++) a[i] = v[c, i]
@@ -92,6 +97,7 @@ for k in relay old new; do
             m1 = med(1); l1 = lo; h1 = hi
             m2 = med(2); l2 = lo; h2 = hi
             m3 = med(3); l3 = lo; h3 = hi
-            printf "%-36.36s %7.0f (%.0f-%.0f) %5.2f (%.2f-%.2f) %5.2f (%.2f-%.2f)\n", name, m1, l1, h1, m2, l2, h2, m3, l3, h3
+            m4 = med(4); l4 = lo; h4 = hi
+            printf "%-36.36s %7.0f (%.0f-%.0f) %5.2f (%.2f-%.2f) %5.2f (%.2f-%.2f) %5.2f (%.2f-%.2f)\n", name, m1, l1, h1, m2, l2, h2, m3, l3, h3, m4, l4, h4
         }' "$WORK/rounds.$k"
 done
