@@ -3,9 +3,9 @@
  * Each read of a request or answer head reserves room in an empty evbuffer,
  * which allocates a 4 KiB chain, and frees it once the head is parsed: two
  * of each per proxied request. glibc's tcache keeps blocks up to 1 KiB
- * only, so every one went through malloc's bins and back. A few freed
- * blocks of that size are kept here for the next read instead, as h2o
- * recycles its socket buffers. */
+ * only, so every one went through malloc's bins and back. Up to
+ * EVMEM_KEEP freed blocks of that size are kept here for the next reads
+ * instead, as h2o recycles its socket buffers. */
 #ifndef FW_EVMEM_H
 #define FW_EVMEM_H
 

@@ -651,9 +651,9 @@ static int on_message_complete(llhttp_t *p)
 static int on_version(llhttp_t *p, const char *at, size_t len)
 {
     struct upconn *c = parser_conn(p);
-    const char *after_code = at + len + 4;
-    if (after_code < c->feed_end)
-        c->reason_sep = *after_code == ' ';
+    const char *end = at + len;
+    if (c->feed_end - end > 4)
+        c->reason_sep = end[4] == ' ';
     return 0;
 }
 
