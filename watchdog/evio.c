@@ -69,15 +69,12 @@ void evio_gather_init(struct evio_gather *g, struct evbuffer *to)
 {
     g->to = to;
     g->len = 0;
-    g->spilled = false;
 }
 
 void evio_gather_flush(struct evio_gather *g)
 {
-    if (g->len > 0) {
+    if (g->len > 0)
         evbuffer_add(g->to, g->buf, g->len);
-        g->spilled = true;
-    }
     g->len = 0;
 }
 
@@ -86,7 +83,6 @@ void evio_gather_spill(struct evio_gather *g, const void *data, size_t len)
     evio_gather_flush(g);
     if (len > sizeof(g->buf)) {
         evbuffer_add(g->to, data, len);
-        g->spilled = true;
         return;
     }
     memcpy(g->buf, data, len);

@@ -10,7 +10,6 @@
 #ifndef FW_EVIO_H
 #define FW_EVIO_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/types.h>
@@ -37,7 +36,6 @@ void evio_bev_drop_output(struct bufferevent *bev);
 struct evio_gather {
     struct evbuffer *to;
     size_t len;
-    bool spilled;       /* some of it is in to already */
     char buf[2048];
 };
 

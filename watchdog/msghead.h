@@ -48,14 +48,18 @@ int msghead_value_done(struct msghead *h);
 const struct msghead_field *msghead_find(const struct msghead *h, const char *name, size_t len);
 /* Whether an earlier field has the last field's name (any case). */
 bool msghead_last_repeats(const struct msghead *h);
-/* Whether the last field (its name ended) is named name (any case) and
- * follows a field of the same name. Called for every header: the common
- * case, another length, is inline. */
+/* Whether the last field (its name ended) is named name (any case).
+ * Called for every header: the common case, another length, is inline. */
+static inline bool msghead_last_named(const struct msghead *h, const char *name, size_t len)
+{
+    return h->nfields > 0 && h->fields[h->nfields - 1].name_len == len &&
+           strncasecmp(h->buf + h->fields[h->nfields - 1].name_off, name, len) == 0;
+}
+/* Whether the last field is named name and follows a field of the same
+ * name. */
 static inline bool msghead_repeats(const struct msghead *h, const char *name, size_t len)
 {
-    return h->nfields > 1 && h->fields[h->nfields - 1].name_len == len &&
-           strncasecmp(h->buf + h->fields[h->nfields - 1].name_off, name, len) == 0 &&
-           msghead_last_repeats(h);
+    return h->nfields > 1 && msghead_last_named(h, name, len) && msghead_last_repeats(h);
 }
 /* After msghead_value_done of a field msghead_repeats: 0 when its value is
  * the earlier field's, and it is dropped (a repeat says nothing new); 1 when

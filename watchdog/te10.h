@@ -7,7 +7,6 @@
 #define FW_TE10_H
 
 #include <llhttp.h>
-#include <strings.h>
 
 #include "msghead.h"
 
@@ -16,10 +15,7 @@
  * Content-Length after it or reads chunks. */
 static inline void te10_ignore(llhttp_t *p, const struct msghead *h)
 {
-    if (llhttp_get_http_minor(p) != 0 || h->nfields == 0)
-        return;
-    const struct msghead_field *f = &h->fields[h->nfields - 1];
-    if (f->name_len == 17 && strncasecmp(h->buf + f->name_off, "Transfer-Encoding", 17) == 0)
+    if (llhttp_get_http_minor(p) == 0 && msghead_last_named(h, "Transfer-Encoding", 17))
         p->flags &= ~(uint16_t)(F_CHUNKED | F_TRANSFER_ENCODING);
 }
 

@@ -862,19 +862,20 @@ void upconn_flush(struct upconn *c)
 
 void upconn_send_gathered(struct upconn *c, struct evio_gather *g)
 {
+    /* g gathers into this output: an empty one means nothing of g, nor
+     * anything before it, is queued. */
     struct evbuffer *out = bufferevent_get_output(c->bev);
     ssize_t n = 0;
-    if (!g->spilled && c->connected && !c->write_gone && evbuffer_get_length(out) == 0 &&
+    if (c->connected && !c->write_gone && evbuffer_get_length(out) == 0 &&
         !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
         n = write(event_get_fd(c->rd), g->buf, g->len);
-        /* A failed write is the bufferevent's to report, as upconn_flush's */
+        /* A failed write is left to upconn_flush, which reports it */
         if (n < 0)
             n = 0;
     }
-    memmove(g->buf, g->buf + n, g->len - (size_t)n);
-    g->len -= (size_t)n;
-    evio_gather_flush(g);
-    upconn_flush(c);
+    if ((size_t)n < g->len)
+        evbuffer_add(out, g->buf + n, g->len - (size_t)n);
+    g->len = 0;
 }
 
 void upconn_request_done(struct upconn *c)

@@ -100,10 +100,10 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
 struct evbuffer *upconn_output(struct upconn *c);
 /* Send what is in the output (call after each batch of writes). */
 void upconn_flush(struct upconn *c);
-/* g, gathered for upconn_output, when it is all the request there is for
+/* g, gathered into upconn_output, when it is all the request there is for
  * now: written to the socket at once when nothing is queued before it,
  * without passing through the output buffer; what the socket does not
- * take is queued and sent as upconn_flush would. */
+ * take is queued for upconn_flush. */
 struct evio_gather;
 void upconn_send_gathered(struct upconn *c, struct evio_gather *g);
 size_t upconn_pending(const struct upconn *c);
