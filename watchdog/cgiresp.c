@@ -67,18 +67,6 @@ static bool has_scheme(const char *v, size_t len)
     return i < len && v[i] == ':';
 }
 
-/* field-content: visible ASCII, obs-text, space and tab; no other control
- * byte (CR, NUL) can reach the client's head. */
-static bool valid_value(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
-}
-
 /* "404", "404 Not Found": three digits, 200 to 599, an optional reason
  * (the answer carries the standard one). */
 static int parse_status(const char *v, size_t len)
@@ -121,7 +109,8 @@ static enum cgiresp_state take_field(struct cgiresp *p, size_t off, size_t llen)
         v++;
     while (e > v && (s[e - 1] == ' ' || s[e - 1] == '\t'))
         e--;
-    if (!valid_value(s + v, e - v))
+    /* no control byte (CR, NUL) can reach the client's head */
+    if (!target_field_value(s + v, e - v))
         return fail(p, "line %u: invalid header value", p->line);
     s[nlen] = '\0';
     s[e] = '\0';

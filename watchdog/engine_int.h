@@ -45,6 +45,18 @@ struct conn {
     bool expect_continue;
     int reject;              /* status a parser callback refused the head with */
     const char *reject_why;  /* Go's text for it, NULL: "400 Bad Request" */
+    /* A header name or value Go refuses (its text): Go reads the whole head
+     * first and makes its other checks before this one (check_head). */
+    const char *head_fault;
+    /* llhttp stopped at that name or value: the rest of the head is read
+     * line by line as Go reads it (feed_raw), then judged. */
+    struct {
+        bool on;
+        bool first;          /* the line llhttp stopped in comes next */
+        bool in_value;       /* llhttp stopped in that line's value */
+        bool cr;             /* ... at a CR not followed by LF, which it took */
+        size_t bytes;        /* head bytes read this way */
+    } raw;
     /* A method token llhttp does not know, carried past it (see
      * feed_method); "" when llhttp parsed the method itself. */
     char method[TARGET_METHOD_MAX + 1];

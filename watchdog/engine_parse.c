@@ -20,6 +20,9 @@
 
 #define FEED_CHUNK (64 * 1024)
 
+static const char invalid_name[] = "400 Bad Request: invalid header name";
+static const char invalid_value[] = "400 Bad Request: invalid header value";
+
 static struct conn *parser_conn(llhttp_t *p)
 {
     return p->data;
@@ -47,6 +50,8 @@ static int on_message_begin(llhttp_t *p)
     c->state = CONN_HEAD;
     c->reject = 0;
     c->reject_why = NULL;
+    c->head_fault = NULL;
+    c->raw.on = false;
     msghead_reset(&c->head);
     c->url_len = 0;
     c->body.bytes = 0;
@@ -102,11 +107,12 @@ static int on_header_field_complete(llhttp_t *p)
      * some others through in its default mode: a name like "Bad Header"
      * must not become an environment variable. Whitespace before
      * the colon ("Name : v") in particular, which a proxy in front may read
-     * differently, and which llhttp refuses only for the names it knows. */
-    if (!target_token(c->head.buf + f->name_off, f->name_len)) {
-        c->reject_why = "400 Bad Request: invalid header name";
-        return reject(c, 400);
-    }
+     * differently, and which llhttp refuses only for the names it knows.
+     * The head is refused once complete, as Go does; an empty name Go
+     * skips (on_header_value_complete). */
+    if (f->name_len > 0 && !target_token(c->head.buf + f->name_off, f->name_len) &&
+        !c->head_fault)
+        c->head_fault = invalid_name;
     clrepeat_name(p, &c->head);
     return 0;
 }
@@ -121,6 +127,10 @@ static int on_header_value_complete(llhttp_t *p)
     struct conn *c = parser_conn(p);
     if (msghead_value_done(&c->head))
         return HPE_USER;
+    if (msghead_last_named(&c->head, "", 0)) {
+        msghead_drop_last(&c->head);
+        return 0;
+    }
     te10_ignore(p, &c->head);
     return clrepeat_value(&c->head) ? reject(c, 400) : 0;
 }
@@ -292,10 +302,34 @@ static bool te_refused_in_head(const struct conn *c)
     return c->parser.http_minor > 0 && f && te_not_chunked(c->head.buf + f->val_off, f->val_len);
 }
 
+/* Go's Content-Length checks, for a head llhttp did not read to its end:
+ * repeats must agree, and without chunked framing the value is digits or
+ * nothing. */
+static bool cl_refused(const struct request *r, bool chunked)
+{
+    const struct header *first = NULL;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        if (h->name_len != 14 || strncasecmp(h->name, "Content-Length", 14) != 0)
+            continue;
+        if (first && (h->value_len != first->value_len ||
+                      memcmp(h->value, first->value, h->value_len) != 0))
+            return true;
+        first = first ? first : h;
+    }
+    if (!first || chunked)
+        return false;
+    for (size_t i = 0; i < first->value_len; i++) {
+        if (first->value[i] < '0' || first->value[i] > '9')
+            return true;
+    }
+    return false;
+}
+
 /* Go refuses a request whose path has a malformed escape before reading
  * its headers; then a repeated Host; every transfer coding but a lone
- * "chunked" (501); a missing or malformed Host. (A control byte in a value
- * llhttp has refused already, see bad_request.) */
+ * "chunked" (501); a Content-Length it cannot use; a missing or malformed
+ * Host; and only then a bad header name or value (head_fault). */
 static int check_head(struct conn *c)
 {
     struct request *r = &c->req;
@@ -325,10 +359,14 @@ static int check_head(struct conn *c)
         return reject(c, 400);
     if (te_refused(te, te_header, r->http_minor))
         return reject(c, 501);
+    if (c->raw.on && cl_refused(r, te > 0 && r->http_minor >= 1))
+        return reject(c, 400);
     if (hosts == 0 && r->http_minor >= 1)
         c->reject_why = "400 Bad Request: missing required Host header";
     else if (host && !valid_host(host->value, host->value_len))
         c->reject_why = "400 Bad Request: malformed Host header";
+    else
+        c->reject_why = c->head_fault;
     return c->reject_why ? reject(c, 400) : 0;
 }
 
@@ -457,15 +495,16 @@ static void bad_request(struct conn *c)
     int status = 400;
     /* Go's texts, and its Content-Type even on the 431. */
     const char *body = c->reject_why ? c->reject_why : "400 Bad Request";
-    /* A name with a space in it; a line without a colon is plain 400. */
+    /* In a chunked body's trailer, a name with a space in it or a control
+     * byte in a value (a head's go to feed_raw); a line without a colon is
+     * plain 400. */
     const char *at = llhttp_get_error_pos(&c->parser);
-    if (llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN && at && at < c->feed_end &&
-        (*at == ' ' || *at == '\t'))
-        body = "400 Bad Request: invalid header name";
-    /* A control byte in a value, which llhttp refuses itself. */
-    if (llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN &&
+    if (!c->raw.on && llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN && at &&
+        at < c->feed_end && (*at == ' ' || *at == '\t'))
+        body = invalid_name;
+    if (!c->raw.on && llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN &&
         strcmp(llhttp_get_error_reason(&c->parser), "Invalid header value char") == 0)
-        body = "400 Bad Request: invalid header value";
+        body = invalid_value;
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside.
      * A well-formed "HTTP/3.1" fails llhttp's own version check before
@@ -650,8 +689,111 @@ static int feed_method(struct conn *c, struct evbuffer *in)
     return 1;
 }
 
+/* Where llhttp stopped at a header name or value Go reads on past, Go's
+ * text for it, else NULL. A line without a colon stops llhttp at its line
+ * break: Go refuses that line itself, with a plain 400. */
+static const char *llhttp_fault(const struct conn *c, llhttp_errno_t err)
+{
+    const char *at = llhttp_get_error_pos(&c->parser);
+    const char *why = llhttp_get_error_reason(&c->parser);
+    if (c->state != CONN_HEAD || !c->scan_line_done || !at || at >= c->feed_end || !why)
+        return NULL;
+    if (err == HPE_LF_EXPECTED && strcmp(why, "Missing expected LF after header value") == 0)
+        return invalid_value;
+    if (err != HPE_INVALID_HEADER_TOKEN)
+        return NULL;
+    if (strcmp(why, "Invalid header value char") == 0)
+        return invalid_value;
+    return *at == '\r' || *at == '\n' ? NULL : invalid_name;
+}
+
+static void raw_start(struct conn *c, const char *why, llhttp_errno_t err)
+{
+    if (!c->head_fault)
+        c->head_fault = why;
+    c->raw.on = c->raw.first = true;
+    c->raw.in_value = why == invalid_value;
+    c->raw.cr = err == HPE_LF_EXPECTED;
+    c->raw.bytes = 0;
+    if (!c->raw.in_value)
+        msghead_drop_partial_name(&c->head);
+}
+
+/* A "name: value" line as Go's textproto takes it: an empty name is
+ * skipped, a bad one or a bad value noted, the rest kept in the head. */
+static bool raw_field(struct conn *c, const char *line, size_t n)
+{
+    const char *colon = memchr(line, ':', n), *end = line + n;
+    if (!colon)
+        return false;
+    size_t klen = (size_t)(colon - line);
+    const char *v = colon + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    if (klen > 0 && (!target_token(line, klen) || !target_field_value(v, (size_t)(end - v))) &&
+        !c->head_fault)
+        c->head_fault = target_token(line, klen) ? invalid_value : invalid_name;
+    if (klen == 0 || !target_token(line, klen))
+        return true;
+    return !msghead_name(&c->head, line, klen) && msghead_name_done(&c->head) &&
+           !msghead_value(&c->head, v, (size_t)(end - v)) && !msghead_value_done(&c->head);
+}
+
+/* One line of the head's rest, without its line break. True to read on;
+ * false once the head is judged (c->reject, or a plain 400). */
+static bool raw_line(struct conn *c, const char *line, size_t n)
+{
+    struct msghead *h = &c->head;
+    if (c->raw.first) {
+        c->raw.first = false;
+        if (!c->raw.in_value)
+            return memchr(line, ':', n) != NULL;
+        /* The value llhttp stopped in, with the CR it consumed. */
+        return !(c->raw.cr && msghead_value(h, "\r", 1)) && !msghead_value(h, line, n) &&
+               !msghead_value_done(h);
+    }
+    if (n == 0) {
+        if (!build_request(c) && !split_uri(c) && !check_head(c))
+            reject(c, 400);
+        return false;
+    }
+    /* A folded line, refused as scan_head refuses it. */
+    if (line[0] == ' ' || line[0] == '\t')
+        return false;
+    return raw_field(c, line, n);
+}
+
+/* The rest of a head after llhttp stopped at a bad name or value: Go reads
+ * it all, and refuses a missing Host, say, before the bad name. */
+static int feed_raw(struct conn *c, struct evbuffer *in)
+{
+    for (;;) {
+        size_t n;
+        char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+        size_t pending = line ? n + 1 : evbuffer_get_length(in);
+        if (c->head.len + c->raw.bytes + pending > c->head.max) {
+            free(line);
+            c->head.too_large = true;
+            break;
+        }
+        if (!line)
+            return 0;
+        c->raw.bytes += pending;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        bool more = raw_line(c, line, n);
+        free(line);
+        if (!more)
+            break;
+    }
+    bad_request(c);
+    return 0;
+}
+
 static int feed_once(struct conn *c, struct evbuffer *in)
 {
+    if (c->raw.on)
+        return feed_raw(c, in);
     if (c->state == CONN_IDLE && !c->scan_seen && !feed_method(c, in))
         return 0;
     struct evbuffer_iovec v;
@@ -671,6 +813,7 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
     if (c->dead)
         return 0;
+    const char *fault = err != HPE_OK && err != HPE_PAUSED ? llhttp_fault(c, err) : NULL;
     evbuffer_drain(in, used);
     if (err == HPE_OK)
         return 1;
@@ -685,6 +828,10 @@ static int feed_once(struct conn *c, struct evbuffer *in)
     if (c->state == CONN_LINGER) {
         conn_kill(c);
         return 0;
+    }
+    if (fault) {
+        raw_start(c, fault, err);
+        return 1;
     }
     bad_request(c);
     return 0;

@@ -133,6 +133,20 @@ int msghead_value_done(struct msghead *h)
     return msghead_terminate(h);
 }
 
+void msghead_drop_partial_name(struct msghead *h)
+{
+    if (h->nfields == 0 || h->in_value)
+        return;
+    msghead_drop_last(h);
+    h->in_value = true; /* the next name starts a new field */
+}
+
+void msghead_drop_last(struct msghead *h)
+{
+    h->len = h->fields[h->nfields - 1].name_off;
+    h->nfields--;
+}
+
 static bool named(const struct msghead *h, const struct msghead_field *f, const char *name,
                   size_t len)
 {
@@ -170,8 +184,7 @@ int msghead_drop_repeat(struct msghead *h)
     if (!first || first->val_len != last->val_len ||
         memcmp(h->buf + first->val_off, h->buf + last->val_off, last->val_len) != 0)
         return 1;
-    h->len = last->name_off;
-    h->nfields--;
+    msghead_drop_last(h);
     return 0;
 }
 

@@ -44,6 +44,10 @@ int msghead_name(struct msghead *h, const char *at, size_t len);
 const struct msghead_field *msghead_name_done(struct msghead *h);
 int msghead_value(struct msghead *h, const char *at, size_t len);
 int msghead_value_done(struct msghead *h);
+/* Forget a field whose name has begun and not ended. */
+void msghead_drop_partial_name(struct msghead *h);
+/* Forget the last field (its value ended). */
+void msghead_drop_last(struct msghead *h);
 /* The first field named name (len bytes, any case), NULL when none. */
 const struct msghead_field *msghead_find(const struct msghead *h, const char *name, size_t len);
 /* Whether an earlier field has the last field's name (any case). */

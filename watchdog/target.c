@@ -184,6 +184,16 @@ bool target_token(const char *s, size_t len)
     return true;
 }
 
+bool target_field_value(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 bool target_method_token(const char *m, size_t len)
 {
     return len <= TARGET_METHOD_MAX && target_token(m, len);

@@ -30,6 +30,9 @@ const char *target_path_part(const char *uri);
 bool target_method_known(const char *m, size_t len);
 /* An RFC 9110 token: one or more tchars (a method, a header name). */
 bool target_token(const char *s, size_t len);
+/* RFC 9110 field-content: visible ASCII, obs-text, space and tab; no other
+ * control byte (CR, NUL, DEL). */
+bool target_field_value(const char *s, size_t len);
 /* A method token (RFC 9110 tchars) of at most TARGET_METHOD_MAX bytes. */
 bool target_method_token(const char *m, size_t len);
 

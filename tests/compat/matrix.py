@@ -253,6 +253,41 @@ def edge_cases(target="/env"):
         case("edge/http10-cl-te", raw(post10 + "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nhi")),
         case("edge/http10-te-only", raw(post10 + "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")),
         case("edge/http10-te-unknown", raw(post10 + "Transfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nhi")),
+    ] + head_order_cases(target)
+
+
+def head_order_cases(target):
+    """A bad header name or value: Go reads the whole head, and refuses a
+    bad path, a repeated Host, a transfer coding, a bad Content-Length, a
+    missing or a malformed Host first."""
+    raw = lambda s: {"raw": s}  # noqa: E731
+    host = "Host: example.com\r\n"
+    line = "GET %s HTTP/1.1\r\n" % target
+    get = lambda extra: raw(line + host + extra + "\r\n")  # noqa: E731
+    bad = "Bad(H: v\r\n"
+    return [
+        case("edge/name-paren", get(bad)),
+        case("edge/name-at", get("Bad@H: v\r\n")),
+        case("edge/name-8bit", get("Bad\xffH: v\r\n")),
+        case("edge/name-tab", get("Bad\tH: v\r\n")),
+        case("edge/name-first-char", get("(H: v\r\n")),
+        case("edge/name-no-host", raw(line + bad + "\r\n")),
+        case("edge/name-space-no-host", raw(line + "Bad H: v\r\n\r\n")),
+        case("edge/name-then-bad-host", raw(line + bad + "Host: exa mple.com\r\n\r\n")),
+        case("edge/name-then-host", raw(line + bad + host + "\r\n")),
+        case("edge/name-two-hosts", get(bad + "Host: b.example\r\n")),
+        case("edge/name-te-gzip", raw("POST %s HTTP/1.1\r\n%s%sTransfer-Encoding: gzip\r\n\r\nabc"
+                                      % (target, host, bad))),
+        case("edge/name-cl-plus", raw("POST %s HTTP/1.1\r\n%s%sContent-Length: +2\r\n\r\nhi"
+                                      % (target, host, bad))),
+        case("edge/name-bad-path", raw("GET /%%zz HTTP/1.1\r\n%s%s\r\n" % (host, bad))),
+        case("edge/name-then-no-colon", get(bad + "NoColon\r\n")),
+        case("edge/name-http10-no-host", raw("GET %s HTTP/1.0\r\n%s\r\n" % (target, bad))),
+        case("edge/value-ctl-no-host", raw(line + "X-Ctl: a\x01b\r\n\r\n")),
+        case("edge/value-ctl-in-host", raw(line + "Host: a\x01b\r\n\r\n")),
+        case("edge/value-bare-cr", get("X-Cr: a\rb\r\n")),
+        case("edge/value-bare-cr-no-host", raw(line + "X-Cr: a\rb\r\n\r\n")),
+        case("edge/empty-name-no-host", raw(line + ": v\r\n\r\n")),
     ]
 
 

@@ -205,6 +205,78 @@ def test_refused_head_400_with_go_text(watchdog, why):
     served_normally(wd)
 
 
+# A bad header name or value, sent in three reads (the bad line, the rest,
+# the blank line): Go reads the head to its end and refuses what it checks
+# first. (status, Go's text, or None for a plain "400 Bad Request").
+BAD_NAME = b"Bad(H: v\r\n"
+HEAD_ORDER = {
+    "name": ([b"Host: x\r\n", BAD_NAME, b""], 400, "invalid header name"),
+    "name_8bit": ([b"Host: x\r\n", b"Bad\xffH: v\r\n", b""], 400, "invalid header name"),
+    "name_no_host": ([BAD_NAME, b"X-A: b\r\n", b""], 400, "missing required Host header"),
+    "space_name_no_host": ([b"Bad H: v\r\n", b"X-A: b\r\n", b""], 400,
+                           "missing required Host header"),
+    "name_then_bad_host": ([BAD_NAME, b"Host: exa mple\r\n", b""], 400, "malformed Host header"),
+    "name_then_two_hosts": ([b"Host: x\r\n", BAD_NAME, b"Host: y\r\n"], 400, None),
+    "name_then_te": ([b"Host: x\r\n", BAD_NAME, b"Transfer-Encoding: gzip\r\n"], 501, None),
+    "name_then_bad_cl": ([b"Host: x\r\n", BAD_NAME, b"Content-Length: +1\r\n"], 400, None),
+    "name_then_differing_cl": ([b"Host: x\r\n", BAD_NAME, b"Content-Length: 1\r\nContent-Length: 2\r\n"],
+                               400, None),
+    "name_then_no_colon": ([b"Host: x\r\n", BAD_NAME, b"NoColon\r\n"], 400, None),
+    "name_then_fold": ([b"Host: x\r\n", BAD_NAME, b" folded\r\n"], 400, None),
+    "value_no_host": ([b"X-Ctl: a\x01b\r\n", b"X-A: b\r\n", b""], 400, "missing required Host header"),
+    "value_in_host": ([b"Host: a\x01b\r\n", b"X-A: b\r\n", b""], 400, "malformed Host header"),
+    "bare_cr_in_value": ([b"Host: x\r\n", b"X-Cr: a\rb\r\n", b""], 400, "invalid header value"),
+}
+
+
+@pytest.mark.parametrize("name", list(HEAD_ORDER))
+def test_bad_name_or_value_answered_in_go_order(watchdog, name):
+    parts, status, why = HEAD_ORDER[name]
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"GET / HTTP/1.1\r\n" + parts[0])
+        time.sleep(0.05)
+        c.send(parts[1])
+        time.sleep(0.05)
+        c.send(parts[2] + b"\r\n")
+        data, closed = c.read_until_close(5)
+    assert status_of(data) == status, data[:300]
+    body = {400: b"400 Bad Request", 501: b"Unsupported transfer encoding"}[status]
+    if why:
+        body += b": " + why.encode()
+    assert data.endswith(b"\r\n\r\n" + body), data
+    assert closed
+    served_normally(wd)
+
+
+def test_bad_name_waits_for_the_whole_head(watchdog):
+    """Nothing is answered before the blank line: a Host may still come."""
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"GET / HTTP/1.1\r\n" + BAD_NAME)
+        assert c.wait_closed(0.5) is False
+        c.send(b"Host: x\r\n\r\n")
+        data, _ = c.read_until_close(5)
+    assert data.endswith(b"400 Bad Request: invalid header name"), data
+
+
+def test_bad_name_then_huge_head_431(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    data, _ = _send_big(wd.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + BAD_NAME + b"X-Big: ",
+                        MiB + 65536, b"\r\n\r\n")
+    assert status_of(data) == 431, data[:300]
+    served_normally(wd)
+
+
+def test_empty_header_name_dropped(watchdog):
+    wd = watchdog({"fprocess": "env"})
+    data, _ = wd.raw(b"GET / HTTP/1.1\r\nHost: x\r\n: v\r\nX-After: a\r\n"
+                     b"Connection: close\r\n\r\n", timeout=5)
+    assert status_of(data) == 200, data[:300]
+    assert b"Http_X_After=a" in data
+    assert b"=v\n" not in data
+
+
 REQUEST_LINES = {
     b"GET / HTTP/1.1": 200,
     b"GET  / HTTP/1.1": 400,

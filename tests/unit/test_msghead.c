@@ -158,6 +158,35 @@ static void test_repeat_differs(void)
     msghead_free(&h);
 }
 
+/* A name cut short (llhttp stopped inside it) leaves no field behind; a
+ * name stopped at its first byte leaves the field before it alone. */
+static void test_partial_name_dropped(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    feed_header(&h, "Host", "x");
+    size_t len = h.len;
+    CHECK(msghead_name(&h, "Ba", 2) == 0);
+    CHECK(h.nfields == 2);
+    msghead_drop_partial_name(&h);
+    CHECK(h.nfields == 1 && h.len == len);
+    msghead_drop_partial_name(&h);   /* nothing begun: Host stays */
+    CHECK(h.nfields == 1 && h.len == len);
+    feed_header(&h, "After", "yes");
+    /* llhttp hands an empty name over as an empty span */
+    CHECK(msghead_name(&h, "", 0) == 0);
+    CHECK(msghead_name_done(&h) != NULL);
+    feed_value(&h, "v");
+    CHECK(h.nfields == 3 && h.fields[2].name_len == 0);
+    msghead_drop_last(&h);
+    CHECK(msghead_build(&h) == 0);
+    CHECK(h.nfields == 2);
+    CHECK_STR(h.headers[0].value, "x");
+    CHECK_STR(h.headers[1].name, "After");
+    CHECK_STR(h.headers[1].value, "yes");
+    msghead_free(&h);
+}
+
 int main(void)
 {
     test_fields();
@@ -167,5 +196,6 @@ int main(void)
     test_limit();
     test_repeat_dropped();
     test_repeat_differs();
+    test_partial_name_dropped();
     return check_done("test_msghead");
 }

@@ -94,6 +94,17 @@ static void test_methods(void)
     CHECK(!target_method_token("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 33));
 }
 
+static void test_field_value(void)
+{
+    CHECK(target_field_value("", 0));
+    CHECK(target_field_value("a b\tc", 5));
+    CHECK(target_field_value("caf\xc3\xa9", 5));   /* obs-text */
+    CHECK(!target_field_value("a\x01", 2));
+    CHECK(!target_field_value("a\rb", 3));
+    CHECK(!target_field_value("a\x7f", 2));
+    CHECK(!target_field_value("a\0b", 3));
+}
+
 int main(void)
 {
     test_clean();
@@ -102,5 +113,6 @@ int main(void)
     test_path_part();
     test_plain();
     test_methods();
+    test_field_value();
     return check_done("test_target");
 }
