@@ -16,7 +16,7 @@
 
 #include "clrepeat.h"
 #include "log.h"
-#include "te10.h"
+#include "tecoding.h"
 
 #define FEED_CHUNK (64 * 1024)
 
@@ -271,18 +271,6 @@ static bool valid_host(const char *v, size_t len)
             return false;
     }
     return true;
-}
-
-/* A Transfer-Encoding value other than "chunked", spaces aside. */
-static bool te_not_chunked(const char *value, size_t len)
-{
-    while (len > 0 && (*value == ' ' || *value == '\t')) {
-        value++;
-        len--;
-    }
-    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-        len--;
-    return len != 7 || strncasecmp(value, "chunked", 7) != 0;
 }
 
 /* A Transfer-Encoding Go refuses (501): any but one lone "chunked", in 1.1. */

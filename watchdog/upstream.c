@@ -9,7 +9,7 @@
 #include "deadline.h"
 #include "evio.h"
 #include "msghead.h"
-#include "te10.h"
+#include "tecoding.h"
 
 #include <errno.h>
 #include <llhttp.h>
@@ -612,15 +612,46 @@ static int on_header_value_complete(llhttp_t *p)
         return 0;
     if (msghead_value_done(&c->head))
         return HPE_USER;
+    /* Go's server drops a field whose name is not a token. Of the bytes
+     * outside a token llhttp lets a name have only spaces ("Bad Name",
+     * "Name :"), and it may be empty. */
+    const struct msghead_field *f = &c->head.fields[c->head.nfields - 1];
+    if (f->name_len == 0 || memchr(c->head.buf + f->name_off, ' ', f->name_len)) {
+        msghead_drop_last(&c->head);
+        return 0;
+    }
+    /* Values are strings from here on: a NUL, which the lenient parser
+     * lets through, would cut one short. */
+    if (memchr(c->head.buf + f->val_off, '\0', f->val_len))
+        return HPE_USER;
     te10_ignore(p, &c->head);
     return clrepeat_value(&c->head) ? HPE_USER : 0;
+}
+
+/* Go's client fails an HTTP/1.1 answer whose Transfer-Encoding is not one
+ * field "chunked" (two fields, gzip, identity), where llhttp would read
+ * the body to the close. */
+static bool te_refused(const struct upconn *c)
+{
+    if (!(c->parser.flags & F_TRANSFER_ENCODING))
+        return false;
+    const struct msghead_field *te = NULL;
+    for (size_t i = 0; i < c->head.nfields; i++) {
+        const struct msghead_field *f = &c->head.fields[i];
+        if (f->name_len != 17 || strncasecmp(c->head.buf + f->name_off, "Transfer-Encoding", 17))
+            continue;
+        if (te)
+            return true;
+        te = f;
+    }
+    return te && te_not_chunked(c->head.buf + te->val_off, te->val_len);
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     /* llhttp 8 reads "HTTP/1.1 20 OK" as status 20: what is not a
      * three-digit status cannot be passed on (the owner answers 502). */
-    if (p->status_code < 100 || p->status_code > 999)
+    if (p->status_code < 100 || p->status_code > 999 || te_refused(parser_conn(p)))
         return -1;
     /* 1xx other than 101 are interim (100 Continue, 103 Early Hints):
      * skip them and read the real head. They have no body whatever their
@@ -720,6 +751,12 @@ static struct upconn *conn_new(struct upstream *u)
     bufferevent_set_max_single_read(c->bev, IO_CHUNK);
     bufferevent_set_max_single_write(c->bev, IO_CHUNK);
     llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
+    /* As Go's client: a control byte in a value passes (CR and LF still
+     * end the line), and so do lines ended by a bare LF; Transfer-Encoding:
+     * chunked beside a Content-Length frames the body, and the length is
+     * dropped. */
+    llhttp_set_lenient_headers(&c->parser, 1);
+    llhttp_set_lenient_chunked_length(&c->parser, 1);
     c->parser.data = c;
     return c;
 fail:

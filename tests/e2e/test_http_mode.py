@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from harness import SANITIZED, free_port, http_watchdog, post_in_pieces, upstream_cmd, wait_until
+from harness import (SANITIZED, free_port, http_watchdog, post_in_pieces, status_of, upstream_cmd,
+                     wait_until)
 
 MiB = 1 << 20
 
@@ -635,6 +636,40 @@ def test_repeated_content_length_in_the_answer(tmp_path, values, status, body):
             assert _internal(hdrs)
             assert wd.wait_log("Upstream HTTP request error: the function sent an invalid HTTP response")
         # the watchdog goes on serving on a fresh or kept connection
+        assert wd.request("GET", "/status/200")[0] == 200
+
+
+@pytest.mark.parametrize("kind,status,kept,gone", [
+    # Go's server drops a field whose name is not a token
+    ("names", 200, {"x-ok": "1"}, ("bad name", "name ", "")),
+    # a control byte in a value passes, as through Go's client
+    ("ctl", 200, {"x-ctl": "a\x01b"}, ()),
+    # but not a NUL, which would cut the value short where it is a string
+    ("nul", 500, {}, ()),
+    # Go's client knows one lone "chunked", and fails the rest
+    ("te-gzip", 500, {}, ()),
+    ("te-twice", 500, {}, ()),
+    # chunked beside a Content-Length frames the body
+    ("cl-and-te", 200, {}, ("content-length",)),
+    # hop-by-hop headers describe the function's connection, not the client's
+    ("hop", 200, {"x-ok": "1"}, ("x-private", "keep-alive", "upgrade")),
+])
+def test_odd_answer_heads_as_go_client_takes_them(tmp_path, kind, status, kept, gone):
+    with http_watchdog(tmp_path) as wd:
+        data, _ = wd.raw(b"GET /odd?kind=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                         % kind.encode(), timeout=5)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        assert status_of(data) == status, data[:300]
+        names = {ln.split(":", 1)[0].lower(): ln.split(":", 1)[1].strip() for ln in lines[1:]}
+        for name, value in kept.items():
+            assert names.get(name) == value, lines
+        for name in gone:
+            assert name not in names, lines
+        if status == 200:
+            assert body in (b"hello\n", b"6\r\nhello\n\r\n0\r\n\r\n"), body
+        else:
+            assert wd.wait_log("Upstream HTTP request error: the function sent an invalid HTTP response")
         assert wd.request("GET", "/status/200")[0] == 200
 
 

@@ -128,6 +128,26 @@ class Handler(BaseHTTPRequestHandler):
                       b"hello\n",
         "http10-te-cl": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
                         b"Content-Length: 6\r\n\r\nhello\n",
+        "space-name": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nBad Name: v\r\nName : v\r\n"
+                      b"X-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
+        "empty-name": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n: v\r\nX-Ok: 1\r\n"
+                      b"Content-Length: 6\r\n\r\nhello\n",
+        "ctl-value": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Ctl: a\x01b\x7fc\r\n"
+                     b"Content-Length: 6\r\n\r\nhello\n",
+        "bare-lf": b"HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Ok: 1\nContent-Length: 6\n\nhello\n",
+        "te-gzip": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\n"
+                   b"hello\n",
+        "te-identity": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: identity\r\n"
+                       b"Content-Length: 6\r\n\r\nhello\n",
+        "te-twice": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n",
+        "te-upper": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+                    b"6\r\nhello\n\r\n0\r\n\r\n",
+        "cl-and-te": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n",
+        "hop-by-hop": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: X-Private\r\n"
+                      b"X-Private: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\nX-Ok: 1\r\n"
+                      b"Content-Length: 6\r\n\r\nhello\n",
         "garbage": b"this is not http\r\n\r\n",
         "nothing": b"",
     }

@@ -18,6 +18,7 @@ Endpoints:
     /reset           closes the connection without answering
     /dupcl?v=A,B     "hello\n" with a Content-Length header per value given
     /garbage         a line that is not an HTTP status line, then a close
+    /odd?kind=K      "hello\n" under an odd head (ODD_HEADS), then a close
     /truncate        a chunked body cut off after its first chunk
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
@@ -234,6 +235,24 @@ class Handler(BaseHTTPRequestHandler):
         for v in q.get("v", "6").split(","):
             head += b"Content-Length: %s\r\n" % v.encode()
         self.wfile.write(head + b"\r\nhello\n")
+
+    ODD_HEADS = {
+        "names": b"Bad Name: v\r\nName : v\r\n: v\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
+        "ctl": b"X-Ctl: a\x01b\r\nContent-Length: 6\r\n",
+        "nul": b"X-Nul: a\x00b\r\nContent-Length: 6\r\n",
+        "te-gzip": b"Transfer-Encoding: gzip\r\n",
+        "te-twice": b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        "cl-and-te": b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n",
+        "hop": b"Connection: X-Private\r\nX-Private: 1\r\nKeep-Alive: timeout=5\r\n"
+               b"Upgrade: h2c\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
+    }
+
+    def r_odd(self, q, parts):
+        kind = q.get("kind", "")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + self.ODD_HEADS[kind] + b"\r\n"
+        chunked = b"chunked" in self.ODD_HEADS[kind]
+        self.wfile.write(head + (b"6\r\nhello\n\r\n0\r\n\r\n" if chunked else b"hello\n"))
+        self.close_connection = True
 
     def r_garbage(self, q, parts):
         self.wfile.write(b"this is not http\r\n\r\n")
