@@ -436,6 +436,11 @@ static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
         return NULL;
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &engine_parser_settings);
+    /* Go takes any one-digit minor version of HTTP/1 ("HTTP/1.2") as 1.1
+     * would be; llhttp 8 knows 1.0 and 1.1 only, unless told. Other majors
+     * are refused in on_version_complete. (llhttp 8.1 has the flag but no
+     * setter for it.) */
+    c->parser.lenient_flags |= LENIENT_VERSION;
     c->parser.data = c;
     return c;
 }

@@ -238,6 +238,16 @@ static void answer_redirect(struct request *r, const char *clean)
 static bool route_target(struct conn *c)
 {
     struct request *r = &c->req;
+    /* Go's ServeMux leaves a CONNECT's path as it is; an authority-form
+     * target ("CONNECT host:443") has none, and no handler matches it. */
+    if (strcmp(r->method, "CONNECT") == 0) {
+        if (r->uri[0] == '/')
+            return false;
+        c->log.off = true;
+        resp_header(r, "X-Content-Type-Options", "nosniff");
+        resp_simple(r, 404, "404 page not found\n");
+        return true;
+    }
     if (strcmp(r->path, "*") == 0) {
         bool options = strcmp(r->method, "OPTIONS") == 0;
         c->log.off = true;
@@ -349,7 +359,8 @@ static int check_head(struct conn *c)
         return reject(c, 501);
     if (c->raw.on && cl_refused(r, te > 0 && r->http_minor >= 1))
         return reject(c, 400);
-    if (hosts == 0 && r->http_minor >= 1)
+    /* Go requires Host in HTTP/1.1, except of a CONNECT. */
+    if (hosts == 0 && r->http_minor >= 1 && strcmp(r->method, "CONNECT") != 0)
         c->reject_why = "400 Bad Request: missing required Host header";
     else if (host && !valid_host(host->value, host->value_len))
         c->reject_why = "400 Bad Request: malformed Host header";

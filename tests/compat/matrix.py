@@ -288,6 +288,12 @@ def head_order_cases(target):
         case("edge/value-bare-cr", get("X-Cr: a\rb\r\n")),
         case("edge/value-bare-cr-no-host", raw(line + "X-Cr: a\rb\r\n\r\n")),
         case("edge/empty-name-no-host", raw(line + ": v\r\n\r\n")),
+        # any one-digit minor version of HTTP/1 is 1.1 to Go
+        case("edge/http12", raw("GET %s HTTP/1.2\r\n%s\r\n" % (target, host))),
+        case("edge/http19-no-host", raw("GET %s HTTP/1.9\r\n\r\n" % target)),
+        # ServeMux: an authority-form CONNECT matches no handler; it needs no Host
+        case("edge/connect-authority", raw("CONNECT example.com:443 HTTP/1.1\r\n%s\r\n" % host)),
+        case("edge/connect-no-host", raw("CONNECT example.com:443 HTTP/1.1\r\n\r\n")),
     ]
 
 

@@ -277,6 +277,36 @@ def test_empty_header_name_dropped(watchdog):
     assert b"=v\n" not in data
 
 
+def test_http1_any_minor_version_served_as_1_1(watchdog):
+    wd = watchdog({"fprocess": "cat"})
+    data, _ = wd.raw(b"POST / HTTP/1.2\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+                     timeout=5)
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+    assert data.endswith(b"2\r\nhi\r\n0\r\n\r\n"), data
+    # as in 1.1, Host is required
+    data, _ = wd.raw(b"GET / HTTP/1.9\r\n\r\n", timeout=5)
+    assert data.endswith(b"400 Bad Request: missing required Host header"), data
+
+
+@pytest.mark.parametrize("host", [b"Host: example.com:443\r\n", b""])
+def test_connect_authority_form_404(watchdog, host):
+    """Go's ServeMux has no handler for a target without a path, and a
+    CONNECT needs no Host; the function does not run."""
+    wd = watchdog({"fprocess": "cat"})
+    data, _ = wd.raw(b"CONNECT example.com:443 HTTP/1.1\r\n" + host + b"\r\n", timeout=5)
+    assert status_of(data) == 404, data[:300]
+    assert b"\r\nX-Content-Type-Options: nosniff\r\n" in data
+    assert data.endswith(b"\r\n\r\n404 page not found\n"), data
+    served_normally(wd)
+
+
+def test_connect_origin_form_reaches_the_function_uncleaned(watchdog):
+    wd = watchdog({"fprocess": "env"})
+    data, _ = wd.raw(b"CONNECT /a/../b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=5)
+    assert status_of(data) == 200, data[:300]
+    assert b"Http_Method=CONNECT\n" in data and b"Http_Path=/a/../b\n" in data
+
+
 REQUEST_LINES = {
     b"GET / HTTP/1.1": 200,
     b"GET  / HTTP/1.1": 400,
