@@ -235,12 +235,18 @@ static void answer_redirect(struct request *r, const char *clean)
 /* What Go's server and ServeMux answer before any handler, neither logged
  * nor counted: "*" (OPTIONS: 200; else 400 and close) and a path that is
  * not clean (301 to the clean one). True when answered. */
+/* Checked for every request: most methods differ in their first byte. */
+static bool is_connect(const struct request *r)
+{
+    return r->method[0] == 'C' && strcmp(r->method, "CONNECT") == 0;
+}
+
 static bool route_target(struct conn *c)
 {
     struct request *r = &c->req;
     /* Go's ServeMux leaves a CONNECT's path as it is; an authority-form
      * target ("CONNECT host:443") has none, and no handler matches it. */
-    if (strcmp(r->method, "CONNECT") == 0) {
+    if (is_connect(r)) {
         if (r->uri[0] == '/')
             return false;
         c->log.off = true;
@@ -360,7 +366,7 @@ static int check_head(struct conn *c)
     if (c->raw.on && cl_refused(r, te > 0 && r->http_minor >= 1))
         return reject(c, 400);
     /* Go requires Host in HTTP/1.1, except of a CONNECT. */
-    if (hosts == 0 && r->http_minor >= 1 && strcmp(r->method, "CONNECT") != 0)
+    if (hosts == 0 && r->http_minor >= 1 && !is_connect(r))
         c->reject_why = "400 Bad Request: missing required Host header";
     else if (host && !valid_host(host->value, host->value_len))
         c->reject_why = "400 Bad Request: malformed Host header";

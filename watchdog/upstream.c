@@ -620,10 +620,6 @@ static int on_header_value_complete(llhttp_t *p)
         msghead_drop_last(&c->head);
         return 0;
     }
-    /* Values are strings from here on: a NUL, which the lenient parser
-     * lets through, would cut one short. */
-    if (memchr(c->head.buf + f->val_off, '\0', f->val_len))
-        return HPE_USER;
     te10_ignore(p, &c->head);
     return clrepeat_value(&c->head) ? HPE_USER : 0;
 }
@@ -752,7 +748,8 @@ static struct upconn *conn_new(struct upstream *u)
     bufferevent_set_max_single_write(c->bev, IO_CHUNK);
     llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
     /* As Go's client: a control byte in a value passes (CR and LF still
-     * end the line), and so do lines ended by a bare LF; Transfer-Encoding:
+     * end the line), a NUL too (a value is forwarded by its length; read
+     * as a string it ends there), and so do lines ended by a bare LF; Transfer-Encoding:
      * chunked beside a Content-Length frames the body, and the length is
      * dropped. */
     llhttp_set_lenient_headers(&c->parser, 1);

@@ -532,7 +532,7 @@ def of_groups():
                     [case("raw/" + n, rq("GET", "/raw/" + n)) for n in
                      ("cl-same", "cl-differ", "cl-list", "cl-zero", "cl-three", "garbage",
                       "nothing", "no-reason", "empty-reason", "own-reason", "http10-te-cl",
-                      "space-name", "empty-name", "ctl-value", "bare-lf", "te-gzip", "te-identity",
+                      "space-name", "empty-name", "ctl-value", "nul-value", "bare-lf", "te-gzip", "te-identity",
                       "te-twice", "te-upper", "cl-and-te", "hop-by-hop")],
                     upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,

@@ -644,8 +644,7 @@ def test_repeated_content_length_in_the_answer(tmp_path, values, status, body):
     ("names", 200, {"x-ok": "1"}, ("bad name", "name ", "")),
     # a control byte in a value passes, as through Go's client
     ("ctl", 200, {"x-ctl": "a\x01b"}, ()),
-    # but not a NUL, which would cut the value short where it is a string
-    ("nul", 500, {}, ()),
+    ("nul", 200, {"x-nul": "a\x00b"}, ()),
     # Go's client knows one lone "chunked", and fails the rest
     ("te-gzip", 500, {}, ()),
     ("te-twice", 500, {}, ()),

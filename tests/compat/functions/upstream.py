@@ -132,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
                       b"X-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
         "empty-name": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n: v\r\nX-Ok: 1\r\n"
                       b"Content-Length: 6\r\n\r\nhello\n",
+        "nul-value": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Nul: a\x00b\r\n"
+                     b"Content-Length: 6\r\n\r\nhello\n",
         "ctl-value": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Ctl: a\x01b\x7fc\r\n"
                      b"Content-Length: 6\r\n\r\nhello\n",
         "bare-lf": b"HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Ok: 1\nContent-Length: 6\n\nhello\n",
