@@ -92,14 +92,27 @@ static int on_version_complete(llhttp_t *p)
     return llhttp_get_http_major(p) == 1 ? 0 : reject(parser_conn(p), 505);
 }
 
+/* A chunked body's trailer comes through the same callbacks. It is not
+ * kept, as Go hands it to no function, and it must not grow the head: the
+ * request points into it. */
+static bool in_trailer(const struct conn *c)
+{
+    return c->state != CONN_HEAD;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
-    return msghead_name(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
+    struct conn *c = parser_conn(p);
+    if (in_trailer(c))
+        return 0;
+    return msghead_name(&c->head, at, len) ? HPE_USER : 0;
 }
 
 static int on_header_field_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
+    if (in_trailer(c))
+        return 0;
     const struct msghead_field *f = msghead_name_done(&c->head);
     if (!f)
         return HPE_USER;
@@ -119,12 +132,17 @@ static int on_header_field_complete(llhttp_t *p)
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
-    return msghead_value(&parser_conn(p)->head, at, len) ? HPE_USER : 0;
+    struct conn *c = parser_conn(p);
+    if (in_trailer(c))
+        return 0;
+    return msghead_value(&c->head, at, len) ? HPE_USER : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
+    if (in_trailer(c))
+        return 0;
     if (msghead_value_done(&c->head))
         return HPE_USER;
     if (msghead_last_named(&c->head, "", 0)) {

@@ -176,6 +176,21 @@ def test_chunk_extensions_and_trailers(watchdog):
         assert c.read_response().body == b"abcde"
 
 
+@pytest.mark.parametrize("mode", ["streaming", "serializing"])
+def test_large_trailer_is_read_and_dropped(watchdog, mode):
+    """A trailer larger than the head's buffer must not move the head the
+    request points into: the answer and its log line stay whole."""
+    wd = watchdog({"fprocess": "env", "mode": mode})
+    trailer = b"X-Trailer: " + b"t" * 5000 + b"\r\nContent-Length: 7\r\nX-T2: " + b"u" * 5000 + b"\r\n"
+    data, _ = wd.raw(b"POST /abc?q=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n" + trailer + b"\r\n", timeout=5)
+    assert status_of(data) == 200, data[:300]
+    assert b"Http_Path=/abc\n" in data and b"Http_Query=q=1\n" in data
+    assert b"Trailer" not in data.partition(b"\r\n\r\n")[2]
+    assert wd.wait_log(r"POST /abc\?q=1 - 200 ")
+    assert wd.alive()
+
+
 BAD = {
     "garbage": b"THIS IS NOT HTTP\r\n\r\n",
     "junk_after_version": b"GET / HTTP/1.1 junk\r\nHost: x\r\n\r\n",
