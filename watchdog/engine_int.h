@@ -88,6 +88,7 @@ struct conn {
         bool held;           /* req_hold: not parsed at all */
         bool done;
         bool refused;        /* over max_request_body: the rest is dropped */
+        bool trailer;        /* the last chunk is in: its trailer is read */
         int64_t bytes;       /* received so far */
         int64_t drop_until;  /* dropped after the answer: past this, close (0: not dropping) */
     } body;

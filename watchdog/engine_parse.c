@@ -56,6 +56,7 @@ static int on_message_begin(llhttp_t *p)
     c->url_len = 0;
     c->body.bytes = 0;
     c->body.refused = false;
+    c->body.trailer = false;
     c->body.drop_until = 0;
     c->body.done = false;
     c->body.paused = false;
@@ -493,9 +494,16 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     return c->dead ? HPE_USER : 0;
 }
 
-static int on_message_complete(llhttp_t *p)
+static int on_chunk_header(llhttp_t *p)
 {
-    struct conn *c = parser_conn(p);
+    if (p->content_length == 0)
+        parser_conn(p)->body.trailer = true;
+    return 0;
+}
+
+/* The body is complete: tell the handler, and answer what is answered. */
+static int message_done(struct conn *c)
+{
     conn_disarm_timer(c);
     c->body.done = true;
     if (c->state == CONN_LINGER)
@@ -510,6 +518,11 @@ static int on_message_complete(llhttp_t *p)
     if (c->resp.done)
         conn_response_done(c);
     return HPE_PAUSED;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    return message_done(parser_conn(p));
 }
 
 /* A request we cannot parse: answer and close. */
@@ -856,6 +869,13 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         raw_start(c, fault, err);
         return 1;
     }
+    /* Go reads the body to its last chunk and takes a trailer it cannot
+     * parse as the body's end; nothing after it can be framed. */
+    if (c->body.trailer && c->state == CONN_BODY) {
+        c->keep_alive = false;
+        message_done(c);
+        return 0;
+    }
     bad_request(c);
     return 0;
 }
@@ -941,5 +961,6 @@ const llhttp_settings_t engine_parser_settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };

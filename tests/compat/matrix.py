@@ -230,6 +230,10 @@ def edge_cases(target="/env"):
         case("edge/expect-100-get", get("Expect: 100-continue\r\n")),
         case("edge/chunk-extension", raw(chunked + "3;name=v\r\nabc\r\n0\r\n\r\n")),
         case("edge/chunk-trailer", raw(chunked + "3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")),
+        # a trailer Go's textproto cannot read ends the body
+        case("edge/trailer-bad-name", raw(chunked + "3\r\nabc\r\n0\r\nX-T(: t\r\n\r\n")),
+        case("edge/trailer-ctl-value", raw(chunked + "3\r\nabc\r\n0\r\nX-T: a\x01b\r\n\r\n")),
+        case("edge/trailer-no-colon", raw(chunked + "3\r\nabc\r\n0\r\nNoColon\r\n\r\n")),
         case("edge/chunk-upper-hex", raw(chunked + "A\r\n0123456789\r\n0\r\n\r\n")),
         case("edge/chunk-no-crlf", raw(chunked + "3\r\nabcX\r\n0\r\n\r\n")),
         case("edge/te-identity", raw(post + "Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nhi")),

@@ -191,6 +191,21 @@ def test_large_trailer_is_read_and_dropped(watchdog, mode):
     assert wd.alive()
 
 
+@pytest.mark.parametrize("line", [b"X-T(: t", b"X-T: a\x01b", b"NoColon"])
+def test_unreadable_trailer_ends_the_body(watchdog, line):
+    """The body is whole at its last chunk: the function answers, and the
+    connection closes, as nothing after the trailer can be framed."""
+    wd = watchdog({"fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3\r\nabc\r\n0\r\n" + line + b"\r\n\r\n")
+        data, closed = c.read_until_close(5)
+    assert status_of(data) == 200, data[:300]
+    assert data.endswith(b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), data
+    assert b"\r\nConnection: close\r\n" in data and closed
+    served_normally(wd)
+
+
 BAD = {
     "garbage": b"THIS IS NOT HTTP\r\n\r\n",
     "junk_after_version": b"GET / HTTP/1.1 junk\r\nHost: x\r\n\r\n",
