@@ -749,9 +749,9 @@ static struct upconn *conn_new(struct upstream *u)
     llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
     /* As Go's client: a control byte in a value passes (CR and LF still
      * end the line), a NUL too (a value is forwarded by its length; read
-     * as a string it ends there), and so do lines ended by a bare LF; Transfer-Encoding:
-     * chunked beside a Content-Length frames the body, and the length is
-     * dropped. */
+     * as a string it ends there), and so do lines ended by a bare LF;
+     * Transfer-Encoding: chunked beside a Content-Length frames the body,
+     * and the length is dropped. */
     llhttp_set_lenient_headers(&c->parser, 1);
     llhttp_set_lenient_chunked_length(&c->parser, 1);
     c->parser.data = c;
