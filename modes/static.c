@@ -468,8 +468,7 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
         close(fd);
         snprintf(crange, sizeof(crange), "bytes */%lld", (long long)size);
         resp_header(r, "Content-Range", crange);
-        resp_header(r, "X-Content-Type-Options", "nosniff");
-        resp_simple(r, 416, "invalid range: failed to overlap\n");
+        resp_go_error(r, 416, "invalid range: failed to overlap\n");
         return;
     }
     resp_header(r, "Content-Type", content_type(rel, fd));
@@ -643,12 +642,11 @@ out:
 /* http.Error's answers, as Go's FileServer gives them. */
 static void answer_status(struct request *r, int status)
 {
-    resp_header(r, "X-Content-Type-Options", "nosniff");
     switch (status) {
-    case 400: resp_simple(r, 400, "400 Bad Request\n"); break;
-    case 403: resp_simple(r, 403, "403 Forbidden\n"); break;
-    case 404: resp_simple(r, 404, "404 page not found\n"); break;
-    default: resp_simple(r, 500, "500 Internal Server Error\n"); break;
+    case 400: resp_go_error(r, 400, "400 Bad Request\n"); break;
+    case 403: resp_go_error(r, 403, "403 Forbidden\n"); break;
+    case 404: resp_go_error(r, 404, "404 page not found\n"); break;
+    default: resp_go_error(r, 500, "500 Internal Server Error\n"); break;
     }
 }
 

@@ -508,7 +508,5 @@ void auth_answer(struct request *r, const struct auth_verdict *v)
         resp_header(r, "WWW-Authenticate", "Bearer realm=IAM function invoke");
     if (v->status == 503)
         resp_header(r, "Retry-After", "1");
-    /* As Go's http.Error. */
-    resp_header(r, "X-Content-Type-Options", "nosniff");
-    resp_simple(r, v->status, body);
+    resp_go_error(r, v->status, body);
 }

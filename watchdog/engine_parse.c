@@ -251,15 +251,16 @@ static void answer_redirect(struct request *r, const char *clean)
     free(loc);
 }
 
-/* What Go's server and ServeMux answer before any handler, neither logged
- * nor counted: "*" (OPTIONS: 200; else 400 and close) and a path that is
- * not clean (301 to the clean one). True when answered. */
 /* Checked for every request: most methods differ in their first byte. */
 static bool is_connect(const struct request *r)
 {
     return r->method[0] == 'C' && strcmp(r->method, "CONNECT") == 0;
 }
 
+/* What Go's server and ServeMux answer before any handler, neither logged
+ * nor counted: an authority-form CONNECT (404), "*" (OPTIONS: 200; else
+ * 400 and close) and a path that is not clean (301 to the clean one). True
+ * when answered. */
 static bool route_target(struct conn *c)
 {
     struct request *r = &c->req;
@@ -269,8 +270,7 @@ static bool route_target(struct conn *c)
         if (r->uri[0] == '/')
             return false;
         c->log.off = true;
-        resp_header(r, "X-Content-Type-Options", "nosniff");
-        resp_simple(r, 404, "404 page not found\n");
+        resp_go_error(r, 404, "404 page not found\n");
         return true;
     }
     if (strcmp(r->path, "*") == 0) {
@@ -530,17 +530,9 @@ static void bad_request(struct conn *c)
 {
     int status = 400;
     /* Go's texts, and its Content-Type even on the 431. */
+    /* A bad name or value in the head was judged by feed_raw (reject_why);
+     * in a trailer it ends the body (feed_once). */
     const char *body = c->reject_why ? c->reject_why : "400 Bad Request";
-    /* In a chunked body's trailer, a name with a space in it or a control
-     * byte in a value (a head's go to feed_raw); a line without a colon is
-     * plain 400. */
-    const char *at = llhttp_get_error_pos(&c->parser);
-    if (!c->raw.on && llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN && at &&
-        at < c->feed_end && (*at == ' ' || *at == '\t'))
-        body = invalid_name;
-    if (!c->raw.on && llhttp_get_errno(&c->parser) == HPE_INVALID_HEADER_TOKEN &&
-        strcmp(llhttp_get_error_reason(&c->parser), "Invalid header value char") == 0)
-        body = invalid_value;
     /* llhttp reports a refusal from an on_*_complete callback with its own
      * error code, not HPE_USER, so the callback's status is kept aside.
      * A well-formed "HTTP/3.1" fails llhttp's own version check before
@@ -766,10 +758,14 @@ static bool raw_field(struct conn *c, const char *line, size_t n)
     const char *v = colon + 1;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
-    if (klen > 0 && (!target_token(line, klen) || !target_field_value(v, (size_t)(end - v))) &&
-        !c->head_fault)
-        c->head_fault = target_token(line, klen) ? invalid_value : invalid_name;
-    if (klen == 0 || !target_token(line, klen))
+    if (klen == 0)
+        return true;
+    bool name_ok = target_token(line, klen);
+    if (!c->head_fault && !name_ok)
+        c->head_fault = invalid_name;
+    else if (!c->head_fault && !target_field_value(v, (size_t)(end - v)))
+        c->head_fault = invalid_value;
+    if (!name_ok)
         return true;
     return !msghead_name(&c->head, line, klen) && msghead_name_done(&c->head) &&
            !msghead_value(&c->head, v, (size_t)(end - v)) && !msghead_value_done(&c->head);

@@ -584,8 +584,7 @@ static void on_scrape(void *arg, struct request *r)
 {
     struct metrics *m = arg;
     if (strcmp(r->path, "/metrics") != 0) {
-        resp_header(r, "X-Content-Type-Options", "nosniff");
-        resp_simple(r, 404, "404 page not found\n");
+        resp_go_error(r, 404, "404 page not found\n");
         return;
     }
     struct evbuffer *body = evbuffer_new();

@@ -162,6 +162,14 @@ const struct msghead_field *msghead_find(const struct msghead *h, const char *na
     return NULL;
 }
 
+size_t msghead_count(const struct msghead *h, const char *name, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nfields; i++)
+        n += named(h, &h->fields[i], name, len);
+    return n;
+}
+
 /* The first field before the last one that has the last one's name. */
 static const struct msghead_field *earlier(const struct msghead *h)
 {

@@ -50,6 +50,8 @@ void msghead_drop_partial_name(struct msghead *h);
 void msghead_drop_last(struct msghead *h);
 /* The first field named name (len bytes, any case), NULL when none. */
 const struct msghead_field *msghead_find(const struct msghead *h, const char *name, size_t len);
+/* How many fields are named name (len bytes, any case). */
+size_t msghead_count(const struct msghead *h, const char *name, size_t len);
 /* Whether an earlier field has the last field's name (any case). */
 bool msghead_last_repeats(const struct msghead *h);
 /* Whether the last field (its name ended) is named name (any case).

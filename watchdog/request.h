@@ -114,6 +114,8 @@ void resp_abort(struct request *r);
 void resp_empty(struct request *r, int status);
 /* Whole answer in one call: status, Content-Type text/plain, body. */
 void resp_simple(struct request *r, int status, const char *body);
+/* Go's http.Error: resp_simple with X-Content-Type-Options: nosniff. */
+void resp_go_error(struct request *r, int status, const char *body);
 bool resp_started(const struct request *r);
 /* The request's log line, where the Go watchdog logs something other than
  * the answer: another status (a function that failed after its output

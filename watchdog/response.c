@@ -391,6 +391,12 @@ void resp_simple(struct request *r, int status, const char *body)
     resp_end(r);
 }
 
+void resp_go_error(struct request *r, int status, const char *body)
+{
+    resp_header(r, "X-Content-Type-Options", "nosniff");
+    resp_simple(r, status, body);
+}
+
 /* Go's empty answers: no body, no Content-Type. */
 void resp_empty(struct request *r, int status)
 {

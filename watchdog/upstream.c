@@ -631,16 +631,9 @@ static bool te_refused(const struct upconn *c)
 {
     if (!(c->parser.flags & F_TRANSFER_ENCODING))
         return false;
-    const struct msghead_field *te = NULL;
-    for (size_t i = 0; i < c->head.nfields; i++) {
-        const struct msghead_field *f = &c->head.fields[i];
-        if (f->name_len != 17 || strncasecmp(c->head.buf + f->name_off, "Transfer-Encoding", 17))
-            continue;
-        if (te)
-            return true;
-        te = f;
-    }
-    return te && te_not_chunked(c->head.buf + te->val_off, te->val_len);
+    const struct msghead_field *te = msghead_find(&c->head, "Transfer-Encoding", 17);
+    return te && (msghead_count(&c->head, "Transfer-Encoding", 17) > 1 ||
+                  te_not_chunked(c->head.buf + te->val_off, te->val_len));
 }
 
 static int on_headers_complete(llhttp_t *p)
