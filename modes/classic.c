@@ -112,9 +112,7 @@ static struct named *sorted_headers(const struct request *r, size_t *count)
     size_t n = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
-        cgi_env_name(h->name, h->name_len, area);
-        for (size_t k = 0; k < h->name_len; k++)
-            area[k] = h->name[k] == '-' ? '-' : area[k];
+        target_canonical(h->name, h->name_len, area);
         area[h->name_len] = '\0';
         if (!hidden_header(area))
             v[n++] = (struct named){area, h};

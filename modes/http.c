@@ -199,7 +199,7 @@ static void set_duration(struct request *r)
 static void answer_error(struct request *r, int status)
 {
     set_duration(r);
-    resp_header(r, "X-OpenFaaS-Internal", "of-watchdog");
+    resp_header(r, "X-Openfaas-Internal", "of-watchdog");
     resp_log_status(r, -1);
     resp_start(r, status, 0);
     resp_end(r);

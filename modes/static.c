@@ -448,7 +448,7 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
              (long)st->st_mtim.tv_nsec, (unsigned long long)size);
     http_date(st->st_mtime, mtime, sizeof(mtime));
     resp_header(r, "Last-Modified", mtime);
-    resp_header(r, "ETag", etag);
+    resp_header(r, "Etag", etag);
     resp_header(r, "Accept-Ranges", "bytes");
     if (precondition_failed(r, st)) {
         close(fd);

@@ -503,9 +503,9 @@ void auth_answer(struct request *r, const struct auth_verdict *v)
     char body[sizeof(v->reason) + 2];
 
     snprintf(body, sizeof(body), "%s\n", v->reason);
-    resp_header(r, "X-OpenFaaS-Internal", "faas-middleware");
+    resp_header(r, "X-Openfaas-Internal", "faas-middleware");
     if (v->status == 401)
-        resp_header(r, "WWW-Authenticate", "Bearer realm=IAM function invoke");
+        resp_header(r, "Www-Authenticate", "Bearer realm=IAM function invoke");
     if (v->status == 503)
         resp_header(r, "Retry-After", "1");
     resp_go_error(r, v->status, body);

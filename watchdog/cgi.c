@@ -24,17 +24,10 @@ static const char *const fixed_names[] = {
 
 void cgi_env_name(const char *name, size_t name_len, char *out)
 {
-    bool valid = target_token(name, name_len), upper = true;
-
+    target_canonical(name, name_len, out);
     for (size_t i = 0; i < name_len; i++) {
-        char c = name[i];
-        /* Go leaves names with non-token bytes as they are. */
-        if (valid && upper && c >= 'a' && c <= 'z')
-            c = (char)(c - 'a' + 'A');
-        else if (valid && !upper && c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        upper = (c == '-');
-        out[i] = (c == '-') ? '_' : c;
+        if (out[i] == '-')
+            out[i] = '_';
     }
 }
 

@@ -123,9 +123,11 @@ static int on_header_field_complete(llhttp_t *p)
      * the colon ("Name : v") in particular, which a proxy in front may read
      * differently, and which llhttp refuses only for the names it knows.
      * The head is refused once complete, as Go does; an empty name Go
-     * skips (on_header_value_complete). */
-    if (f->name_len > 0 && !target_token(c->head.buf + f->name_off, f->name_len) &&
-        !c->head_fault)
+     * skips (on_header_value_complete). A token is put in Go's canonical
+     * case, as Go's server reads it: the function and the upstream see
+     * the names Go would give them. */
+    char *name = c->head.buf + f->name_off;
+    if (f->name_len > 0 && !target_canonical(name, f->name_len, name) && !c->head_fault)
         c->head_fault = invalid_name;
     clrepeat_name(p, &c->head);
     return 0;

@@ -75,7 +75,7 @@ static void answer_limit(struct request *r, int max)
     char body[96];
     snprintf(body, sizeof(body), "Concurrent request limit exceeded. Max concurrent requests: %d\n", max);
     resp_header(r, "Content-Type", "text/plain");
-    resp_header(r, "X-OpenFaaS-Internal", "faas-middleware");
+    resp_header(r, "X-Openfaas-Internal", "faas-middleware");
     resp_simple(r, 429, body);
 }
 

@@ -94,7 +94,9 @@ double req_elapsed(const struct request *r);
 struct bufferevent *req_detach(struct request *r);
 
 /* Responses. Headers accumulate until resp_start. Date, Content-Length or
- * Transfer-Encoding and Connection are added by the server. */
+ * Transfer-Encoding and Connection are added by the server. Names go out
+ * as given: callers spell them as Go's server writes them, in canonical
+ * case ("Etag", "X-Openfaas-Internal"), for clients that match exactly. */
 void resp_header(struct request *r, const char *name, const char *value);
 /* The same with the lengths known (the bytes need no NUL after them). */
 void resp_header_n(struct request *r, const char *name, size_t name_len, const char *value,

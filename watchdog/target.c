@@ -184,6 +184,22 @@ bool target_token(const char *s, size_t len)
     return true;
 }
 
+bool target_canonical(const char *name, size_t len, char *out)
+{
+    bool token = target_token(name, len), upper = true;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (token && upper && c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        else if (token && !upper && c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        upper = (c == '-');
+        out[i] = c;
+    }
+    return token;
+}
+
 bool target_field_value(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {

@@ -30,6 +30,11 @@ const char *target_path_part(const char *uri);
 bool target_method_known(const char *m, size_t len);
 /* An RFC 9110 token: one or more tchars (a method, a header name). */
 bool target_token(const char *s, size_t len);
+/* A header name as Go's CanonicalMIMEHeaderKey writes it into out (which
+ * may be name itself): a token gets its first letter and each letter after
+ * a '-' upper case, the others lower ("x-api-KEY" -> "X-Api-Key"); any
+ * other name is copied as it is. Whether it was a token. */
+bool target_canonical(const char *name, size_t len, char *out);
 /* RFC 9110 field-content: visible ASCII, obs-text, space and tab; no other
  * control byte (CR, NUL, DEL). */
 bool target_field_value(const char *s, size_t len);

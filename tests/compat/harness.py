@@ -447,19 +447,21 @@ def norm_response(raw, mask):
         return {"error": raw["error"]}
     headers = []
     body = raw["body"]
-    for k, v in raw["headers"]:
-        name = canonical(k)
-        m = re.search(r"boundary=([0-9A-Za-z'()+_,./:=?-]+)", v) if name == "Content-Type" else None
+    for name, v in raw["headers"]:
+        # Names are kept as written: a client may look one up by its exact
+        # spelling, and Go writes them in canonical case.
+        known = canonical(name)
+        m = re.search(r"boundary=([0-9A-Za-z'()+_,./:=?-]+)", v) if known == "Content-Type" else None
         if m:
             body = body.replace(m.group(1).encode(), b"<boundary>")
             v = v.replace(m.group(1), "<boundary>")
-        if name == "Date":
+        if known == "Date":
             v = "<date>"
-        elif name == "X-Duration-Seconds":
+        elif known == "X-Duration-Seconds":
             v = "<duration>"
         headers.append([name, mask(v)])
     # header order is not significant; the order of repeated values is
-    headers.sort(key=lambda h: h[0])
+    headers.sort(key=lambda h: canonical(h[0]))
     out = {
         "status": raw["status"],
         "reason": raw["reason"],

@@ -328,6 +328,10 @@ class Headers(list):
     def get_all(self, name):
         return [v for k, v in self if k.lower() == name.lower()]
 
+    def names(self):
+        """The names as written (Go writes its own in canonical case)."""
+        return [k for k, _ in self]
+
 
 class Response:
     """A parsed HTTP response. It also unpacks, and indexes, as
@@ -1037,3 +1041,4 @@ def expect_limit(r, n):
     assert r.body == f"Concurrent request limit exceeded. Max concurrent requests: {n}\n".encode()
     assert r.header_all("Content-Type") == ["text/plain"]
     assert r.header_all("X-OpenFaaS-Internal") == ["faas-middleware"]
+    assert "X-Openfaas-Internal" in r.headers.names(), r.headers

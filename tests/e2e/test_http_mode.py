@@ -672,6 +672,33 @@ def test_odd_answer_heads_as_go_client_takes_them(tmp_path, kind, status, kept, 
         assert wd.request("GET", "/status/200")[0] == 200
 
 
+def head_names(data):
+    """The header names of a raw answer, as written."""
+    head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+    return [ln.split(":", 1)[0] for ln in head.split("\r\n")[1:]]
+
+
+def test_header_names_go_out_in_go_canonical_case(tmp_path):
+    """Go's client reads the function's names into canonical case and its
+    server writes them so; the function sees the client's names the same
+    way. A client or function that matches a name exactly sees Go's."""
+    with http_watchdog(tmp_path) as wd:
+        data, _ = wd.raw(b"GET /odd?kind=case HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status_of(data) == 200, data[:300]
+        names = head_names(data)
+        for name in ("Etag", "X-Lower-Case", "Www-Authenticate", "X_under", "Content-Length"):
+            assert name in names, names
+        data, _ = wd.raw(b"GET /echo HTTP/1.1\r\nHost: x\r\nx-lower: 1\r\nX-UPPER-CASE: 2\r\n"
+                         b"x_under: 3\r\ncontent-TYPE: text/plain\r\nConnection: close\r\n\r\n")
+        sent = [k for k, _ in json.loads(data.partition(b"\r\n\r\n")[2])["headers"]]
+        for name in ("X-Lower", "X-Upper-Case", "X_under", "Content-Type"):
+            assert name in sent, sent
+        # the watchdog's own header, as Go's Header().Add writes it
+        data, _ = wd.raw(b"GET /slow?ms=3000 HTTP/1.1\r\nHost: x\r\nX-Timeout: 100ms\r\n"
+                         b"Connection: close\r\n\r\n")
+        assert status_of(data) == 504 and "X-Openfaas-Internal" in head_names(data), data[:300]
+
+
 def test_500_on_an_answer_that_is_not_http(tmp_path):
     with http_watchdog(tmp_path) as wd:
         st, hdrs, body = wd.request("GET", "/garbage")

@@ -50,6 +50,8 @@ def assert_401(r, reason):
     assert r.status == 401, r
     assert r.header("WWW-Authenticate") == "Bearer realm=IAM function invoke"
     assert r.header("X-OpenFaaS-Internal") == "faas-middleware"
+    # spelt as Go's Header().Set writes them
+    assert {"Www-Authenticate", "X-Openfaas-Internal"} <= set(r.headers.names()), r.headers
     text = r.body.decode()
     assert text.endswith("\n") and text.count("\n") == 1, text
     assert reason in text, text

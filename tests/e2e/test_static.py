@@ -73,6 +73,7 @@ def test_file(wd):
     assert h["Content-Type"] == "text/plain; charset=utf-8"
     assert h["Accept-Ranges"] == "bytes"
     assert h["ETag"].startswith('"')
+    assert "Etag" in h.names(), h  # spelt as Go's Header().Set writes it
     mtime = os.stat(wd.env["static_path"] + "/a.txt").st_mtime
     assert email.utils.parsedate_to_datetime(h["Last-Modified"]).timestamp() == int(mtime)
 

@@ -105,6 +105,31 @@ static void test_field_value(void)
     CHECK(!target_field_value("a\0b", 3));
 }
 
+static void check_canonical(const char *in, bool token, const char *want)
+{
+    char out[64] = {0};
+
+    CHECK(target_canonical(in, strlen(in), out) == token);
+    CHECK_STR(out, want);
+}
+
+static void test_canonical(void)
+{
+    check_canonical("etag", true, "Etag");
+    check_canonical("ETag", true, "Etag");
+    check_canonical("x-api-KEY", true, "X-Api-Key");
+    check_canonical("content-type", true, "Content-Type");
+    check_canonical("-x--y", true, "-X--Y");
+    check_canonical("x_y.z1", true, "X_y.z1");
+    /* Not a token: Go leaves it alone. */
+    check_canonical("bad name", false, "bad name");
+    check_canonical("x(y", false, "x(y");
+    /* In place, as the parsers call it. */
+    char buf[] = "www-AUTHENTICATE";
+    CHECK(target_canonical(buf, strlen(buf), buf));
+    CHECK_STR(buf, "Www-Authenticate");
+}
+
 int main(void)
 {
     test_clean();
@@ -114,5 +139,6 @@ int main(void)
     test_plain();
     test_methods();
     test_field_value();
+    test_canonical();
     return check_done("test_target");
 }

@@ -150,6 +150,9 @@ class Handler(BaseHTTPRequestHandler):
         "hop-by-hop": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: X-Private\r\n"
                       b"X-Private: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\nX-Ok: 1\r\n"
                       b"Content-Length: 6\r\n\r\nhello\n",
+        "name-case": b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nETag: \"e\"\r\n"
+                     b"x-lower-case: 1\r\nWWW-authenticate: Basic\r\nX-API-KEY: k\r\nx_under: u\r\n"
+                     b"content-length: 6\r\n\r\nhello\n",
         "garbage": b"this is not http\r\n\r\n",
         "nothing": b"",
     }
@@ -224,7 +227,8 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "target": self.path,
             "version": self.request_version,
-            "headers": sorted("%s: %s" % (k.title(), v) for k, v in self.headers.items()),
+            # names as they came: Go's client writes them in canonical case
+            "headers": sorted("%s: %s" % (k, v) for k, v in self.headers.items()),
             "body_length": len(body),
         }
         if len(body) <= 512:

@@ -245,6 +245,8 @@ class Handler(BaseHTTPRequestHandler):
         "cl-and-te": b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n",
         "hop": b"Connection: X-Private\r\nX-Private: 1\r\nKeep-Alive: timeout=5\r\n"
                b"Upgrade: h2c\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
+        "case": b"ETag: \"e\"\r\nx-lower-case: 1\r\nWWW-authenticate: Basic\r\nx_under: u\r\n"
+                b"content-length: 6\r\n",
     }
 
     def r_odd(self, q, parts):
