@@ -5,8 +5,11 @@
 #   scripts/test-cross.sh [ARCH...]     (default: arm64 armhf)
 # Builds with scripts/build-static.sh --arch ARCH (build-static-ARCH/), the
 # binary that ships, and points FWATCHDOG_BIN and FWATCHDOG_STATIC_BIN at it.
-# Part of CI (scripts/test.sh): about 5 minutes per architecture.
-# A test that fails is run once more, alone, after the suite: under
+# Part of CI (scripts/test.sh): the binaries are built one after the other,
+# then the suites run at the same time (each mostly waits on its own
+# watchdogs and timeouts), each on its own share of the test ports
+# (FWATCHDOG_TEST_PORTS); their logs are printed in order when all are done.
+# A test that fails is run once more after its suite: under
 # emulation on a busy machine the leak checks' bounded waits (descriptors and
 # children back to their count) can run out. The log names every such test;
 # the run fails if one fails twice. PYTEST_ARGS adds pytest arguments (e.g.
@@ -36,20 +39,13 @@ tests/e2e/test_scratch.py::test_scratch_reaps_orphaned_grandchild | as above (/p
 
 NATIVE="$(dpkg --print-architecture)"
 ./scripts/deps.sh --test --cross $ARCHES
-rc=0
-for a in $ARCHES; do
-    [ "$a" = arm ] && a=armhf
-    if [ "$a" = "$NATIVE" ]; then
-        echo "test-cross: $a is this machine's architecture: scripts/test.sh tests it" >&2
-        continue
-    fi
+
+# suite ARCH LOWPORT-HIGHPORT: the e2e suite against build-static-ARCH,
+# a failing test run once more; the exit status says whether it passed.
+suite() {
+    a="$1"
     t0=$(date +%s)
-    ./scripts/build-static.sh --arch "$a" | tail -n 1
     BIN="$PWD/build-static-$a/fwatchdog"
-    if ! ./scripts/binfmt.sh "$a"; then
-        echo "test-cross: cannot run $a programs here: register qemu-user with binfmt_misc (as root: scripts/binfmt.sh $a)" >&2
-        exit 1
-    fi
     "$BIN" -version
     echo "test-cross: $a: the whole e2e suite under qemu-user but for:"
     set --
@@ -67,7 +63,7 @@ EOF_EXCLUDED
     # shellcheck disable=SC2086
     if /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$XML" tests/e2e "$@" ${PYTEST_ARGS:-}; then
         echo "test-cross: $a passed in $(( $(date +%s) - t0 )) s"
-        continue
+        return 0
     fi
     failed=$(/usr/bin/python3 - "$XML" <<'PY'
 import sys, xml.etree.ElementTree as ET
@@ -78,17 +74,52 @@ PY
 ) || failed=""
     if [ -z "$failed" ]; then
         echo "test-cross: $a FAILED ($(( $(date +%s) - t0 )) s)" >&2
-        rc=1
-        continue
+        return 1
     fi
-    echo "test-cross: $a: once more, alone:" "$failed"
-    # shellcheck disable=SC2086
+    echo "test-cross: $a: once more:" "$failed"
     set -f  # the ids hold [parameters]: no globbing
+    # shellcheck disable=SC2086
     if /usr/bin/python3 -m pytest -q -p no:cacheprovider $failed; then
         echo "test-cross: $a passed in $(( $(date +%s) - t0 )) s, with $(echo "$failed" | wc -l) test(s) passing on their second run (above)"
-    else
-        echo "test-cross: $a FAILED ($(( $(date +%s) - t0 )) s)" >&2
-        rc=1
+        return 0
     fi
+    echo "test-cross: $a FAILED ($(( $(date +%s) - t0 )) s)" >&2
+    return 1
+}
+
+RUN=""
+for a in $ARCHES; do
+    [ "$a" = arm ] && a=armhf
+    if [ "$a" = "$NATIVE" ]; then
+        echo "test-cross: $a is this machine's architecture: scripts/test.sh tests it" >&2
+        continue
+    fi
+    ./scripts/build-static.sh --arch "$a" | tail -n 1
+    if ! ./scripts/binfmt.sh "$a"; then
+        echo "test-cross: cannot run $a programs here: register qemu-user with binfmt_misc (as root: scripts/binfmt.sh $a)" >&2
+        exit 1
+    fi
+    RUN="$RUN $a"
+done
+
+# The test ports (23000-32000, tests/ports.py) split evenly between suites.
+# shellcheck disable=SC2086  # RUN and pids are lists of words
+n=$(echo $RUN | wc -w)
+[ "$n" -gt 0 ] || exit 0
+share=$(( 9000 / n ))
+low=23000
+pids=""
+for a in $RUN; do
+    FWATCHDOG_TEST_PORTS="$low-$(( low + share ))" suite "$a" > "build-static-$a/e2e.log" 2>&1 &
+    pids="$pids $!"
+    low=$(( low + share ))
+done
+rc=0
+# shellcheck disable=SC2086
+set -- $pids
+for a in $RUN; do
+    wait "$1" || rc=1
+    shift
+    cat "build-static-$a/e2e.log"
 done
 exit $rc

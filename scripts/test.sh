@@ -20,7 +20,7 @@ export FWATCHDOG_BIN
 # 60 s, a subset under valgrind.
 ./scripts/ci-reliability.sh
 # Every architecture: the suite against the cross-built arm64 and armhf
-# static binaries under qemu-user (about 5 minutes each), then the image,
+# static binaries under qemu-user (the two at once, about 11 minutes), then the image,
 # built and run by podman for amd64, arm64 and armhf, with the templates.
 ./scripts/test-cross.sh
 ./scripts/test-image.sh amd64 arm64 armhf
