@@ -127,7 +127,9 @@ static int on_header_field_complete(llhttp_t *p)
      * case, as Go's server reads it: the function and the upstream see
      * the names Go would give them. */
     char *name = c->head.buf + f->name_off;
-    if (f->name_len > 0 && !target_canonical(name, f->name_len, name) && !c->head_fault)
+    if (target_token(name, f->name_len))
+        target_canonical_token(name, f->name_len);
+    else if (f->name_len > 0 && !c->head_fault)
         c->head_fault = invalid_name;
     clrepeat_name(p, &c->head);
     return 0;

@@ -624,7 +624,7 @@ static int on_header_value_complete(llhttp_t *p)
     }
     /* Go's client reads names into its canonical case, and its server
      * writes them so: "etag" and "ETag" reach the client as "Etag". */
-    target_canonical(name, f->name_len, name);
+    target_canonical_token(name, f->name_len);
     te10_ignore(p, &c->head);
     return clrepeat_value(&c->head) ? HPE_USER : 0;
 }

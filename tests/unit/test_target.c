@@ -128,6 +128,50 @@ static void test_canonical(void)
     char buf[] = "www-AUTHENTICATE";
     CHECK(target_canonical(buf, strlen(buf), buf));
     CHECK_STR(buf, "Www-Authenticate");
+    char tok[] = "x-API-key_2-9a";
+    target_canonical_token(tok, strlen(tok));
+    CHECK_STR(tok, "X-Api-Key_2-9a");
+}
+
+/* Go's rule one byte at a time, to hold the word-at-a-time code to. */
+static void reference_canonical(char *s, size_t len)
+{
+    bool upper = true;
+    for (size_t i = 0; i < len; i++) {
+        if (upper && s[i] >= 'a' && s[i] <= 'z')
+            s[i] = (char)(s[i] - 'a' + 'A');
+        else if (!upper && s[i] >= 'A' && s[i] <= 'Z')
+            s[i] = (char)(s[i] - 'A' + 'a');
+        upper = s[i] == '-';
+    }
+}
+
+static void test_canonical_every_length(void)
+{
+    static const char alphabet[] = "aZzA-_09.~mM-@[`{";
+    unsigned seed = 7;
+    for (size_t len = 0; len <= 40; len++) {
+        for (int round = 0; round < 200; round++) {
+            char got[48], want[48];
+            for (size_t i = 0; i < len; i++) {
+                seed = seed * 1103515245u + 12345u;
+                got[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+            }
+            /* The bytes around the name must not change. */
+            got[len] = 'x';
+            memcpy(want, got, len + 1);
+            reference_canonical(want, len);
+            target_canonical_token(got, len);
+            CHECK(memcmp(got, want, len + 1) == 0);
+        }
+    }
+    /* A byte of 0x80 and up (not a token): still left to the byte rule. */
+    char high[] = "x-\xc3\xa9t\xc3\xa9-long-name-here";
+    char want[sizeof(high)];
+    memcpy(want, high, sizeof(high));
+    reference_canonical(want, strlen(want));
+    target_canonical_token(high, strlen(high));
+    CHECK_STR(high, want);
 }
 
 int main(void)
@@ -140,5 +184,6 @@ int main(void)
     test_methods();
     test_field_value();
     test_canonical();
+    test_canonical_every_length();
     return check_done("test_target");
 }
