@@ -20,10 +20,6 @@ void http_gather_header(struct evio_gather *out, const char *name, size_t nlen, 
     evio_gather_add(out, "\r\n", 2);
 }
 
-bool http_header_is(const struct header *h, const char *name, size_t len)
-{
-    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
-}
 
 /* The next token of a comma-separated list at or after list; its length in *n. */
 static const char *next_token(const char *list, size_t *n)
@@ -65,7 +61,7 @@ static bool fixed_hop_by_hop(const struct header *h)
 {
     switch (h->name_len) {
     case 2:
-        return HTTP_HEADER_IS(h, "TE");
+        return HTTP_HEADER_IS(h, "Te");
     case 7:
         return HTTP_HEADER_IS(h, "Trailer");
     case 10:
@@ -83,7 +79,7 @@ bool http_hop_by_hop(const struct header *h, const char *connection, bool upgrad
 {
     if (fixed_hop_by_hop(h))
         return true;
-    if (h->name_len >= 5 && (h->name[0] | 0x20) == 'p' && strncasecmp(h->name, "Proxy", 5) == 0)
+    if (h->name_len >= 5 && memcmp(h->name, "Proxy", 5) == 0)
         return true;
     /* An upgrade keeps its Upgrade header, whatever Connection names. */
     if (h->name_len == 7 && HTTP_HEADER_IS(h, "Upgrade"))

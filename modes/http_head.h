@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "request.h"
 #include "upstream.h"
@@ -14,8 +15,10 @@
 struct evbuffer;
 struct evio_gather;
 
-bool http_header_is(const struct header *h, const char *name, size_t len);
-#define HTTP_HEADER_IS(h, lit) http_header_is((h), lit, sizeof(lit) - 1)
+/* Whether h is named lit, a name in Go's canonical case (as the parsers
+ * keep every name). */
+#define HTTP_HEADER_IS(h, lit) \
+    ((h)->name_len == sizeof(lit) - 1 && memcmp((h)->name, lit, sizeof(lit) - 1) == 0)
 /* value (a Connection header's, or NULL) for http_hop_by_hop: NULL when
  * it names no header besides Keep-Alive. */
 const char *http_connection_names(const char *value);

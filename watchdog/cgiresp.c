@@ -105,6 +105,8 @@ static enum cgiresp_state take_field(struct cgiresp *p, size_t off, size_t llen)
     size_t nlen = (size_t)(colon - s), v = nlen + 1, e = llen;
     if (!target_token(s, nlen))
         return fail(p, "line %u: invalid header name", p->line);
+    /* As Go's server writes names (and as resp_header takes them). */
+    target_canonical_token(s, nlen);
     while (v < e && (s[v] == ' ' || s[v] == '\t'))
         v++;
     while (e > v && (s[e - 1] == ' ' || s[e - 1] == '\t'))
@@ -211,5 +213,10 @@ int cgiresp_status(const struct cgiresp *p)
 
 const char *cgiresp_header(const struct cgiresp *p, const char *name)
 {
-    return header_find(p->headers, p->nheaders, name);
+    size_t len = strlen(name);
+    for (size_t i = 0; i < p->nheaders; i++) {
+        if (p->headers[i].name_len == len && strncasecmp(p->headers[i].name, name, len) == 0)
+            return p->headers[i].value;
+    }
+    return NULL;
 }

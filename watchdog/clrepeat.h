@@ -13,7 +13,7 @@
 /* From on_header_field_complete, after msghead_name_done. */
 static inline void clrepeat_name(llhttp_t *p, struct msghead *h)
 {
-    if (!msghead_repeats(h, "content-length", 14))
+    if (!msghead_repeats(h, "Content-Length", 14))
         return;
     /* What llhttp kept of the first: with the flag it refuses the repeat,
      * and it would add the repeat's digits to the first's length. */
@@ -25,7 +25,7 @@ static inline void clrepeat_name(llhttp_t *p, struct msghead *h)
  * the repeat differs from the first. */
 static inline int clrepeat_value(struct msghead *h)
 {
-    return msghead_repeats(h, "content-length", 14) ? msghead_drop_repeat(h) : 0;
+    return msghead_repeats(h, "Content-Length", 14) ? msghead_drop_repeat(h) : 0;
 }
 
 #endif

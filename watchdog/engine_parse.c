@@ -123,13 +123,9 @@ static int on_header_field_complete(llhttp_t *p)
      * the colon ("Name : v") in particular, which a proxy in front may read
      * differently, and which llhttp refuses only for the names it knows.
      * The head is refused once complete, as Go does; an empty name Go
-     * skips (on_header_value_complete). A token is put in Go's canonical
-     * case, as Go's server reads it: the function and the upstream see
-     * the names Go would give them. */
-    char *name = c->head.buf + f->name_off;
-    if (target_token(name, f->name_len))
-        target_canonical_token(name, f->name_len);
-    else if (f->name_len > 0 && !c->head_fault)
+     * skips (on_header_value_complete). */
+    if (f->name_len > 0 && !target_token(c->head.buf + f->name_off, f->name_len) &&
+        !c->head_fault)
         c->head_fault = invalid_name;
     clrepeat_name(p, &c->head);
     return 0;
@@ -337,7 +333,7 @@ static bool cl_refused(const struct request *r, bool chunked)
     const struct header *first = NULL;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
-        if (h->name_len != 14 || strncasecmp(h->name, "Content-Length", 14) != 0)
+        if (h->name_len != 14 || memcmp(h->name, "Content-Length", 14) != 0)
             continue;
         if (first && (h->value_len != first->value_len ||
                       memcmp(h->value, first->value, h->value_len) != 0))
@@ -372,11 +368,11 @@ static int check_head(struct conn *c)
     const struct header *te_header = NULL, *host = NULL;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
-        if (h->name_len == 17 && strncasecmp(h->name, "Transfer-Encoding", 17) == 0) {
+        if (h->name_len == 17 && memcmp(h->name, "Transfer-Encoding", 17) == 0) {
             te++;
             te_header = h;
         }
-        if (h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0) {
+        if (h->name_len == 4 && memcmp(h->name, "Host", 4) == 0) {
             hosts++;
             host = h;
         }

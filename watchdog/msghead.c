@@ -1,8 +1,8 @@
 #include "msghead.h"
+#include "target.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 void msghead_init(struct msghead *h, size_t max)
 {
@@ -110,6 +110,10 @@ const struct msghead_field *msghead_name_done(struct msghead *h)
 {
     if ((h->nfields == 0 && new_field(h)) || msghead_terminate(h))
         return NULL;
+    struct msghead_field *f = &h->fields[h->nfields - 1];
+    /* A name that is not a token is refused or dropped by the callers:
+     * its case does not matter. */
+    target_canonical_token(h->buf + f->name_off, f->name_len);
     h->in_value = true;
     h->fields[h->nfields - 1].val_off = (uint32_t)h->len;
     return &h->fields[h->nfields - 1];
@@ -150,7 +154,7 @@ void msghead_drop_last(struct msghead *h)
 static bool named(const struct msghead *h, const struct msghead_field *f, const char *name,
                   size_t len)
 {
-    return f->name_len == len && strncasecmp(h->buf + f->name_off, name, len) == 0;
+    return f->name_len == len && memcmp(h->buf + f->name_off, name, len) == 0;
 }
 
 const struct msghead_field *msghead_find(const struct msghead *h, const char *name, size_t len)
@@ -232,7 +236,7 @@ int msghead_set(struct msghead *h, const char *name, const char *value)
 const char *header_find_n(const struct header *h, size_t n, const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++) {
-        if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
+        if (h[i].name_len == len && memcmp(h[i].name, name, len) == 0)
             return h[i].value;
     }
     return NULL;

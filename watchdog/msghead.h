@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <strings.h>
+#include <string.h>
 
 #include "request.h"
 
@@ -39,7 +39,10 @@ int msghead_copy(struct msghead *h, size_t from, size_t len);
 /* End the current piece with a NUL. */
 int msghead_terminate(struct msghead *h);
 /* The four header callbacks of llhttp, in their order. name_done returns
- * the field whose name just ended (NULL on failure) so callers can check it. */
+ * the field whose name just ended (NULL on failure) so callers can check it;
+ * it puts the name in Go's canonical case (target_canonical_token), as Go
+ * reads heads: every lookup below then compares bytes, and takes a name in
+ * that case. */
 int msghead_name(struct msghead *h, const char *at, size_t len);
 const struct msghead_field *msghead_name_done(struct msghead *h);
 int msghead_value(struct msghead *h, const char *at, size_t len);
@@ -48,18 +51,18 @@ int msghead_value_done(struct msghead *h);
 void msghead_drop_partial_name(struct msghead *h);
 /* Forget the last field (its value ended). */
 void msghead_drop_last(struct msghead *h);
-/* The first field named name (len bytes, any case), NULL when none. */
+/* The first field named name (len bytes), NULL when none. */
 const struct msghead_field *msghead_find(const struct msghead *h, const char *name, size_t len);
-/* How many fields are named name (len bytes, any case). */
+/* How many fields are named name (len bytes). */
 size_t msghead_count(const struct msghead *h, const char *name, size_t len);
-/* Whether an earlier field has the last field's name (any case). */
+/* Whether an earlier field has the last field's name. */
 bool msghead_last_repeats(const struct msghead *h);
-/* Whether the last field (its name ended) is named name (any case).
+/* Whether the last field (its name ended) is named name.
  * Called for every header: the common case, another length, is inline. */
 static inline bool msghead_last_named(const struct msghead *h, const char *name, size_t len)
 {
     return h->nfields > 0 && h->fields[h->nfields - 1].name_len == len &&
-           strncasecmp(h->buf + h->fields[h->nfields - 1].name_off, name, len) == 0;
+           memcmp(h->buf + h->fields[h->nfields - 1].name_off, name, len) == 0;
 }
 /* Whether the last field is named name and follows a field of the same
  * name. */

@@ -21,8 +21,8 @@ struct header {
     size_t value_len;
 };
 
-/* The value of the first of n headers named name (len bytes, any case),
- * NULL when there is none. */
+/* The value of the first of n headers named name (len bytes, in Go's
+ * canonical case, as the parsers keep names), NULL when there is none. */
 const char *header_find_n(const struct header *h, size_t n, const char *name, size_t len);
 /* Inline so that a literal name's length is known when compiling. */
 static inline const char *header_find(const struct header *h, size_t n, const char *name)

@@ -98,7 +98,8 @@ void resp_reset(struct conn *c)
     c->done_arg = NULL;
 }
 
-#define NAME_EQ(name, len, lit) ((len) == sizeof(lit) - 1 && strncasecmp(name, lit, len) == 0)
+/* Callers give names in Go's canonical case (request.h). */
+#define NAME_EQ(name, len, lit) ((len) == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
 
 static bool server_managed(const char *name, size_t len)
 {

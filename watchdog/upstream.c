@@ -9,7 +9,6 @@
 #include "deadline.h"
 #include "evio.h"
 #include "msghead.h"
-#include "target.h"
 #include "tecoding.h"
 
 #include <errno.h>
@@ -617,14 +616,10 @@ static int on_header_value_complete(llhttp_t *p)
      * outside a token llhttp lets a name have only spaces ("Bad Name",
      * "Name :"), and it may be empty. */
     const struct msghead_field *f = &c->head.fields[c->head.nfields - 1];
-    char *name = c->head.buf + f->name_off;
-    if (f->name_len == 0 || memchr(name, ' ', f->name_len)) {
+    if (f->name_len == 0 || memchr(c->head.buf + f->name_off, ' ', f->name_len)) {
         msghead_drop_last(&c->head);
         return 0;
     }
-    /* Go's client reads names into its canonical case, and its server
-     * writes them so: "etag" and "ETag" reach the client as "Etag". */
-    target_canonical_token(name, f->name_len);
     te10_ignore(p, &c->head);
     return clrepeat_value(&c->head) ? HPE_USER : 0;
 }

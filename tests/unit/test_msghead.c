@@ -46,8 +46,11 @@ static void test_find(void)
     feed_header(&h, "Host", "example");
     feed_header(&h, "x-two", "first");
     feed_header(&h, "X-Two", "second");
-    const struct msghead_field *f = msghead_find(&h, "X-TWO", 5);
+    /* Names are kept in Go's canonical case, and found in it. */
+    const struct msghead_field *f = msghead_find(&h, "X-Two", 5);
     CHECK(f == &h.fields[1]);
+    CHECK(strncmp(h.buf + f->name_off, "X-Two", 5) == 0);
+    CHECK(msghead_count(&h, "X-Two", 5) == 2);
     CHECK(f->val_len == 5 && strncmp(h.buf + f->val_off, "first", 5) == 0);
     CHECK(msghead_find(&h, "X-Tw", 4) == NULL);
     CHECK(msghead_find(&h, "Missing", 7) == NULL);
@@ -108,7 +111,7 @@ static bool name_repeats(struct msghead *h, const char *name)
 {
     CHECK(msghead_name(h, name, strlen(name)) == 0);
     CHECK(msghead_name_done(h) != NULL);
-    return msghead_repeats(h, "content-length", 14);
+    return msghead_repeats(h, "Content-Length", 14);
 }
 
 static void feed_value(struct msghead *h, const char *value)
