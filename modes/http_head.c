@@ -20,7 +20,6 @@ void http_gather_header(struct evio_gather *out, const char *name, size_t nlen, 
     evio_gather_add(out, "\r\n", 2);
 }
 
-
 /* The next token of a comma-separated list at or after list; its length in *n. */
 static const char *next_token(const char *list, size_t *n)
 {

@@ -115,8 +115,8 @@ const struct msghead_field *msghead_name_done(struct msghead *h)
      * its case does not matter. */
     target_canonical_token(h->buf + f->name_off, f->name_len);
     h->in_value = true;
-    h->fields[h->nfields - 1].val_off = (uint32_t)h->len;
-    return &h->fields[h->nfields - 1];
+    f->val_off = (uint32_t)h->len;
+    return f;
 }
 
 int msghead_value(struct msghead *h, const char *at, size_t len)

@@ -35,8 +35,9 @@ bool target_token(const char *s, size_t len);
  * a '-' upper case, the others lower ("x-api-KEY" -> "X-Api-Key"); any
  * other name is copied as it is. Whether it was a token. */
 bool target_canonical(const char *name, size_t len, char *out);
-/* The same in place for a name known to be a token: the parsers' path,
- * one pass with no lookups. */
+/* The same in place without the token check, for the parsers: a name that
+ * is not a token gets its letters' case changed all the same (they refuse
+ * or drop such names). Eight bytes at a time. */
 void target_canonical_token(char *name, size_t len);
 /* RFC 9110 field-content: visible ASCII, obs-text, space and tab; no other
  * control byte (CR, NUL, DEL). */
