@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "buffered.h"
-#include "cgi.h"
 #include "cgiout.h"
 #include "log.h"
 #include "sniff.h"
@@ -23,16 +22,16 @@
 
 /* ---- marshal_request: {"header":{"Name":["v",...]},"body":{"raw":"<base64>"}} ---- */
 
-/* One request header under its canonical name, for sorting. */
+/* Request headers, for sorting: the parser keeps each name in Go's
+ * canonical case and ends it with a NUL. */
 struct named {
-    const char *canon;
     const struct header *h;
 };
 
 static int named_cmp(const void *a, const void *b)
 {
     const struct named *x = a, *y = b;
-    int c = strcmp(x->canon, y->canon);
+    int c = strcmp(x->h->name, y->h->name);
     /* Keep repeated headers in the order they came in. */
     return c ? c : (x->h < y->h ? -1 : x->h > y->h);
 }
@@ -98,25 +97,16 @@ static bool hidden_header(const char *canon)
     return strcmp(canon, "Host") == 0 || strcmp(canon, "Transfer-Encoding") == 0;
 }
 
-/* The headers under their canonical names (Go's CanonicalMIMEHeaderKey),
- * sorted as Go sorts map keys. One allocation: free() the result. */
+/* The headers sorted as Go sorts map keys. free() the result. */
 static struct named *sorted_headers(const struct request *r, size_t *count)
 {
-    size_t names = 0;
-    for (size_t i = 0; i < r->nheaders; i++)
-        names += r->headers[i].name_len + 1;
-    struct named *v = malloc(r->nheaders * sizeof(*v) + names + 1);
+    struct named *v = malloc((r->nheaders + 1) * sizeof(*v));
     if (!v)
         return NULL;
-    char *area = (char *)(v + r->nheaders);
     size_t n = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
-        const struct header *h = &r->headers[i];
-        target_canonical(h->name, h->name_len, area);
-        area[h->name_len] = '\0';
-        if (!hidden_header(area))
-            v[n++] = (struct named){area, h};
-        area += h->name_len + 1;
+        if (!hidden_header(r->headers[i].name))
+            v[n++] = (struct named){&r->headers[i]};
     }
     qsort(v, n, sizeof(*v), named_cmp);
     *count = n;
@@ -127,12 +117,12 @@ static void json_headers(struct evbuffer *out, const struct named *v, size_t n)
 {
     evbuffer_add(out, "{", 1);
     for (size_t i = 0; i < n; i++) {
-        bool first = i == 0 || strcmp(v[i - 1].canon, v[i].canon) != 0;
-        bool last = i + 1 == n || strcmp(v[i + 1].canon, v[i].canon) != 0;
+        bool first = i == 0 || strcmp(v[i - 1].h->name, v[i].h->name) != 0;
+        bool last = i + 1 == n || strcmp(v[i + 1].h->name, v[i].h->name) != 0;
         if (first) {
             if (i > 0)
                 evbuffer_add(out, ",", 1);
-            json_string(out, v[i].canon, strlen(v[i].canon));
+            json_string(out, v[i].h->name, strlen(v[i].h->name));
             evbuffer_add(out, ":[", 2);
         } else {
             evbuffer_add(out, ",", 1);
@@ -208,10 +198,10 @@ static void debug_in(const struct request *r)
     if (!v || !out)
         goto done;
     for (size_t i = 0; i < n; i++) {
-        bool first = i == 0 || strcmp(v[i - 1].canon, v[i].canon) != 0;
-        bool last = i + 1 == n || strcmp(v[i + 1].canon, v[i].canon) != 0;
+        bool first = i == 0 || strcmp(v[i - 1].h->name, v[i].h->name) != 0;
+        bool last = i + 1 == n || strcmp(v[i + 1].h->name, v[i].h->name) != 0;
         if (first)
-            evbuffer_add_printf(out, "[in] %s=[", v[i].canon);
+            evbuffer_add_printf(out, "[in] %s=[", v[i].h->name);
         else
             evbuffer_add(out, " ", 1);
         evbuffer_add(out, v[i].h->value, v[i].h->value_len);

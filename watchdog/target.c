@@ -195,10 +195,11 @@ bool target_canonical(const char *name, size_t len, char *out)
     return token;
 }
 
-/* One byte at a time from name[i]; upper: name[i] starts a word. */
-static void canonical_bytes(char *name, size_t i, size_t len, bool upper)
+/* One byte at a time. */
+static void canonical_bytes(char *name, size_t len)
 {
-    for (; i < len; i++) {
+    bool upper = true;
+    for (size_t i = 0; i < len; i++) {
         unsigned c = (unsigned char)name[i], lower = c | 0x20u;
         if (lower - 'a' < 26u)
             name[i] = (char)(upper ? lower ^ 0x20u : lower);
@@ -248,7 +249,7 @@ static void canonical_short(char *name, size_t len)
     unsigned shift = 8 * (unsigned)(len - 4);
     uint64_t w = load(name, 4) | load(name + len - 4, 4) << shift;
     if (w & HIGH) {
-        canonical_bytes(name, 0, len, true);
+        canonical_bytes(name, len);
         return;
     }
     w = canonical_word(w, bytes_in(w, '-', '-') << 8 | 0x80);
@@ -259,7 +260,7 @@ static void canonical_short(char *name, size_t len)
 void target_canonical_token(char *name, size_t len)
 {
     if (len < 4) {
-        canonical_bytes(name, 0, len, true);
+        canonical_bytes(name, len);
         return;
     }
     if (len < 8) {
@@ -273,7 +274,7 @@ void target_canonical_token(char *name, size_t len)
     for (;;) {
         uint64_t w = load(name + at, 8);
         if (w & HIGH) {
-            canonical_bytes(name, 0, len, true);
+            canonical_bytes(name, len);
             return;
         }
         uint64_t dash = bytes_in(w, '-', '-');
@@ -291,7 +292,7 @@ void target_canonical_token(char *name, size_t len)
 #else
 void target_canonical_token(char *name, size_t len)
 {
-    canonical_bytes(name, 0, len, true);
+    canonical_bytes(name, len);
 }
 #endif
 
