@@ -221,7 +221,8 @@ static void proxy_fail(struct proxy *p, int status)
 
 static bool needs_length(const char *method)
 {
-    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+    return method[0] == 'P' && (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                                strcmp(method, "PATCH") == 0);
 }
 
 /* The body's length when the client sent a Content-Length (or the body was

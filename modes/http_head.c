@@ -48,7 +48,8 @@ const char *http_connection_names(const char *value)
     size_t n;
     for (const char *list = value; list && *list; list += n) {
         list = next_token(list, &n);
-        if (n > 0 && !(n == 10 && strncasecmp(list, "keep-alive", 10) == 0))
+        if (n > 0 && !(n == 10 && (memcmp(list, "keep-alive", 10) == 0 ||
+                                   strncasecmp(list, "keep-alive", 10) == 0)))
             return value;
     }
     return NULL;
@@ -98,7 +99,8 @@ static void add_request_line(struct evio_gather *out, const struct request *r,
     const char *target = r->uri;
     add_str(out, r->method);
     evio_gather_add(out, " ", 1);
-    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+    if (target[0] != '/' &&
+        (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)) {
         /* absolute-form: keep the path; the upstream is ours to name */
         const char *path = strchr(strstr(target, "//") + 2, '/');
         target = path ? path : "/";

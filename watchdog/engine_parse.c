@@ -296,13 +296,24 @@ static bool route_target(struct conn *c)
 
 /* Go's httpguts.ValidHostHeader: the bytes of a name, a port, an IPv6
  * literal or a zone, and the sub-delimiters; nothing else. */
+static bool host_byte(unsigned char b)
+{
+    if ((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+        return true;
+    switch (b) {
+    case '!': case '$': case '%': case '&': case '\'': case '(': case ')': case '*': case '+':
+    case ',': case '-': case '.': case ':': case ';': case '=': case '[': case ']': case '_':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool valid_host(const char *v, size_t len)
 {
-    static const char other[] = "!$%&'()*+,-.:;=[]_~";
     for (size_t i = 0; i < len; i++) {
-        char b = v[i];
-        bool alnum = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
-        if (!alnum && (b == '\0' || !strchr(other, b)))
+        if (!host_byte((unsigned char)v[i]))
             return false;
     }
     return true;

@@ -135,6 +135,9 @@ enum route { ROUTE_FUNCTION, ROUTE_ANSWERED, ROUTE_READY_PATH };
  * /_/ready to its function. */
 static enum route route_private(const struct front *f, struct request *r)
 {
+    /* Nearly every path is the function's: one byte tells. */
+    if (r->path[0] != '/' || r->path[1] != '_')
+        return ROUTE_FUNCTION;
     if (strcmp(r->path, "/_/health") == 0) {
         resp_no_log(r);
         answer_health(f, r);
