@@ -455,6 +455,10 @@ def of_groups():
                     [case("health", rq("GET", "/_/health")),
                      case("ready", rq("GET", "/_/ready")),
                      case("request", rq("GET", "/x"))]))
+    # 1 is true for the newest of-watchdog's booleans, false for 77e0a2e's
+    gs.append(group("of-suppress-lock-one", OF, dict(fn, suppress_lock="1"),
+                    [case("health", rq("GET", "/_/health")),
+                     case("ready", rq("GET", "/_/ready"))]))
     gs.append(group("of-write-timeout", OF, dict(fn, write_timeout="1s", exec_timeout="3s"),
                     [case("slow", rq("POST", "/fn/slow"), timeout=10),
                      case("slow-after", rq("POST", "/fn/slow-after"), timeout=10),
