@@ -135,17 +135,23 @@ void http_head_gather(struct evio_gather *out, const struct request *r,
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct header *h = &r->headers[i];
         /* Expect was answered by the engine; the body streams anyway. An
-         * empty Host is replaced by the upstream's, as Go's client does. */
+         * empty Host is replaced by the upstream's, as Go's client does.
+         * User-Agent is written once, below. */
         if (http_hop_by_hop(h, connection, upgrade) || HTTP_HEADER_IS(h, "Expect") ||
-            (!*r->host && HTTP_HEADER_IS(h, "Host")))
+            (!*r->host && HTTP_HEADER_IS(h, "Host")) ||
+            HTTP_HEADER_IS(h, "User-Agent"))
             continue;
         http_gather_header(out, h->name, h->name_len, h->value, h->value_len);
     }
     if (!*r->host)
         http_gather_header(out, "Host", 4, url->authority, strlen(url->authority));
-    /* Go's http.Client names itself when the client did not. */
-    if (!req_header(r, "User-Agent"))
+    /* Go's http.Client sends the first User-Agent only, none at all when
+     * that one is empty, and names itself when the client sent none. */
+    const char *agent = req_header(r, "User-Agent");
+    if (!agent)
         EVIO_GATHER_LIT(out, "User-Agent: Go-http-client/1.1\r\n");
+    else if (*agent)
+        http_gather_header(out, "User-Agent", 10, agent, strlen(agent));
     if (upgrade)
         EVIO_GATHER_LIT(out, "Connection: Upgrade\r\n");
     if (chunked)

@@ -545,6 +545,19 @@ def of_groups():
                     upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))
+    # Go's client sends the first User-Agent only, and none when it is empty
+    agents = [("repeated", [["User-Agent", "one/1"], ["User-Agent", "two/2"]]),
+              ("empty", [["User-Agent", ""]]),
+              ("empty-then-value", [["User-Agent", ""], ["User-Agent", "two/2"]]),
+              ("lowercase", [["user-agent", "low/1"]])]
+    gs.append(group("of-http-user-agent", OF, up,
+                    [case(n, rq("GET", "/echo", hs)) for n, hs in agents]
+                    # X-Post keeps Host off the last line of the echo (the Go
+                    # client's chunked body is http-request-content-length)
+                    + [case("post-" + n, rq("POST", "/echo", hs + [["X-Post", "1"]], {"text": "x"}))
+                       for n, hs in agents[:2]], upstream_wait=True))
+    gs.append(group("of-user-agent", OF, fn,
+                    [case(n, rq("GET", "/env", hs)) for n, hs in agents]))
     # Go's http.Client asks for gzip when the client did not, and inflates
     gz = [(n, rq("GET", "/gzip/" + n)) for n in
           ("basic", "plain", "noct", "upper", "other", "empty", "twice", "big", "bad", "cut",

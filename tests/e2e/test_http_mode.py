@@ -699,6 +699,23 @@ def test_header_names_go_out_in_go_canonical_case(tmp_path):
         assert status_of(data) == 504 and "X-Openfaas-Internal" in head_names(data), data[:300]
 
 
+@pytest.mark.parametrize("lines,sent", [
+    (b"", ["Go-http-client/1.1"]),
+    (b"User-Agent: one/1\r\nUser-Agent: two/2\r\n", ["one/1"]),
+    (b"User-Agent:\r\n", []),
+    (b"User-Agent:\r\nUser-Agent: two/2\r\n", []),
+    (b"user-agent: low/1\r\n", ["low/1"]),
+])
+def test_user_agent_as_go_client_sends_it(tmp_path, lines, sent):
+    """Go's client writes the first User-Agent once, none when that one is
+    empty, and its own name when the client sent none."""
+    with http_watchdog(tmp_path) as wd:
+        data, _ = wd.raw(b"GET /echo HTTP/1.1\r\nHost: x\r\n" + lines + b"Connection: close\r\n\r\n")
+        assert status_of(data) == 200, data[:300]
+        echoed = json.loads(data.partition(b"\r\n\r\n")[2])
+        assert header_values(echoed, "User-Agent") == sent
+
+
 def test_500_on_an_answer_that_is_not_http(tmp_path):
     with http_watchdog(tmp_path) as wd:
         st, hdrs, body = wd.request("GET", "/garbage")
