@@ -308,6 +308,78 @@ static void add_json_str(struct sbuf *b, const char *s, size_t n)
     sb_add(b, "\"", 1);
 }
 
+/* The code point of a valid UTF-8 sequence of len bytes. */
+static uint32_t utf8_decode(const unsigned char *s, size_t len)
+{
+    static const unsigned char lead_mask[5] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    uint32_t cp = s[0] & lead_mask[len];
+    for (size_t i = 1; i < len; i++)
+        cp = (cp << 6) | (s[i] & 0x3f);
+    return cp;
+}
+
+/* Outside ASCII, the code points strconv.IsPrint refuses that text from a
+ * function is likely to hold: the C1 controls, the soft hyphen, the
+ * zero-width and bidirectional marks, the line and paragraph separators,
+ * the byte order mark and the specials. */
+static bool go_unprintable(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0xa0) || cp == 0xad || (cp >= 0x2000 && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 ||
+           cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe000 && cp <= 0xf8ff);
+}
+
+static void add_go_escape(struct sbuf *b, unsigned char c)
+{
+    static const char named[] = "\\a\\b\\t\\n\\v\\f\\r";
+    if (c >= '\a' && c <= '\r')
+        sb_add(b, named + 2 * (c - '\a'), 2);
+    else
+        sb_addf(b, "\\x%02x", c);
+}
+
+/* s as Go's %q writes it (strconv.Quote). */
+static void add_go_quoted(struct sbuf *b, const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    sb_add(b, "\"", 1);
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sb_add(b, esc, 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            add_go_escape(b, c);
+            i++;
+        } else if ((len = utf8_seq(s + i, n - i)) == 0) {
+            sb_addf(b, "\\x%02x", c);
+            i++;
+        } else {
+            uint32_t cp = len == 1 ? c : utf8_decode(s + i, len);
+            if (go_unprintable(cp))
+                sb_addf(b, "\\u%04x", (unsigned)cp);
+            else
+                sb_add(b, (const char *)s + i, len);
+            i += len;
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+void log_quoted(const char *before, const void *s, size_t n, const char *after)
+{
+    struct sbuf msg;
+    sb_init(&msg);
+    sb_adds(&msg, before);
+    add_go_quoted(&msg, s, n);
+    sb_adds(&msg, after);
+    log_info("%.*s", (int)msg.len, msg.p);
+    sb_free(&msg);
+}
+
 static void add_json_field(struct sbuf *b, const char *key, const char *val, size_t n)
 {
     sb_addf(b, ",\"%s\":", key);

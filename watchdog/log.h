@@ -27,6 +27,10 @@ void log_msg(const char *level, const char *fmt, ...)
 #define log_warn(...) log_msg("warn", __VA_ARGS__)
 #define log_error(...) log_msg("error", __VA_ARGS__)
 
+/* A watchdog message (info): before, then s as Go's %q quotes it (escapes
+ * for quotes, backslashes, control bytes and invalid UTF-8), then after. */
+void log_quoted(const char *before, const void *s, size_t n, const char *after);
+
 /* The per-request line:
  * "METHOD URI - STATUS - ContentLength: SIZE (SECONDSs)[ [callid]]".
  * call_id NULL means log_callid is off; "" is logged as "none". */

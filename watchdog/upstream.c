@@ -8,6 +8,7 @@
 #include "clrepeat.h"
 #include "deadline.h"
 #include "evio.h"
+#include "log.h"
 #include "msghead.h"
 #include "tecoding.h"
 
@@ -47,6 +48,14 @@
 #define HEAD_READ (4096 - 128)
 /* Tell the owner to send more request body once the output is this low. */
 #define WRITE_LOW (64 * 1024)
+/* Go's client reads through a buffer of this size: what it logs of bytes
+ * that answer no request. */
+#define GO_READ_BUFFER 4096
+/* How long the body of a HEAD answer is waited for, to be logged, and for
+ * how many connections at once: most servers send none, and a stream of
+ * HEAD requests must not hold sockets. */
+#define STRAY_WAIT_MS 1000
+#define STRAY_MAX 8
 
 enum upconn_state {
     UPCONN_PROBE,        /* connecting only to learn that the upstream listens */
@@ -57,6 +66,8 @@ enum upconn_state {
     UPCONN_BODY_CHUNKED, /* chunked body, through the parser */
     UPCONN_BODY_EOF,     /* body delimited by the close */
     UPCONN_UPGRADED,     /* 101 seen: the owner detaches or cancels */
+    UPCONN_STRAY,        /* after a HEAD answer that announced a body: watched
+                            for those bytes, never reused */
     UPCONN_CLOSED,       /* socket gone, struct freed once no callback runs */
 };
 
@@ -69,9 +80,10 @@ struct upconn {
     int busy;
     bool connected, reused, head_request, req_done, keep_alive, got_bytes, paused;
     bool write_gone;              /* the upstream stopped taking the request */
+    bool stray_body;              /* a HEAD answer announced a body */
     const struct upstream_ops *ops;
     void *arg;
-    LIST_ENTRY(upconn) idle_link;
+    LIST_ENTRY(upconn) idle_link; /* in the pool, or among the strays */
     struct timespec idle_since;   /* when it went back to the pool */
     llhttp_t parser;
     uint64_t remaining;           /* UPCONN_BODY_LENGTH */
@@ -91,6 +103,8 @@ struct upstream {
     const struct upstream_url *url;
     LIST_HEAD(, upconn) idle;     /* most recently used first */
     int nidle;
+    LIST_HEAD(, upconn) stray;    /* UPCONN_STRAY */
+    int nstray;
     struct upconn *probe;
     struct upconn *check;
     void (*on_check)(void *arg, bool listening);
@@ -103,6 +117,8 @@ struct upstream {
 static llhttp_settings_t settings;
 
 static void process(struct upconn *c);
+static void log_unsolicited(struct evbuffer *in);
+static void stray_wait(struct upconn *c);
 static void check_done(struct upconn *c, bool listening);
 
 /* ---- lifetime ---- */
@@ -134,6 +150,10 @@ static void conn_close(struct upconn *c)
         return;
     if (c->state == UPCONN_IDLE)
         idle_unlink(c);
+    else if (c->state == UPCONN_STRAY) {
+        LIST_REMOVE(c, idle_link);
+        c->u->nstray--;
+    }
     if (c->u->probe == c)
         c->u->probe = NULL;
     if (c->u->check == c)
@@ -224,14 +244,53 @@ static bool conn_alive(struct upconn *c)
 
 /* ---- the exchange ---- */
 
+/* Bytes after an answer on a connection that stays open (a body to a HEAD,
+ * more than Content-Length said) answer no request: the connection is
+ * closed, and Go's client logs what it holds of them, up to its read
+ * buffer, unless they are a 408 (a server closing an idle connection). */
+static void log_unsolicited(struct evbuffer *in)
+{
+    size_t n = evbuffer_get_length(in);
+    if (n > GO_READ_BUFFER)
+        n = GO_READ_BUFFER;
+    const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)n);
+    if (!p || (n >= 12 && memcmp(p, "HTTP/1.", 7) == 0 && memcmp(p + 8, " 408", 4) == 0))
+        return;
+    log_quoted("Unsolicited response received on idle HTTP channel starting with ", p, n,
+               "; err=<nil>");
+}
+
+/* Out of the pool, until the body a HEAD answer announced comes (Go's
+ * client, which would have kept the connection, logs it) or a while has
+ * passed. */
+static void stray_wait(struct upconn *c)
+{
+    c->state = UPCONN_STRAY;
+    c->ops = NULL;
+    c->arg = NULL;
+    LIST_INSERT_HEAD(&c->u->stray, c, idle_link);
+    c->u->nstray++;
+    if (!event_pending(c->rd, EV_READ, NULL))
+        event_add(c->rd, NULL);
+    deadline_set(&c->idle, STRAY_WAIT_MS);
+}
+
 /* The response is complete: back to the pool when it can carry another. */
 static void exchange_end(struct upconn *c)
 {
     const struct upstream_ops *ops = c->ops;
     void *arg = c->arg;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
     bool reuse = c->keep_alive && c->req_done && !c->write_gone &&
-                 evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+                 evbuffer_get_length(in) == 0 &&
                  evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+    if ((c->keep_alive || c->stray_body) && evbuffer_get_length(in) > 0)
+        log_unsolicited(in);
+    else if (c->stray_body && !c->write_gone && c->u->nstray < STRAY_MAX) {
+        stray_wait(c);
+        ops->end(arg);
+        return;
+    }
     if (reuse)
         pool_put(c);
     else
@@ -284,8 +343,10 @@ static int head_done(struct upconn *c)
          * http.server with do_HEAD = do_GET): when the head announces one,
          * its bytes may still be on the way, and would be read as the start
          * of the next response on this connection. */
-        if ((has_length && p->content_length > 0) || (p->flags & F_CHUNKED))
+        if ((has_length && p->content_length > 0) || (p->flags & F_CHUNKED)) {
+            c->stray_body = c->keep_alive;
             c->keep_alive = false;
+        }
     } else if (p->flags & F_CHUNKED) {
         c->state = UPCONN_BODY_CHUNKED;
         llhttp_resume(&c->parser);
@@ -366,8 +427,12 @@ static void process(struct upconn *c)
         case UPCONN_BODY_EOF:
             move_body(c, in);
             return;
-        case UPCONN_PROBE:
         case UPCONN_IDLE:
+        case UPCONN_STRAY:
+            log_unsolicited(in);
+            conn_close(c);
+            return;
+        case UPCONN_PROBE:
             /* Bytes nobody asked for: this connection cannot be trusted. */
             conn_close(c);
             return;
@@ -480,6 +545,7 @@ static void conn_broken(struct upconn *c, short what)
         break;
     case UPCONN_PROBE:
     case UPCONN_IDLE:
+    case UPCONN_STRAY:
         conn_close(c);
         break;
     case UPCONN_HEAD:
@@ -766,6 +832,7 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_url
         init_settings();
     u->base = base;
     LIST_INIT(&u->idle);
+    LIST_INIT(&u->stray);
     u->url = url;
     u->on_ready = on_ready;
     u->ready_arg = arg;
@@ -776,6 +843,8 @@ void upstream_close_idle(struct upstream *u)
 {
     while (!LIST_EMPTY(&u->idle))
         conn_close(LIST_FIRST(&u->idle));
+    while (!LIST_EMPTY(&u->stray))
+        conn_close(LIST_FIRST(&u->stray));
 }
 
 void upstream_free(struct upstream *u)
@@ -843,6 +912,7 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     c->arg = arg;
     c->head_request = head_request;
     c->req_done = c->keep_alive = c->got_bytes = c->paused = c->write_gone = false;
+    c->stray_body = false;
     /* A connected socket is written directly by upconn_flush; EV_WRITE
      * stays on only while connecting or while a write would block. The
      * read event stays as it is: deleting and adding it again would cost

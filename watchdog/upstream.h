@@ -84,7 +84,8 @@ bool upstream_probe(struct upstream *u);
  * listening) runs once, possibly at once. One check at a time; a call
  * while one runs does nothing. */
 void upstream_check(struct upstream *u, void (*done)(void *arg, bool listening), void *arg);
-/* Drop idle connections (shutdown). */
+/* Drop idle connections, pooled or waiting for the body of a HEAD answer
+ * (shutdown). */
 void upstream_close_idle(struct upstream *u);
 
 /* A connection for one exchange: a live idle one, else a new one. The

@@ -99,6 +99,51 @@ def test_head_request(tmp_path):
         c.close()
 
 
+UNSOLICITED = 'Unsolicited response received on idle HTTP channel starting with "%s"; err=<nil>$'
+
+
+@pytest.mark.parametrize("path", ["/headbody", "/headbody?ms=100"])
+def test_body_to_a_head_is_logged_as_go_logs_it(tmp_path, path):
+    """A function that answers HEAD with a body, with its head or after it:
+    the client gets the head alone, the bytes are logged as Go's client
+    logs them, and the connection that carried them is not used again (the
+    requests after it would read them as their answer)."""
+    with http_watchdog(tmp_path) as wd:
+        c = wd.http_conn()
+        c.request("HEAD", path)
+        r = c.getresponse()
+        assert r.status == 200 and r.getheader("Content-Length") == "6"
+        assert r.read() == b""
+        for _ in range(3):
+            c.request("GET", "/status/200")
+            assert c.getresponse().read() == b"status 200\n"
+        c.close()
+        wd.wait_log(UNSOLICITED % r"hello\\n")
+
+
+def test_bytes_past_the_answer_are_logged_as_go_logs_them(tmp_path):
+    with http_watchdog(tmp_path) as wd:
+        status, _, body = wd.request("GET", "/extra")
+        assert status == 200 and body == b"hello\n"
+        wd.wait_log(UNSOLICITED % "junk")
+        assert wd.request("GET", "/status/200")[2] == b"status 200\n"
+
+
+def test_head_answers_hold_few_sockets_briefly(tmp_path):
+    """The connections kept to see whether a HEAD answer's body follows are
+    at most 8 at a time, and close within a second or two."""
+    with http_watchdog(tmp_path) as wd:
+        # one pooled connection to the function, then each HEAD takes it or
+        # opens one, which is kept after the answer or closed
+        assert wd.request("GET", "/status/200")[0] == 200
+        base = wd.fd_count()
+        for _ in range(40):
+            assert wd.request("HEAD", "/big?n=100")[0] == 200
+        assert wd.fd_count() <= base - 1 + 8, base
+        seen = []
+        assert wait_until(lambda: seen.append(wd.fd_count()) or seen[-1] == base - 1, 5), (base, seen[-1])
+
+
 def test_keep_alive_many_requests_one_connection(tmp_path):
     with http_watchdog(tmp_path) as wd:
         c = wd.http_conn()

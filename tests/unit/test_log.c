@@ -117,6 +117,25 @@ static void test_msg_json(void)
     free(out);
 }
 
+/* Expected text printed by Go 1.19's fmt.Sprintf("%q", b) for the same bytes. */
+static void test_quoted(void)
+{
+    static const char in[] = "a\"b\\c\x00\x07\x08\t\n\x0b\x0c\r\x1b\x7f \xc3\xa9 \xff \xc2\x85 "
+                             "\xc2\xa0 \xc2\xad \xe2\x80\xa8 \xef\xbb\xbf \xee\x80\x80 \xe6\x97\xa5 "
+                             "\xed\xa0\x80 \xe2\x80\x8b \xe3\x80\x80 end";
+    char *out;
+
+    log_setup(LOG_FORMAT_TEXT);
+    capture_begin();
+    log_quoted("got ", in, sizeof(in) - 1, "; err=<nil>");
+    out = capture_end();
+    CHECK(is_text_time(out));
+    CHECK_STR(out + 20, "got \"a\\\"b\\\\c\\x00\\a\\b\\t\\n\\v\\f\\r\\x1b\\x7f \xc3\xa9 \\xff \\u0085 "
+                        "\\u00a0 \\u00ad \\u2028 \\ufeff \\ue000 \xe6\x97\xa5 \\xed\\xa0\\x80 "
+                        "\\u200b \\u3000 end\"; err=<nil>\n");
+    free(out);
+}
+
 static void test_request_text(void)
 {
     struct log_request r = {"GET", "/path?x=1", 200, NULL, 12, 0.0012, NULL};
@@ -397,6 +416,7 @@ int main(void)
     test_go_duration();
     test_msg_text();
     test_msg_json();
+    test_quoted();
     test_request_text();
     test_request_json();
     test_lines_prefix();

@@ -19,6 +19,9 @@ Endpoints:
     /dupcl?v=A,B     "hello\n" with a Content-Length header per value given
     /garbage         a line that is not an HTTP status line, then a close
     /odd?kind=K      "hello\n" under an odd head (ODD_HEADS), then a close
+    /headbody?ms=N   "hello\n" with its Content-Length to any method, HEAD too:
+                     with the head, or N ms after it; the connection stays
+    /extra           "hello\n" under Content-Length: 6, then "junk" at once
     /truncate        a chunked body cut off after its first chunk
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
@@ -248,6 +251,21 @@ class Handler(BaseHTTPRequestHandler):
         "case": b"ETag: \"e\"\r\nx-lower-case: 1\r\nWWW-authenticate: Basic\r\nx_under: u\r\n"
                 b"content-length: 6\r\n",
     }
+
+    def r_headbody(self, q, parts):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n"
+        ms = int(q.get("ms", "0"))
+        if ms:
+            self.wfile.write(head)
+            self.wfile.flush()
+            time.sleep(ms / 1000.0)
+            self.wfile.write(b"hello\n")
+        else:
+            self.wfile.write(head + b"hello\n")
+
+    def r_extra(self, q, parts):
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n"
+                         b"hello\njunk")
 
     def r_odd(self, q, parts):
         kind = q.get("kind", "")
