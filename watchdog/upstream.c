@@ -281,18 +281,14 @@ static void exchange_end(struct upconn *c)
     const struct upstream_ops *ops = c->ops;
     void *arg = c->arg;
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    bool reuse = c->keep_alive && c->req_done && !c->write_gone &&
-                 evbuffer_get_length(in) == 0 &&
-                 evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
-    if ((c->keep_alive || c->stray_body) && evbuffer_get_length(in) > 0)
+    size_t left = evbuffer_get_length(in);
+    if (left > 0 && (c->keep_alive || c->stray_body))
         log_unsolicited(in);
-    else if (c->stray_body && !c->write_gone && c->u->nstray < STRAY_MAX) {
-        stray_wait(c);
-        ops->end(arg);
-        return;
-    }
-    if (reuse)
+    if (c->keep_alive && c->req_done && !c->write_gone && left == 0 &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         pool_put(c);
+    else if (c->stray_body && left == 0 && !c->write_gone && c->u->nstray < STRAY_MAX)
+        stray_wait(c);
     else
         conn_close(c);
     ops->end(arg);
