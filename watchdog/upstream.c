@@ -287,7 +287,8 @@ static void exchange_end(struct upconn *c)
     if (c->keep_alive && c->req_done && !c->write_gone && left == 0 &&
         evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         pool_put(c);
-    else if (c->stray_body && left == 0 && !c->write_gone && c->u->nstray < STRAY_MAX)
+    else if (c->stray_body && c->req_done && !c->write_gone && left == 0 &&
+             c->u->nstray < STRAY_MAX)
         stray_wait(c);
     else
         conn_close(c);
