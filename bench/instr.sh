@@ -9,6 +9,8 @@
 #
 #   bench/instr.sh BINARY...
 #   CONNS=1 DUR=5 BASE_PORT=21450 bench/instr.sh build-static/fwatchdog
+#   KEEP=/tmp/cg bench/instr.sh build/fwatchdog   (keeps the callgrind dumps,
+#       for callgrind_annotate; an unstripped binary names its functions)
 #
 # Under callgrind a process runs some 50 times slower, so the requests
 # counted are a few thousand; each figure is their mean.
@@ -54,6 +56,7 @@ count() {
     done
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP" && cp "$out.1" "$KEEP/$(basename "$out").out"; }
     # The dump asked for after zeroing is part 1.
     ir=$(awk '/^summary:/ {print $2}' "$out.1" 2>/dev/null || true)
     if [ -z "$n" ] || [ "$n" -eq 0 ] || [ -z "$ir" ]; then

@@ -46,6 +46,15 @@ ssize_t evio_bev_read(struct bufferevent *bev, int fd, size_t max)
     return n;
 }
 
+int evio_bev_add_input(struct bufferevent *bev, const void *data, size_t len)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_unfreeze(in, 0);
+    int rc = evbuffer_add(in, data, len);
+    evbuffer_freeze(in, 0);
+    return rc;
+}
+
 int evio_bev_write(struct bufferevent *bev, int fd)
 {
     struct evbuffer *out = bufferevent_get_output(bev);

@@ -24,6 +24,9 @@ ssize_t evio_read(struct evbuffer *buf, int fd, size_t max);
  * caller's, from its own read event: bufferevent_getfd is a locked
  * control call). */
 ssize_t evio_bev_read(struct bufferevent *bev, int fd, size_t max);
+/* Append len bytes to a socket bufferevent's input, as a read would:
+ * evbuffer_add's result. */
+int evio_bev_add_input(struct bufferevent *bev, const void *data, size_t len);
 /* Write what the bufferevent's output holds to its socket fd now:
  * evbuffer_write's result. */
 int evio_bev_write(struct bufferevent *bev, int fd);

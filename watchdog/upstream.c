@@ -41,10 +41,10 @@
 #define MAX_HEAD (1024 * 1024)
 /* Larger than libevent's 16 kB default: fewer syscalls on big bodies. */
 #define IO_CHUNK (128 * 1024)
-/* One read while a response head is expected: a head and a small body
- * fit, without a 128 KiB chain per response (32 connections at once took
- * glibc's heap past its trim threshold: brk calls in one strace). A large
- * body goes on in IO_CHUNK reads. */
+/* One read while a response head is expected, into the stack: a head and
+ * a small body fit, with no 128 KiB chain per response (32 connections at
+ * once took glibc's heap past its trim threshold: brk calls in one
+ * strace). A large body goes on in IO_CHUNK reads. */
 #define HEAD_READ (4096 - 128)
 /* Tell the owner to send more request body once the output is this low. */
 #define WRITE_LOW (64 * 1024)
@@ -311,9 +311,34 @@ static void deliver_body(struct upconn *c)
         c->ops->body(c->arg, c->body);
 }
 
+/* What followed the head in one read (rest, n): what of it belongs to a
+ * body delimited by its length or by the close goes to the owner's body
+ * buffer (*took bytes), the rest to the input. False when memory ran out. */
+static bool take_rest(struct upconn *c, const char *rest, size_t n, size_t *took)
+{
+    size_t take = 0;
+    if (c->state == UPCONN_BODY_EOF)
+        take = n;
+    else if (c->state == UPCONN_BODY_LENGTH)
+        take = n < c->remaining ? n : (size_t)c->remaining;
+    /* Room for a whole read, so that the chain is one of the blocks
+     * evmem keeps (a small one would be a malloc and free per answer). */
+    if (take > 0 && (evbuffer_expand(c->body, HEAD_READ) != 0 ||
+                     evbuffer_add(c->body, rest, take) != 0))
+        return false;
+    if (n > take && evio_bev_add_input(c->bev, rest + take, n - take) != 0)
+        return false;
+    if (c->state == UPCONN_BODY_LENGTH)
+        c->remaining -= take;
+    *took = take;
+    return true;
+}
+
 /* The parser stopped after the head: pick how the body is delimited and
- * tell the owner. 0 when this connection goes on reading this response. */
-static int head_done(struct upconn *c)
+ * tell the owner. What followed the head in the same read, when it was not
+ * read into the input, is (rest, n). 0 when this connection goes on
+ * reading this response. */
+static int head_done(struct upconn *c, const char *rest, size_t n)
 {
     const llhttp_t *p = &c->parser;
     struct upstream_response resp = {.status = p->status_code, .content_length = -1,
@@ -355,9 +380,30 @@ static int head_done(struct upconn *c)
         c->state = UPCONN_BODY_EOF;
         c->keep_alive = false;
     }
+    /* Before the owner hears of the head: an upgrade's owner takes the
+     * input with the socket, and the end of the exchange judges the bytes
+     * left over. */
+    size_t took = 0;
+    if (!take_rest(c, rest, n, &took)) {
+        exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
+        return -1;
+    }
     c->ops->head(c->arg, &resp);
     if (conn_gone(c) || c->state == UPCONN_UPGRADED)
         return -1;
+    if (took > 0 && c->paused) {
+        /* The owner holds the body back: it is read from the input later. */
+        if (evbuffer_prepend_buffer(bufferevent_get_input(c->bev), c->body) != 0) {
+            exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);
+            return -1;
+        }
+        if (c->state == UPCONN_BODY_LENGTH)
+            c->remaining += took;
+    } else if (took > 0) {
+        deliver_body(c);
+        if (conn_gone(c))
+            return -1;
+    }
     if (c->state == UPCONN_BODY_LENGTH && c->remaining == 0) {
         exchange_end(c);
         return -1;
@@ -388,7 +434,7 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
         return -1;
     }
     if (c->state == UPCONN_HEAD)
-        return head_done(c);
+        return head_done(c, NULL, 0);
     exchange_end(c);   /* the chunked message is complete */
     return -1;
 }
@@ -583,23 +629,71 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_leave(c);
 }
 
+/* A head read into plain memory and parsed there. Most answers, head and
+ * a small body, come in one read and end within it: no input chain is
+ * filled and drained for them. What the head leaves goes where head_done
+ * puts it. */
+static void parse_flat(struct upconn *c, const char *data, size_t len)
+{
+    c->feed_end = data + len;
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    if (err == HPE_OK)
+        return;
+    if (err != HPE_PAUSED) {
+        exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
+        return;
+    }
+    const char *used = llhttp_get_error_pos(&c->parser);
+    if (head_done(c, used, (size_t)(data + len - used)) == 0)
+        process(c);
+}
+
+/* The read end of the socket is done: stop watching before telling anyone. */
+static void read_side_done(struct upconn *c, ssize_t n)
+{
+    event_del(c->rd);
+    conn_enter(c);
+    conn_broken(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+    conn_leave(c);
+}
+
+/* Waiting for a head with nothing held from before: one read into memory
+ * of our own. */
+static bool read_flat(struct upconn *c, int fd)
+{
+    if (c->state != UPCONN_HEAD || c->paused ||
+        evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        return false;
+    char buf[HEAD_READ];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return true;
+    if (n <= 0) {
+        read_side_done(c, n);
+        return true;
+    }
+    conn_enter(c);
+    c->got_bytes = true;
+    parse_flat(c, buf, (size_t)n);
+    ack_now(c);
+    conn_leave(c);
+    return true;
+}
+
 /* The socket is read here rather than by the bufferevent (see evio.h).
- * The bytes go to the bufferevent's input as before; its own read event is
- * never enabled. */
+ * Bytes other than a head's go to the bufferevent's input; its own read
+ * event is never enabled. */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct upconn *c = arg;
-    (void)fd;
     (void)what;
-    ssize_t n = evio_bev_read(c->bev, event_get_fd(c->rd), c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
+    if (read_flat(c, fd))
+        return;
+    ssize_t n = evio_bev_read(c->bev, fd, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
-        /* Nothing more will come: stop watching before telling anyone. */
-        event_del(c->rd);
-        conn_enter(c);
-        conn_broken(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
-        conn_leave(c);
+        read_side_done(c, n);
         return;
     }
     on_read(c->bev, c);

@@ -129,6 +129,26 @@ def test_bytes_past_the_answer_are_logged_as_go_logs_them(tmp_path):
         assert wd.request("GET", "/status/200")[2] == b"status 200\n"
 
 
+@pytest.mark.parametrize("kind,n", [("chunked", 0), ("length", 6), ("length", 3000),
+                                    ("length", 10000), ("length", 200000), ("close", 0)])
+def test_answers_read_whole_with_their_head(tmp_path, kind, n):
+    """A function that writes its whole answer at once (head and body in
+    one read, or the body running on past it): every byte reaches the
+    client, and the connection serves the next answers."""
+    block = b"0123456789abcdef" * 4096
+    want = {"chunked": b"one\ntwo\nthree\n", "close": b"until the close\n"}.get(
+        kind, (block * (n // len(block) + 1))[:n])
+    with http_watchdog(tmp_path) as wd:
+        c = wd.http_conn()
+        for _ in range(3):
+            c.request("GET", "/oneread?kind=%s&n=%d" % (kind, n))
+            r = c.getresponse()
+            assert (r.status, r.read()) == (200, want)
+            c.request("GET", "/status/200")
+            assert c.getresponse().read() == b"status 200\n"
+        c.close()
+
+
 def test_head_answers_hold_few_sockets_briefly(tmp_path):
     """The connections kept to see whether a HEAD answer's body follows are
     at most 8 at a time, and close within a second or two."""

@@ -22,6 +22,9 @@ Endpoints:
     /headbody?ms=N   "hello\n" with its Content-Length to any method, HEAD too:
                      with the head, or N ms after it; the connection stays
     /extra           "hello\n" under Content-Length: 6, then "junk" at once
+    /oneread?kind=K  a whole answer in one write, the connection kept (close:
+                     delimited by the close): chunked, length (a body of
+                     n bytes, default 6) or close
     /truncate        a chunked body cut off after its first chunk
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
@@ -266,6 +269,21 @@ class Handler(BaseHTTPRequestHandler):
     def r_extra(self, q, parts):
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n"
                          b"hello\njunk")
+
+    def r_oneread(self, q, parts):
+        kind = q.get("kind", "chunked")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        if kind == "chunked":
+            out = head + b"Transfer-Encoding: chunked\r\n\r\n4\r\none\n\r\n4\r\ntwo\n\r\n" \
+                b"6\r\nthree\n\r\n0\r\n\r\n"
+        elif kind == "length":
+            n = int(q.get("n", "6"))
+            body = (BLOCK * (n // len(BLOCK) + 1))[:n]
+            out = head + b"Content-Length: %d\r\n\r\n" % n + body
+        else:
+            out = head + b"Connection: close\r\n\r\nuntil the close\n"
+            self.close_connection = True
+        self.wfile.write(out)
 
     def r_odd(self, q, parts):
         kind = q.get("kind", "")
