@@ -311,27 +311,39 @@ static void deliver_body(struct upconn *c)
         c->ops->body(c->arg, c->body);
 }
 
-/* What followed the head in one read (rest, n): what of it belongs to a
- * body delimited by its length or by the close goes to the owner's body
- * buffer (*took bytes), the rest to the input. False when memory ran out. */
-static bool take_rest(struct upconn *c, const char *rest, size_t n, size_t *took)
+/* Of what followed the head in one read, the bytes that belong to a body
+ * delimited by its length or by the close. */
+static size_t body_part(const struct upconn *c, size_t n)
 {
-    size_t take = 0;
     if (c->state == UPCONN_BODY_EOF)
-        take = n;
-    else if (c->state == UPCONN_BODY_LENGTH)
-        take = n < c->remaining ? n : (size_t)c->remaining;
+        return n;
+    if (c->state == UPCONN_BODY_LENGTH)
+        return n < c->remaining ? n : (size_t)c->remaining;
+    return 0;
+}
+
+/* The body part, once the owner has the head: to the owner now, or, when
+ * it holds the body back, to the input, ahead of anything stashed there,
+ * for later. 0 when this connection goes on reading this response. */
+static int give_body_part(struct upconn *c, const char *data, size_t len)
+{
+    if (c->paused) {
+        if (evbuffer_prepend(bufferevent_get_input(c->bev), data, len) != 0) {
+            exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);
+            return -1;
+        }
+        return 0;
+    }
     /* Room for a whole read, so that the chain is one of the blocks
      * evmem keeps (a small one would be a malloc and free per answer). */
-    if (take > 0 && (evbuffer_expand(c->body, HEAD_READ) != 0 ||
-                     evbuffer_add(c->body, rest, take) != 0))
-        return false;
-    if (n > take && evio_bev_add_input(c->bev, rest + take, n - take) != 0)
-        return false;
+    if (evbuffer_expand(c->body, HEAD_READ) != 0 || evbuffer_add(c->body, data, len) != 0) {
+        exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);
+        return -1;
+    }
     if (c->state == UPCONN_BODY_LENGTH)
-        c->remaining -= take;
-    *took = take;
-    return true;
+        c->remaining -= len;
+    deliver_body(c);
+    return conn_gone(c) ? -1 : 0;
 }
 
 /* The parser stopped after the head: pick how the body is delimited and
@@ -380,30 +392,19 @@ static int head_done(struct upconn *c, const char *rest, size_t n)
         c->state = UPCONN_BODY_EOF;
         c->keep_alive = false;
     }
-    /* Before the owner hears of the head: an upgrade's owner takes the
-     * input with the socket, and the end of the exchange judges the bytes
-     * left over. */
-    size_t took = 0;
-    if (!take_rest(c, rest, n, &took)) {
+    /* Past the body, before the owner hears of the head: an upgrade's
+     * owner takes the input with the socket, and the end of the exchange
+     * judges the bytes left over. */
+    size_t take = body_part(c, n);
+    if (n > take && evio_bev_add_input(c->bev, rest + take, n - take) != 0) {
         exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
         return -1;
     }
     c->ops->head(c->arg, &resp);
     if (conn_gone(c) || c->state == UPCONN_UPGRADED)
         return -1;
-    if (took > 0 && c->paused) {
-        /* The owner holds the body back: it is read from the input later. */
-        if (evbuffer_prepend_buffer(bufferevent_get_input(c->bev), c->body) != 0) {
-            exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);
-            return -1;
-        }
-        if (c->state == UPCONN_BODY_LENGTH)
-            c->remaining += took;
-    } else if (took > 0) {
-        deliver_body(c);
-        if (conn_gone(c))
-            return -1;
-    }
+    if (take > 0 && give_body_part(c, rest, take) != 0)
+        return -1;
     if (c->state == UPCONN_BODY_LENGTH && c->remaining == 0) {
         exchange_end(c);
         return -1;
