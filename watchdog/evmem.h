@@ -19,6 +19,11 @@
 #define EVMEM_KEEP 32
 /* The size libevent asks for a chain that holds one head read. */
 #define EVMEM_BLOCK 4096
+/* Room that, asked of an evbuffer with evbuffer_expand, makes a chain of
+ * EVMEM_BLOCK bytes (libevent adds its chain header and rounds up to a
+ * power of two): a small head or body put there takes a kept block
+ * instead of a malloc of its own. */
+#define EVMEM_ROOM (EVMEM_BLOCK - 128)
 
 /* Route libevent's allocations through evmem_malloc, evmem_realloc and
  * evmem_free. Before any libevent call that allocates. */

@@ -8,6 +8,7 @@
 #include "clrepeat.h"
 #include "deadline.h"
 #include "evio.h"
+#include "evmem.h"
 #include "log.h"
 #include "msghead.h"
 #include "tecoding.h"
@@ -334,9 +335,9 @@ static int give_body_part(struct upconn *c, const char *data, size_t len)
         }
         return 0;
     }
-    /* Room for a whole read, so that the chain is one of the blocks
-     * evmem keeps (a small one would be a malloc and free per answer). */
-    if (evbuffer_expand(c->body, HEAD_READ) != 0 || evbuffer_add(c->body, data, len) != 0) {
+    /* Room for a whole read: a block evmem keeps, not a malloc and a
+     * free per answer. */
+    if (evbuffer_expand(c->body, EVMEM_ROOM) != 0 || evbuffer_add(c->body, data, len) != 0) {
         exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);
         return -1;
     }
