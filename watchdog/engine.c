@@ -215,12 +215,42 @@ static ssize_t read_more(struct conn *c, size_t max)
     return evio_bev_read(c->bev, event_get_fd(c->read_ev), want);
 }
 
+/* The read end is done: what came before is parsed, then the close is
+ * handled, as the bufferevent did (a client may send its last request and
+ * close its side at once). */
+static void read_closed(struct conn *c, ssize_t n)
+{
+    c->read_closed = true;
+    conn_update_reading(c);
+    if (!c->dead)
+        on_event(c->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+}
+
+/* Waiting for a request with nothing buffered (a keep-alive connection
+ * between requests): the head is read into the stack and parsed there. */
+static bool read_flat(struct conn *c, int fd)
+{
+    if (c->state != CONN_IDLE || c->parsing || c->raw.on ||
+        evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        return false;
+    char buf[HEAD_READ];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0)
+        conn_process_read(c, buf, (size_t)n);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        read_closed(c, n);
+    return true;
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    (void)fd;
     (void)what;
     conn_enter(c);
+    if (read_flat(c, fd)) {
+        conn_leave(c);
+        return;
+    }
     /* A body (or what is dropped of it) is taken in large reads, up to two
      * per event; a head in one small one. */
     bool body = c->state == CONN_BODY || c->state == CONN_LINGER;
@@ -229,15 +259,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     if (body && n == (ssize_t)max)
         n = read_more(c, max);
     bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
-    /* What came before an EOF is parsed first, as the bufferevent did: a
-     * client may send its last request and close its side at once. */
     conn_process_input(c);
-    if (closed) {
-        c->read_closed = true;
-        conn_update_reading(c);
-        if (!c->dead)
-            on_event(c->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
-    }
+    if (closed)
+        read_closed(c, n);
     conn_leave(c);
 }
 

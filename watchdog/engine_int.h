@@ -139,6 +139,8 @@ void resp_finish_log(struct conn *c);
 extern const llhttp_settings_t engine_parser_settings;
 /* Parse what the input holds, as far as the connection's state allows. */
 void conn_process_input(struct conn *c);
+/* Parse len bytes just read into memory of the caller's, then the input. */
+void conn_process_read(struct conn *c, const char *data, size_t len);
 /* An answer before any request head was complete: neither logged nor
  * handed to the handler. */
 void conn_bare_request(struct conn *c);

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "clrepeat.h"
+#include "evio.h"
 #include "log.h"
 #include "tecoding.h"
 
@@ -700,15 +701,14 @@ static bool can_feed(const struct conn *c)
  * in its place: for a request, the method changes nothing in how llhttp
  * frames the body. 1: fed or nothing to do; 0: the token is incomplete,
  * wait for more input. */
-static int feed_method(struct conn *c, struct evbuffer *in)
+static int feed_method(struct conn *c, const char *data, size_t have, size_t *skip)
 {
     char tok[TARGET_METHOD_MAX + 2];
-    size_t have = evbuffer_get_length(in);
     size_t n = have < sizeof(tok) ? have : sizeof(tok);
 
+    *skip = 0;
     c->method[0] = '\0';
-    if (evbuffer_copyout(in, tok, n) != (ev_ssize_t)n)
-        return 1;
+    memcpy(tok, data, n);
     char *sp = memchr(tok, ' ', n);
     size_t len = sp ? (size_t)(sp - tok) : n;
     /* Not a token (TLS, garbage) or too long: llhttp refuses it now. */
@@ -724,8 +724,23 @@ static int feed_method(struct conn *c, struct evbuffer *in)
         return 1;
     memcpy(c->method, tok, len);
     c->method[len] = '\0';
-    evbuffer_drain(in, len);
+    *skip = len;
     return 1;
+}
+
+/* feed_method on the start of the input. */
+static int feed_method_in(struct conn *c, struct evbuffer *in)
+{
+    char tok[TARGET_METHOD_MAX + 2];
+    size_t have = evbuffer_get_length(in);
+    size_t n = have < sizeof(tok) ? have : sizeof(tok), skip;
+    if (evbuffer_copyout(in, tok, n) != (ev_ssize_t)n) {
+        c->method[0] = '\0';
+        return 1;
+    }
+    int rc = feed_method(c, tok, n, &skip);
+    evbuffer_drain(in, skip);
+    return rc;
 }
 
 /* Where llhttp stopped at a header name or value Go reads on past, Go's
@@ -833,17 +848,13 @@ static int feed_raw(struct conn *c, struct evbuffer *in)
     return 0;
 }
 
-static int feed_once(struct conn *c, struct evbuffer *in)
+/* Feed data (len bytes, the start of what is unparsed) to the parser;
+ * what it took is drained from in, or, without one, counted in *used. 1
+ * to go on. */
+static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, size_t len,
+                      size_t *used)
 {
-    if (c->raw.on)
-        return feed_raw(c, in);
-    if (c->state == CONN_IDLE && !c->scan_seen && !feed_method(c, in))
-        return 0;
-    struct evbuffer_iovec v;
-    if (evbuffer_peek(in, FEED_CHUNK, NULL, &v, 1) < 1)
-        return 0;
-    size_t len = v.iov_len > FEED_CHUNK ? FEED_CHUNK : v.iov_len;
-    const char *data = v.iov_base;
+    *used = 0;
     c->feed_end = data + len;
     if ((c->state == CONN_IDLE || c->state == CONN_HEAD) && !scan_head(c, data, len)) {
         c->reject = 400;
@@ -851,13 +862,15 @@ static int feed_once(struct conn *c, struct evbuffer *in)
         return 0;
     }
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
-    size_t used = len;
+    size_t took = len;
     if (err != HPE_OK)
-        used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        took = (size_t)(llhttp_get_error_pos(&c->parser) - data);
     if (c->dead)
         return 0;
     const char *fault = err != HPE_OK && err != HPE_PAUSED ? llhttp_fault(c, err) : NULL;
-    evbuffer_drain(in, used);
+    *used = took;
+    if (in)
+        evbuffer_drain(in, took);
     if (err == HPE_OK)
         return 1;
     if (err == HPE_PAUSED) {
@@ -887,6 +900,19 @@ static int feed_once(struct conn *c, struct evbuffer *in)
     return 0;
 }
 
+static int feed_once(struct conn *c, struct evbuffer *in)
+{
+    if (c->raw.on)
+        return feed_raw(c, in);
+    if (c->state == CONN_IDLE && !c->scan_seen && !feed_method_in(c, in))
+        return 0;
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(in, FEED_CHUNK, NULL, &v, 1) < 1)
+        return 0;
+    size_t used;
+    return feed_piece(c, in, v.iov_base, v.iov_len > FEED_CHUNK ? FEED_CHUNK : v.iov_len, &used);
+}
+
 /* The answer is out and the client is still sending a body nobody will
  * read. Closing now would reset the connection under the client's feet and
  * it could lose the answer, so wait for LINGER_MS of quiet, but not past the
@@ -898,6 +924,36 @@ static void linger_more(struct conn *c)
     if (left > LINGER_MS)
         left = LINGER_MS;
     conn_arm_timer(c, left > 0 ? left : 0);
+}
+
+/* Requests read into memory of the caller's (a head read into the stack):
+ * parsed there, as far as the parser can go without the input's own
+ * machinery (a head judged line by line, a pause); the rest goes to the
+ * input as a read would put it, and is parsed from there. */
+void conn_process_read(struct conn *c, const char *data, size_t len)
+{
+    size_t off = 0;
+    conn_enter(c);
+    c->parsing = true;
+    while (off < len && can_feed(c) && !c->raw.on) {
+        size_t used;
+        if (c->state == CONN_IDLE && !c->scan_seen) {
+            int whole = feed_method(c, data + off, len - off, &used);
+            off += used;
+            if (!whole || c->dead)
+                break;
+        }
+        int go = feed_piece(c, NULL, data + off, len - off, &used);
+        off += used;
+        if (!go)
+            break;
+    }
+    c->parsing = false;
+    if (!c->dead && off < len && evio_bev_add_input(c->bev, data + off, len - off) != 0)
+        conn_abort(c);
+    if (!c->dead)
+        conn_process_input(c);
+    conn_leave(c);
 }
 
 void conn_process_input(struct conn *c)
