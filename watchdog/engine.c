@@ -86,8 +86,8 @@ static void conn_free(struct conn *c)
         bufferevent_free(c->bev);
     if (c->deadline.ev)
         event_free(c->deadline.ev);
-    if (c->flush_ev)
-        event_free(c->flush_ev);
+    if (c->flush_due)
+        TAILQ_REMOVE(&c->eng->flushq, c, flush_link);
     free(c->resp.head);
     msghead_free(&c->head);
     free(c);
@@ -300,12 +300,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 /* Output is written straight to the socket at the end of the loop
  * iteration that queued it: one write for a whole answer, and no EPOLLOUT
  * registration unless the socket is full. */
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+static void flush_one(struct conn *c)
 {
-    struct conn *c = arg;
-    (void)fd;
-    (void)what;
-    c->flush_due = false;
     if (c->dead || !c->bev || (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
     conn_enter(c);
@@ -320,11 +316,29 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     conn_leave(c);
 }
 
+/* A connection written here may queue itself again (its handler sends
+ * more once the output drained) until its socket is full. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *e = arg;
+    struct conn *c;
+    (void)fd;
+    (void)what;
+    while ((c = TAILQ_FIRST(&e->flushq)) != NULL) {
+        TAILQ_REMOVE(&e->flushq, c, flush_link);
+        c->flush_due = false;
+        flush_one(c);
+    }
+}
+
 void conn_flush_soon(struct conn *c)
 {
     if (!c->flush_due && !c->dead && c->bev && !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+        struct engine *e = c->eng;
+        if (TAILQ_EMPTY(&e->flushq))
+            event_active(e->flush_ev, EV_WRITE, 1);
         c->flush_due = true;
-        event_active(c->flush_ev, EV_WRITE, 1);
+        TAILQ_INSERT_TAIL(&e->flushq, c, flush_link);
     }
 }
 
@@ -449,11 +463,10 @@ static struct conn *conn_new(struct engine *e, evutil_socket_t fd)
     c->eng = e;
     c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->deadline.ev = evtimer_new(e->base, on_timer, c);
-    c->flush_ev = event_new(e->base, -1, 0, on_flush, c);
     c->read_ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     LIST_INSERT_HEAD(&e->conns, c, link);
     e->nconns++;
-    if (!c->bev || !c->deadline.ev || !c->flush_ev || !c->read_ev) {
+    if (!c->bev || !c->deadline.ev || !c->read_ev) {
         if (!c->bev)
             close(fd);
         conn_free(c);
@@ -617,8 +630,12 @@ struct engine *engine_new(struct event_base *base, const struct engine_params *p
     e->p = *p;
     e->base = base;
     LIST_INIT(&e->conns);
+    TAILQ_INIT(&e->flushq);
     e->accept_timer = evtimer_new(base, on_accept_resume, e);
-    if (!e->accept_timer) {
+    e->flush_ev = event_new(base, -1, 0, on_flush, e);
+    if (!e->accept_timer || !e->flush_ev) {
+        if (e->accept_timer)
+            event_free(e->accept_timer);
         free(e);
         return NULL;
     }
@@ -694,6 +711,7 @@ void engine_free(struct engine *e)
     if (e->listener)
         evconnlistener_free(e->listener);
     event_free(e->accept_timer);
+    event_free(e->flush_ev);
     free(e);
 }
 

@@ -66,8 +66,8 @@ struct conn {
     bool scan_line_done;     /* scan_head: past the request line */
     unsigned char scan_spaces; /* scan_head: spaces in the request line */
     struct deadline deadline; /* read deadline, then linger limit */
-    struct event *flush_ev;  /* direct write at the end of this loop iteration */
-    bool flush_due;          /* flush_ev is active */
+    bool flush_due;          /* in the engine's flush queue */
+    TAILQ_ENTRY(conn) flush_link;
     struct event *read_ev;   /* readable socket (on_readable), added while reading */
     bool reading;            /* read_ev is added */
     bool read_closed;        /* EOF or error seen: nothing more to read */
@@ -130,6 +130,11 @@ struct engine {
     bool stopped;            /* the listener is closed */
     struct event *accept_timer; /* re-enables accepting after EMFILE */
     bool accept_paused;
+    /* Connections with output to write at the end of this loop iteration,
+     * and the one event that writes them: one activation for all the
+     * answers of an iteration rather than one each. */
+    TAILQ_HEAD(flush_queue, conn) flushq;
+    struct event *flush_ev;
 };
 
 /* response.c */
