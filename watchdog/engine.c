@@ -422,7 +422,7 @@ void conn_response_done(struct conn *c)
 {
     bool reusable = c->keep_alive && !c->upgrade && !c->eng->closing;
     if (c->eng->p.idle_expired &&
-        evbuffer_get_length(bufferevent_get_input(c->bev)) < NEXT_REQUEST_PEEK)
+        evbuffer_get_length(bufferevent_get_input(c->bev)) + c->unparsed < NEXT_REQUEST_PEEK)
         reusable = false;
     if (reusable && !c->body.done && can_discard(c)) {
         /* No handler is left: the rest of the body is parsed and dropped,

@@ -61,6 +61,10 @@ struct conn {
      * feed_method); "" when llhttp parsed the method itself. */
     char method[TARGET_METHOD_MAX + 1];
     const char *feed_end;    /* end of the bytes llhttp is parsing now */
+    /* What of a read into the stack (conn_process_read) the input does not
+     * hold yet, the piece being parsed included, as the input holds it
+     * while parsing from there. */
+    size_t unparsed;
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     bool scan_line_done;     /* scan_head: past the request line */

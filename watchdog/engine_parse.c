@@ -943,12 +943,14 @@ void conn_process_read(struct conn *c, const char *data, size_t len)
             if (!whole || c->dead)
                 break;
         }
+        c->unparsed = len - off;
         int go = feed_piece(c, NULL, data + off, len - off, &used);
         off += used;
         if (!go)
             break;
     }
     c->parsing = false;
+    c->unparsed = 0;
     if (!c->dead && off < len && evio_bev_add_input(c->bev, data + off, len - off) != 0)
         conn_abort(c);
     if (!c->dead)
