@@ -230,7 +230,7 @@ static void read_closed(struct conn *c, ssize_t n)
  * between requests): the head is read into the stack and parsed there. */
 static bool read_flat(struct conn *c, int fd)
 {
-    if (c->state != CONN_IDLE || c->parsing || c->raw.on ||
+    if (c->state != CONN_IDLE || c->raw.on ||
         evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         return false;
     char buf[HEAD_READ];

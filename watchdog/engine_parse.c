@@ -701,37 +701,40 @@ static bool can_feed(const struct conn *c)
  * in its place: for a request, the method changes nothing in how llhttp
  * frames the body. 1: fed or nothing to do; 0: the token is incomplete,
  * wait for more input. */
+/* How much of a request line feed_method looks at: a method token of the
+ * longest kind, its space, and one byte to tell a longer one. */
+#define METHOD_LOOK (TARGET_METHOD_MAX + 2)
+
 static int feed_method(struct conn *c, const char *data, size_t have, size_t *skip)
 {
-    char tok[TARGET_METHOD_MAX + 2];
-    size_t n = have < sizeof(tok) ? have : sizeof(tok);
+    size_t n = have < METHOD_LOOK ? have : METHOD_LOOK;
 
     *skip = 0;
     c->method[0] = '\0';
-    memcpy(tok, data, n);
-    char *sp = memchr(tok, ' ', n);
-    size_t len = sp ? (size_t)(sp - tok) : n;
+    const char *sp = memchr(data, ' ', n);
+    size_t len = sp ? (size_t)(sp - data) : n;
     /* Not a token (TLS, garbage) or too long: llhttp refuses it now. */
-    if (!target_method_token(tok, len < TARGET_METHOD_MAX ? len : TARGET_METHOD_MAX))
+    if (!target_method_token(data, len < TARGET_METHOD_MAX ? len : TARGET_METHOD_MAX))
         return 1;
     if (!sp)
-        return n == sizeof(tok) ? 1 : 0;
-    if (target_method_known(tok, len) || !target_method_token(tok, len))
+        return n == METHOD_LOOK ? 1 : 0;
+    if (target_method_known(data, len) || !target_method_token(data, len))
         return 1;
     static const char stand_in[] = "POST";
     c->feed_end = stand_in + sizeof(stand_in) - 1;
     if (llhttp_execute(&c->parser, stand_in, sizeof(stand_in) - 1) != HPE_OK || c->dead)
         return 1;
-    memcpy(c->method, tok, len);
+    memcpy(c->method, data, len);
     c->method[len] = '\0';
     *skip = len;
     return 1;
 }
 
-/* feed_method on the start of the input. */
+/* feed_method on the start of the input, which may be split across
+ * chains. */
 static int feed_method_in(struct conn *c, struct evbuffer *in)
 {
-    char tok[TARGET_METHOD_MAX + 2];
+    char tok[METHOD_LOOK];
     size_t have = evbuffer_get_length(in);
     size_t n = have < sizeof(tok) ? have : sizeof(tok), skip;
     if (evbuffer_copyout(in, tok, n) != (ev_ssize_t)n) {

@@ -663,8 +663,8 @@ static void read_side_done(struct upconn *c, ssize_t n)
  * of our own. */
 static bool read_flat(struct upconn *c, int fd)
 {
-    if (c->state != UPCONN_HEAD || c->paused ||
-        evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+    /* (A paused connection is not read at all: upconn_pause.) */
+    if (c->state != UPCONN_HEAD || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         return false;
     char buf[HEAD_READ];
     ssize_t n = read(fd, buf, sizeof(buf));
