@@ -420,7 +420,7 @@ void conn_close_after_answer(struct conn *c)
 /* The answer is complete: next request, or close. */
 void conn_response_done(struct conn *c)
 {
-    bool reusable = c->keep_alive && !c->upgrade && !c->eng->closing;
+    bool reusable = c->keep_alive && !c->eng->closing;
     if (c->eng->p.idle_expired &&
         evbuffer_get_length(bufferevent_get_input(c->bev)) + c->unparsed < NEXT_REQUEST_PEEK)
         reusable = false;

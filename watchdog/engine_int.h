@@ -39,7 +39,6 @@ struct conn {
     int busy;                /* callbacks on the stack; free is deferred */
     bool dead;
     bool parsing;            /* inside the llhttp loop */
-    bool upgrade;            /* parser stopped after an Upgrade head */
     bool in_flight;          /* handed to the handler, not over yet */
     bool keep_alive;
     bool expect_continue;
@@ -62,9 +61,14 @@ struct conn {
     char method[TARGET_METHOD_MAX + 1];
     const char *feed_end;    /* end of the bytes llhttp is parsing now */
     /* What of a read into the stack (conn_process_read) the input does not
-     * hold yet, the piece being parsed included, as the input holds it
-     * while parsing from there. */
+     * hold yet: while llhttp runs, the piece being parsed included, as the
+     * input holds it while parsing from there; for an answer completed in
+     * message-complete, only what follows the message. */
     size_t unparsed;
+    bool executing;          /* inside llhttp_execute */
+    /* The answer was complete at message-complete: whether a next request
+     * is buffered is judged once llhttp says where the message ended. */
+    bool done_at_end;
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     bool scan_line_done;     /* scan_head: past the request line */

@@ -454,6 +454,10 @@ static void dispatch(struct conn *c)
 static int on_headers_complete(llhttp_t *p)
 {
     struct conn *c = parser_conn(p);
+    /* Go's server knows no upgrade, and no CONNECT tunnel: the body is
+     * framed as any other, and what follows is the next request, unless a
+     * handler takes the connection over (req_detach, on a 101). */
+    p->upgrade = 0;
     if (build_request(c) || split_uri(c))
         return HPE_USER;
     if (check_head(c))
@@ -527,7 +531,9 @@ static int message_done(struct conn *c)
     if (c->dead)
         return HPE_USER;
     /* The answer may already be complete (private endpoints, errors). */
-    if (c->resp.done)
+    if (c->resp.done && c->executing)
+        c->done_at_end = true;
+    else if (c->resp.done)
         conn_response_done(c);
     return HPE_PAUSED;
 }
@@ -686,7 +692,7 @@ void conn_scan_reset(struct conn *c)
 
 static bool can_feed(const struct conn *c)
 {
-    if (c->dead || c->upgrade)
+    if (c->dead)
         return false;
     if (c->state == CONN_WAIT || c->state == CONN_LINGER)
         return false;
@@ -851,6 +857,17 @@ static int feed_raw(struct conn *c, struct evbuffer *in)
     return 0;
 }
 
+/* An answer complete when its request's message ended: the next request
+ * is buffered if the input, and the after bytes of a read into the stack
+ * not yet moved there, hold it. 1 to go on parsing. */
+static int done_at_message_end(struct conn *c, size_t after)
+{
+    c->done_at_end = false;
+    c->unparsed = after;
+    conn_response_done(c);
+    return !c->dead;
+}
+
 /* Feed data (len bytes, the start of what is unparsed) to the parser;
  * what it took is drained from in, or, without one, counted in *used. 1
  * to go on. */
@@ -864,7 +881,9 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         bad_request(c);
         return 0;
     }
+    c->executing = true;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    c->executing = false;
     size_t took = len;
     if (err != HPE_OK)
         took = (size_t)(llhttp_get_error_pos(&c->parser) - data);
@@ -878,11 +897,7 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         return 1;
     if (err == HPE_PAUSED) {
         llhttp_resume(&c->parser);
-        return 1;
-    }
-    if (err == HPE_PAUSED_UPGRADE) {
-        c->upgrade = true;
-        return 0;
+        return c->done_at_end ? done_at_message_end(c, in ? 0 : len - took) : 1;
     }
     if (c->state == CONN_LINGER) {
         conn_kill(c);

@@ -330,6 +330,16 @@ def connection_cases():
         case("conn/connection-close", rq("GET", "/cc", [["Connection", "close"]])),
         case("conn/http10-keep-alive", rq("GET", "/ka", [["Connection", "keep-alive"]],
                                           version="HTTP/1.0")),
+        # Go's server knows no upgrade and no CONNECT tunnel: a request that
+        # asks for one is answered, and what follows it is the next request
+        case("conn/upgrade-then-next", kind="pipeline",
+             requests=[rq("GET", "/u1", [["Connection", "Upgrade"], ["Upgrade", "websocket"]]),
+                       rq("GET", "/u2")]),
+        case("conn/upgrade-health-then-next", kind="pipeline",
+             requests=[rq("GET", "/_/health", [["Connection", "Upgrade"], ["Upgrade", "x"]]),
+                       rq("GET", "/_/health")]),
+        case("conn/connect-body-then-next", kind="pipeline",
+             requests=[rq("CONNECT", "/c1", body={"text": "hi"}), rq("GET", "/c2")]),
     ]
 
 
@@ -382,7 +392,13 @@ def duration_groups(prefix, watchdog, fn, negative_exec):
                case("keep-alive", kind="sequence",
                     requests=[rq("GET", "/k1"), rq("GET", "/k2")]),
                case("pipeline-2", kind="pipeline",
-                    requests=[rq("GET", "/p1"), rq("POST", "/p2", body={"text": "two"})])]),
+                    requests=[rq("GET", "/p1"), rq("POST", "/p2", body={"text": "two"})]),
+               # answered at once, as the request is read
+               case("health-keep-alive", kind="sequence",
+                    requests=[rq("GET", "/_/health"), rq("GET", "/_/health")]),
+               case("health-pipeline-3", kind="pipeline",
+                    requests=[rq("GET", "/_/health"), rq("GET", "/_/health"),
+                              rq("GET", "/_/health")])]),
         group(prefix + "-duration-spellings", watchdog,
               dict(fn, read_timeout="1m30.25s", write_timeout="2h", exec_timeout="90",
                    healthcheck_interval="500us"),

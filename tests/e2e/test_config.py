@@ -253,6 +253,14 @@ def test_negative_read_timeout_closes_kept_alive_connections(watchdog):
     assert c.read_response().status == 200
     data, closed = c.read_until_close()
     assert closed and data == b"", data
+    # answered as the request is read: the same
+    health = "GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    for n in (1, 2, 3):
+        c = wd.conn()
+        c.send(health * n)
+        for _ in range(n):
+            assert c.read_response().status == 200
+        assert c.wait_closed(), "the connection stayed open after %d health checks" % n
 
 
 def test_new_settings_accepted(watchdog):

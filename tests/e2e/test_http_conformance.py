@@ -337,6 +337,26 @@ def test_connect_origin_form_reaches_the_function_uncleaned(watchdog):
     assert b"Http_Method=CONNECT\n" in data and b"Http_Path=/a/../b\n" in data
 
 
+@pytest.mark.parametrize("path", ["/", "/_/health"])
+def test_upgrade_and_connect_are_requests_like_any_other(watchdog, path):
+    """Go's server knows no upgrade and no CONNECT tunnel: the request is
+    answered, its body framed as any other, and what follows on the
+    connection is the next request."""
+    wd = watchdog({"fprocess": "cat"})
+    c = wd.conn()
+    c.send("GET %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none" % path)
+    assert c.read_response().status == 200
+    r = c.read_response()
+    assert (r.status, r.body) == (200, b"one")
+    c.send("CONNECT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo")
+    r = c.read_response()
+    assert (r.status, r.body) == (200, b"hi")
+    r = c.read_response()
+    assert (r.status, r.body) == (200, b"two")
+
+
 REQUEST_LINES = {
     b"GET / HTTP/1.1": 200,
     b"GET  / HTTP/1.1": 400,

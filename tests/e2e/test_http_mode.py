@@ -299,6 +299,19 @@ def test_upgrade_tunnel(tmp_path):
         assert wd.request("GET", "/status/200")[0] == 200
 
 
+def test_upgrade_refused_keeps_the_connection(tmp_path):
+    # The upstream answers an upgrade request as any other: the client's
+    # connection stays HTTP, and what follows on it is the next request.
+    with http_watchdog(tmp_path) as wd:
+        c = wd.conn()
+        c.send("GET /status/200 HTTP/1.1\r\nHost: x\r\nUpgrade: test-proto\r\n"
+               "Connection: Upgrade\r\n\r\nGET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response().status == 200
+        assert c.read_response().status == 201
+        c.send("GET /status/202 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response().status == 202
+
+
 def test_upstream_listening_late(tmp_path):
     results = []
     with http_watchdog(tmp_path, upstream_args=("--delay", "1"), healthy=False) as wd:
