@@ -272,40 +272,73 @@ size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* How a quoting style writes what it does not copy: a quote and a
+ * backslash are escaped alike in both; a control byte, a byte that starts
+ * no UTF-8 sequence, and a valid sequence are the style's. */
+struct quote_style {
+    bool (*control)(unsigned char c);
+    void (*escape)(struct sbuf *b, unsigned char c);
+    void (*invalid)(struct sbuf *b, unsigned char c);
+    void (*sequence)(struct sbuf *b, const unsigned char *s, size_t len);
+};
+
+static void add_quoted(struct sbuf *b, const unsigned char *s, size_t n,
+                       const struct quote_style *q)
+{
+    sb_add(b, "\"", 1);
+    for (size_t i = 0, len; i < n; i += len) {
+        unsigned char c = s[i];
+        len = 1;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sb_add(b, esc, 2);
+        } else if (q->control(c)) {
+            q->escape(b, c);
+        } else if ((len = utf8_seq(s + i, n - i)) == 0) {
+            q->invalid(b, c);
+            len = 1;
+        } else {
+            q->sequence(b, s + i, len);
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+static void add_sequence(struct sbuf *b, const unsigned char *s, size_t len)
+{
+    sb_add(b, (const char *)s, len);
+}
+
+static bool json_control(unsigned char c)
+{
+    return c < 0x20;
+}
+
+static void json_escape(struct sbuf *b, unsigned char c)
+{
+    if (c == '\n')
+        sb_adds(b, "\\n");
+    else if (c == '\r')
+        sb_adds(b, "\\r");
+    else if (c == '\t')
+        sb_adds(b, "\\t");
+    else
+        sb_addf(b, "\\u%04x", c);
+}
+
+static void json_invalid(struct sbuf *b, unsigned char c)
+{
+    (void)c;
+    sb_adds(b, "\\ufffd");
+}
+
 /* A quoted JSON string. Invalid UTF-8 becomes U+FFFD, as Go's encoder does,
  * so function output that is not text still yields valid JSON. */
 static void add_json_str(struct sbuf *b, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-
-    sb_add(b, "\"", 1);
-    while (i < n) {
-        unsigned char c = u[i];
-        size_t len;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            sb_add(b, esc, 2);
-            i++;
-        } else if (c < 0x20) {
-            if (c == '\n')
-                sb_adds(b, "\\n");
-            else if (c == '\r')
-                sb_adds(b, "\\r");
-            else if (c == '\t')
-                sb_adds(b, "\\t");
-            else
-                sb_addf(b, "\\u%04x", c);
-            i++;
-        } else if ((len = utf8_seq(u + i, n - i)) > 0) {
-            sb_add(b, s + i, len);
-            i += len;
-        } else {
-            sb_adds(b, "\\ufffd");
-            i++;
-        }
-    }
-    sb_add(b, "\"", 1);
+    static const struct quote_style json = {json_control, json_escape, json_invalid,
+                                            add_sequence};
+    add_quoted(b, (const unsigned char *)s, n, &json);
 }
 
 /* The code point of a valid UTF-8 sequence of len bytes. */
@@ -329,6 +362,11 @@ static bool go_unprintable(uint32_t cp)
            cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe000 && cp <= 0xf8ff);
 }
 
+static bool go_control(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
 static void add_go_escape(struct sbuf *b, unsigned char c)
 {
     static const char named[] = "\\a\\b\\t\\n\\v\\f\\r";
@@ -338,35 +376,25 @@ static void add_go_escape(struct sbuf *b, unsigned char c)
         sb_addf(b, "\\x%02x", c);
 }
 
+static void go_invalid(struct sbuf *b, unsigned char c)
+{
+    sb_addf(b, "\\x%02x", c);
+}
+
+static void go_sequence(struct sbuf *b, const unsigned char *s, size_t len)
+{
+    uint32_t cp = len == 1 ? s[0] : utf8_decode(s, len);
+    if (go_unprintable(cp))
+        sb_addf(b, "\\u%04x", (unsigned)cp);
+    else
+        add_sequence(b, s, len);
+}
+
 /* s as Go's %q writes it (strconv.Quote). */
 static void add_go_quoted(struct sbuf *b, const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-
-    sb_add(b, "\"", 1);
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            sb_add(b, esc, 2);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            add_go_escape(b, c);
-            i++;
-        } else if ((len = utf8_seq(s + i, n - i)) == 0) {
-            sb_addf(b, "\\x%02x", c);
-            i++;
-        } else {
-            uint32_t cp = len == 1 ? c : utf8_decode(s + i, len);
-            if (go_unprintable(cp))
-                sb_addf(b, "\\u%04x", (unsigned)cp);
-            else
-                sb_add(b, (const char *)s + i, len);
-            i += len;
-        }
-    }
-    sb_add(b, "\"", 1);
+    static const struct quote_style go = {go_control, add_go_escape, go_invalid, go_sequence};
+    add_quoted(b, s, n, &go);
 }
 
 void log_quoted(const char *before, const void *s, size_t n, const char *after)
