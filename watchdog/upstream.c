@@ -94,6 +94,8 @@ struct upconn {
      * "200" apart from "200 " (with an empty reason, llhttp reports none). */
     bool reason_sep;
     const char *feed_end;         /* end of the piece being parsed */
+    enum { REPAIR_NONE, REPAIR_NAME, REPAIR_VALUE } repair; /* a head line (repair_line) */
+    bool repair_colon;            /* REPAIR_NAME: the line has its colon */
     struct evbuffer *body;        /* body bytes on their way to the owner */
     /* the response head, kept across exchanges so steady state allocates nothing */
     struct msghead head;
@@ -116,11 +118,17 @@ struct upstream {
 };
 
 static llhttp_settings_t settings;
+/* None: a restarted parser reads a stand-in status line (repair_line). */
+static llhttp_settings_t quiet_settings;
 
 static void process(struct upconn *c);
 static void log_unsolicited(struct evbuffer *in);
 static void stray_wait(struct upconn *c);
 static void check_done(struct upconn *c, bool listening);
+static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char *start,
+                               const char *end);
+static const char *repair_take(struct upconn *c, const char *from, const char *end);
+static int value_complete(struct upconn *c);
 
 /* ---- lifetime ---- */
 
@@ -200,6 +208,7 @@ static bool in_exchange(const struct upconn *c)
 static void reset_head(struct upconn *c)
 {
     msghead_reset(&c->head);
+    c->repair = REPAIR_NONE;
 }
 
 static void pool_put(struct upconn *c)
@@ -413,15 +422,32 @@ static int head_done(struct upconn *c, const char *rest, size_t n)
     return 0;
 }
 
+/* After a piece of a repaired line: next is past what was taken, NULL
+ * when the answer is refused. 0 to go on. */
+static int repair_step(struct upconn *c, struct evbuffer *in, const char *data,
+                       const char *next)
+{
+    if (!next) {
+        exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
+        return -1;
+    }
+    evbuffer_drain(in, (size_t)(next - data));
+    return 0;
+}
+
 /* Feed one contiguous piece of input to the parser. 0 to go on. */
 static int parse_step(struct upconn *c, struct evbuffer *in)
 {
     struct evbuffer_iovec v;
     if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
         return -1;
-    const char *data = v.iov_base;
-    c->feed_end = data + v.iov_len;
+    const char *data = v.iov_base, *end = data + v.iov_len;
+    if (c->repair != REPAIR_NONE)
+        return repair_step(c, in, data, repair_take(c, data, end));
+    c->feed_end = end;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, v.iov_len);
+    if (err != HPE_OK && err != HPE_PAUSED && c->state == UPCONN_HEAD)
+        return repair_step(c, in, data, repair_line(c, err, data, end));
     size_t used = err == HPE_OK ? v.iov_len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
     evbuffer_drain(in, used);
     if (c->state == UPCONN_BODY_CHUNKED) {
@@ -631,23 +657,127 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_leave(c);
 }
 
+/* ---- answer head lines Go reads past ---- */
+
+/* The fields llhttp frames a message by: a line of theirs is never
+ * repaired, since what llhttp made of it would not be what Go reads. */
+static bool frames_message(const struct msghead *h)
+{
+    return msghead_last_named(h, "Content-Length", 14) ||
+           msghead_last_named(h, "Transfer-Encoding", 17) ||
+           msghead_last_named(h, "Connection", 10) || msghead_last_named(h, "Upgrade", 7) ||
+           msghead_last_named(h, "Proxy-Connection", 16);
+}
+
+/* Bytes of a value under repair: a CR is a space, as Go's server writes
+ * it, and whitespace before the value's first byte is not kept (the
+ * trailing is trimmed when the value ends). */
+static bool value_add(struct upconn *c, const char *from, const char *to)
+{
+    for (const char *q = from; q < to; q++) {
+        char b = *q == '\r' ? ' ' : *q;
+        if (c->head.fields[c->head.nfields - 1].val_len == 0 && (b == ' ' || b == '\t'))
+            continue;
+        if (msghead_value(&c->head, &b, 1))
+            return false;
+    }
+    return true;
+}
+
+/* The bytes of the line under repair in [from, end), up to its line break:
+ * past them, or NULL when the answer is refused (a name's line without a
+ * colon is no field to Go either). The line may end in a later read. */
+static const char *repair_take(struct upconn *c, const char *from, const char *end)
+{
+    const char *nl = memchr(from, '\n', (size_t)(end - from));
+    const char *stop = nl ? nl : end;
+    if (c->repair == REPAIR_VALUE && !value_add(c, from, stop))
+        return NULL;
+    if (c->repair == REPAIR_NAME && memchr(from, ':', (size_t)(stop - from)))
+        c->repair_colon = true;
+    if (!nl)
+        return end;
+    if (c->repair == REPAIR_NAME ? !c->repair_colon : value_complete(c) != 0)
+        return NULL;
+    c->repair = REPAIR_NONE;
+    return nl + 1;
+}
+
+/* llhttp restarted at the start of a header line, with what it noted of
+ * the lines before: it reads a stand-in status line without callbacks. */
+static bool parser_restart(struct upconn *c)
+{
+    llhttp_t old = c->parser;
+    char line[48];
+    int n = snprintf(line, sizeof(line), "HTTP/%u.%u %03u R\r\n", old.http_major,
+                     old.http_minor, old.status_code % 1000u);
+    c->parser.settings = &quiet_settings;
+    llhttp_reset(&c->parser);
+    llhttp_errno_t err = llhttp_execute(&c->parser, line, (size_t)n);
+    c->parser.settings = &settings;
+    c->parser.flags = old.flags;
+    c->parser.content_length = old.content_length;
+    c->parser.status_code = old.status_code;
+    return err == HPE_OK;
+}
+
+/* llhttp stopped in an answer's header line that Go's client reads past:
+ * a name with a byte outside a token (Go's server drops that field when
+ * it writes the answer), or a bare CR in a value. The parser restarts for
+ * the next line and the rest of this one is taken by repair_take: what
+ * repair_take returns, or NULL when the line is not one of those. */
+static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char *start,
+                               const char *end)
+{
+    const char *at = llhttp_get_error_pos(&c->parser);
+    const char *why = llhttp_get_error_reason(&c->parser);
+    struct msghead *h = &c->head;
+    if (c->state != UPCONN_HEAD || !at || at < start || at >= end || !why)
+        return NULL;
+    if (err == HPE_INVALID_HEADER_TOKEN &&
+        (strcmp(why, "Invalid header token") == 0 || strcmp(why, "Invalid header field char") == 0)) {
+        msghead_drop_partial_name(h);
+        c->repair = REPAIR_NAME;
+        c->repair_colon = false;
+    } else if (err == HPE_LF_EXPECTED && strcmp(why, "Missing expected LF after header value") == 0) {
+        /* From the CR on: llhttp stops on it or on the byte after. */
+        if (at > start && at[-1] == '\r')
+            at--;
+        if (*at != '\r' || h->nfields == 0 || !h->in_value || frames_message(h))
+            return NULL;
+        c->repair = REPAIR_VALUE;
+    } else {
+        return NULL;
+    }
+    return parser_restart(c) ? repair_take(c, at, end) : NULL;
+}
+
 /* A head read into plain memory and parsed there. Most answers, head and
  * a small body, come in one read and end within it: no input chain is
  * filled and drained for them. What the head leaves goes where head_done
  * puts it. */
 static void parse_flat(struct upconn *c, const char *data, size_t len)
 {
-    c->feed_end = data + len;
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
-    if (err == HPE_OK)
-        return;
-    if (err != HPE_PAUSED) {
-        exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
-        return;
+    const char *end = data + len, *from = data;
+    c->feed_end = end;
+    while (from && from < end) {
+        if (c->repair != REPAIR_NONE) {
+            from = repair_take(c, from, end);
+            continue;
+        }
+        llhttp_errno_t err = llhttp_execute(&c->parser, from, (size_t)(end - from));
+        if (err == HPE_OK)
+            return;
+        if (err == HPE_PAUSED) {
+            const char *used = llhttp_get_error_pos(&c->parser);
+            if (head_done(c, used, (size_t)(end - used)) == 0)
+                process(c);
+            return;
+        }
+        from = repair_line(c, err, from, end);
     }
-    const char *used = llhttp_get_error_pos(&c->parser);
-    if (head_done(c, used, (size_t)(data + len - used)) == 0)
-        process(c);
+    if (!from)
+        exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
 }
 
 /* The read end of the socket is done: stop watching before telling anyone. */
@@ -767,8 +897,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct upconn *c = parser_conn(p);
-    if (!reading_head(c))
-        return 0;
+    return reading_head(c) ? value_complete(c) : 0;
+}
+
+/* A field's value has ended: kept, dropped, or the answer refused. */
+static int value_complete(struct upconn *c)
+{
+    llhttp_t *p = &c->parser;
     if (msghead_value_done(&c->head))
         return HPE_USER;
     /* Go's server drops a field whose name is not a token. Of the bytes
@@ -861,6 +996,7 @@ static void init_settings(void)
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
+    llhttp_settings_init(&quiet_settings);
 }
 
 /* ---- connections ---- */

@@ -733,6 +733,19 @@ def test_repeated_content_length_in_the_answer(tmp_path, values, status, body):
     ("cl-and-te", 200, {}, ("content-length",)),
     # hop-by-hop headers describe the function's connection, not the client's
     ("hop", 200, {"x-ok": "1"}, ("x-private", "keep-alive", "upgrade")),
+    # Go's client reads any name up to its colon; its server drops a name
+    # that is not a token, and writes a bare CR in a value as a space
+    ("name-bytes", 200, {"x-ok": "1"}, ("x-paren(", "{x}", "x@at")),
+    # split: the bad line's name begun in one read, ended in the next
+    ("name-bytes&split=50", 200, {"x-ok": "1"}, ("x-paren(", "{x}", "x@at", "x-paren")),
+    ("name-bytes&split=67", 200, {"x-ok": "1"}, ("x-paren(", "{x}", "x@at")),
+    ("bare-cr", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
+    ("bare-cr&split=60", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
+    ("bare-cr&split=66", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
+    # a line without a colon, and a Content-Length Go cannot read: refused
+    ("name-no-colon", 500, {}, ()),
+    ("name-no-colon&split=61", 500, {}, ()),
+    ("cl-bare-cr", 500, {}, ()),
 ])
 def test_odd_answer_heads_as_go_client_takes_them(tmp_path, kind, status, kept, gone):
     with http_watchdog(tmp_path) as wd:

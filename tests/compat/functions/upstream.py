@@ -153,6 +153,14 @@ class Handler(BaseHTTPRequestHandler):
         "name-case": b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nETag: \"e\"\r\n"
                      b"x-lower-case: 1\r\nWWW-authenticate: Basic\r\nX-API-KEY: k\r\nx_under: u\r\n"
                      b"content-length: 6\r\n\r\nhello\n",
+        "name-bytes": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Paren(: 1\r\nX@At: 2\r\n"
+                      b"X/Slash: 3\r\nX-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
+        "name-bytes-first": b"HTTP/1.1 200 OK\r\n{x}: 1\r\nContent-Length: 6\r\nX-Ok: 1\r\n\r\n"
+                            b"hello\n",
+        "name-bytes-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX[1]: v\r\n"
+                              b"X-Ok: 1\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n",
+        "value-bare-cr": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Cr: a\rb\r\n"
+                         b"X-Cr2: x \r\ry\r\r\nX-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
         "garbage": b"this is not http\r\n\r\n",
         "nothing": b"",
     }

@@ -19,6 +19,7 @@ Endpoints:
     /dupcl?v=A,B     "hello\n" with a Content-Length header per value given
     /garbage         a line that is not an HTTP status line, then a close
     /odd?kind=K      "hello\n" under an odd head (ODD_HEADS), then a close
+                     (&split=N: its first N bytes 100 ms before the rest)
     /headbody?ms=N   "hello\n" with its Content-Length to any method, HEAD too:
                      with the head, or N ms after it; the connection stays
     /extra           "hello\n" under Content-Length: 6, then "junk" at once
@@ -253,6 +254,10 @@ class Handler(BaseHTTPRequestHandler):
                b"Upgrade: h2c\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
         "case": b"ETag: \"e\"\r\nx-lower-case: 1\r\nWWW-authenticate: Basic\r\nx_under: u\r\n"
                 b"content-length: 6\r\n",
+        "name-bytes": b"X-Paren(: 1\r\nX-Ok: 1\r\n{x}: 2\r\nX@At: 3\r\nContent-Length: 6\r\n",
+        "bare-cr": b"X-Cr: a\rb\r\nX-Cr2: x \r\ry\r\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
+        "name-no-colon": b"X-Ok: 1\r\nX(no colon\r\nContent-Length: 6\r\n",
+        "cl-bare-cr": b"Content-Length: 6\r7\r\n",
     }
 
     def r_headbody(self, q, parts):
@@ -289,7 +294,15 @@ class Handler(BaseHTTPRequestHandler):
         kind = q.get("kind", "")
         head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + self.ODD_HEADS[kind] + b"\r\n"
         chunked = b"chunked" in self.ODD_HEADS[kind]
-        self.wfile.write(head + (b"6\r\nhello\n\r\n0\r\n\r\n" if chunked else b"hello\n"))
+        answer = head + (b"6\r\nhello\n\r\n0\r\n\r\n" if chunked else b"hello\n")
+        # &split=N: the first N bytes, then the rest 100 ms later
+        split = int(q.get("split", "0"))
+        if split:
+            self.wfile.write(answer[:split])
+            self.wfile.flush()
+            time.sleep(0.1)
+            answer = answer[split:]
+        self.wfile.write(answer)
         self.close_connection = True
 
     def r_garbage(self, q, parts):
