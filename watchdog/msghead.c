@@ -127,14 +127,25 @@ int msghead_value(struct msghead *h, const char *at, size_t len)
 
 /* A field value does not include the whitespace around it (RFC 9110 5.5);
  * llhttp leaves out the leading whitespace but hands over the trailing. */
-int msghead_value_done(struct msghead *h)
+static void trim_value(struct msghead *h)
 {
     struct msghead_field *f = &h->fields[h->nfields - 1];
     while (f->val_len > 0 && (h->buf[h->len - 1] == ' ' || h->buf[h->len - 1] == '\t')) {
         f->val_len--;
         h->len--;
     }
+}
+
+int msghead_value_done(struct msghead *h)
+{
+    trim_value(h);
     return msghead_terminate(h);
+}
+
+int msghead_value_fold(struct msghead *h)
+{
+    trim_value(h);
+    return h->fields[h->nfields - 1].val_len > 0 ? msghead_value(h, " ", 1) : 0;
 }
 
 void msghead_drop_partial_name(struct msghead *h)

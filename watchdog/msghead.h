@@ -47,6 +47,10 @@ int msghead_name(struct msghead *h, const char *at, size_t len);
 const struct msghead_field *msghead_name_done(struct msghead *h);
 int msghead_value(struct msghead *h, const char *at, size_t len);
 int msghead_value_done(struct msghead *h);
+/* A continuation line (obs-fold) begins: the value so far loses its
+ * trailing whitespace and, unless empty, gains one space, as Go joins the
+ * lines. The caller leaves out the continuation's leading whitespace. */
+int msghead_value_fold(struct msghead *h);
 /* Forget a field whose name has begun and not ended. */
 void msghead_drop_partial_name(struct msghead *h);
 /* Forget the last field (its value ended). */

@@ -93,6 +93,7 @@ struct upconn {
     /* Whether a space follows the status code: Go logs the status as sent,
      * "200" apart from "200 " (with an empty reason, llhttp reports none). */
     bool reason_sep;
+    const char *feed_start;       /* start of the memory the piece being parsed is in */
     const char *feed_end;         /* end of the piece being parsed */
     enum { REPAIR_NONE, REPAIR_NAME, REPAIR_VALUE } repair; /* a head line (repair_line) */
     bool repair_colon;            /* REPAIR_NAME: the line has its colon */
@@ -444,6 +445,7 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
     const char *data = v.iov_base, *end = data + v.iov_len;
     if (c->repair != REPAIR_NONE)
         return repair_step(c, in, data, repair_take(c, data, end));
+    c->feed_start = data;
     c->feed_end = end;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, v.iov_len);
     if (err != HPE_OK && err != HPE_PAUSED && c->state == UPCONN_HEAD)
@@ -759,6 +761,7 @@ static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char 
 static void parse_flat(struct upconn *c, const char *data, size_t len)
 {
     const char *end = data + len, *from = data;
+    c->feed_start = data;
     c->feed_end = end;
     while (from && from < end) {
         if (c->repair != REPAIR_NONE) {
@@ -891,6 +894,17 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
+    /* Only a continuation line (obs-fold) starts a value's piece after a
+     * line break: Go joins it with one space. Seen when the line break is
+     * in the memory parsed; a fold cut there keeps its whitespace. */
+    if (at > c->feed_start && at[-1] == '\n') {
+        if (msghead_value_fold(&c->head))
+            return HPE_USER;
+        while (len > 0 && (*at == ' ' || *at == '\t')) {
+            at++;
+            len--;
+        }
+    }
     return msghead_value(&c->head, at, len) ? HPE_USER : 0;
 }
 

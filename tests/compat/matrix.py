@@ -558,7 +558,7 @@ def of_groups():
                       "nothing", "no-reason", "empty-reason", "own-reason", "http10-te-cl",
                       "space-name", "empty-name", "ctl-value", "nul-value", "bare-lf", "te-gzip", "te-identity",
                       "te-twice", "te-upper", "cl-and-te", "hop-by-hop", "name-case", "name-bytes",
-                      "name-bytes-first", "name-bytes-chunked", "value-bare-cr")],
+                      "name-bytes-first", "name-bytes-chunked", "value-bare-cr", "obs-fold")],
                     upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))

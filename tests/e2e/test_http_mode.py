@@ -742,6 +742,8 @@ def test_repeated_content_length_in_the_answer(tmp_path, values, status, body):
     ("bare-cr", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
     ("bare-cr&split=60", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
     ("bare-cr&split=66", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
+    # continuation lines (obs-fold) join the value with one space
+    ("fold", 200, {"x-fold": "a b c", "x-e": "e", "x-ok": "1"}, ()),
     # a line without a colon, and a Content-Length Go cannot read: refused
     ("name-no-colon", 500, {}, ()),
     ("name-no-colon&split=61", 500, {}, ()),

@@ -190,6 +190,29 @@ static void test_partial_name_dropped(void)
     msghead_free(&h);
 }
 
+/* A continuation line: the value so far loses its trailing whitespace and
+ * gains one space, unless it is empty. */
+static void test_value_fold(void)
+{
+    struct msghead h;
+    msghead_init(&h, 1 << 20);
+    CHECK(msghead_name(&h, "X-Fold", 6) == 0);
+    CHECK(msghead_name_done(&h) != NULL);
+    CHECK(msghead_value(&h, "a \t", 3) == 0);
+    CHECK(msghead_value_fold(&h) == 0);
+    CHECK(msghead_value(&h, "b ", 2) == 0);
+    CHECK(msghead_value_done(&h) == 0);
+    CHECK(msghead_name(&h, "X-E", 3) == 0);
+    CHECK(msghead_name_done(&h) != NULL);
+    CHECK(msghead_value_fold(&h) == 0);
+    CHECK(msghead_value(&h, "e", 1) == 0);
+    CHECK(msghead_value_done(&h) == 0);
+    CHECK(msghead_build(&h) == 0 && h.nfields == 2);
+    CHECK_STR(h.headers[0].value, "a b");
+    CHECK_STR(h.headers[1].value, "e");
+    msghead_free(&h);
+}
+
 int main(void)
 {
     test_fields();
@@ -200,5 +223,6 @@ int main(void)
     test_repeat_dropped();
     test_repeat_differs();
     test_partial_name_dropped();
+    test_value_fold();
     return check_done("test_msghead");
 }
