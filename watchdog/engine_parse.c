@@ -858,8 +858,8 @@ static int feed_raw(struct conn *c, struct evbuffer *in)
 }
 
 /* An answer complete when its request's message ended: the next request
- * is buffered if the input, and the after bytes of a read into the stack
- * not yet moved there, hold it. 1 to go on parsing. */
+ * is buffered if the input holds it, with the bytes after the message in
+ * a read into the stack (after), not yet moved there. 1 to go on parsing. */
 static int done_at_message_end(struct conn *c, size_t after)
 {
     c->done_at_end = false;
