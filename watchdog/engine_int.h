@@ -65,7 +65,6 @@ struct conn {
      * input holds it while parsing from there; for an answer completed in
      * message-complete, only what follows the message. */
     size_t unparsed;
-    bool executing;          /* inside llhttp_execute */
     /* The answer was complete at message-complete: whether a next request
      * is buffered is judged once llhttp says where the message ended. */
     bool done_at_end;

@@ -517,8 +517,10 @@ static int on_chunk_header(llhttp_t *p)
     return 0;
 }
 
-/* The body is complete: tell the handler, and answer what is answered. */
-static int message_done(struct conn *c)
+/* The body is complete: tell the handler, and answer what is answered.
+ * From llhttp's callback (in_parser), an answer already complete moves on
+ * once llhttp says where the message ended (feed_piece). */
+static int message_done(struct conn *c, bool in_parser)
 {
     conn_disarm_timer(c);
     c->body.done = true;
@@ -531,7 +533,7 @@ static int message_done(struct conn *c)
     if (c->dead)
         return HPE_USER;
     /* The answer may already be complete (private endpoints, errors). */
-    if (c->resp.done && c->executing)
+    if (c->resp.done && in_parser)
         c->done_at_end = true;
     else if (c->resp.done)
         conn_response_done(c);
@@ -540,7 +542,7 @@ static int message_done(struct conn *c)
 
 static int on_message_complete(llhttp_t *p)
 {
-    return message_done(parser_conn(p));
+    return message_done(parser_conn(p), true);
 }
 
 /* A request we cannot parse: answer and close. */
@@ -701,16 +703,16 @@ static bool can_feed(const struct conn *c)
     return true;
 }
 
+/* How much of a request line feed_method looks at: a method token of the
+ * longest kind, its space, and one byte to tell a longer one. */
+#define METHOD_LOOK (TARGET_METHOD_MAX + 2)
+
 /* llhttp 8 refuses every method outside its list, where Go hands any
  * token to the function (QUERY, X-CUSTOM). At the start of a request
  * line, an unknown but valid token is kept aside and llhttp is fed "POST"
  * in its place: for a request, the method changes nothing in how llhttp
  * frames the body. 1: fed or nothing to do; 0: the token is incomplete,
  * wait for more input. */
-/* How much of a request line feed_method looks at: a method token of the
- * longest kind, its space, and one byte to tell a longer one. */
-#define METHOD_LOOK (TARGET_METHOD_MAX + 2)
-
 static int feed_method(struct conn *c, const char *data, size_t have, size_t *skip)
 {
     size_t n = have < METHOD_LOOK ? have : METHOD_LOOK;
@@ -881,9 +883,7 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         bad_request(c);
         return 0;
     }
-    c->executing = true;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
-    c->executing = false;
     size_t took = len;
     if (err != HPE_OK)
         took = (size_t)(llhttp_get_error_pos(&c->parser) - data);
@@ -911,7 +911,7 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
      * parse as the body's end; nothing after it can be framed. */
     if (c->body.trailer && c->state == CONN_BODY) {
         c->keep_alive = false;
-        message_done(c);
+        message_done(c, false);
         return 0;
     }
     bad_request(c);

@@ -712,14 +712,13 @@ static bool parser_restart(struct upconn *c)
     llhttp_t old = c->parser;
     char line[48];
     int n = snprintf(line, sizeof(line), "HTTP/%u.%u %03u R\r\n", old.http_major,
-                     old.http_minor, old.status_code % 1000u);
+                     old.http_minor, old.status_code);
     c->parser.settings = &quiet_settings;
     llhttp_reset(&c->parser);
     llhttp_errno_t err = llhttp_execute(&c->parser, line, (size_t)n);
     c->parser.settings = &settings;
     c->parser.flags = old.flags;
     c->parser.content_length = old.content_length;
-    c->parser.status_code = old.status_code;
     return err == HPE_OK;
 }
 
