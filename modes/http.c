@@ -517,6 +517,27 @@ static void on_up_body(void *arg, struct evbuffer *data)
     inflate_some(p);
 }
 
+/* The body's first bytes, in the upstream connection's memory: one copy,
+ * to wherever on_up_body would have moved them. */
+static int on_up_body_mem(void *arg, const char *data, size_t len)
+{
+    struct proxy *p = arg;
+    struct evbuffer *hold = p->gz ? p->zin : p->sniff ? p->held : NULL;
+    if (!hold) {
+        resp_write(p->r, data, len);
+        if (p->uc && resp_queued(p->r) > RESP_HIGH_WATERMARK)
+            upconn_pause(p->uc, true);
+        return 0;
+    }
+    if (evbuffer_add(hold, data, len) != 0)
+        return -1;
+    if (p->gz)
+        inflate_some(p);
+    else if (evbuffer_get_length(p->held) >= SNIFF_LEN)
+        sniff_start(p);
+    return 0;
+}
+
 static void on_up_end(void *arg)
 {
     struct proxy *p = arg;
@@ -565,8 +586,8 @@ static void on_up_drain(void *arg)
         req_resume_body(p->r);
 }
 
-static const struct upstream_ops proxy_up_ops = {on_up_head, on_up_body, on_up_end, on_up_fail,
-                                                 on_up_drain};
+static const struct upstream_ops proxy_up_ops = {on_up_head, on_up_body, on_up_body_mem,
+                                                 on_up_end,  on_up_fail, on_up_drain};
 
 /* ---- starting an exchange ---- */
 

@@ -89,6 +89,7 @@ static void conn_free(struct conn *c)
     if (c->flush_due)
         TAILQ_REMOVE(&c->eng->flushq, c, flush_link);
     free(c->resp.head);
+    conn_out_free(c);
     msghead_free(&c->head);
     free(c);
 }
@@ -293,7 +294,12 @@ static void on_write(struct bufferevent *bev, void *arg)
     conn_enter(c);
     /* Back to writing directly from on_flush until the socket is full again. */
     bufferevent_disable(bev, EV_WRITE);
-    output_drained(c);
+    /* Output queued while the evbuffer was writing, after its last byte
+     * went out, waits in flat memory. */
+    if (c->out.len > 0)
+        conn_flush_soon(c);
+    else
+        output_drained(c);
     conn_leave(c);
 }
 
@@ -305,8 +311,14 @@ static void flush_one(struct conn *c)
     if (c->dead || !c->bev || (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
     conn_enter(c);
+    int fd = event_get_fd(c->read_ev);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    int n = evbuffer_get_length(out) > 0 ? evio_bev_write(c->bev, event_get_fd(c->read_ev)) : 0;
+    /* Flat bytes come first, so with them the evbuffer is empty. */
+    int n = 0;
+    if (c->out.len > 0)
+        n = conn_out_write_flat(c, fd);
+    else if (evbuffer_get_length(out) > 0)
+        n = evio_bev_write(c->bev, fd);
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         conn_abort(c);
     else if (evbuffer_get_length(out) > 0)
@@ -347,8 +359,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct conn *c = arg;
     (void)bev;
     conn_enter(c);
-    if ((what & BEV_EVENT_EOF) && c->state == CONN_IDLE &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+    if ((what & BEV_EVENT_EOF) && c->state == CONN_IDLE && conn_out_len(c) > 0) {
         /* Half-closed after its last request: finish writing the answer. */
         c->state = CONN_LINGER;
     } else {
@@ -408,7 +419,7 @@ void conn_close_after_answer(struct conn *c)
     c->keep_alive = false;
     conn_update_reading(c);
     /* output_drained runs once the output is flushed */
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    if (conn_out_len(c) == 0)
         output_drained(c);
     else
         conn_flush_soon(c);
@@ -766,6 +777,7 @@ struct bufferevent *req_detach(struct request *r)
         c->resp.status = 101;
     resp_finish_log(c);
     conn_request_over(c);
+    conn_out_spill(c);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(bev, NULL, NULL);
     /* The new owner reads and writes through the bufferevent itself. */

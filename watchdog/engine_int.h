@@ -13,6 +13,7 @@
 #include "request.h"
 #include "target.h"
 
+struct evbuffer;
 struct evconnlistener;
 struct event;
 struct event_base;
@@ -73,6 +74,12 @@ struct conn {
     bool scan_line_done;     /* scan_head: past the request line */
     unsigned char scan_spaces; /* scan_head: spaces in the request line */
     struct deadline deadline; /* read deadline, then linger limit */
+    /* Output waiting in flat memory (output.c): a block from evmem, NULL
+     * when none is waiting. */
+    struct {
+        char *buf;
+        size_t len;
+    } out;
     bool flush_due;          /* in the engine's flush queue */
     TAILQ_ENTRY(conn) flush_link;
     struct event *read_ev;   /* readable socket (on_readable), added while reading */
@@ -157,6 +164,22 @@ void conn_process_read(struct conn *c, const char *data, size_t len);
  * handed to the handler. */
 void conn_bare_request(struct conn *c);
 void conn_scan_reset(struct conn *c);
+/* output.c: every byte for the client goes through these. */
+void conn_out_add(struct conn *c, const void *data, size_t len);
+/* An evio_gather sink: arg is the connection. */
+void conn_out_sink(void *arg, const void *data, size_t len);
+/* Moves all of buf. */
+void conn_out_add_buf(struct conn *c, struct evbuffer *buf);
+/* What is waiting in flat memory moves to the bufferevent's output, before
+ * anything only an evbuffer can hold (a file) or a new owner of the
+ * bufferevent. */
+void conn_out_spill(struct conn *c);
+/* Bytes waiting for the client. */
+size_t conn_out_len(const struct conn *c);
+/* Write what waits in flat memory to fd; what the socket does not take
+ * moves to the bufferevent's output. -1 when the socket failed. */
+int conn_out_write_flat(struct conn *c, int fd);
+void conn_out_free(struct conn *c);
 /* engine.c */
 /* A callback is on the stack: the connection is freed only when the
  * outermost one leaves. */

@@ -206,7 +206,7 @@ static int split_uri(struct conn *c)
 static void send_continue(struct conn *c)
 {
     if (c->expect_continue && !c->resp.started && !c->body.done) {
-        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        conn_out_add(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
         c->expect_continue = false;
         conn_flush_soon(c);
     }
@@ -983,7 +983,7 @@ void conn_process_input(struct conn *c)
         /* Closing: whatever the client still sends is dropped. */
         bool got = evbuffer_get_length(in) > 0;
         evbuffer_drain(in, evbuffer_get_length(in));
-        if (got && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        if (got && conn_out_len(c) == 0)
             linger_more(c);
         conn_update_reading(c);
         return;

@@ -77,13 +77,32 @@ void evio_bev_drop_output(struct bufferevent *bev)
 void evio_gather_init(struct evio_gather *g, struct evbuffer *to)
 {
     g->to = to;
+    g->sink = NULL;
+    g->sink_arg = NULL;
     g->len = 0;
+}
+
+void evio_gather_init_sink(struct evio_gather *g,
+                           void (*sink)(void *arg, const void *data, size_t len), void *arg)
+{
+    g->to = NULL;
+    g->sink = sink;
+    g->sink_arg = arg;
+    g->len = 0;
+}
+
+static void gather_put(struct evio_gather *g, const void *data, size_t len)
+{
+    if (g->sink)
+        g->sink(g->sink_arg, data, len);
+    else
+        evbuffer_add(g->to, data, len);
 }
 
 void evio_gather_flush(struct evio_gather *g)
 {
     if (g->len > 0)
-        evbuffer_add(g->to, g->buf, g->len);
+        gather_put(g, g->buf, g->len);
     g->len = 0;
 }
 
@@ -91,7 +110,7 @@ void evio_gather_spill(struct evio_gather *g, const void *data, size_t len)
 {
     evio_gather_flush(g);
     if (len > sizeof(g->buf)) {
-        evbuffer_add(g->to, data, len);
+        gather_put(g, data, len);
         return;
     }
     memcpy(g->buf, data, len);

@@ -38,12 +38,17 @@ void evio_bev_drop_output(struct bufferevent *bev);
  * on a bufferevent's buffer, a run of its callbacks. */
 struct evio_gather {
     struct evbuffer *to;
+    /* When set, what is gathered goes here rather than to an evbuffer. */
+    void (*sink)(void *arg, const void *data, size_t len);
+    void *sink_arg;
     size_t len;
     char buf[2048];
 };
 
 void evio_gather_init(struct evio_gather *g, struct evbuffer *to);
-/* Add what is gathered to the evbuffer. */
+void evio_gather_init_sink(struct evio_gather *g,
+                           void (*sink)(void *arg, const void *data, size_t len), void *arg);
+/* Add what is gathered to the evbuffer or the sink. */
 void evio_gather_flush(struct evio_gather *g);
 /* The slow half of evio_gather_add: flush, then keep or pass on data. */
 void evio_gather_spill(struct evio_gather *g, const void *data, size_t len);

@@ -1,41 +1,40 @@
-/* libevent's memory, with the 4 KiB blocks of small reads recycled.
+/* libevent's memory, with 4 KiB blocks from a pool of their own.
  *
  * Up to 4 KiB put in an empty evbuffer (a head read behind earlier input
- * or in more than one read, the body that came with an answer's head on
- * its way to the client) allocates a 4 KiB chain, freed once the bytes are
- * parsed or sent. glibc's tcache keeps blocks up to 1 KiB
- * only, so every one went through malloc's bins and back. Up to EVMEM_KEEP
- * freed blocks of that size are kept here for the next reads instead, as
- * h2o recycles its socket buffers. */
+ * or in more than one read) allocates a 4 KiB chain, freed once the bytes
+ * are parsed or sent, and a connection's answer waits in a block of the
+ * same size until it is written (output.c). glibc's tcache keeps blocks up
+ * to 1 KiB only, so every one went through malloc's bins and back; and a
+ * block malloc'd for every answer of a burst, between allocations that
+ * live on, left free pages malloc_trim could not give back. These blocks
+ * come from one mapping of EVMEM_KEEP of them instead, as h2o recycles its
+ * socket buffers: taken and put back in a few instructions, never in
+ * malloc's heap, and their pages given back to the system when idle. */
 #ifndef FW_EVMEM_H
 #define FW_EVMEM_H
 
 #include <stddef.h>
 
-/* How many freed blocks are kept. Every connection made ready by one
- * epoll_wait reads before any of the answers goes out and frees its chains,
- * so a busy loop holds a block per ready connection at once: room here for
- * the 32 connections of the benchmarks, 128 KiB at most, which
- * evmem_release gives back once the watchdog is idle. */
-#define EVMEM_KEEP 32
+/* Blocks in the pool. Every connection made ready by one epoll_wait reads
+ * and answers before any answer goes out, so a busy loop holds a block or
+ * two per ready connection at once: room for the 32 connections of the
+ * benchmarks. 256 KiB of address space; only the pages used are resident,
+ * and evmem_release gives them back. When the pool is empty, or could not
+ * be mapped, blocks come from malloc. */
+#define EVMEM_KEEP 64
 /* The size libevent asks for a chain that holds one head read. */
 #define EVMEM_BLOCK 4096
-/* Room that, asked of an evbuffer with evbuffer_expand, makes a chain of
- * EVMEM_BLOCK bytes (libevent adds its chain header and rounds up to a
- * power of two): a small body put there takes a kept block instead of a
- * malloc of its own. */
-#define EVMEM_ROOM (EVMEM_BLOCK - 128)
 
-/* Route libevent's allocations through evmem_malloc, evmem_realloc and
- * evmem_free. Before any libevent call that allocates. */
+/* Map the pool and route libevent's allocations through evmem_malloc,
+ * evmem_realloc and evmem_free. Before any libevent call that allocates. */
 void evmem_install(void);
 
 void *evmem_malloc(size_t size);
 void *evmem_realloc(void *p, size_t size);
 void evmem_free(void *p);
-/* Free every kept block (before malloc_trim, when idle). */
+/* Give the pages of the free blocks back to the system (when idle). */
 void evmem_release(void);
-/* Blocks kept now (for tests). */
+/* Free blocks in the pool (for tests). */
 size_t evmem_kept(void);
 
 #endif

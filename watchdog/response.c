@@ -213,11 +213,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
     struct evio_gather h;
     if (c->resp.started)
         return;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     const char *why = c->resp.reason ? c->resp.reason : reason(status);
-    /* The head reaches the socket's buffer in one addition when it fits
-     * the gather's buffer, as nearly all do. */
-    evio_gather_init(&h, out);
+    /* The head reaches the connection's output in one addition when it
+     * fits the gather's buffer, as nearly all do. */
+    evio_gather_init_sink(&h, conn_out_sink, c);
     c->resp.started = true;
     c->resp.status = status;
     c->resp.nobody = r->head || !status_has_body(status);
@@ -261,10 +260,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
     conn_flush_soon(c);
 }
 
-static void chunk_head(struct evbuffer *out, size_t len)
+static void chunk_head(struct conn *c, size_t len)
 {
     char buf[FMT_CHUNK_LEN];
-    evbuffer_add(out, buf, fmt_chunk_size(buf, len));
+    conn_out_add(c, buf, fmt_chunk_size(buf, len));
 }
 
 void resp_write(struct request *r, const void *data, size_t len)
@@ -276,12 +275,11 @@ void resp_write(struct request *r, const void *data, size_t len)
     c->resp.bytes += len;
     if (c->resp.nobody)
         return;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->resp.chunked)
-        chunk_head(out, len);
-    evbuffer_add(out, data, len);
+        chunk_head(c, len);
+    conn_out_add(c, data, len);
     if (c->resp.chunked)
-        evbuffer_add(out, "\r\n", 2);
+        conn_out_add(c, "\r\n", 2);
     conn_flush_soon(c);
 }
 
@@ -297,12 +295,11 @@ void resp_write_buf(struct request *r, struct evbuffer *buf)
         evbuffer_drain(buf, len);
         return;
     }
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->resp.chunked)
-        chunk_head(out, len);
-    evbuffer_add_buffer(out, buf);
+        chunk_head(c, len);
+    conn_out_add_buf(c, buf);
     if (c->resp.chunked)
-        evbuffer_add(out, "\r\n", 2);
+        conn_out_add(c, "\r\n", 2);
     conn_flush_soon(c);
 }
 
@@ -313,14 +310,16 @@ void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
         close(fd);
         return;
     }
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     c->resp.bytes += (uint64_t)len;
     if (c->resp.chunked)
-        chunk_head(out, (size_t)len);
-    if (evbuffer_add_file(out, fd, offset, len) != 0)
+        chunk_head(c, (size_t)len);
+    /* Only the evbuffer can send a file: what waits in flat memory goes
+     * first. */
+    conn_out_spill(c);
+    if (evbuffer_add_file(bufferevent_get_output(c->bev), fd, offset, len) != 0)
         close(fd);
     if (c->resp.chunked)
-        evbuffer_add(out, "\r\n", 2);
+        conn_out_add(c, "\r\n", 2);
     conn_flush_soon(c);
 }
 
@@ -352,7 +351,7 @@ void resp_end(struct request *r)
     if (!c->resp.started)
         resp_start(r, 200, 0);
     if (c->resp.chunked && !c->resp.nobody)
-        evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+        conn_out_add(c, "0\r\n\r\n", 5);
     conn_flush_soon(c);
     c->resp.done = true;
     c->h = NULL;
@@ -437,5 +436,5 @@ bool resp_started(const struct request *r)
 
 size_t resp_queued(const struct request *r)
 {
-    return evbuffer_get_length(bufferevent_get_output(r->conn->bev));
+    return conn_out_len(r->conn);
 }

@@ -8,7 +8,6 @@
 #include "clrepeat.h"
 #include "deadline.h"
 #include "evio.h"
-#include "evmem.h"
 #include "log.h"
 #include "msghead.h"
 #include "tecoding.h"
@@ -345,15 +344,12 @@ static int give_body_part(struct upconn *c, const char *data, size_t len)
         }
         return 0;
     }
-    /* Room for a whole read: a block evmem keeps, not a malloc and a
-     * free per answer. */
-    if (evbuffer_expand(c->body, EVMEM_ROOM) != 0 || evbuffer_add(c->body, data, len) != 0) {
+    if (c->state == UPCONN_BODY_LENGTH)
+        c->remaining -= len;
+    if (c->ops->body_mem(c->arg, data, len) != 0) {
         exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);
         return -1;
     }
-    if (c->state == UPCONN_BODY_LENGTH)
-        c->remaining -= len;
-    deliver_body(c);
     return conn_gone(c) ? -1 : 0;
 }
 

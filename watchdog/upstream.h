@@ -2,9 +2,11 @@
  * pool on libevent bufferevents, responses parsed with llhttp.
  *
  * The caller writes the request itself into upconn_output (head and body,
- * already framed) and hears about the response through upstream_ops. Bodies
- * delimited by Content-Length or by the close are moved from the socket to
- * the caller without copying; chunked ones go through the parser. */
+ * already framed) and hears about the response through upstream_ops. The
+ * bytes of a body read with the head reach the caller in that read's
+ * memory; the rest of a body delimited by Content-Length or by the close
+ * moves from the socket to the caller as buffer chains, without copying;
+ * chunked ones go through the parser. */
 #ifndef FW_UPSTREAM_H
 #define FW_UPSTREAM_H
 
@@ -66,6 +68,10 @@ struct upstream_fail {
 struct upstream_ops {
     void (*head)(void *arg, const struct upstream_response *resp);
     void (*body)(void *arg, struct evbuffer *data);   /* takes all of data */
+    /* Body bytes that came in the read of the head, in memory valid
+     * during the call only: -1 when they could not be kept (out of
+     * memory), and the exchange fails as cut short. */
+    int (*body_mem)(void *arg, const char *data, size_t len);
     void (*end)(void *arg);
     void (*fail)(void *arg, const struct upstream_fail *f);
     void (*drain)(void *arg);   /* the request bytes queued so far were mostly sent */

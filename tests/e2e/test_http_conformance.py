@@ -68,6 +68,38 @@ def test_pipelining_in_order(watchdog, mode):
     assert [(r.status, r.body) for r in rs] == [(200, b"first"), (200, b"second"), (200, b"OK")]
 
 
+def numbered_body(i, n):
+    """n bytes that say which request they answer."""
+    unit = b"%06d" % i
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def test_pipelined_answers_of_every_size_keep_their_order(watchdog):
+    """Answers pipelined on one connection to a client that reads late:
+    small ones (written from flat memory), ones around that memory's 4 KiB,
+    a large one (queued as evbuffer chains) and small ones behind it, all
+    arrive whole and in order."""
+    wd = watchdog({"fprocess": "cat", "mode": "serializing"})
+    sizes = [10, 3000, 3000, 1100, 4096, 4097] + [3000] * 150 + [200000, 10, 3000, 1]
+    bodies = [numbered_body(i, n) for i, n in enumerate(sizes)]
+    data = b"".join(b"POST /%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+                    % (i, len(b), b) for i, b in enumerate(bodies))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect((HOST, wd.port))
+    sender = threading.Thread(target=s.sendall, args=(data,), daemon=True)
+    with RawConn(sock=s) as c:
+        sender.start()
+        time.sleep(1.0)   # the answers queue behind the client's small window
+        got = [c.read_response(timeout=30) for _ in bodies]
+        sender.join(10)
+    assert [r.status for r in got] == [200] * len(bodies)
+    for i, (r, b) in enumerate(zip(got, bodies)):
+        assert r.body == b, f"answer {i}: {len(r.body)} bytes, {r.body[:12]!r}"
+    assert wd.alive()
+
+
 def test_http10_no_chunked(watchdog):
     wd = watchdog({"fprocess": "cat"})
     data, closed = wd.raw(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", timeout=5)

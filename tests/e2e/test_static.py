@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import HOST, fd_count, raw_exchange, request, wait_until
+from harness import HOST, fd_count, parse_responses, raw_exchange, request, wait_until
 
 TEXT = b"hello world, 0123456789 abcdefghijklmnopqrstuvwxyz\n"
 SECRET = b"TOP-SECRET-OUTSIDE-THE-ROOT\n"
@@ -399,3 +399,17 @@ def test_client_gone_mid_transfer(watchdog, root):
     wait_until(lambda: fd_count(w.pid) <= fds, 10, 0.05)
     assert fd_count(w.pid) <= fds
     assert request(w.port, "GET", "/a.txt")[2] == TEXT
+
+
+def test_pipelined_files_and_answers_keep_their_order(wd):
+    """A file goes out from the descriptor, the other answers from memory:
+    pipelined one after the other, they still arrive in the order asked."""
+    paths = ["/a.txt", "/_/health", "/a.txt", "/missing", "/sub/", "/a.txt", "/_/health"]
+    raw = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p in paths)
+    data, _ = raw_exchange(wd.port, raw + b"GET /a.txt HTTP/1.1\r\nHost: x\r\n"
+                           b"Connection: close\r\n\r\n", timeout=10)
+    rs = parse_responses(data)
+    assert [(r.status, r.body) for r in rs] == [
+        (200, TEXT), (200, b"OK"), (200, TEXT), (404, b"404 page not found\n"),
+        (200, b"<h1>sub index</h1>\n"), (200, TEXT), (200, b"OK"), (200, TEXT)]
+

@@ -83,10 +83,9 @@ static void fz_head(void *arg, const struct upstream_response *resp)
     }
 }
 
-static void fz_body(void *arg, struct evbuffer *data)
+/* n body bytes, the first of them first: what either body callback got. */
+static void fz_body_bytes(struct fz_exchange *x, unsigned char first, size_t n)
 {
-    struct fz_exchange *x = arg;
-    size_t n = evbuffer_get_length(data);
     if (!x->got_head || x->ended || x->failed || x->upgraded || n == 0)
         abort();
     /* The answer to HEAD, 204 and 304 has no body whatever its headers say. */
@@ -95,9 +94,6 @@ static void fz_body(void *arg, struct evbuffer *data)
     x->body += n;
     if (x->content_length >= 0 && x->body > (uint64_t)x->content_length)
         abort();
-    unsigned char first;
-    evbuffer_copyout(data, &first, 1);
-    evbuffer_drain(data, n);
     /* An owner may give up in the middle of a callback. */
     if (first == 'C') {
         x->cancelled = true;
@@ -108,6 +104,21 @@ static void fz_body(void *arg, struct evbuffer *data)
     /* A slow client: stop reading; the harness resumes after a round. */
     if (x->pause_on_body)
         upconn_pause(x->c, true);
+}
+
+static void fz_body(void *arg, struct evbuffer *data)
+{
+    size_t n = evbuffer_get_length(data);
+    unsigned char first = 0;
+    evbuffer_copyout(data, &first, 1);
+    evbuffer_drain(data, n);
+    fz_body_bytes(arg, first, n);
+}
+
+static int fz_body_mem(void *arg, const char *data, size_t len)
+{
+    fz_body_bytes(arg, len > 0 ? (unsigned char)data[0] : 0, len);
+    return 0;
 }
 
 static void fz_end(void *arg)
@@ -138,7 +149,7 @@ static void fz_drain(void *arg)
     (void)arg;
 }
 
-static const struct upstream_ops fz_ops = {fz_head, fz_body, fz_end, fz_fail, fz_drain};
+static const struct upstream_ops fz_ops = {fz_head, fz_body, fz_body_mem, fz_end, fz_fail, fz_drain};
 
 static bool exchange_over(const struct fz_exchange *x)
 {

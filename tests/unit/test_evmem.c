@@ -1,83 +1,124 @@
-/* evmem: freed head-read blocks kept for the next, a bounded few. */
+/* evmem: 4 KiB blocks from a pool of their own, outside malloc's heap. */
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "check.h"
 #include "evmem.h"
 
-/* A freed block of the head-read size comes back for the next one. */
-static void test_block_comes_back(void)
+/* Whether the page holding p is resident. */
+static bool resident(void *p)
 {
-    void *a = evmem_malloc(EVMEM_BLOCK);
-    CHECK(a != NULL);
-    evmem_free(a);
-    CHECK(evmem_kept() == 1);
-    void *b = evmem_malloc(EVMEM_BLOCK);
-    CHECK(b == a);
-    CHECK(evmem_kept() == 0);
-    evmem_free(b);
-    evmem_free(evmem_malloc(EVMEM_BLOCK));
-    CHECK(evmem_kept() == 1);
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char v = 0;
+    void *start = (void *)((unsigned long)p & ~((unsigned long)page - 1));
+    return mincore(start, (size_t)page, &v) == 0 && (v & 1);
 }
 
-/* Never more than EVMEM_KEEP kept; the rest goes back to malloc. */
+/* A freed block comes back for the next one. */
+static void test_block_comes_back(void)
+{
+    CHECK(evmem_kept() == EVMEM_KEEP);
+    void *a = evmem_malloc(EVMEM_BLOCK);
+    CHECK(a != NULL);
+    CHECK(evmem_kept() == EVMEM_KEEP - 1);
+    evmem_free(a);
+    CHECK(evmem_kept() == EVMEM_KEEP);
+    void *b = evmem_malloc(EVMEM_BLOCK);
+    CHECK(b == a);
+    evmem_free(b);
+}
+
+/* Past the pool's blocks, malloc's; those go back to malloc, and the pool
+ * ends with all its own. */
 static void test_bounded(void)
 {
     void *p[EVMEM_KEEP + 3];
-    for (size_t i = 0; i < EVMEM_KEEP + 3; i++)
+    for (size_t i = 0; i < EVMEM_KEEP + 3; i++) {
         p[i] = evmem_malloc(EVMEM_BLOCK);
+        CHECK(p[i] != NULL);
+        memset(p[i], (int)i, EVMEM_BLOCK);
+    }
+    CHECK(evmem_kept() == 0);
     for (size_t i = 0; i < EVMEM_KEEP + 3; i++)
         evmem_free(p[i]);
     CHECK(evmem_kept() == EVMEM_KEEP);
 }
 
-/* Other sizes are malloc's: neither kept nor handed out from the list. */
+/* Other sizes are malloc's, and a block malloc made never joins the pool. */
 static void test_other_sizes_pass_through(void)
 {
-    size_t before = evmem_kept();
     void *small = evmem_malloc(100);
     void *big = evmem_malloc(65536);
     CHECK(small != NULL && big != NULL);
-    CHECK(evmem_kept() == before);
-    while (evmem_kept() > 0)
-        free(evmem_malloc(EVMEM_BLOCK));
+    CHECK(evmem_kept() == EVMEM_KEEP);
     evmem_free(small);
     evmem_free(big);
-    CHECK(evmem_kept() == 0);
+    evmem_free(malloc(EVMEM_BLOCK));
     evmem_free(NULL);
-    CHECK(evmem_kept() == 0);
+    CHECK(evmem_kept() == EVMEM_KEEP);
+}
+
+/* A pool block grown by realloc moves to malloc with its bytes, and its
+ * place in the pool is free again. */
+static void test_realloc_leaves_the_pool(void)
+{
+    char *p = evmem_malloc(EVMEM_BLOCK);
+    memset(p, 'q', EVMEM_BLOCK);
+    char *q = evmem_realloc(p, 2 * EVMEM_BLOCK);
+    CHECK(q != NULL && q != p);
+    CHECK(evmem_kept() == EVMEM_KEEP);
+    CHECK(q[0] == 'q' && q[EVMEM_BLOCK - 1] == 'q');
+    q = evmem_realloc(q, 3 * EVMEM_BLOCK);   /* malloc's own from here */
+    CHECK(q != NULL && q[EVMEM_BLOCK - 1] == 'q');
+    evmem_free(q);
+    CHECK(evmem_kept() == EVMEM_KEEP);
 }
 
 /* Through libevent: reserving a head's room in an empty evbuffer and
- * draining it takes a kept block and gives it back. */
+ * draining it takes a pool block and gives it back. */
 static void test_through_libevent(void)
 {
     struct evbuffer *buf = evbuffer_new();
     struct evbuffer_iovec v;
     CHECK(buf != NULL);
-    while (evmem_kept() > 0)
-        free(evmem_malloc(EVMEM_BLOCK));
-    evmem_free(malloc(EVMEM_BLOCK));
-    CHECK(evmem_kept() == 1);
     CHECK(evbuffer_reserve_space(buf, 4096 - 128, &v, 1) == 1);
-    CHECK(evmem_kept() == 0);
+    CHECK(evmem_kept() == EVMEM_KEEP - 1);
     v.iov_len = 10;
     CHECK(evbuffer_commit_space(buf, &v, 1) == 0);
     CHECK(evbuffer_drain(buf, 10) == 0);
-    CHECK(evmem_kept() == 1);
+    CHECK(evmem_kept() == EVMEM_KEEP);
     evbuffer_free(buf);
 }
 
-/* Idle: every kept block goes back to malloc. */
+/* Idle: the pages of the free blocks go back to the system, and the
+ * blocks stay usable; a block still in use keeps its bytes. */
 static void test_release(void)
 {
-    evmem_free(malloc(EVMEM_BLOCK));
-    evmem_free(malloc(EVMEM_BLOCK));
-    CHECK(evmem_kept() >= 2);
+    char *a = evmem_malloc(EVMEM_BLOCK);
+    char *b = evmem_malloc(EVMEM_BLOCK);
+    memset(a, 'a', EVMEM_BLOCK);
+    memset(b, 'b', EVMEM_BLOCK);
+    evmem_free(a);
+    CHECK(resident(a) && resident(b));
     evmem_release();
-    CHECK(evmem_kept() == 0);
+    if (sysconf(_SC_PAGESIZE) <= EVMEM_BLOCK)
+        CHECK(!resident(a));
+    CHECK(b[0] == 'b' && b[EVMEM_BLOCK - 1] == 'b');
+    evmem_free(b);
+    evmem_release();
+    CHECK(!resident(a) && !resident(b));
+    CHECK(evmem_kept() == EVMEM_KEEP);
+    char *c = evmem_malloc(EVMEM_BLOCK);
+    CHECK(c != NULL);
+    memset(c, 'c', EVMEM_BLOCK);
+    CHECK(c[10] == 'c');
+    evmem_free(c);
 }
 
 int main(void)
@@ -86,6 +127,7 @@ int main(void)
     test_block_comes_back();
     test_bounded();
     test_other_sizes_pass_through();
+    test_realloc_leaves_the_pool();
     test_through_libevent();
     test_release();
     return check_done("evmem");

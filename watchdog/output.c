@@ -1,0 +1,109 @@
+/* What a connection has to send the client, before the socket takes it.
+ *
+ * An answer that fits one block (a head and a small body, nearly all of
+ * them) is kept in flat memory and written with one write(2): no evbuffer
+ * chain is allocated, linked, walked into an iovec and drained for it. The
+ * block is one of evmem's recycled ones, taken when output starts and given
+ * back once it is written, so an idle connection holds none. What does not
+ * fit, a file, and everything queued after either goes to the bufferevent's
+ * output, which writes it as the socket takes it. The flat bytes always
+ * come first: while the evbuffer holds anything, flat memory is empty. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "evio.h"
+#include "evmem.h"
+
+static struct evbuffer *ev_out(const struct conn *c)
+{
+    return bufferevent_get_output(c->bev);
+}
+
+/* Room for len more flat bytes, taking the block if needed. */
+static bool flat_room(struct conn *c, size_t len)
+{
+    if (c->out.len + len > EVMEM_BLOCK)
+        return false;
+    if (!c->out.buf)
+        c->out.buf = evmem_malloc(EVMEM_BLOCK);
+    return c->out.buf != NULL;
+}
+
+static void flat_release(struct conn *c)
+{
+    evmem_free(c->out.buf);
+    c->out.buf = NULL;
+    c->out.len = 0;
+}
+
+void conn_out_spill(struct conn *c)
+{
+    if (c->out.len > 0)
+        evbuffer_add(ev_out(c), c->out.buf, c->out.len);
+    flat_release(c);
+}
+
+void conn_out_add(struct conn *c, const void *data, size_t len)
+{
+    if (c->out.len + len <= EVMEM_BLOCK && evbuffer_get_length(ev_out(c)) == 0 &&
+        flat_room(c, len)) {
+        memcpy(c->out.buf + c->out.len, data, len);
+        c->out.len += len;
+        return;
+    }
+    conn_out_spill(c);
+    evbuffer_add(ev_out(c), data, len);
+}
+
+void conn_out_sink(void *arg, const void *data, size_t len)
+{
+    conn_out_add(arg, data, len);
+}
+
+void conn_out_add_buf(struct conn *c, struct evbuffer *buf)
+{
+    size_t len = evbuffer_get_length(buf);
+    if (c->out.len + len <= EVMEM_BLOCK && evbuffer_get_length(ev_out(c)) == 0 &&
+        flat_room(c, len)) {
+        evbuffer_remove(buf, c->out.buf + c->out.len, len);
+        c->out.len += len;
+        return;
+    }
+    conn_out_spill(c);
+    evbuffer_add_buffer(ev_out(c), buf);
+}
+
+size_t conn_out_len(const struct conn *c)
+{
+    return c->out.len + evbuffer_get_length(ev_out(c));
+}
+
+int conn_out_write_flat(struct conn *c, int fd)
+{
+    if (c->out.len == 0)
+        return 0;
+    ssize_t n = write(fd, c->out.buf, c->out.len);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        n = 0;
+    }
+    /* What the socket did not take waits in the evbuffer, which the
+     * bufferevent writes once the socket has room. */
+    size_t left = c->out.len - (size_t)n;
+    if (left > 0)
+        evbuffer_add(ev_out(c), c->out.buf + n, left);
+    flat_release(c);
+    return 0;
+}
+
+void conn_out_free(struct conn *c)
+{
+    flat_release(c);
+}
