@@ -162,6 +162,15 @@ static void wait_push(struct proxy *p)
 
 /* Forget the request and go back to the free list. The caller answers
  * the request (if at all) afterwards, through its own copy of r. */
+/* Nearly always empty already: a drain call would cost more than the
+ * length check. */
+static void drain_all(struct evbuffer *b)
+{
+    size_t n = evbuffer_get_length(b);
+    if (n > 0)
+        evbuffer_drain(b, n);
+}
+
 static void proxy_release(struct proxy *p)
 {
     struct http_mode *m = p->m;
@@ -170,10 +179,10 @@ static void proxy_release(struct proxy *p)
     if (p->uc)
         upconn_cancel(p->uc);
     deadline_clear(&p->deadline);
-    evbuffer_drain(p->body, evbuffer_get_length(p->body));
-    evbuffer_drain(p->held, evbuffer_get_length(p->held));
-    evbuffer_drain(p->plain, evbuffer_get_length(p->plain));
-    evbuffer_drain(p->zin, evbuffer_get_length(p->zin));
+    drain_all(p->body);
+    drain_all(p->held);
+    drain_all(p->plain);
+    drain_all(p->zin);
     gunzip_free(p->gz);
     p->gz = NULL;
     p->r = NULL;

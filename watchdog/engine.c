@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "evio.h"
+#include "evmem.h"
 #include "fdreserve.h"
 #include "log.h"
 
@@ -88,7 +89,7 @@ static void conn_free(struct conn *c)
         event_free(c->deadline.ev);
     if (c->flush_due)
         TAILQ_REMOVE(&c->eng->flushq, c, flush_link);
-    free(c->resp.head);
+    evmem_free(c->resp.head);
     conn_out_free(c);
     msghead_free(&c->head);
     free(c);

@@ -109,9 +109,10 @@ struct conn {
 
     struct {
         /* The handler's header lines, held until resp_start puts them
-         * after the status line: plain memory, so that a header is one
-         * copy and the whole head reaches the socket buffer in one
-         * addition. Freed once resp_start has copied them. */
+         * after the status line: plain memory (an evmem block, grown
+         * past it by malloc), so that a header is one copy and the whole
+         * head reaches the output in one addition. Freed once resp_start
+         * has copied them. */
         char *head;
         size_t head_len, head_cap;
         bool started, done, chunked;

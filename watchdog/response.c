@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 
 #include "evio.h"
+#include "evmem.h"
 #include "fmt.h"
 #include "log.h"
 
@@ -89,7 +90,7 @@ static const char *reason(int status)
 
 void resp_reset(struct conn *c)
 {
-    free(c->resp.head);
+    evmem_free(c->resp.head);
     memset(&c->resp, 0, sizeof(c->resp));
     memset(&c->log, 0, sizeof(c->log));
     c->h = NULL;
@@ -113,10 +114,11 @@ static bool head_room(struct conn *c, size_t n)
     size_t need = c->resp.head_len + n;
     if (need <= c->resp.head_cap)
         return true;
-    size_t cap = c->resp.head_cap ? c->resp.head_cap : 512;
+    /* A block of the pool first: no malloc and free per answer. */
+    size_t cap = c->resp.head_cap ? c->resp.head_cap : EVMEM_BLOCK;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(c->resp.head, cap);
+    char *p = c->resp.head ? evmem_realloc(c->resp.head, cap) : evmem_malloc(cap);
     if (!p)
         return false;
     c->resp.head = p;
@@ -254,7 +256,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     EVIO_GATHER_LIT(&h, "\r\n");
     evio_gather_flush(&h);
     /* Copied: a connection waiting for its next request holds none. */
-    free(c->resp.head);
+    evmem_free(c->resp.head);
     c->resp.head = NULL;
     c->resp.head_len = c->resp.head_cap = 0;
     conn_flush_soon(c);

@@ -30,6 +30,19 @@ def cgi(watchdog, mode, fn, **extra):
 # -- status and headers ----------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", MODES)
+def test_header_lines_past_4_kib(watchdog, tmp_path, mode):
+    """90 header lines, some 10 KiB of them: the block the answer's header
+    lines are kept in grows, and every line reaches the client in order."""
+    fn = script(tmp_path, "i=0\nwhile [ $i -lt 90 ]; do printf 'X-Line: %03d-%s\\r\\n' $i "
+                          + "0123456789abcdef" * 6 + "; i=$((i+1)); done\n"
+                          "printf '\\r\\n'\nexec cat\n")
+    wd = cgi(watchdog, mode, fn)
+    r = wd.request("POST", "/", b"hello")
+    assert (r.status, r.body) == (200, b"hello")
+    assert r.header_all("X-Line") == ["%03d-" % i + "0123456789abcdef" * 6 for i in range(90)]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_status_and_headers_crlf(watchdog, tmp_path, mode):
     fn = script(tmp_path, "printf 'Status: 404 Not Found\\r\\nContent-Type: text/plain; charset=utf-8\\r\\n"
                           "X-Custom: yes\\r\\nSet-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\n\\r\\n'\nexec cat\n")

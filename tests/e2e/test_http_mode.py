@@ -130,7 +130,8 @@ def test_bytes_past_the_answer_are_logged_as_go_logs_them(tmp_path):
 
 
 @pytest.mark.parametrize("kind,n", [("chunked", 0), ("length", 6), ("length", 3000),
-                                    ("length", 10000), ("length", 200000), ("close", 0)])
+                                    ("length", 4000), ("length", 10000), ("length", 200000),
+                                    ("close", 0)])
 def test_answers_read_whole_with_their_head(tmp_path, kind, n):
     """A function that writes its whole answer at once (head and body in
     one read, or the body running on past it): every byte reaches the
