@@ -3,8 +3,8 @@
  * An answer that fits one block (a head and a small body, nearly all of
  * them) is kept in flat memory and written with one write(2): no evbuffer
  * chain is allocated, linked, walked into an iovec and drained for it. The
- * block is one of evmem's recycled ones, taken when output starts and given
- * back once it is written, so an idle connection holds none. What does not
+ * block comes from evmem's pool when output starts and goes back once it
+ * is written, so an idle connection holds none. What does not
  * fit, a file, and everything queued after either goes to the bufferevent's
  * output, which writes it as the socket takes it. The flat bytes always
  * come first: while the evbuffer holds anything, flat memory is empty. */
