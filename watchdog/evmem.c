@@ -35,10 +35,11 @@ static struct {
     bool page_blocks;            /* a block is whole pages: each can be given back */
 } pool;
 
+/* Compared as addresses: p may be any pointer libevent frees. */
 static bool in_pool(const void *p)
 {
-    const char *c = p;
-    return pool.base && c >= pool.base && c < pool.base + (size_t)EVMEM_KEEP * EVMEM_BLOCK;
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)pool.base;
+    return pool.base && a >= base && a - base < (uintptr_t)EVMEM_KEEP * EVMEM_BLOCK;
 }
 
 static void put_back(void *p)
