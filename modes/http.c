@@ -160,8 +160,6 @@ static void wait_push(struct proxy *p)
     TAILQ_INSERT_TAIL(&m->waiting, p, link);
 }
 
-/* Forget the request and go back to the free list. The caller answers
- * the request (if at all) afterwards, through its own copy of r. */
 /* Nearly always empty already: a drain call would cost more than the
  * length check. */
 static void drain_all(struct evbuffer *b)
@@ -171,6 +169,8 @@ static void drain_all(struct evbuffer *b)
         evbuffer_drain(b, n);
 }
 
+/* Forget the request and go back to the free list. The caller answers
+ * the request (if at all) afterwards, through its own copy of r. */
 static void proxy_release(struct proxy *p)
 {
     struct http_mode *m = p->m;
@@ -459,17 +459,28 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     resp_start(r, resp->status, length);
 }
 
+/* The client is behind: the function is not read until it drains. */
+static void pause_if_behind(struct proxy *p)
+{
+    if (p->uc && resp_queued(p->r) > RESP_HIGH_WATERMARK)
+        upconn_pause(p->uc, true);
+}
+
+static void sniff_if_enough(struct proxy *p)
+{
+    if (evbuffer_get_length(p->held) >= SNIFF_LEN)
+        sniff_start(p);
+}
+
 static void forward_body(struct proxy *p, struct evbuffer *data)
 {
     if (p->sniff) {
         evbuffer_add_buffer(p->held, data);
-        if (evbuffer_get_length(p->held) >= SNIFF_LEN)
-            sniff_start(p);
+        sniff_if_enough(p);
         return;
     }
     resp_write_buf(p->r, data);
-    if (p->uc && resp_queued(p->r) > RESP_HIGH_WATERMARK)
-        upconn_pause(p->uc, true);
+    pause_if_behind(p);
 }
 
 /* The rest of the answer is over for the client: what came (inflated) is
@@ -534,16 +545,15 @@ static int on_up_body_mem(void *arg, const char *data, size_t len)
     struct evbuffer *hold = p->gz ? p->zin : p->sniff ? p->held : NULL;
     if (!hold) {
         resp_write(p->r, data, len);
-        if (p->uc && resp_queued(p->r) > RESP_HIGH_WATERMARK)
-            upconn_pause(p->uc, true);
+        pause_if_behind(p);
         return 0;
     }
     if (evbuffer_add(hold, data, len) != 0)
         return -1;
     if (p->gz)
         inflate_some(p);
-    else if (evbuffer_get_length(p->held) >= SNIFF_LEN)
-        sniff_start(p);
+    else
+        sniff_if_enough(p);
     return 0;
 }
 

@@ -25,10 +25,11 @@ static struct evbuffer *ev_out(const struct conn *c)
     return bufferevent_get_output(c->bev);
 }
 
-/* Room for len more flat bytes, taking the block if needed. */
-static bool flat_room(struct conn *c, size_t len)
+/* Whether len more bytes go to flat memory: they fit, nothing waits in
+ * the evbuffer ahead of them, and the block is there (taken if needed). */
+static bool flat_takes(struct conn *c, size_t len)
 {
-    if (c->out.len + len > EVMEM_BLOCK)
+    if (c->out.len + len > EVMEM_BLOCK || evbuffer_get_length(ev_out(c)) > 0)
         return false;
     if (!c->out.buf)
         c->out.buf = evmem_malloc(EVMEM_BLOCK);
@@ -51,8 +52,7 @@ void conn_out_spill(struct conn *c)
 
 void conn_out_add(struct conn *c, const void *data, size_t len)
 {
-    if (c->out.len + len <= EVMEM_BLOCK && evbuffer_get_length(ev_out(c)) == 0 &&
-        flat_room(c, len)) {
+    if (flat_takes(c, len)) {
         memcpy(c->out.buf + c->out.len, data, len);
         c->out.len += len;
         return;
@@ -69,8 +69,7 @@ void conn_out_sink(void *arg, const void *data, size_t len)
 void conn_out_add_buf(struct conn *c, struct evbuffer *buf)
 {
     size_t len = evbuffer_get_length(buf);
-    if (c->out.len + len <= EVMEM_BLOCK && evbuffer_get_length(ev_out(c)) == 0 &&
-        flat_room(c, len)) {
+    if (flat_takes(c, len)) {
         evbuffer_remove(buf, c->out.buf + c->out.len, len);
         c->out.len += len;
         return;
