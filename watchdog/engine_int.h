@@ -60,7 +60,10 @@ struct conn {
     /* A method token llhttp does not know, carried past it (see
      * feed_method); "" when llhttp parsed the method itself. */
     char method[TARGET_METHOD_MAX + 1];
+    const char *feed_start;  /* start of the bytes llhttp is parsing now */
     const char *feed_end;    /* end of the bytes llhttp is parsing now */
+    char feed_tail[2];       /* the two bytes parsed before feed_start */
+    bool bare_cr_value;      /* llhttp took a value's leading bare CR as a line end */
     /* What of a read into the stack (conn_process_read) the input does not
      * hold yet: while llhttp runs, the piece being parsed included, as the
      * input holds it while parsing from there; for an answer completed in

@@ -52,6 +52,7 @@ static int on_message_begin(llhttp_t *p)
     c->reject = 0;
     c->reject_why = NULL;
     c->head_fault = NULL;
+    c->bare_cr_value = false;
     c->raw.on = false;
     msghead_reset(&c->head);
     c->url_len = 0;
@@ -137,6 +138,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     struct conn *c = parser_conn(p);
     if (in_trailer(c))
         return 0;
+    /* The line llhttp ended early is read on as Go reads it (llhttp_fault),
+     * rather than its rest taken as more header lines or a next request. */
+    if (target_bare_cr_before(at, c->feed_start, c->feed_tail)) {
+        c->bare_cr_value = true;
+        return HPE_USER;
+    }
     return msghead_value(&c->head, at, len) ? HPE_USER : 0;
 }
 
@@ -729,6 +736,7 @@ static int feed_method(struct conn *c, const char *data, size_t have, size_t *sk
     if (target_method_known(data, len) || !target_method_token(data, len))
         return 1;
     static const char stand_in[] = "POST";
+    c->feed_start = stand_in;
     c->feed_end = stand_in + sizeof(stand_in) - 1;
     if (llhttp_execute(&c->parser, stand_in, sizeof(stand_in) - 1) != HPE_OK || c->dead)
         return 1;
@@ -761,7 +769,11 @@ static const char *llhttp_fault(const struct conn *c, llhttp_errno_t err)
 {
     const char *at = llhttp_get_error_pos(&c->parser);
     const char *why = llhttp_get_error_reason(&c->parser);
-    if (c->state != CONN_HEAD || !c->scan_line_done || !at || at >= c->feed_end || !why)
+    if (c->state != CONN_HEAD || !c->scan_line_done || !at)
+        return NULL;
+    if (err == HPE_USER && c->bare_cr_value)
+        return invalid_value;
+    if (at >= c->feed_end || !why)
         return NULL;
     if (err == HPE_LF_EXPECTED && strcmp(why, "Missing expected LF after header value") == 0)
         return invalid_value;
@@ -883,10 +895,12 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         bad_request(c);
         return 0;
     }
+    c->feed_start = data;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
     size_t took = len;
     if (err != HPE_OK)
         took = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    target_note_tail(c->feed_tail, data, took);
     if (c->dead)
         return 0;
     const char *fault = err != HPE_OK && err != HPE_PAUSED ? llhttp_fault(c, err) : NULL;

@@ -310,3 +310,36 @@ bool target_method_token(const char *m, size_t len)
 {
     return len <= TARGET_METHOD_MAX && target_token(m, len);
 }
+
+/* The byte k places before at (k >= 1), from tail once past start; -1
+ * past what is known. */
+static int byte_before(const char *at, size_t k, const char *start, const char tail[2])
+{
+    size_t have = (size_t)(at - start);
+    if (k <= have)
+        return (unsigned char)at[-(ptrdiff_t)k];
+    k -= have;
+    return k <= 2 ? (unsigned char)tail[2 - k] : -1;
+}
+
+size_t target_bare_cr_scan(const char *at, const char *start, const char tail[2])
+{
+    for (size_t k = 2;; k++) {
+        int cr = byte_before(at, k, start, tail), next = byte_before(at, k - 1, start, tail);
+        if (cr == '\r' && next != '\n')
+            return k;
+        if (next != ' ' && next != '\t')
+            return 0;
+    }
+}
+
+void target_note_tail(char tail[2], const char *p, size_t n)
+{
+    if (n >= 2) {
+        tail[0] = p[n - 2];
+        tail[1] = p[n - 1];
+    } else if (n == 1) {
+        tail[0] = tail[1];
+        tail[1] = p[0];
+    }
+}

@@ -44,5 +44,26 @@ void target_canonical_token(char *name, size_t len);
 bool target_field_value(const char *s, size_t len);
 /* A method token (RFC 9110 tchars) of at most TARGET_METHOD_MAX bytes. */
 bool target_method_token(const char *m, size_t len);
+/* llhttp 8 takes the byte after a CR that starts a header value ("X-A:
+ * \rb") as that line's LF, where Go reads the CR and what follows as the
+ * value; the parser's next value span (empty, or a folded line's) comes
+ * after that byte and any spaces and tabs. For the value span at `at`: how
+ * many bytes before it that CR is, 0 when the span does not follow one.
+ * start is where the memory being parsed begins; tail holds the two bytes
+ * parsed before it, oldest first (target_note_tail). */
+size_t target_bare_cr_scan(const char *at, const char *start, const char tail[2]);
+static inline size_t target_bare_cr_before(const char *at, const char *start, const char tail[2])
+{
+    /* "Name: value" or "Name:value", as nearly every value comes (the
+     * colon not a CR's next byte) */
+    ptrdiff_t have = at - start;
+    if (have >= 3 && at[-1] == ' ' && at[-2] == ':' && at[-3] != '\r')
+        return 0;
+    if (have >= 2 && at[-1] == ':' && at[-2] != '\r')
+        return 0;
+    return target_bare_cr_scan(at, start, tail);
+}
+/* tail (as above) once the n bytes at p have been parsed. */
+void target_note_tail(char tail[2], const char *p, size_t n);
 
 #endif

@@ -10,6 +10,7 @@
 #include "evio.h"
 #include "log.h"
 #include "msghead.h"
+#include "target.h"
 #include "tecoding.h"
 
 #include <errno.h>
@@ -94,6 +95,12 @@ struct upconn {
     bool reason_sep;
     const char *feed_start;       /* start of the memory the piece being parsed is in */
     const char *feed_end;         /* end of the piece being parsed */
+    char feed_tail[2];            /* the two bytes parsed before feed_start */
+    /* llhttp took a CR that starts a value, and the byte after it, as a
+     * line end (target_bare_cr_before): the value is read again from
+     * bare_cr_from, after the byte in feed_tail[1] when bare_cr_tail. */
+    const char *bare_cr_from;
+    bool bare_cr_tail;
     enum { REPAIR_NONE, REPAIR_NAME, REPAIR_VALUE } repair; /* a head line (repair_line) */
     bool repair_colon;            /* REPAIR_NAME: the line has its colon */
     struct evbuffer *body;        /* body bytes on their way to the owner */
@@ -428,6 +435,7 @@ static int repair_step(struct upconn *c, struct evbuffer *in, const char *data,
         exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
         return -1;
     }
+    target_note_tail(c->feed_tail, data, (size_t)(next - data));
     evbuffer_drain(in, (size_t)(next - data));
     return 0;
 }
@@ -439,14 +447,15 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
     if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
         return -1;
     const char *data = v.iov_base, *end = data + v.iov_len;
+    c->feed_start = data;
     if (c->repair != REPAIR_NONE)
         return repair_step(c, in, data, repair_take(c, data, end));
-    c->feed_start = data;
     c->feed_end = end;
     llhttp_errno_t err = llhttp_execute(&c->parser, data, v.iov_len);
     if (err != HPE_OK && err != HPE_PAUSED && c->state == UPCONN_HEAD)
         return repair_step(c, in, data, repair_line(c, err, data, end));
     size_t used = err == HPE_OK ? v.iov_len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    target_note_tail(c->feed_tail, data, used);
     evbuffer_drain(in, used);
     if (c->state == UPCONN_BODY_CHUNKED) {
         deliver_body(c);
@@ -718,6 +727,22 @@ static bool parser_restart(struct upconn *c)
     return err == HPE_OK;
 }
 
+/* The value llhttp read past a leading bare CR, repaired from where Go's
+ * starts; a field that frames the answer is not repaired (as below). */
+static const char *repair_bare_cr(struct upconn *c, const char *end)
+{
+    const char *from = c->bare_cr_from;
+    struct msghead *h = &c->head;
+    c->bare_cr_from = NULL;
+    if (c->state != UPCONN_HEAD || h->nfields == 0 || !h->in_value || frames_message(h) ||
+        !parser_restart(c))
+        return NULL;
+    c->repair = REPAIR_VALUE;
+    if (c->bare_cr_tail && !value_add(c, &c->feed_tail[1], &c->feed_tail[1] + 1))
+        return NULL;
+    return repair_take(c, from, end);
+}
+
 /* llhttp stopped in an answer's header line that Go's client reads past:
  * a name with a byte outside a token (Go's server drops that field when
  * it writes the answer), or a bare CR in a value. The parser restarts for
@@ -729,6 +754,8 @@ static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char 
     const char *at = llhttp_get_error_pos(&c->parser);
     const char *why = llhttp_get_error_reason(&c->parser);
     struct msghead *h = &c->head;
+    if (err == HPE_USER && c->bare_cr_from)
+        return repair_bare_cr(c, end);
     if (c->state != UPCONN_HEAD || !at || at < start || at >= end || !why)
         return NULL;
     if (err == HPE_INVALID_HEADER_TOKEN &&
@@ -765,7 +792,7 @@ static void parse_flat(struct upconn *c, const char *data, size_t len)
         }
         llhttp_errno_t err = llhttp_execute(&c->parser, from, (size_t)(end - from));
         if (err == HPE_OK)
-            return;
+            break;
         if (err == HPE_PAUSED) {
             const char *used = llhttp_get_error_pos(&c->parser);
             if (head_done(c, used, (size_t)(end - used)) == 0)
@@ -776,6 +803,8 @@ static void parse_flat(struct upconn *c, const char *data, size_t len)
     }
     if (!from)
         exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
+    else
+        target_note_tail(c->feed_tail, data, len);
 }
 
 /* The read end of the socket is done: stop watching before telling anyone. */
@@ -884,11 +913,25 @@ static int on_header_field_complete(llhttp_t *p)
     return 0;
 }
 
+/* Where the value of the line llhttp ended early starts for Go: at its CR,
+ * k bytes before at (value_add makes it a space and skips it), or, when
+ * that is in feed_tail, at the byte after it. */
+static int bare_cr_value(struct upconn *c, const char *at, size_t k)
+{
+    size_t have = (size_t)(at - c->feed_start);
+    c->bare_cr_tail = k - have == 2;
+    c->bare_cr_from = k <= have ? at - k : c->feed_start;
+    return HPE_USER;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct upconn *c = parser_conn(p);
     if (!reading_head(c))
         return 0;
+    size_t cr = target_bare_cr_before(at, c->feed_start, c->feed_tail);
+    if (cr)
+        return bare_cr_value(c, at, cr);
     /* Only a continuation line (obs-fold) starts a value's piece after a
      * line break: Go joins it with one space. Seen when the line break is
      * in the memory parsed; a fold cut there keeps its whitespace. */

@@ -291,6 +291,13 @@ def head_order_cases(target):
         case("edge/value-ctl-in-host", raw(line + "Host: a\x01b\r\n\r\n")),
         case("edge/value-bare-cr", get("X-Cr: a\rb\r\n")),
         case("edge/value-bare-cr-no-host", raw(line + "X-Cr: a\rb\r\n\r\n")),
+        # a CR that starts a value: the line and the head go on past it
+        case("edge/value-lead-cr", get("X-Cr: \rb\r\nX-A: b\r\n")),
+        case("edge/value-lead-cr-then-host", raw(line + "X-Cr: \rb\r\n" + host + "\r\n")),
+        case("edge/value-lead-cr-no-host", raw(line + "X-Cr: \rb\r\n\r\n")),
+        case("edge/value-lead-cr-folded", get("X-Cr: \r\t b\r\n")),
+        case("edge/value-lead-cr-next-request",
+             raw(line + host + "X-Cr: \rb\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")),
         case("edge/empty-name-no-host", raw(line + ": v\r\n\r\n")),
         # any one-digit minor version of HTTP/1 is 1.1 to Go
         case("edge/http12", raw("GET %s HTTP/1.2\r\n%s\r\n" % (target, host))),
@@ -558,7 +565,8 @@ def of_groups():
                       "nothing", "no-reason", "empty-reason", "own-reason", "http10-te-cl",
                       "space-name", "empty-name", "ctl-value", "nul-value", "bare-lf", "te-gzip", "te-identity",
                       "te-twice", "te-upper", "cl-and-te", "hop-by-hop", "name-case", "name-bytes",
-                      "name-bytes-first", "name-bytes-chunked", "value-bare-cr", "obs-fold")],
+                      "name-bytes-first", "name-bytes-chunked", "value-bare-cr", "value-lead-cr",
+                      "obs-fold")],
                     upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))

@@ -288,6 +288,16 @@ HEAD_ORDER = {
     "value_no_host": ([b"X-Ctl: a\x01b\r\n", b"X-A: b\r\n", b""], 400, "missing required Host header"),
     "value_in_host": ([b"Host: a\x01b\r\n", b"X-A: b\r\n", b""], 400, "malformed Host header"),
     "bare_cr_in_value": ([b"Host: x\r\n", b"X-Cr: a\rb\r\n", b""], 400, "invalid header value"),
+    # a CR that starts a value, with the byte after it in the same read, in
+    # the next, or followed by a folded line
+    "bare_cr_leads_value": ([b"Host: x\r\n", b"X-Cr: \rb\r\n", b""], 400, "invalid header value"),
+    "bare_cr_leads_value_cut": ([b"Host: x\r\nX-Cr: \r", b"b\r\n", b""], 400, "invalid header value"),
+    "bare_cr_leads_value_cut_after": ([b"Host: x\r\nX-Cr: \rb", b"\r\nX-A: b\r\n", b""], 400,
+                                      "invalid header value"),
+    "bare_cr_leads_value_folded": ([b"Host: x\r\n", b"X-Cr: \r\t b\r\n", b""], 400, "invalid header value"),
+    "bare_cr_leads_value_then_host": ([b"X-Cr: \rb\r\n", b"Host: x\r\n", b""], 400, "invalid header value"),
+    "bare_cr_leads_value_no_host": ([b"X-Cr: \rb\r\n", b"X-A: b\r\n", b""], 400,
+                                    "missing required Host header"),
 }
 
 

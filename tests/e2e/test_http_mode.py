@@ -743,6 +743,13 @@ def test_repeated_content_length_in_the_answer(tmp_path, values, status, body):
     ("bare-cr", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
     ("bare-cr&split=60", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
     ("bare-cr&split=66", 200, {"x-cr": "a b", "x-cr2": "x   y", "x-ok": "1"}, ()),
+    # a CR that starts a value, where llhttp would end the line at the byte
+    # after it (and the head at the next CRLF): read as Go's client reads it,
+    # with the line cut before the CR, after it and after the byte after it
+    ("lead-cr", 200, {"x-a": "c", "x-b": "d", "x-c": "e f", "x-ok": "1"}, ()),
+    ("lead-cr&split=48", 200, {"x-a": "c", "x-b": "d", "x-c": "e f", "x-ok": "1"}, ()),
+    ("lead-cr&split=49", 200, {"x-a": "c", "x-b": "d", "x-c": "e f", "x-ok": "1"}, ()),
+    ("lead-cr&split=50", 200, {"x-a": "c", "x-b": "d", "x-c": "e f", "x-ok": "1"}, ()),
     # continuation lines (obs-fold) join the value with one space
     ("fold", 200, {"x-fold": "a b c", "x-e": "e", "x-ok": "1"}, ()),
     # a line without a colon, and a Content-Length Go cannot read: refused

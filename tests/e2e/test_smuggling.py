@@ -32,6 +32,10 @@ CASES = {
     "bare_lf": (400, b"GET / HTTP/1.1\n" + H.replace(b"\r", b"") + b"\n"),
     "bare_lf_in_header": (400, b"GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n"),
     "bare_cr": (400, b"GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n"),
+    # llhttp 8 would end this line at the byte after the CR, and the head at
+    # the CRLF after that: the second request must not be read as one
+    "bare_cr_leading_value": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: \rc\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n"),
+    "bare_cr_leading_value_colon": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: \r:\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n"),
     "nul_in_value": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n"),
     "nul_in_name": (400, b"GET / HTTP/1.1\r\n" + H + b"X-\x00A: ab\r\n\r\n"),
     "nul_in_target": (400, b"GET /a\x00b HTTP/1.1\r\n" + H + b"\r\n"),

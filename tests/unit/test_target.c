@@ -174,6 +174,54 @@ static void test_canonical_every_length(void)
     CHECK_STR(high, want);
 }
 
+/* The value span llhttp hands over at offset `at` of s, looked at with s
+ * cut into two pieces at `cut`: the tail noted over the first. */
+static size_t bare_cr_cut(const char *s, size_t at, size_t cut)
+{
+    char tail[2] = {0, 0};
+    target_note_tail(tail, s, cut);
+    return target_bare_cr_before(s + at, s + cut, tail);
+}
+
+static void test_bare_cr_before(void)
+{
+    /* "X-A: \rc" then the span after the byte llhttp took for the LF */
+    const char lead[] = "X-A: \rc\r\n";
+    for (size_t cut = 0; cut <= 7; cut++)
+        CHECK(bare_cr_cut(lead, 7, cut) == 2);
+    /* the byte after the CR is a space, or a fold follows it */
+    CHECK(bare_cr_cut("X-A: \r c", 7, 7) == 2);
+    CHECK(bare_cr_cut("X-A: \r\t c", 8, 7) == 3);
+    CHECK(bare_cr_cut("X-A: \r\t c", 8, 6) == 3);
+    CHECK(bare_cr_cut("X-A: \r\r\r\n", 7, 7) == 2);
+    /* the byte after the CR is a colon, as after a name */
+    CHECK(bare_cr_cut("X-A: \r:\r\n", 7, 0) == 2);
+    CHECK(bare_cr_cut("X-A: \r: v", 8, 0) == 3);
+    CHECK(bare_cr_cut("X-A:\r:v", 6, 0) == 2);
+    /* values llhttp reads as they are */
+    CHECK(bare_cr_cut("X-A: v", 5, 5) == 0);
+    CHECK(bare_cr_cut("X-A: v", 5, 0) == 0);
+    CHECK(bare_cr_cut("X-A:v", 4, 0) == 0);
+    CHECK(bare_cr_cut("X-A:\r\nX-B", 6, 6) == 0);
+    CHECK(bare_cr_cut("X-A: a\r\n b", 9, 9) == 0);
+    CHECK(bare_cr_cut("X-A: a\r\n b", 9, 8) == 0);
+    CHECK(bare_cr_cut("X-A: a\r\n b", 9, 7) == 0);
+    CHECK(bare_cr_cut("X-A: ab", 6, 6) == 0);
+    CHECK(bare_cr_cut("\rc", 2, 2) == 2);
+    CHECK(bare_cr_cut("c", 1, 1) == 0);
+}
+
+static void test_note_tail(void)
+{
+    char tail[2] = {'x', 'y'};
+    target_note_tail(tail, "", 0);
+    CHECK(tail[0] == 'x' && tail[1] == 'y');
+    target_note_tail(tail, "a", 1);
+    CHECK(tail[0] == 'y' && tail[1] == 'a');
+    target_note_tail(tail, "bcd", 3);
+    CHECK(tail[0] == 'c' && tail[1] == 'd');
+}
+
 int main(void)
 {
     test_clean();
@@ -185,5 +233,7 @@ int main(void)
     test_field_value();
     test_canonical();
     test_canonical_every_length();
+    test_bare_cr_before();
+    test_note_tail();
     return check_done("test_target");
 }
