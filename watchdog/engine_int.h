@@ -75,6 +75,7 @@ struct conn {
     char scan_prev;          /* scan_head: last head byte seen */
     bool scan_seen, scan_done; /* scan_head: request line begun / head ended */
     bool scan_line_done;     /* scan_head: past the request line */
+    bool scan_cr;            /* scan_head: the CR of the head's blank line */
     unsigned char scan_spaces; /* scan_head: spaces in the request line */
     struct deadline deadline; /* read deadline, then linger limit */
     /* Output waiting in flat memory (output.c): a block from evmem, NULL

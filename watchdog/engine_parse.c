@@ -672,10 +672,23 @@ static bool scan_head(struct conn *c, const char *p, size_t len)
             continue;
         }
         char b = p[i++];
+        if (c->scan_cr) {
+            /* The blank line's CR: llhttp 8 takes any byte after it for
+             * its LF and ends the head there, where Go reads a line that
+             * is not empty and refuses it. */
+            if (b != '\n')
+                return false;
+            c->scan_done = true;
+            break;
+        }
         if (c->scan_prev == '\n' && c->scan_seen) {
             if (b == ' ' || b == '\t')
                 return false;
-            if (b == '\r' || b == '\n')
+            if (b == '\r') {
+                c->scan_cr = true;
+                continue;
+            }
+            if (b == '\n')
                 c->scan_done = true;
         }
         if (b != '\r' && b != '\n')
@@ -695,7 +708,7 @@ static bool scan_head(struct conn *c, const char *p, size_t len)
 void conn_scan_reset(struct conn *c)
 {
     c->scan_prev = 0;
-    c->scan_seen = c->scan_done = c->scan_line_done = false;
+    c->scan_seen = c->scan_done = c->scan_line_done = c->scan_cr = false;
     c->scan_spaces = 0;
 }
 

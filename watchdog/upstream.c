@@ -440,6 +440,15 @@ static int repair_step(struct upconn *c, struct evbuffer *in, const char *data,
     return 0;
 }
 
+/* llhttp 8 also takes a CR and any byte after it, where a line starts,
+ * for the blank line that ends a head; Go's client reads a line that is
+ * not empty there and refuses the answer. Whether the head that ends
+ * before used (in the piece at start) ended at an LF. */
+static bool head_ends_in_lf(const struct upconn *c, const char *used, const char *start)
+{
+    return (used > start ? used[-1] : c->feed_tail[1]) == '\n';
+}
+
 /* Feed one contiguous piece of input to the parser. 0 to go on. */
 static int parse_step(struct upconn *c, struct evbuffer *in)
 {
@@ -455,6 +464,10 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
     if (err != HPE_OK && err != HPE_PAUSED && c->state == UPCONN_HEAD)
         return repair_step(c, in, data, repair_line(c, err, data, end));
     size_t used = err == HPE_OK ? v.iov_len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    if (err == HPE_PAUSED && c->state == UPCONN_HEAD && !head_ends_in_lf(c, data + used, data)) {
+        exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
+        return -1;
+    }
     target_note_tail(c->feed_tail, data, used);
     evbuffer_drain(in, used);
     if (c->state == UPCONN_BODY_CHUNKED) {
@@ -795,6 +808,10 @@ static void parse_flat(struct upconn *c, const char *data, size_t len)
             break;
         if (err == HPE_PAUSED) {
             const char *used = llhttp_get_error_pos(&c->parser);
+            if (!head_ends_in_lf(c, used, data)) {
+                from = NULL;
+                break;
+            }
             if (head_done(c, used, (size_t)(end - used)) == 0)
                 process(c);
             return;

@@ -296,6 +296,7 @@ def head_order_cases(target):
         case("edge/value-lead-cr-then-host", raw(line + "X-Cr: \rb\r\n" + host + "\r\n")),
         case("edge/value-lead-cr-no-host", raw(line + "X-Cr: \rb\r\n\r\n")),
         case("edge/value-lead-cr-folded", get("X-Cr: \r\t b\r\n")),
+        case("edge/blank-line-cr", raw(line + host + "\rc\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")),
         case("edge/value-lead-cr-next-request",
              raw(line + host + "X-Cr: \rb\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")),
         case("edge/empty-name-no-host", raw(line + ": v\r\n\r\n")),
@@ -565,7 +566,7 @@ def of_groups():
                       "nothing", "no-reason", "empty-reason", "own-reason", "http10-te-cl",
                       "space-name", "empty-name", "ctl-value", "nul-value", "bare-lf", "te-gzip", "te-identity",
                       "te-twice", "te-upper", "cl-and-te", "hop-by-hop", "name-case", "name-bytes",
-                      "name-bytes-first", "name-bytes-chunked", "value-bare-cr", "value-lead-cr",
+                      "name-bytes-first", "name-bytes-chunked", "value-bare-cr", "value-lead-cr", "line-cr",
                       "obs-fold")],
                     upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,

@@ -1,9 +1,12 @@
 """Request smuggling and framing: every ambiguous or malformed head gets a
 400 (505, 431 where fitting) and a closed connection, the function is never
 left running, and the next connection is served normally."""
+import socket
+import time
+
 import pytest
 
-from harness import SHORT_TIMEOUTS, Watchdog, get, send_raw
+from harness import SHORT_TIMEOUTS, Watchdog, get, read_all, send_raw
 
 H = b"Host: x\r\n"
 CASES = {
@@ -35,6 +38,9 @@ CASES = {
     # llhttp 8 would end this line at the byte after the CR, and the head at
     # the CRLF after that: the second request must not be read as one
     "bare_cr_leading_value": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: \rc\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n"),
+    # ... and the blank line: a CR and any byte after it end the head
+    "blank_line_cr": (400, b"GET / HTTP/1.1\r\n" + H + b"\rc\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n"),
+    "blank_line_cr_cr": (400, b"GET / HTTP/1.1\r\n" + H + b"\r\rGET /two HTTP/1.1\r\n" + H + b"\r\n"),
     "bare_cr_leading_value_colon": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: \r:\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n"),
     "nul_in_value": (400, b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n"),
     "nul_in_name": (400, b"GET / HTTP/1.1\r\n" + H + b"X-\x00A: ab\r\n\r\n"),
@@ -69,6 +75,21 @@ def test_rejected_and_closed(wd, name):
     assert wd.alive()
     st, _, body = get(wd.port, "/", body=b"next")
     assert st == 200 and body == b"next"
+    assert wd.settled(fds) == (fds, [])
+
+
+def test_blank_line_cr_cut_from_its_next_byte(wd):
+    """The CR where the head's blank line starts ends one read and a byte
+    other than LF starts the next: still no head end, and no second request."""
+    fds = wd.baseline()
+    with socket.create_connection(("127.0.0.1", wd.port), timeout=3) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r")
+        time.sleep(0.1)
+        s.sendall(b"c\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n")
+        data, closed = read_all(s, 3)
+    assert closed
+    assert data.startswith(b"HTTP/1.1 400 "), data[:300]
+    assert data.count(b"HTTP/1.1 ") == 1, data[:300]
     assert wd.settled(fds) == (fds, [])
 
 

@@ -161,6 +161,8 @@ class Handler(BaseHTTPRequestHandler):
                               b"X-Ok: 1\r\n\r\n6\r\nhello\n\r\n0\r\n\r\n",
         "value-bare-cr": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Cr: a\rb\r\n"
                          b"X-Cr2: x \r\ry\r\r\nX-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
+        "line-cr": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: a\r\n\rc\r\nX-Ok: 1\r\n"
+                   b"Content-Length: 6\r\n\r\nhello\n",
         "value-lead-cr": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Cr: \rb\r\n"
                          b"X-Cr2: \r c d\r\nX-Cr3:\r\r\nX-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
         "obs-fold": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Fold: a \r\n  b\r\n\tc\r\n"

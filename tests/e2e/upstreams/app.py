@@ -258,6 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         "bare-cr": b"X-Cr: a\rb\r\nX-Cr2: x \r\ry\r\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
         "name-no-colon": b"X-Ok: 1\r\nX(no colon\r\nContent-Length: 6\r\n",
         "cl-bare-cr": b"Content-Length: 6\r7\r\n",
+        "line-cr": b"X-A: a\r\n\rc\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
         "lead-cr": b"X-A: \rc\r\nX-B: \r d\r\nX-C:\r\te f\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
         "fold": b"X-Fold: a \r\n  b\r\n\tc\r\nX-E:\r\n e\r\nX-Ok: 1\r\nContent-Length: 6\r\n",
     }
