@@ -924,6 +924,11 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         return 1;
     if (err == HPE_PAUSED) {
         llhttp_resume(&c->parser);
+        /* llhttp 8 also ends a trailer at a CR and any byte after it,
+         * where Go reads a line it cannot parse: the body ends there for
+         * both, and nothing after it can be framed. */
+        if (c->body.trailer && c->body.done && c->feed_tail[1] != '\n')
+            c->keep_alive = false;
         return c->done_at_end ? done_at_message_end(c, in ? 0 : len - took) : 1;
     }
     if (c->state == CONN_LINGER) {

@@ -239,6 +239,9 @@ def edge_cases(target="/env"):
         case("edge/te-identity", raw(post + "Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nhi")),
         case("edge/te-identity-after-cl", raw(post + "Content-Length: 2\r\nTransfer-Encoding: identity\r\n\r\nhi")),
         case("edge/te-upper", raw(post + "Transfer-Encoding: CHUNKED\r\n\r\n2\r\nhi\r\n0\r\n\r\n")),
+        # a trailer ended by a CR and a byte other than LF, then a request
+        case("edge/trailer-end-cr", raw(post + "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\rc"
+                                        "GET /two HTTP/1.1\r\nHost: example.com\r\n\r\n")),
         case("edge/cl-spaces", raw(post + "Content-Length:  2 \r\n\r\nhi")),
         case("edge/cl-plus", raw(post + "Content-Length: +2\r\n\r\nhi")),
         case("edge/host-space", raw("GET %s HTTP/1.1\r\nHost: exa mple.com\r\n\r\n" % target)),

@@ -93,6 +93,17 @@ def test_blank_line_cr_cut_from_its_next_byte(wd):
     assert wd.settled(fds) == (fds, [])
 
 
+def test_trailer_ended_by_cr_and_a_byte_ends_the_connection(wd):
+    """After the last chunk, a CR and a byte other than LF: the body ends
+    there, as for Go, and what follows is no request of its own."""
+    raw = (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\rc"
+           b"GET /smuggled HTTP/1.1\r\n" + H + b"\r\n")
+    st, data, closed = send_raw(wd.port, raw, timeout=2.5)
+    assert st == 200 and closed, data[:300]
+    assert data.count(b"HTTP/1.1 ") == 1, data[:300]
+    assert "/smuggled" not in wd.stderr()
+
+
 def test_smuggled_request_never_runs(wd):
     """A second request hidden in a body with conflicting framing must not
     be answered as a request of its own."""
