@@ -1,12 +1,11 @@
 """Request smuggling and framing: every ambiguous or malformed head gets a
 400 (505, 431 where fitting) and a closed connection, the function is never
 left running, and the next connection is served normally."""
-import socket
 import time
 
 import pytest
 
-from harness import SHORT_TIMEOUTS, Watchdog, get, read_all, send_raw
+from harness import SHORT_TIMEOUTS, Watchdog, get, send_raw
 
 H = b"Host: x\r\n"
 CASES = {
@@ -82,11 +81,11 @@ def test_blank_line_cr_cut_from_its_next_byte(wd):
     """The CR where the head's blank line starts ends one read and a byte
     other than LF starts the next: still no head end, and no second request."""
     fds = wd.baseline()
-    with socket.create_connection(("127.0.0.1", wd.port), timeout=3) as s:
-        s.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r")
+    with wd.conn() as c:
+        c.send(b"GET / HTTP/1.1\r\n" + H + b"\r")
         time.sleep(0.1)
-        s.sendall(b"c\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n")
-        data, closed = read_all(s, 3)
+        c.send(b"c\r\nGET /two HTTP/1.1\r\n" + H + b"\r\n")
+        data, closed = c.read_until_close(3)
     assert closed
     assert data.startswith(b"HTTP/1.1 400 "), data[:300]
     assert data.count(b"HTTP/1.1 ") == 1, data[:300]
