@@ -585,6 +585,12 @@ static void on_up_fail(void *arg, const struct upstream_fail *f)
         start_exchange(p);
         return;
     }
+    if (f->kind == UPSTREAM_BAD_BODY) {
+        /* As the Go watchdog logs a body its client could not read. */
+        log_error("read body err %s", f->why);
+        proxy_fail(p, 500);
+        return;
+    }
     switch (f->kind) {
     case UPSTREAM_CONNECT: why = "cannot connect to the function"; break;
     case UPSTREAM_NO_RESPONSE: why = "the function closed the connection without a response"; break;

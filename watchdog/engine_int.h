@@ -107,6 +107,7 @@ struct conn {
         bool done;
         bool refused;        /* over max_request_body: the rest is dropped */
         bool trailer;        /* the last chunk is in: its trailer is read */
+        bool crlf_due;       /* paused at a chunk line's or data's end: is it a CRLF? */
         int64_t bytes;       /* received so far */
         int64_t drop_until;  /* dropped after the answer: past this, close (0: not dropping) */
     } body;

@@ -59,6 +59,7 @@ static int on_message_begin(llhttp_t *p)
     c->body.bytes = 0;
     c->body.refused = false;
     c->body.trailer = false;
+    c->body.crlf_due = false;
     c->body.drop_until = 0;
     c->body.done = false;
     c->body.paused = false;
@@ -517,11 +518,31 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     return c->dead ? HPE_USER : 0;
 }
 
+/* llhttp 8 (outside its strict build) takes a CR and any byte after it as
+ * the CRLF that ends a chunk's size line, and any two bytes as the one
+ * after its data, where Go refuses the body. Either could frame the bytes
+ * after it as a next request. So the parser stops at each, and feed_piece
+ * checks the two bytes before where it stopped. */
+static int chunk_crlf_due(struct conn *c)
+{
+    c->body.crlf_due = true;
+    return HPE_PAUSED;
+}
+
 static int on_chunk_header(llhttp_t *p)
 {
+    struct conn *c = parser_conn(p);
     if (p->content_length == 0)
-        parser_conn(p)->body.trailer = true;
-    return 0;
+        c->body.trailer = true;
+    return chunk_crlf_due(c);
+}
+
+/* The last chunk's completion comes after its trailer, whose end
+ * feed_piece judges on its own. */
+static int on_chunk_complete(llhttp_t *p)
+{
+    struct conn *c = parser_conn(p);
+    return c->body.trailer ? 0 : chunk_crlf_due(c);
 }
 
 /* The body is complete: tell the handler, and answer what is answered.
@@ -895,6 +916,21 @@ static int done_at_message_end(struct conn *c, size_t after)
     return !c->dead;
 }
 
+/* A chunk's line or data has ended (chunk_crlf_due), the two bytes before
+ * the parser's stop are in feed_tail. Not a CRLF: the body is refused as
+ * Go refuses it, as llhttp refuses other framing faults. 1 to go on. */
+static int chunk_crlf_checked(struct conn *c)
+{
+    c->body.crlf_due = false;
+    if (c->feed_tail[0] == '\r' && c->feed_tail[1] == '\n')
+        return 1;
+    if (c->state == CONN_LINGER)
+        conn_kill(c);
+    else
+        bad_request(c);
+    return 0;
+}
+
 /* Feed data (len bytes, the start of what is unparsed) to the parser;
  * what it took is drained from in, or, without one, counted in *used. 1
  * to go on. */
@@ -924,6 +960,8 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         return 1;
     if (err == HPE_PAUSED) {
         llhttp_resume(&c->parser);
+        if (c->body.crlf_due)
+            return chunk_crlf_checked(c);
         /* llhttp 8 also ends a trailer at a CR and any byte after it,
          * where Go reads a line it cannot parse: the body ends there for
          * both, and nothing after it can be framed. */
@@ -1077,5 +1115,6 @@ const llhttp_settings_t engine_parser_settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
+    .on_chunk_complete = on_chunk_complete,
     .on_message_complete = on_message_complete,
 };

@@ -104,6 +104,9 @@ struct upconn {
     enum { REPAIR_NONE, REPAIR_NAME, REPAIR_VALUE } repair; /* a head line (repair_line) */
     bool repair_colon;            /* REPAIR_NAME: the line has its colon */
     struct evbuffer *body;        /* body bytes on their way to the owner */
+    bool last_chunk;              /* the chunk of size 0 is in: its trailer is read */
+    enum { CHUNK_END_NONE, CHUNK_END_SIZE, CHUNK_END_DATA } crlf_due; /* paused there (on_chunk_header) */
+    const char *bad_chunk;        /* why a chunk end checked was refused */
     /* the response head, kept across exchanges so steady state allocates nothing */
     struct msghead head;
 };
@@ -316,7 +319,22 @@ static void exchange_fail(struct upconn *c, enum upstream_failure kind, int err)
 {
     const struct upstream_ops *ops = c->ops;
     void *arg = c->arg;
-    struct upstream_fail f = {kind, err, c->reused && !c->got_bytes && kind == UPSTREAM_NO_RESPONSE};
+    struct upstream_fail f = {kind, err, c->reused && !c->got_bytes && kind == UPSTREAM_NO_RESPONSE,
+                              NULL};
+    conn_close(c);
+    if (ops)
+        ops->fail(arg, &f);
+}
+
+/* A chunked body the parser refused, in the words of Go's client. */
+static void body_fail(struct upconn *c, llhttp_errno_t err)
+{
+    const struct upstream_ops *ops = c->ops;
+    void *arg = c->arg;
+    struct upstream_fail f = {UPSTREAM_BAD_BODY, 0, false, c->bad_chunk};
+    if (!f.why)
+        f.why = err == HPE_INVALID_CHUNK_SIZE ? "invalid byte in chunk length"
+                                              : "malformed chunked encoding";
     conn_close(c);
     if (ops)
         ops->fail(arg, &f);
@@ -397,6 +415,8 @@ static int head_done(struct upconn *c, const char *rest, size_t n)
         }
     } else if (p->flags & F_CHUNKED) {
         c->state = UPCONN_BODY_CHUNKED;
+        c->last_chunk = false;
+        c->bad_chunk = NULL;
         llhttp_resume(&c->parser);
     } else if (has_length) {
         c->state = UPCONN_BODY_LENGTH;
@@ -449,6 +469,38 @@ static bool head_ends_in_lf(const struct upconn *c, const char *used, const char
     return (used > start ? used[-1] : c->feed_tail[1]) == '\n';
 }
 
+/* The byte k (1 or 2) before at: in the piece that starts at start, or
+ * in the tail of the one before it. */
+static char byte_before(const char *at, size_t k, const char *start, const char tail[2])
+{
+    size_t have = (size_t)(at - start);
+    return k <= have ? at[-(ptrdiff_t)k] : tail[2 - (k - have)];
+}
+
+/* llhttp_execute over a piece, through its stops at chunk ends
+ * (on_chunk_header): Go's client fails a body whose chunk lines or data
+ * do not end in a CRLF, so such an end is an error here too. The stops
+ * stay inside, so the body is still delivered once a piece. */
+static llhttp_errno_t execute_chunks(struct upconn *c, const char *data, size_t len)
+{
+    const char *from = data, *end = data + len;
+    llhttp_errno_t err = llhttp_execute(&c->parser, from, len);
+    while (err == HPE_PAUSED && c->crlf_due != CHUNK_END_NONE) {
+        bool size = c->crlf_due == CHUNK_END_SIZE;
+        c->crlf_due = CHUNK_END_NONE;
+        const char *stop = llhttp_get_error_pos(&c->parser);
+        if (byte_before(stop, 2, data, c->feed_tail) != '\r' ||
+            byte_before(stop, 1, data, c->feed_tail) != '\n') {
+            c->bad_chunk = size ? "invalid byte in chunk length" : "malformed chunked encoding";
+            return HPE_STRICT;
+        }
+        llhttp_resume(&c->parser);
+        from = stop;
+        err = from < end ? llhttp_execute(&c->parser, from, (size_t)(end - from)) : HPE_OK;
+    }
+    return err;
+}
+
 /* Feed one contiguous piece of input to the parser. 0 to go on. */
 static int parse_step(struct upconn *c, struct evbuffer *in)
 {
@@ -460,7 +512,7 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
     if (c->repair != REPAIR_NONE)
         return repair_step(c, in, data, repair_take(c, data, end));
     c->feed_end = end;
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, v.iov_len);
+    llhttp_errno_t err = execute_chunks(c, data, v.iov_len);
     if (err != HPE_OK && err != HPE_PAUSED && c->state == UPCONN_HEAD)
         return repair_step(c, in, data, repair_line(c, err, data, end));
     size_t used = err == HPE_OK ? v.iov_len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
@@ -477,8 +529,15 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
     }
     if (err == HPE_OK)
         return 0;
+    if (err == HPE_USER) {
+        exchange_fail(c, UPSTREAM_TRUNCATED, ENOMEM);   /* on_body could not keep it */
+        return -1;
+    }
     if (err != HPE_PAUSED) {
-        exchange_fail(c, c->state == UPCONN_HEAD ? UPSTREAM_BAD_RESPONSE : UPSTREAM_TRUNCATED, 0);
+        if (c->state == UPCONN_HEAD)
+            exchange_fail(c, UPSTREAM_BAD_RESPONSE, 0);
+        else
+            body_fail(c, err);
         return -1;
     }
     if (c->state == UPCONN_HEAD)
@@ -1022,6 +1081,28 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     return evbuffer_add(c->body, at, len) == 0 ? 0 : HPE_USER;
 }
 
+/* llhttp 8 (outside its strict build) takes a CR and any byte after it as
+ * the CRLF that ends a chunk's size line, and any two bytes as the one
+ * after its data. So the parser stops at each, for parse_step to check
+ * the two bytes before the stop. The last chunk's completion comes after
+ * its trailer, which llhttp reads as it reads a head. */
+static int on_chunk_header(llhttp_t *p)
+{
+    struct upconn *c = parser_conn(p);
+    c->last_chunk = p->content_length == 0;
+    c->crlf_due = CHUNK_END_SIZE;
+    return HPE_PAUSED;
+}
+
+static int on_chunk_complete(llhttp_t *p)
+{
+    struct upconn *c = parser_conn(p);
+    if (c->last_chunk)
+        return 0;
+    c->crlf_due = CHUNK_END_DATA;
+    return HPE_PAUSED;
+}
+
 static int on_message_complete(llhttp_t *p)
 {
     /* End of a chunked body: stop so the connection can go back to the
@@ -1064,6 +1145,8 @@ static void init_settings(void)
     settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
+    settings.on_chunk_header = on_chunk_header;
+    settings.on_chunk_complete = on_chunk_complete;
     settings.on_message_complete = on_message_complete;
     llhttp_settings_init(&quiet_settings);
 }

@@ -55,12 +55,14 @@ enum upstream_failure {
     UPSTREAM_NO_RESPONSE, /* closed or reset before a complete response head */
     UPSTREAM_BAD_RESPONSE,/* not HTTP */
     UPSTREAM_TRUNCATED,   /* closed or reset in the middle of the body */
+    UPSTREAM_BAD_BODY,    /* a chunked body that cannot be read (why) */
 };
 
 struct upstream_fail {
     enum upstream_failure kind;
     int err;              /* errno when known, else 0 */
     bool retryable;       /* a reused connection that closed before sending any byte */
+    const char *why;      /* UPSTREAM_BAD_BODY: Go's client's words for the fault */
 };
 
 /* How a connection reports to the request it carries. After end or fail

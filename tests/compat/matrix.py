@@ -236,6 +236,14 @@ def edge_cases(target="/env"):
         case("edge/trailer-no-colon", raw(chunked + "3\r\nabc\r\n0\r\nNoColon\r\n\r\n")),
         case("edge/chunk-upper-hex", raw(chunked + "A\r\n0123456789\r\n0\r\n\r\n")),
         case("edge/chunk-no-crlf", raw(chunked + "3\r\nabcX\r\n0\r\n\r\n")),
+        # a chunk's line or data ended by a CR and another byte, then a request
+        case("edge/chunk-size-cr", raw(chunked + "2\rchi\r\n0\r\n\r\n"
+                                       "GET /two HTTP/1.1\r\nHost: example.com\r\n\r\n")),
+        case("edge/chunk-data-cr", raw(chunked + "2\r\nhi\rc0\r\n\r\n"
+                                       "GET /two HTTP/1.1\r\nHost: example.com\r\n\r\n")),
+        case("edge/chunk-data-bytes", raw(chunked + "2\r\nhiXY0\r\n\r\n")),
+        case("edge/last-chunk-cr", raw(chunked + "2\r\nhi\r\n0\rc\r\n\r\n"
+                                       "GET /two HTTP/1.1\r\nHost: example.com\r\n\r\n")),
         case("edge/te-identity", raw(post + "Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nhi")),
         case("edge/te-identity-after-cl", raw(post + "Content-Length: 2\r\nTransfer-Encoding: identity\r\n\r\nhi")),
         case("edge/te-upper", raw(post + "Transfer-Encoding: CHUNKED\r\n\r\n2\r\nhi\r\n0\r\n\r\n")),
@@ -570,7 +578,8 @@ def of_groups():
                       "space-name", "empty-name", "ctl-value", "nul-value", "bare-lf", "te-gzip", "te-identity",
                       "te-twice", "te-upper", "cl-and-te", "hop-by-hop", "name-case", "name-bytes",
                       "name-bytes-first", "name-bytes-chunked", "value-bare-cr", "value-lead-cr", "line-cr",
-                      "obs-fold")],
+                      "obs-fold", "chunk-bad-size", "chunk-size-cr", "chunk-data-cr", "chunk-data-bytes",
+                      "chunk-later-bad")],
                     upstream_wait=True))
     gs.append(group("of-http-header-space", OF, up,
                     [case("echo", rq("GET", "/echo", SPACED_HEADERS))], upstream_wait=True))

@@ -781,6 +781,56 @@ def test_odd_answer_heads_as_go_client_takes_them(tmp_path, kind, status, kept, 
         assert wd.request("GET", "/status/200")[0] == 200
 
 
+# the chunk's data before a bad CRLF after it reaches the client, as Go's
+# client reads it
+SIZE_FAULT = ("invalid byte in chunk length", b"hello\n")
+DATA_FAULT = ("malformed chunked encoding", b"hello\nabc")
+
+
+@pytest.mark.parametrize("kind,fault", [
+    ("size", SIZE_FAULT),
+    # llhttp 8 takes a CR and any byte after it for the CRLF after a size,
+    # and any two bytes for the one after a chunk's data
+    ("size-cr", SIZE_FAULT),
+    # split: cut before the CR, after it, and after the byte after it
+    ("size-cr&split=85", SIZE_FAULT),
+    ("size-cr&split=86", SIZE_FAULT),
+    ("data-cr", DATA_FAULT),
+    ("data-cr&split=90", DATA_FAULT),
+    ("data-cr&split=91", DATA_FAULT),
+    ("data-cr&split=92", DATA_FAULT),
+    ("data-bytes", DATA_FAULT),
+    ("last-cr", SIZE_FAULT),
+])
+def test_bad_chunk_in_the_answer_cuts_it(tmp_path, kind, fault):
+    """A chunk Go's client cannot read: what came before the fault reaches
+    the client, the answer is cut (no last chunk), the line Go logs is
+    logged, and the function's connection is not used again."""
+    why, passed = fault
+    with http_watchdog(tmp_path) as wd:
+        data, closed = wd.raw(b"GET /badchunk?kind=%s HTTP/1.1\r\nHost: x\r\n\r\n" % kind.encode(),
+                              timeout=5)
+        assert closed
+        assert status_of(data) == 200, data[:300]
+        chunks, complete = read_chunks(data.partition(b"\r\n\r\n")[2])
+        assert (chunks, complete) == (passed, False), data[:300]
+        assert wd.wait_log("read body err " + why)
+        assert wd.request("GET", "/status/200")[0] == 200
+
+
+def read_chunks(body):
+    """The data of a chunked body as far as it goes, and whether its last
+    chunk came."""
+    out = b""
+    while b"\r\n" in body:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            return out, True
+        out, body = out + body[:n], body[n + 2:]
+    return out, False
+
+
 def head_names(data):
     """The header names of a raw answer, as written."""
     head = data.partition(b"\r\n\r\n")[0].decode("latin-1")

@@ -22,6 +22,15 @@ CASES = {
     "invalid_chunk_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"),
     "oversized_chunk_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nab\r\n0\r\n\r\n"),
     "chunk_longer_than_size": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n0\r\n\r\n"),
+    # llhttp 8 takes a CR and any byte as the CRLF after a chunk's size,
+    # and any two bytes as the one after its data: Go refuses both bodies
+    "chunk_size_cr_byte": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\rcab\r\n0\r\n\r\n"),
+    "chunk_ext_cr_byte": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2;a=b\rcab\r\n0\r\n\r\n"),
+    "chunk_data_cr_byte": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\rc0\r\n\r\n"
+                           b"GET /two HTTP/1.1\r\n" + H + b"\r\n"),
+    "chunk_data_two_bytes": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n"),
+    "last_chunk_cr_byte": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\rc\r\n\r\n"
+                           b"GET /two HTTP/1.1\r\n" + H + b"\r\n"),
     "chunk_size_bare_lf": (400, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n"),
     # Go answers 501 to any transfer coding but a lone "chunked".
     "te_not_chunked_last": (501, b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
@@ -90,6 +99,71 @@ def test_blank_line_cr_cut_from_its_next_byte(wd):
     assert data.startswith(b"HTTP/1.1 400 "), data[:300]
     assert data.count(b"HTTP/1.1 ") == 1, data[:300]
     assert wd.settled(fds) == (fds, [])
+
+
+CHUNKED = b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("body,cut", [
+    (b"2\rcab\r\n0\r\n\r\n", 1),
+    (b"2\rcab\r\n0\r\n\r\n", 2),
+    (b"2\r\nab\rc0\r\n\r\n", 4),
+    (b"2\r\nab\rc0\r\n\r\n", 5),
+    (b"2\r\nab\rc0\r\n\r\n", 6),
+    (b"2\r\nab\r\n0\rc\r\n\r\n", 9),
+    (b"2\r\nab\r\n0\rc\r\n\r\n", 10),
+], ids=["size-before-cr", "size-after-cr", "data-before-cr", "data-after-cr", "data-after-byte",
+        "last-before-cr", "last-after-cr"])
+def test_chunk_line_end_cut_between_reads(wd, body, cut):
+    """A chunk's line or data ended by a CR and a byte other than LF, cut
+    between reads around them: refused all the same, and nothing after it
+    read as a request."""
+    fds = wd.baseline()
+    with wd.conn() as c:
+        c.send(CHUNKED + body[:cut])
+        time.sleep(0.1)
+        c.send(body[cut:] + b"GET /two HTTP/1.1\r\n" + H + b"\r\n")
+        data, closed = c.read_until_close(3)
+    assert closed
+    assert data.count(b"HTTP/1.1 ") == 1, data[:300]
+    if not data.startswith(b"HTTP/1.1 400 "):
+        # streaming: cat answered the first read before the fault came; that
+        # answer is cut without its last chunk, never completed
+        assert wd.env["mode"] == "streaming" and data.startswith(b"HTTP/1.1 200 "), data[:300]
+        assert not data.endswith(b"0\r\n\r\n"), data[:300]
+    assert "/two" not in wd.stderr()
+    assert wd.settled(fds) == (fds, [])
+
+
+def test_chunks_cut_at_every_byte_still_read(wd):
+    """Well-formed chunks, extensions and a trailer, one byte a read: the
+    CRLF checks at each chunk's ends see across reads."""
+    body = b"2;a=b\r\nab\r\n3\r\ncde\r\n0\r\nX-T: 1\r\n\r\n"
+    with wd.conn() as c:
+        c.send(CHUNKED)
+        for i in range(len(body)):
+            c.send(body[i:i + 1])
+            time.sleep(0.01)
+        c.send(b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\nContent-Length: 2\r\n\r\nok")
+        data, closed = c.read_until_close(5)
+    assert closed
+    assert data.count(b"HTTP/1.1 200 ") == 2, data[:600]
+    first, _, second = data.partition(b"HTTP/1.1 200 ")[2].partition(b"HTTP/1.1 200 ")
+    assert dechunk(first) == b"abcde" and dechunk(second) == b"ok", data[:600]
+
+
+def dechunk(answer):
+    """The body of an answer (head included), chunked or not."""
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    if b"Transfer-Encoding: chunked" not in head:
+        return rest
+    out = b""
+    while True:
+        size, _, rest = rest.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            return out
+        out, rest = out + rest[:n], rest[n + 2:]
 
 
 def test_trailer_ended_by_cr_and_a_byte_ends_the_connection(wd):

@@ -137,8 +137,10 @@ static void fz_fail(void *arg, const struct upstream_fail *f)
     struct fz_exchange *x = arg;
     if (x->ended || x->failed || x->upgraded)
         abort();
-    /* Once a head went to the client, only a cut body can go wrong. */
-    if (x->got_head && f->kind != UPSTREAM_TRUNCATED)
+    /* Once a head went to the client, only a body can go wrong: cut, or
+     * unreadable (with the words for it). */
+    bool body_fault = f->kind == UPSTREAM_TRUNCATED || f->kind == UPSTREAM_BAD_BODY;
+    if ((x->got_head && !body_fault) || (f->kind == UPSTREAM_BAD_BODY) != (f->why != NULL))
         abort();
     x->failed = true;
     x->c = NULL;

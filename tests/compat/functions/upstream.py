@@ -167,6 +167,16 @@ class Handler(BaseHTTPRequestHandler):
                          b"X-Cr2: \r c d\r\nX-Cr3:\r\r\nX-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
         "obs-fold": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Fold: a \r\n  b\r\n\tc\r\n"
                     b"X-E:\r\n e\r\nX-Ok: 1\r\nContent-Length: 6\r\n\r\nhello\n",
+        "chunk-bad-size": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                          b"\r\nzz\r\nhello\n\r\n0\r\n\r\n",
+        "chunk-size-cr": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                         b"\r\n6\rchello\n\r\n0\r\n\r\n",
+        "chunk-data-cr": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                         b"\r\n6\r\nhello\n\rc0\r\n\r\n",
+        "chunk-data-bytes": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                            b"\r\n6\r\nhello\nXY0\r\n\r\n",
+        "chunk-later-bad": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                           b"\r\n6\r\nhello\n\r\n3\rcabc\r\n0\r\n\r\n",
         "garbage": b"this is not http\r\n\r\n",
         "nothing": b"",
     }

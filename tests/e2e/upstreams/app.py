@@ -27,6 +27,9 @@ Endpoints:
                      delimited by the close): chunked, length (a body of
                      n bytes, default 6) or close
     /truncate        a chunked body cut off after its first chunk
+    /badchunk?kind=K "hello\n" in one chunk, then a chunk whose framing Go's
+                     client refuses (BAD_CHUNKS); the connection stays
+                     (&split=N: its first N bytes 100 ms before the rest)
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
     /notype?kind=K   a body without Content-Type: html, text, empty or bin
@@ -297,8 +300,11 @@ class Handler(BaseHTTPRequestHandler):
         kind = q.get("kind", "")
         head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + self.ODD_HEADS[kind] + b"\r\n"
         chunked = b"chunked" in self.ODD_HEADS[kind]
-        answer = head + (b"6\r\nhello\n\r\n0\r\n\r\n" if chunked else b"hello\n")
-        # &split=N: the first N bytes, then the rest 100 ms later
+        self.write_split(head + (b"6\r\nhello\n\r\n0\r\n\r\n" if chunked else b"hello\n"), q)
+        self.close_connection = True
+
+    def write_split(self, answer, q):
+        """&split=N: the first N bytes, then the rest 100 ms later."""
         split = int(q.get("split", "0"))
         if split:
             self.wfile.write(answer[:split])
@@ -306,7 +312,18 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.1)
             answer = answer[split:]
         self.wfile.write(answer)
-        self.close_connection = True
+
+    BAD_CHUNKS = {
+        "size": b"zz\r\nabc\r\n0\r\n\r\n",
+        "size-cr": b"3\rcabc\r\n0\r\n\r\n",
+        "data-cr": b"3\r\nabc\rc0\r\n\r\n",
+        "data-bytes": b"3\r\nabcXY0\r\n\r\n",
+        "last-cr": b"0\rc\r\n\r\n",
+    }
+
+    def r_badchunk(self, q, parts):
+        self.write_split(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"6\r\nhello\n\r\n" + self.BAD_CHUNKS[q.get("kind", "")], q)
 
     def r_garbage(self, q, parts):
         self.wfile.write(b"this is not http\r\n\r\n")
