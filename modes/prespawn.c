@@ -25,8 +25,10 @@
  * further one, so such a function costs a handful of spawns, not a loop. */
 #define RETRY_BASE_MS 100
 /* Shutdown: how long killed idle processes (and whatever they started in
- * their group) get to be reaped, checked every STOP_POLL_MS. */
-#define STOP_GRACE_MS 2000
+ * their group) get to be reaped, checked every STOP_POLL_MS. Reaping takes
+ * milliseconds, so this is only a bound; a loaded machine, or one that
+ * emulates another architecture, has been seen to take over 2 s. */
+#define STOP_GRACE_MS 5000
 #define STOP_POLL_MS 10
 
 struct slot {
