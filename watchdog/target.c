@@ -311,9 +311,7 @@ bool target_method_token(const char *m, size_t len)
     return len <= TARGET_METHOD_MAX && target_token(m, len);
 }
 
-/* The byte k places before at (k >= 1), from tail once past start; -1
- * past what is known. */
-static int byte_before(const char *at, size_t k, const char *start, const char tail[2])
+int target_byte_before(const char *at, size_t k, const char *start, const char tail[2])
 {
     size_t have = (size_t)(at - start);
     if (k <= have)
@@ -325,7 +323,8 @@ static int byte_before(const char *at, size_t k, const char *start, const char t
 size_t target_bare_cr_scan(const char *at, const char *start, const char tail[2])
 {
     for (size_t k = 2;; k++) {
-        int cr = byte_before(at, k, start, tail), next = byte_before(at, k - 1, start, tail);
+        int cr = target_byte_before(at, k, start, tail),
+            next = target_byte_before(at, k - 1, start, tail);
         if (cr == '\r' && next != '\n')
             return k;
         if (next != ' ' && next != '\t')

@@ -63,6 +63,9 @@ static inline size_t target_bare_cr_before(const char *at, const char *start, co
         return 0;
     return target_bare_cr_scan(at, start, tail);
 }
+/* The byte k places before at (k >= 1): in the memory from start, else
+ * in tail (as above); -1 further back than that. */
+int target_byte_before(const char *at, size_t k, const char *start, const char tail[2]);
 /* tail (as above) once the n bytes at p have been parsed. */
 void target_note_tail(char tail[2], const char *p, size_t n);
 

@@ -469,14 +469,6 @@ static bool head_ends_in_lf(const struct upconn *c, const char *used, const char
     return (used > start ? used[-1] : c->feed_tail[1]) == '\n';
 }
 
-/* The byte k (1 or 2) before at: in the piece that starts at start, or
- * in the tail of the one before it. */
-static char byte_before(const char *at, size_t k, const char *start, const char tail[2])
-{
-    size_t have = (size_t)(at - start);
-    return k <= have ? at[-(ptrdiff_t)k] : tail[2 - (k - have)];
-}
-
 /* llhttp_execute over a piece, through its stops at chunk ends
  * (on_chunk_header): Go's client fails a body whose chunk lines or data
  * do not end in a CRLF, so such an end is an error here too. The stops
@@ -489,8 +481,8 @@ static llhttp_errno_t execute_chunks(struct upconn *c, const char *data, size_t 
         bool size = c->crlf_due == CHUNK_END_SIZE;
         c->crlf_due = CHUNK_END_NONE;
         const char *stop = llhttp_get_error_pos(&c->parser);
-        if (byte_before(stop, 2, data, c->feed_tail) != '\r' ||
-            byte_before(stop, 1, data, c->feed_tail) != '\n') {
+        if (target_byte_before(stop, 2, data, c->feed_tail) != '\r' ||
+            target_byte_before(stop, 1, data, c->feed_tail) != '\n') {
             c->bad_chunk = size ? "invalid byte in chunk length" : "malformed chunked encoding";
             return HPE_STRICT;
         }

@@ -211,6 +211,27 @@ static void test_bare_cr_before(void)
     CHECK(bare_cr_cut("c", 1, 1) == 0);
 }
 
+/* The two bytes before a chunk's end, "3\r\n" cut at every place: from
+ * the piece, from the tail, or from both. */
+static void test_byte_before(void)
+{
+    const char s[] = "3\r\n";
+    for (size_t cut = 1; cut <= 3; cut++) {
+        char tail[2] = {0, 0};
+        target_note_tail(tail, s, cut);
+        CHECK(target_byte_before(s + 3, 1, s + cut, tail) == '\n');
+        CHECK(target_byte_before(s + 3, 2, s + cut, tail) == '\r');
+    }
+    char tail[2] = {'a', 'b'};
+    CHECK(target_byte_before(s, 1, s, tail) == 'b');
+    CHECK(target_byte_before(s, 2, s, tail) == 'a');
+    CHECK(target_byte_before(s, 3, s, tail) == -1);
+    CHECK(target_byte_before(s + 1, 3, s, tail) == 'a');
+    /* a byte above 127 is not taken for -1 */
+    const char high[] = "\xff";
+    CHECK(target_byte_before(high + 1, 1, high, tail) == 0xff);
+}
+
 static void test_note_tail(void)
 {
     char tail[2] = {'x', 'y'};
@@ -234,6 +255,7 @@ int main(void)
     test_canonical();
     test_canonical_every_length();
     test_bare_cr_before();
+    test_byte_before();
     test_note_tail();
     return check_done("test_target");
 }
