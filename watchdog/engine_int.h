@@ -108,6 +108,7 @@ struct conn {
         bool refused;        /* over max_request_body: the rest is dropped */
         bool trailer;        /* the last chunk is in: its trailer is read */
         bool crlf_due;       /* paused at a chunk line's or data's end: is it a CRLF? */
+        bool crlf_bad;       /* it was not: the body is refused */
         int64_t bytes;       /* received so far */
         int64_t drop_until;  /* dropped after the answer: past this, close (0: not dropping) */
     } body;

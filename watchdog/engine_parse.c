@@ -60,6 +60,7 @@ static int on_message_begin(llhttp_t *p)
     c->body.refused = false;
     c->body.trailer = false;
     c->body.crlf_due = false;
+    c->body.crlf_bad = false;
     c->body.drop_until = 0;
     c->body.done = false;
     c->body.paused = false;
@@ -521,8 +522,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 /* llhttp 8 (outside its strict build) takes a CR and any byte after it as
  * the CRLF that ends a chunk's size line, and any two bytes as the one
  * after its data, where Go refuses the body. Either could frame the bytes
- * after it as a next request. So the parser stops at each, and feed_piece
- * checks the two bytes before where it stopped. */
+ * after it as a next request. So the parser stops at each, and
+ * execute_chunks checks the two bytes before where it stopped. */
 static int chunk_crlf_due(struct conn *c)
 {
     c->body.crlf_due = true;
@@ -916,14 +917,33 @@ static int done_at_message_end(struct conn *c, size_t after)
     return !c->dead;
 }
 
-/* A chunk's line or data has ended (chunk_crlf_due), the two bytes before
- * the parser's stop are in feed_tail. Not a CRLF: the body is refused as
- * Go refuses it, as llhttp refuses other framing faults. 1 to go on. */
-static int chunk_crlf_checked(struct conn *c)
+/* llhttp_execute over a piece, through its stops at chunk ends
+ * (chunk_crlf_due): each goes on when the two bytes before it are a CRLF.
+ * One that is not stays stopped (paused) with body.crlf_bad set. */
+static llhttp_errno_t execute_chunks(struct conn *c, const char *data, size_t len)
 {
-    c->body.crlf_due = false;
-    if (c->feed_tail[0] == '\r' && c->feed_tail[1] == '\n')
-        return 1;
+    const char *end = data + len;
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    while (err == HPE_PAUSED && c->body.crlf_due && !c->dead) {
+        c->body.crlf_due = false;
+        const char *stop = llhttp_get_error_pos(&c->parser);
+        if (!target_crlf_before(stop, data, c->feed_tail)) {
+            c->body.crlf_bad = true;
+            break;
+        }
+        llhttp_resume(&c->parser);
+        if (stop == end)
+            return HPE_OK;
+        err = llhttp_execute(&c->parser, stop, (size_t)(end - stop));
+    }
+    return err;
+}
+
+/* A chunk's size line or data did not end with a CRLF: the body is refused
+ * as Go refuses it, as llhttp refuses other framing faults. */
+static int chunk_refused(struct conn *c)
+{
+    c->body.crlf_bad = false;
     if (c->state == CONN_LINGER)
         conn_kill(c);
     else
@@ -945,7 +965,7 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         return 0;
     }
     c->feed_start = data;
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    llhttp_errno_t err = execute_chunks(c, data, len);
     size_t took = len;
     if (err != HPE_OK)
         took = (size_t)(llhttp_get_error_pos(&c->parser) - data);
@@ -960,8 +980,8 @@ static int feed_piece(struct conn *c, struct evbuffer *in, const char *data, siz
         return 1;
     if (err == HPE_PAUSED) {
         llhttp_resume(&c->parser);
-        if (c->body.crlf_due)
-            return chunk_crlf_checked(c);
+        if (c->body.crlf_bad)
+            return chunk_refused(c);
         /* llhttp 8 also ends a trailer at a CR and any byte after it,
          * where Go reads a line it cannot parse: the body ends there for
          * both, and nothing after it can be framed. */

@@ -66,6 +66,12 @@ static inline size_t target_bare_cr_before(const char *at, const char *start, co
 /* The byte k places before at (k >= 1): in the memory from start, else
  * in tail (as above); -1 further back than that. */
 int target_byte_before(const char *at, size_t k, const char *start, const char tail[2]);
+/* Whether the two bytes before at (as above) are a CRLF. */
+static inline bool target_crlf_before(const char *at, const char *start, const char tail[2])
+{
+    return target_byte_before(at, 2, start, tail) == '\r' &&
+           target_byte_before(at, 1, start, tail) == '\n';
+}
 /* tail (as above) once the n bytes at p have been parsed. */
 void target_note_tail(char tail[2], const char *p, size_t n);
 

@@ -481,8 +481,7 @@ static llhttp_errno_t execute_chunks(struct upconn *c, const char *data, size_t 
         bool size = c->crlf_due == CHUNK_END_SIZE;
         c->crlf_due = CHUNK_END_NONE;
         const char *stop = llhttp_get_error_pos(&c->parser);
-        if (target_byte_before(stop, 2, data, c->feed_tail) != '\r' ||
-            target_byte_before(stop, 1, data, c->feed_tail) != '\n') {
+        if (!target_crlf_before(stop, data, c->feed_tail)) {
             c->bad_chunk = size ? "invalid byte in chunk length" : "malformed chunked encoding";
             return HPE_STRICT;
         }

@@ -221,6 +221,9 @@ static void test_byte_before(void)
         target_note_tail(tail, s, cut);
         CHECK(target_byte_before(s + 3, 1, s + cut, tail) == '\n');
         CHECK(target_byte_before(s + 3, 2, s + cut, tail) == '\r');
+        CHECK(target_crlf_before(s + 3, s + cut, tail));
+        /* "3\r": no CRLF before the LF */
+        CHECK(cut > 2 || !target_crlf_before(s + 2, s + cut, tail));
     }
     char tail[2] = {'a', 'b'};
     CHECK(target_byte_before(s, 1, s, tail) == 'b');
