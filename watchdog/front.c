@@ -181,10 +181,12 @@ static bool check_auth(struct front *f, struct request *r)
 /* ---- memory ---- */
 
 /* A burst of concurrent requests leaves free chunks spread over heap pages
- * that malloc keeps. Once no request has been in flight for a moment, they
- * go back to the system, so that the resident size returns to where it was
- * rather than staying at the burst's mark. An idle watchdog never wakes for
- * this: the timer is armed by a request ending. */
+ * that malloc keeps. Once no request has been in flight or started for a
+ * moment, they go back to the system, so that the resident size returns to
+ * where it was rather than staying at the burst's mark. Under steady load
+ * nothing is trimmed: what would go back is needed again at once, and
+ * every page given back is a fault on the next request. An idle watchdog
+ * never wakes for this: the timer is armed by a request ending. */
 #define TRIM_AFTER_MS 1000
 
 static void on_trim(evutil_socket_t fd, short what, void *arg)
@@ -193,10 +195,15 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 #ifdef __GLIBC__
-    if (f->inflight == 0) {
-        evmem_release();
-        malloc_trim(0);
+    if (f->inflight > 0)
+        return; /* its end arms the timer again */
+    int64_t quiet = clock_ms_since(&f->last_request);
+    if (quiet >= 0 && quiet < TRIM_AFTER_MS) {
+        clock_arm(f->trim_timer, TRIM_AFTER_MS - quiet);
+        return;
     }
+    evmem_release();
+    malloc_trim(0);
 #else
     (void)f;
 #endif
