@@ -231,6 +231,11 @@ def cpu_seconds(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def minor_faults(pid):
+    """The page faults pid took without I/O (minflt)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
 def listening_ports(pid):
     """TCP ports (v4 and v6) in LISTEN state on sockets pid holds."""
     inodes = set()

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from harness import (HOST, SANITIZED, SHORT_TIMEOUTS, get, http_watchdog, nofile_limit, proc_status,
-                     wait_until)
+from harness import (HOST, SANITIZED, SHORT_TIMEOUTS, get, http_watchdog, minor_faults, nofile_limit,
+                     proc_status, wait_until)
 
 CONNS = 10000
 NOFILE = CONNS + 512
@@ -113,12 +113,6 @@ def test_heap_goes_back_after_a_burst(watchdog):
         assert peak > idle + 128, (idle, peak)
         settled = wait_until(lambda: anon_kib(wd.pid) <= idle + (peak - idle) // 2, timeout=5)
         assert settled, (idle, peak, anon_kib(wd.pid))
-
-
-def minor_faults(pid):
-    """The page faults a process took without I/O (/proc/PID/stat field 10)."""
-    with open("/proc/%d/stat" % pid) as f:
-        return int(f.read().rsplit(")", 1)[1].split()[7])
 
 
 @pytest.mark.skipif(SANITIZED, reason="ASan's allocator and valgrind's keep freed memory themselves")
