@@ -190,16 +190,15 @@ static int build_request(struct conn *c)
     return 0;
 }
 
-/* Split uri into path and query in a copy kept in the head buffer. */
-static int split_uri(struct conn *c)
+/* The request over a complete head: its pointers, and the uri split into
+ * path and query in a copy kept in the head buffer. The copy is made first,
+ * as it may move the buffer the pointers go into. */
+static int finish_head(struct conn *c)
 {
     size_t off = c->head.len;
     int err = c->url_len ? msghead_copy(&c->head, c->url_off, c->url_len)
                          : msghead_append(&c->head, "/", 1);
-    if (err || msghead_terminate(&c->head))
-        return -1;
-    /* the head buffer may have moved: rebuild pointers */
-    if (build_request(c))
+    if (err || msghead_terminate(&c->head) || build_request(c))
         return -1;
     char *path = c->head.buf + off;
     char *q = strchr(path, '?');
@@ -467,7 +466,7 @@ static int on_headers_complete(llhttp_t *p)
      * framed as any other, and what follows is the next request, unless a
      * handler takes the connection over (req_detach, on a 101). */
     p->upgrade = 0;
-    if (build_request(c) || split_uri(c))
+    if (finish_head(c))
         return HPE_USER;
     if (check_head(c))
         return HPE_USER;
@@ -869,7 +868,7 @@ static bool raw_line(struct conn *c, const char *line, size_t n)
                !msghead_value_done(h);
     }
     if (n == 0) {
-        if (!build_request(c) && !split_uri(c) && !check_head(c))
+        if (!finish_head(c) && !check_head(c))
             reject(c, 400);
         return false;
     }
@@ -1096,7 +1095,7 @@ int req_set_header(struct request *r, const char *name, const char *value)
 {
     struct conn *c = r->conn;
     struct timespec start = c->req.start;
-    if (msghead_set(&c->head, name, value) || split_uri(c))
+    if (msghead_set(&c->head, name, value) || finish_head(c))
         return -1;
     c->req.start = start;
     return 0;

@@ -240,8 +240,9 @@ static void pool_put(struct upconn *c)
         event_add(c->rd, NULL);
     deadline_set(&c->idle, IDLE_TIMEOUT_MS);
     /* Pooled connections are connected: the next request is written
-     * directly (upconn_flush). */
-    bufferevent_disable(c->bev, EV_WRITE);
+     * directly (upconn_flush). Writing is on only after a full socket. */
+    if (bufferevent_get_enabled(c->bev) & EV_WRITE)
+        bufferevent_disable(c->bev, EV_WRITE);
     clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
     LIST_INSERT_HEAD(&u->idle, c, idle_link);
     u->nidle++;
