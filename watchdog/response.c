@@ -209,6 +209,24 @@ static bool whole_answer_leaves_body(const struct conn *c, int64_t content_lengt
     return content_length >= 0 && conn_closes_for_body(c);
 }
 
+static void add_status_line(struct evio_gather *h, bool http10, int status, const char *why)
+{
+    if (http10)
+        EVIO_GATHER_LIT(h, "HTTP/1.0 ");
+    else
+        EVIO_GATHER_LIT(h, "HTTP/1.1 ");
+    gather_u64(h, (uint64_t)(status < 0 ? 0 : status));
+    EVIO_GATHER_LIT(h, " ");
+    if (*why) {
+        evio_gather_add(h, why, strlen(why));
+    } else {
+        /* Go's server names a status it has no text for so. */
+        EVIO_GATHER_LIT(h, "status code ");
+        gather_u64(h, (uint64_t)(status < 0 ? 0 : status));
+    }
+    EVIO_GATHER_LIT(h, "\r\n");
+}
+
 void resp_start(struct request *r, int status, int64_t content_length)
 {
     struct conn *c = r->conn;
@@ -224,20 +242,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
     c->resp.nobody = r->head || !status_has_body(status);
     /* A 1.0 request is answered as 1.0, as Go's server does. */
     bool http10 = r->http_major == 1 && r->http_minor == 0;
-    if (http10)
-        EVIO_GATHER_LIT(&h, "HTTP/1.0 ");
+    if (!http10 && status == 200 && !c->resp.reason)
+        EVIO_GATHER_LIT(&h, "HTTP/1.1 200 OK\r\n"); /* most answers: one copy */
     else
-        EVIO_GATHER_LIT(&h, "HTTP/1.1 ");
-    gather_u64(&h, (uint64_t)(status < 0 ? 0 : status));
-    EVIO_GATHER_LIT(&h, " ");
-    if (*why) {
-        evio_gather_add(&h, why, strlen(why));
-    } else {
-        /* Go's server names a status it has no text for so. */
-        EVIO_GATHER_LIT(&h, "status code ");
-        gather_u64(&h, (uint64_t)(status < 0 ? 0 : status));
-    }
-    EVIO_GATHER_LIT(&h, "\r\n");
+        add_status_line(&h, http10, status, why);
     if (!c->resp.has_date)
         add_date(&h);
     if (status != 101) {
