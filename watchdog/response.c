@@ -209,8 +209,10 @@ static bool whole_answer_leaves_body(const struct conn *c, int64_t content_lengt
     return content_length >= 0 && conn_closes_for_body(c);
 }
 
-static void add_status_line(struct evio_gather *h, bool http10, int status, const char *why)
+/* The reason is Go's text for the status unless the answer set its own. */
+static void add_status_line(struct evio_gather *h, bool http10, int status, const char *own)
 {
+    const char *why = own ? own : reason(status);
     if (http10)
         EVIO_GATHER_LIT(h, "HTTP/1.0 ");
     else
@@ -233,7 +235,6 @@ void resp_start(struct request *r, int status, int64_t content_length)
     struct evio_gather h;
     if (c->resp.started)
         return;
-    const char *why = c->resp.reason ? c->resp.reason : reason(status);
     /* The head reaches the connection's output in one addition when it
      * fits the gather's buffer, as nearly all do. */
     evio_gather_init_sink(&h, conn_out_sink, c);
@@ -245,7 +246,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     if (!http10 && status == 200 && !c->resp.reason)
         EVIO_GATHER_LIT(&h, "HTTP/1.1 200 OK\r\n"); /* most answers: one copy */
     else
-        add_status_line(&h, http10, status, why);
+        add_status_line(&h, http10, status, c->resp.reason);
     if (!c->resp.has_date)
         add_date(&h);
     if (status != 101) {
