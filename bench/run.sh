@@ -386,26 +386,8 @@ bench_http() {
     for c in 1 32; do
         for r in $(seq "$REPEAT"); do
             log "http c=$c run $r"
-            wrk_three ng "$c" "$r" "$UP" $((BASE_PORT + 4)) "$GH" "$H_PID" "$GHW"
-            for k in $PROXIES; do
-                cpid=""
-                case $k in
-                relay) p=$((BASE_PORT + 8)) cpid=$R_PID ;;
-                relayparse) p=$((BASE_PORT + 25)) cpid=$RP_PID ;;
-                relaylog) p=$((BASE_PORT + 26)) cpid=$RL_PID ;;
-                haproxytcp) p=$((BASE_PORT + 12)) ;;
-                haproxyhttp) p=$((BASE_PORT + 13)) ;;
-                nginxproxy) p=$((BASE_PORT + 14)) ;;
-                esac
-                cpu_wrk "$k" "$cpid" "$OUT/wrk.$k.$c.$r" "$c" "http://127.0.0.1:$p/" >>"$WORK/$k.$c"
-            done
-            if [ "$c" = 1 ]; then
-                for p in 50 99; do
-                    for k in $PROXIES; do
-                        wrk_pct "$OUT/wrk.$k.$c.$r" $p >>"$WORK/$k.p$p"
-                    done
-                done
-            fi
+            # The proxies right after fwatchdog, the byte relay first.
+            wrk_three ng "$c" "$r" "$UP" $((BASE_PORT + 4)) "$GH" "$H_PID" "$GHW" http_proxies_round
         done
         d=$(med "$WORK/ng.direct.$c")
         h=$(med "$WORK/ng.wd.$c")
@@ -415,6 +397,9 @@ bench_http() {
             v=$(med "$WORK/$k.$c")
             row "$(proxy_label "$k"), $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
         done
+        paired_ratios "$WORK/ng.wd.$c" "$WORK/relay.$c" >"$WORK/pair.$c"
+        row "http mode, $c conn, against the byte relay in the same round (fwatchdog's req/s over the relay's; median of the rounds)" \
+            "$(med "$WORK/pair.$c")" "" "" "" "" ""
     done
     # Where each request's time goes: CPU of the proxy process alone
     # (utime and stime from /proc), per request, medians of the same runs.
@@ -441,6 +426,9 @@ bench_http() {
             latency_row "$(proxy_label "$k"), 1 conn, p$p latency (us, added; limit = direct)" "$WORK/$k.p$p" "" "$WORK/ng.direct.p$p"
         done
     done
+    paired_diffs "$WORK/ng.wd.p50" "$WORK/relay.p50" >"$WORK/pair.p50"
+    row "http mode, 1 conn, p50 latency against the byte relay's in the same round (us, added; median of the rounds)" \
+        "$(minus "$(med "$WORK/pair.p50")" 0)" "" "" "" "" "< +10 us"
     stop_pid "$R_PID"
     stop_pid "$RP_PID"
     stop_pid "$RL_PID"
@@ -450,16 +438,53 @@ bench_http() {
     [ -n "$GH" ] && stop_ref "$GH"
     return 0
 }
-# wrk_three PFX C R DIRECT_PORT PORT GO_NSPID [WD_PID GO_PID]: one round,
-# the same GET straight to the function, through fwatchdog on PORT and
-# through the Go watchdog (in GO_NSPID's namespace, when set); req/s into
-# $WORK/PFX.direct.C, PFX.wd.C and PFX.go.C, and at one connection p50 and
-# p99 beside them. With the watchdogs' PIDs, their CPU per request too
-# (cpu_record, keys wd and go).
+# http_proxies_round C R: one turn of each proxy in front of nginx (see
+# bench_http; PROXIES and the relays' PIDs are set there).
+http_proxies_round() {
+    for k in $PROXIES; do
+        cpid=""
+        case $k in
+        relay) p=$((BASE_PORT + 8)) cpid=$R_PID ;;
+        relayparse) p=$((BASE_PORT + 25)) cpid=$RP_PID ;;
+        relaylog) p=$((BASE_PORT + 26)) cpid=$RL_PID ;;
+        haproxytcp) p=$((BASE_PORT + 12)) ;;
+        haproxyhttp) p=$((BASE_PORT + 13)) ;;
+        nginxproxy) p=$((BASE_PORT + 14)) ;;
+        esac
+        cpu_wrk "$k" "$cpid" "$OUT/wrk.$k.$1.$2" "$1" "http://127.0.0.1:$p/" >>"$WORK/$k.$1"
+    done
+    if [ "$1" = 1 ]; then
+        for p in 50 99; do
+            for k in $PROXIES; do
+                wrk_pct "$OUT/wrk.$k.$1.$2" $p >>"$WORK/$k.p$p"
+            done
+        done
+    fi
+}
+# paired_ratios A B / paired_diffs A B: line by line (one line a round),
+# A over B / A minus B; nan where either is missing.
+paired_ratios() {
+    paste -d' ' "$1" "$2" | awk 'NF != 2 || $1 == "nan" || $2 == "nan" || $2 + 0 == 0 {print "nan"; next}
+                                 {printf "%.2f\n", $1 / $2}'
+}
+paired_diffs() {
+    paste -d' ' "$1" "$2" | awk 'NF != 2 || $1 == "nan" || $2 == "nan" {print "nan"; next}
+                                 {printf "%.0f\n", $1 - $2}'
+}
+# wrk_three PFX C R DIRECT_PORT PORT GO_NSPID [WD_PID GO_PID [BESIDE]]: one
+# round, the same GET straight to the function, through fwatchdog on PORT
+# and through the Go watchdog (in GO_NSPID's namespace, when set); req/s
+# into $WORK/PFX.direct.C, PFX.wd.C and PFX.go.C, and at one connection p50
+# and p99 beside them. With the watchdogs' PIDs, their CPU per request too
+# (cpu_record, keys wd and go). BESIDE, a function, runs right after
+# fwatchdog's turn (with C and R): what is compared with fwatchdog round by
+# round goes there, before the Go watchdog's turn, as the machine's speed
+# can change within a round.
 wrk_three() {
     pfx=$1 c=$2 r=$3
     wrk_run "$OUT/wrk.$pfx.direct.$c.$r" "$c" "http://127.0.0.1:$4/" >>"$WORK/$pfx.direct.$c"
     cpu_wrk wd "${7:-}" "$OUT/wrk.$pfx.wd.$c.$r" "$c" "http://127.0.0.1:$5/" >>"$WORK/$pfx.wd.$c"
+    [ -z "${9:-}" ] || "$9" "$c" "$r"
     if [ -n "$6" ]; then
         cpu_wrk go "${8:-}" "$OUT/wrk.$pfx.go.$c.$r" "$c" "http://127.0.0.1:$5/" get "$6" >>"$WORK/$pfx.go.$c"
     fi
