@@ -117,7 +117,10 @@ def ratios(rows):
             bars.append((series, num(cells[3]) if cells else None))
         groups.append((f"http mode, nginx, {c} conn\n(limit: nginx direct)", bars))
     for c in (1, 16):
-        groups.append((f"Express app, {c} conn\n(limit: the app direct)", pair(find(rows, "Express app (bench/express)", c))))
+        bars = pair(find(rows, "Express app (bench/express)", c))
+        cells = find(rows, "reference: byte relay (bench/relay.c) in front of the Express app", c)
+        bars.append(("byte relay", num(cells[3]) if cells else None))
+        groups.append((f"Express app, {c} conn\n(limit: the app direct)", bars))
     big = body_size(rows)
     groups.append((f"streaming, {big} through cat\n(limit: pipes, no HTTP)",
                    pair(find(rows, "streaming, ", contains=" through cat (MB/s"))))
@@ -137,7 +140,9 @@ def latencies(rows):
         groups.append((f"http mode, nginx, p{p}", bars))
     cells = find(rows, "Express app, http mode, 1 conn, p50")
     if cells:
-        groups.append(("Express app, p50", [("fwatchdog", added(cells[0])), ("Go of-watchdog", added(cells[1]))]))
+        relay = find(rows, "reference: byte relay in front of the Express app, 1 conn, p50")
+        groups.append(("Express app, p50", [("fwatchdog", added(cells[0])), ("Go of-watchdog", added(cells[1])),
+                                            ("byte relay", added(relay[0]) if relay else None)]))
     return groups
 
 
