@@ -212,6 +212,10 @@ static bool whole_answer_leaves_body(const struct conn *c, int64_t content_lengt
 /* The reason is Go's text for the status unless the answer set its own. */
 static void add_status_line(struct evio_gather *h, bool http10, int status, const char *own)
 {
+    if (!http10 && status == 200 && !own) {
+        EVIO_GATHER_LIT(h, "HTTP/1.1 200 OK\r\n"); /* most answers: one copy */
+        return;
+    }
     const char *why = own ? own : reason(status);
     if (http10)
         EVIO_GATHER_LIT(h, "HTTP/1.0 ");
@@ -243,10 +247,7 @@ void resp_start(struct request *r, int status, int64_t content_length)
     c->resp.nobody = r->head || !status_has_body(status);
     /* A 1.0 request is answered as 1.0, as Go's server does. */
     bool http10 = r->http_major == 1 && r->http_minor == 0;
-    if (!http10 && status == 200 && !c->resp.reason)
-        EVIO_GATHER_LIT(&h, "HTTP/1.1 200 OK\r\n"); /* most answers: one copy */
-    else
-        add_status_line(&h, http10, status, c->resp.reason);
+    add_status_line(&h, http10, status, c->resp.reason);
     if (!c->resp.has_date)
         add_date(&h);
     if (status != 101) {
