@@ -244,17 +244,10 @@ static bool read_flat(struct conn *c, int fd)
     return true;
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/* A body (or what is dropped of it) is taken in large reads, up to two
+ * per event; a head in one small one. */
+static void read_buffered(struct conn *c)
 {
-    struct conn *c = arg;
-    (void)what;
-    conn_enter(c);
-    if (read_flat(c, fd)) {
-        conn_leave(c);
-        return;
-    }
-    /* A body (or what is dropped of it) is taken in large reads, up to two
-     * per event; a head in one small one. */
     bool body = c->state == CONN_BODY || c->state == CONN_LINGER;
     size_t max = body ? SOCKET_IO_MAX : HEAD_READ;
     ssize_t n = read_more(c, max);
@@ -264,7 +257,18 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     conn_process_input(c);
     if (closed)
         read_closed(c, n);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)what;
+    clock_hold();
+    conn_enter(c);
+    if (!read_flat(c, fd))
+        read_buffered(c);
     conn_leave(c);
+    clock_release();
 }
 
 /* A deferred trigger (pipelined request, resumed body): parse what is
@@ -765,7 +769,7 @@ bool req_body_done(const struct request *r)
 double req_elapsed(const struct request *r)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_fresh(&now);
     return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
 }
 

@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "clrepeat.h"
 #include "evio.h"
 #include "log.h"
@@ -186,7 +187,7 @@ static int build_request(struct conn *c)
     r->has_body = r->chunked || r->content_length > 0;
     const char *host = req_header(r, "Host");
     r->host = host ? host : "";
-    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    clock_mono(&r->start);
     return 0;
 }
 

@@ -350,7 +350,7 @@ static void on_request(void *arg, struct request *r)
         f->mode->handle(f->mode_state, r);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    clock_mono(&f->last_request);
     if (!limit_reached(f) && TAILQ_EMPTY(&f->queue))
         admit(f, r);
     else if (!enqueue(f, r))
@@ -468,7 +468,7 @@ static void begin_stop(struct front *f)
         evtimer_del(f->drain_timer);
     engine_stop_accepting(f->eng);
     log_info("No new connections allowed, draining: %d requests", f->inflight + f->queued);
-    clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    clock_mono(&f->last_request);
     f->stop_timer = evtimer_new(f->base, on_stop_tick, f);
     on_stop_tick(-1, 0, f);
 }
@@ -522,7 +522,7 @@ void front_shutdown(struct front *f, int exit_code, const char *signal)
             begin_stop(f);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &f->drain_start);
+    clock_mono(&f->drain_start);
     f->drain_timer = evtimer_new(f->base, on_drain_tick, f);
     on_drain_tick(-1, 0, f);
 }
@@ -542,7 +542,7 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
     f->mode_state = mode_state;
     if (hooks)
         f->hooks = *hooks;
-    clock_gettime(CLOCK_MONOTONIC, &f->last_request);
+    clock_mono(&f->last_request);
     TAILQ_INIT(&f->queue);
     struct engine_params p = {
         .port_setting = "port",

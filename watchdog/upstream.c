@@ -243,7 +243,7 @@ static void pool_put(struct upconn *c)
      * directly (upconn_flush). Writing is on only after a full socket. */
     if (bufferevent_get_enabled(c->bev) & EV_WRITE)
         bufferevent_disable(c->bev, EV_WRITE);
-    clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
+    clock_mono(&c->idle_since);
     LIST_INSERT_HEAD(&u->idle, c, idle_link);
     u->nidle++;
 }
@@ -907,15 +907,9 @@ static bool read_flat(struct upconn *c, int fd)
     return true;
 }
 
-/* The socket is read here rather than by the bufferevent (see evio.h).
- * Bytes other than a head's go to the bufferevent's input; its own read
- * event is never enabled. */
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/* Bytes other than a head's go to the bufferevent's input. */
+static void read_buffered(struct upconn *c, evutil_socket_t fd)
 {
-    struct upconn *c = arg;
-    (void)what;
-    if (read_flat(c, fd))
-        return;
     ssize_t n = evio_bev_read(c->bev, fd, c->state == UPCONN_HEAD ? HEAD_READ : IO_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -924,6 +918,18 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         return;
     }
     on_read(c->bev, c);
+}
+
+/* The socket is read here rather than by the bufferevent (see evio.h),
+ * whose own read event is never enabled. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct upconn *c = arg;
+    (void)what;
+    clock_hold();
+    if (!read_flat(c, fd))
+        read_buffered(c, fd);
+    clock_release();
 }
 
 /* Unused in the pool for IDLE_TIMEOUT_MS: closed. */

@@ -1,6 +1,10 @@
 /* deadline.c: a deadline moved later fires once, at the new time, without
  * the event being added again; an earlier one re-adds it; a cleared one
- * fires once and does nothing. Ordering is checked, not durations. */
+ * fires once and does nothing. Ordering is checked, not durations. And
+ * clock.h's held reading: one per hold, a fresh one replacing it, none
+ * kept after the hold. */
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "check.h"
@@ -76,8 +80,49 @@ static void test_cleared(struct event_base *base)
     event_free(p.d.ev);
 }
 
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* The monotonic clock moved past t (it counts in nanoseconds). */
+static void wait_past(const struct timespec *t)
+{
+    struct timespec now;
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while (same_time(&now, t));
+}
+
+static void test_held_clock(void)
+{
+    struct timespec a, b, c, d;
+    clock_hold();
+    clock_mono(&a);
+    wait_past(&a);
+    clock_mono(&b);
+    CHECK(same_time(&a, &b)); /* one reading per hold */
+    clock_hold();             /* nested: the same hold */
+    clock_mono(&c);
+    CHECK(same_time(&a, &c));
+    clock_release();
+    clock_fresh(&c);
+    CHECK(!same_time(&a, &c)); /* read afresh... */
+    clock_mono(&d);
+    CHECK(same_time(&c, &d)); /* ...and held from then on */
+    clock_release();
+    CHECK(clock_held.depth == 0 && !clock_held.have);
+    wait_past(&d);
+    clock_mono(&a);
+    wait_past(&a);
+    clock_mono(&b);
+    CHECK(!same_time(&a, &b)); /* no hold: each call reads */
+    CHECK(!clock_held.have);
+}
+
 int main(void)
 {
+    test_held_clock();
     struct event_base *base = event_base_new();
     CHECK(base != NULL);
     if (base) {

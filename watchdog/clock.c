@@ -1,0 +1,3 @@
+#include "clock.h"
+
+struct clock_held clock_held;
