@@ -78,12 +78,21 @@ def pattern(section, path):
     if m:
         archive, member = m.groups()
         p = "*%s:%s(%s)" % (archive, member, section)
-        # valgrind's CPU has AVX2 (strlen-avx2.o, memmove-avx-unaligned-erms.o)
-        # but not AVX-512, whose CPUs run the EVEX variant instead.
-        evex = re.sub(r"-avx2?(?=[-.])", "-evex", member)
-        if archive == "libc.a" and evex != member:
-            p += " *%s:%s(.text.evex)" % (archive, evex)
+        # valgrind's CPU has AVX2 (strlen-avx2.o, memmove-avx-unaligned-erms.o,
+        # strstr-sse2-unaligned.o) but not AVX-512, whose CPUs run the EVEX
+        # variant instead, or for some functions the AVX-512 one
+        # (memmove-avx512-unaligned-erms.o, strstr-avx512.o).
+        if archive == "libc.a":
+            for variant, sect in (("-evex", ".text.evex"), ("-avx512", ".text.evex512")):
+                other = re.sub(r"-avx2?(?=[-.])", variant, member)
+                if other != member:
+                    p += " *%s:%s(%s)" % (archive, other, sect)
+            if "-sse2-unaligned." in member:
+                p += " *%s:%s(.text)" % (archive, member.replace("-sse2-unaligned", "-avx512"))
         return p
+    # The C runtime's start files (_start in crt1.o, crtbeginT.o's helpers)
+    if section == ".text" and re.search(r"/crt[^/]*\.o$", path):
+        return "*%s(.text)" % path.rsplit("/", 1)[1]
     if "ltrans" not in path and not path.endswith(".o"):
         return None
     kind, _, name = section[1:].partition(".")
