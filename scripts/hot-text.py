@@ -90,7 +90,8 @@ def pattern(section, path):
             if "-sse2-unaligned." in member:
                 p += " *%s:%s(.text)" % (archive, member.replace("-sse2-unaligned", "-avx512"))
         return p
-    # The C runtime's start files (_start in crt1.o, crtbeginT.o's helpers)
+    # The C runtime's start files (_start in crt1.o, crtbeginT.o's helpers),
+    # neither archive members nor this project's objects.
     if section == ".text" and re.search(r"/crt[^/]*\.o$", path):
         return "*%s(.text)" % path.rsplit("/", 1)[1]
     if "ltrans" not in path and not path.endswith(".o"):
