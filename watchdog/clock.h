@@ -26,11 +26,12 @@ static inline int clock_arm(struct event *ev, int64_t ms)
  * A proxied request reads the time about ten times (its start, deadlines
  * moved, the pooled connection's idle time), and on a virtual machine
  * with kvm-clock a read costs some 25 ns (bench/README.md, twenty-fifth
- * round), as much as a few hundred instructions. Between clock_hold and clock_release the
- * first clock_mono reads the clock and the others get that reading: it
- * lags by at most the event's own work, less than libevent's timers lag,
- * which take the time once per loop turn. Durations are measured with
- * clock_fresh. Single-threaded, as the event loop is. */
+ * round), as much as a few hundred instructions. Between clock_hold and
+ * clock_release the first clock_mono reads the clock and the others get
+ * that reading: it lags by at most the event's own work, less than
+ * libevent's timers lag, which take the time once per loop turn.
+ * Durations are measured with clock_fresh. Single-threaded, as the event
+ * loop is. */
 struct clock_held {
     unsigned depth;
     bool have;
