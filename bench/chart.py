@@ -116,6 +116,12 @@ def ratios(rows):
             cells = find(rows, prefix, c)
             bars.append((series, num(cells[3]) if cells else None))
         groups.append((f"http mode, nginx, {c} conn\n(limit: nginx direct)", bars))
+    for c in (1, 32):
+        bars = pair(find(rows, "pinned (", c))
+        for series, prefix in PROXIES:
+            cells = find(rows, "pinned: " + prefix, c)
+            bars.append((series, num(cells[3]) if cells else None))
+        groups.append((f"http mode, nginx, {c} conn, pinned\n(client, proxy + nginx: one CPU each)", bars))
     for c in (1, 16):
         bars = pair(find(rows, "Express app (bench/express)", c))
         cells = find(rows, "reference: byte relay (bench/relay.c) in front of the Express app", c)
@@ -138,6 +144,12 @@ def latencies(rows):
             c = find(rows, prefix, contains=f"p{p} latency")
             bars.append((series, added(c[0]) if c else None))
         groups.append((f"http mode, nginx, p{p}", bars))
+        cells = find(rows, f"pinned: http mode, 1 conn, p{p} latency")
+        bars = [("fwatchdog", added(cells[0])), ("Go of-watchdog", added(cells[1]))] if cells else []
+        for series, prefix in PROXIES:
+            c = find(rows, "pinned: " + prefix, contains=f"p{p} latency")
+            bars.append((series, added(c[0]) if c else None))
+        groups.append((f"http mode, nginx, p{p}, pinned", bars))
     cells = find(rows, "Express app, http mode, 1 conn, p50")
     if cells:
         relay = find(rows, "reference: byte relay in front of the Express app, 1 conn, p50")

@@ -165,6 +165,7 @@ stop_ref() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # wrk_run FILE CONNS URL [post|get [NSPID]]: requests/s; FILE keeps the
 # whole output. With NSPID, wrk runs in that process's network namespace.
+# WRK_PIN, when set, is a command wrk runs under (taskset, see pin_tree).
 wrk_run() {
     file=$1 conns=$2 url=$3
     threads=1
@@ -174,7 +175,7 @@ wrk_run() {
     script=""
     [ "${4:-}" = post ] && script="-s bench/post.lua"
     # shellcheck disable=SC2086
-    timeout $((DUR + 30)) $pre wrk -t$threads -c"$conns" -d"${DUR}s" --latency $script "$url" >"$file" 2>&1 || true
+    timeout $((DUR + 30)) $pre ${WRK_PIN:-} wrk -t$threads -c"$conns" -d"${DUR}s" --latency $script "$url" >"$file" 2>&1 || true
     if grep -q 'Non-2xx\|Socket errors' "$file"; then
         log "$(basename "$file"): $(grep 'Non-2xx\|Socket errors' "$file" | tr '\n' ' ')"
     fi
@@ -429,6 +430,7 @@ bench_http() {
     paired_diffs "$WORK/ng.wd.p50" "$WORK/relay.p50" >"$WORK/pair.p50"
     row "http mode, 1 conn, p50 latency against the byte relay's in the same round (us, added; median of the rounds)" \
         "$(minus "$(med "$WORK/pair.p50")" 0)" "" "" "" "" "< +10 us"
+    http_pinned "$H_PID" "$GH"
     stop_pid "$R_PID"
     stop_pid "$RP_PID"
     stop_pid "$RL_PID"
@@ -438,10 +440,12 @@ bench_http() {
     [ -n "$GH" ] && stop_ref "$GH"
     return 0
 }
-# http_proxies_round C R: one turn of each proxy in front of nginx (see
-# bench_http; PROXIES and the relays' PIDs are set there).
+# http_proxies_round C R [PFX]: one turn of each proxy in front of nginx (see
+# bench_http; PROXIES and the relays' PIDs are set there). PFX goes in
+# front of every file name and CPU key, to keep other rounds apart.
 http_proxies_round() {
     for k in $PROXIES; do
+        f=${3:-}$k
         cpid=""
         case $k in
         relay) p=$((BASE_PORT + 8)) cpid=$R_PID ;;
@@ -451,15 +455,81 @@ http_proxies_round() {
         haproxyhttp) p=$((BASE_PORT + 13)) ;;
         nginxproxy) p=$((BASE_PORT + 14)) ;;
         esac
-        cpu_wrk "$k" "$cpid" "$OUT/wrk.$k.$1.$2" "$1" "http://127.0.0.1:$p/" >>"$WORK/$k.$1"
+        cpu_wrk "$f" "$cpid" "$OUT/wrk.$f.$1.$2" "$1" "http://127.0.0.1:$p/" >>"$WORK/$f.$1"
     done
     if [ "$1" = 1 ]; then
         for p in 50 99; do
             for k in $PROXIES; do
-                wrk_pct "$OUT/wrk.$k.$1.$2" $p >>"$WORK/$k.p$p"
+                wrk_pct "$OUT/wrk.${3:-}$k.$1.$2" $p >>"$WORK/${3:-}$k.p$p"
             done
         done
     fi
+}
+http_proxies_pinned() { http_proxies_round "$1" "$2" pin.; }
+
+# At one connection each request crosses from the client to the proxy to
+# nginx and back, and its latency is set mostly by where the scheduler puts
+# the three processes: on this machine nginx alone answers in 24 us with
+# wrk on its CPU and 33-40 us with wrk on the other one. Left free, the
+# placement changes between runs and within one, so two servers measured
+# one after the other can land on different levels. These rounds fix it
+# for every server alike: the client on one CPU, the proxy with its
+# function (nginx) on another, as in a function's container given one CPU
+# and called from outside it. At 32 connections the same placement makes
+# the rate what the proxy and nginx cost in CPU together, with no spare
+# core for either to spill onto.
+
+# allowed_cpus: the CPUs this script may run on, one a line.
+allowed_cpus() {
+    taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' |
+        awk -F- '{e = (NF > 1) ? $2 : $1; for (i = $1; i <= e; i++) print i}'
+}
+# pin_tree CPU PID...: every thread of each PID and of its descendants
+# onto CPU.
+pin_tree() {
+    pt_cpu=$1
+    shift
+    for pt in "$@"; do
+        taskset -a -pc "$pt_cpu" "$pt" >/dev/null || log "could not pin $pt to CPU $pt_cpu"
+        # shellcheck disable=SC2046
+        pin_tree "$pt_cpu" $(pgrep -P "$pt" || true)
+    done
+}
+# http_pinned WD_PID GO_NSPID: the rounds of bench_http again, with the
+# placement fixed (above); rows labelled "pinned".
+http_pinned() {
+    set -- "$1" "$2" $(allowed_cpus | head -n 2)
+    if [ $# -lt 4 ]; then
+        row "pinned: http mode, nginx upstream, GET, 1 conn (req/s)" "n/a (needs two CPUs)" "" "" "" "" ""
+        return 0
+    fi
+    client=$3 server=$4
+    pin_tree "$server" "$1" $R_PID $RP_PID $RL_PID $NP ${HA:-} ${2:-}
+    where="client on CPU $client; proxy and nginx on CPU $server"
+    for c in 1 32; do
+        for r in $(seq "$REPEAT"); do
+            log "http pinned c=$c run $r"
+            WRK_PIN="taskset -c $client" wrk_three pin "$c" "$r" "$UP" $((BASE_PORT + 4)) "$2" "" "" http_proxies_pinned
+        done
+        d=$(med "$WORK/pin.direct.$c")
+        h=$(med "$WORK/pin.wd.$c")
+        g=$(med "$WORK/pin.go.$c")
+        row "pinned ($where): http mode, nginx upstream, GET, $c conn (req/s)" "$h" "$(refv "$g")" "$d" "$(ratio "$h" "$d")" "$(refr "$g" "$d")" ""
+        for k in $PROXIES; do
+            v=$(med "$WORK/pin.$k.$c")
+            row "pinned: $(proxy_label "$k"), $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
+        done
+        paired_ratios "$WORK/pin.wd.$c" "$WORK/pin.relay.$c" >"$WORK/pin.pair.$c"
+        row "pinned: http mode, $c conn, against the byte relay in the same round (fwatchdog's req/s over the relay's; median of the rounds)" \
+            "$(med "$WORK/pin.pair.$c")" "" "" "" "" ""
+    done
+    latency_row "pinned: http mode, 1 conn, p50 latency (us, added; limit = direct)" "$WORK/pin.wd.p50" "$WORK/pin.go.p50" "$WORK/pin.direct.p50"
+    for k in $PROXIES; do
+        latency_row "pinned: $(proxy_label "$k"), 1 conn, p50 latency (us, added; limit = direct)" "$WORK/pin.$k.p50" "" "$WORK/pin.direct.p50"
+    done
+    paired_diffs "$WORK/pin.wd.p50" "$WORK/pin.relay.p50" >"$WORK/pin.pair.p50"
+    row "pinned: http mode, 1 conn, p50 latency against the byte relay's in the same round (us, added; median of the rounds)" \
+        "$(minus "$(med "$WORK/pin.pair.p50")" 0)" "" "" "" "" "< +10 us"
 }
 # paired_ratios A B / paired_diffs A B: line by line (one line a round),
 # A over B / A minus B; nan where either is missing.
