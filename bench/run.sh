@@ -390,17 +390,7 @@ bench_http() {
             # The proxies right after fwatchdog, the byte relay first.
             wrk_three ng "$c" "$r" "$UP" $((BASE_PORT + 4)) "$GH" "$H_PID" "$GHW" http_proxies_round
         done
-        d=$(med "$WORK/ng.direct.$c")
-        h=$(med "$WORK/ng.wd.$c")
-        g=$(med "$WORK/ng.go.$c")
-        row "http mode, nginx upstream, GET, $c conn (req/s)" "$h" "$(refv "$g")" "$d" "$(ratio "$h" "$d")" "$(refr "$g" "$d")" "$([ "$c" = 32 ] && echo '>= 0.5')"
-        for k in $PROXIES; do
-            v=$(med "$WORK/$k.$c")
-            row "$(proxy_label "$k"), $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
-        done
-        paired_ratios "$WORK/ng.wd.$c" "$WORK/relay.$c" >"$WORK/pair.$c"
-        row "http mode, $c conn, against the byte relay in the same round (fwatchdog's req/s over the relay's; median of the rounds)" \
-            "$(med "$WORK/pair.$c")" "" "" "" "" ""
+        http_rate_rows "$c" ng "" "" "" "$([ "$c" = 32 ] && echo '>= 0.5')"
     done
     # Where each request's time goes: CPU of the proxy process alone
     # (utime and stime from /proc), per request, medians of the same runs.
@@ -420,16 +410,7 @@ bench_http() {
                 "$(med "$WORK/cpu.$k.$c.user") / $(med "$WORK/cpu.$k.$c.sys")" "" "" "" "" ""
         done
     done
-    for p in 50 99; do
-        latency_row "http mode, 1 conn, p$p latency (us, added; limit = direct)" "$WORK/ng.wd.p$p" "$WORK/ng.go.p$p" \
-            "$WORK/ng.direct.p$p" "$([ $p = 50 ] && echo '< +50 us')"
-        for k in $PROXIES; do
-            latency_row "$(proxy_label "$k"), 1 conn, p$p latency (us, added; limit = direct)" "$WORK/$k.p$p" "" "$WORK/ng.direct.p$p"
-        done
-    done
-    paired_diffs "$WORK/ng.wd.p50" "$WORK/relay.p50" >"$WORK/pair.p50"
-    row "http mode, 1 conn, p50 latency against the byte relay's in the same round (us, added; median of the rounds)" \
-        "$(minus "$(med "$WORK/pair.p50")" 0)" "" "" "" "" "< +10 us"
+    http_latency_rows "50 99" ng "" "" '< +50 us'
     http_pinned "$H_PID" "$GH"
     stop_pid "$R_PID"
     stop_pid "$RP_PID"
@@ -511,25 +492,41 @@ http_pinned() {
             log "http pinned c=$c run $r"
             WRK_PIN="taskset -c $client" wrk_three pin "$c" "$r" "$UP" $((BASE_PORT + 4)) "$2" "" "" http_proxies_pinned
         done
-        d=$(med "$WORK/pin.direct.$c")
-        h=$(med "$WORK/pin.wd.$c")
-        g=$(med "$WORK/pin.go.$c")
-        row "pinned ($where): http mode, nginx upstream, GET, $c conn (req/s)" "$h" "$(refv "$g")" "$d" "$(ratio "$h" "$d")" "$(refr "$g" "$d")" ""
-        for k in $PROXIES; do
-            v=$(med "$WORK/pin.$k.$c")
-            row "pinned: $(proxy_label "$k"), $c conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
-        done
-        paired_ratios "$WORK/pin.wd.$c" "$WORK/pin.relay.$c" >"$WORK/pin.pair.$c"
-        row "pinned: http mode, $c conn, against the byte relay in the same round (fwatchdog's req/s over the relay's; median of the rounds)" \
-            "$(med "$WORK/pin.pair.$c")" "" "" "" "" ""
+        http_rate_rows "$c" pin pin. "pinned ($where): " "pinned: " ""
     done
-    latency_row "pinned: http mode, 1 conn, p50 latency (us, added; limit = direct)" "$WORK/pin.wd.p50" "$WORK/pin.go.p50" "$WORK/pin.direct.p50"
+    http_latency_rows 50 pin pin. "pinned: " ""
+}
+# http_rate_rows C WPFX KPFX HEAD LPFX TARGET: the req/s rows of bench_http
+# at C connections, from the files of wrk_three (prefix WPFX) and of
+# http_proxies_round (prefix KPFX). fwatchdog's label starts with HEAD, the
+# others' with LPFX; TARGET is fwatchdog's.
+http_rate_rows() {
+    d=$(med "$WORK/$2.direct.$1")
+    h=$(med "$WORK/$2.wd.$1")
+    g=$(med "$WORK/$2.go.$1")
+    row "${4}http mode, nginx upstream, GET, $1 conn (req/s)" "$h" "$(refv "$g")" "$d" "$(ratio "$h" "$d")" "$(refr "$g" "$d")" "$6"
     for k in $PROXIES; do
-        latency_row "pinned: $(proxy_label "$k"), 1 conn, p50 latency (us, added; limit = direct)" "$WORK/pin.$k.p50" "" "$WORK/pin.direct.p50"
+        v=$(med "$WORK/$3$k.$1")
+        row "$5$(proxy_label "$k"), $1 conn (req/s)" "$v" "" "$d" "$(ratio "$v" "$d")" "" ""
     done
-    paired_diffs "$WORK/pin.wd.p50" "$WORK/pin.relay.p50" >"$WORK/pin.pair.p50"
-    row "pinned: http mode, 1 conn, p50 latency against the byte relay's in the same round (us, added; median of the rounds)" \
-        "$(minus "$(med "$WORK/pin.pair.p50")" 0)" "" "" "" "" "< +10 us"
+    paired_ratios "$WORK/$2.wd.$1" "$WORK/${3}relay.$1" >"$WORK/$2.pair.$1"
+    row "${5}http mode, $1 conn, against the byte relay in the same round (fwatchdog's req/s over the relay's; median of the rounds)" \
+        "$(med "$WORK/$2.pair.$1")" "" "" "" "" ""
+}
+# http_latency_rows PERCENTILES WPFX KPFX LPFX P50_TARGET: the latency rows
+# of bench_http at one connection (files as for http_rate_rows, every label
+# starting with LPFX), and fwatchdog's p50 against the relay's.
+http_latency_rows() {
+    for p in $1; do
+        latency_row "${4}http mode, 1 conn, p$p latency (us, added; limit = direct)" "$WORK/$2.wd.p$p" "$WORK/$2.go.p$p" \
+            "$WORK/$2.direct.p$p" "$([ "$p" = 50 ] && echo "$5")"
+        for k in $PROXIES; do
+            latency_row "$4$(proxy_label "$k"), 1 conn, p$p latency (us, added; limit = direct)" "$WORK/$3$k.p$p" "" "$WORK/$2.direct.p$p"
+        done
+    done
+    paired_diffs "$WORK/$2.wd.p50" "$WORK/${3}relay.p50" >"$WORK/$2.pair.p50"
+    row "${4}http mode, 1 conn, p50 latency against the byte relay's in the same round (us, added; median of the rounds)" \
+        "$(minus "$(med "$WORK/$2.pair.p50")" 0)" "" "" "" "" "< +10 us"
 }
 # paired_ratios A B / paired_diffs A B: line by line (one line a round),
 # A over B / A minus B; nan where either is missing.
