@@ -479,6 +479,7 @@ pin_tree() {
 # http_pinned WD_PID GO_NSPID: the rounds of bench_http again, with the
 # placement fixed (above); rows labelled "pinned".
 http_pinned() {
+    # shellcheck disable=SC2046  # one word per CPU
     set -- "$1" "$2" $(allowed_cpus | head -n 2)
     if [ $# -lt 4 ]; then
         row "pinned: http mode, nginx upstream, GET, 1 conn (req/s)" "n/a (needs two CPUs)" "" "" "" "" ""
