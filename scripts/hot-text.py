@@ -81,8 +81,9 @@ def pattern(section, path):
         # valgrind's CPU has AVX2 (strlen-avx2.o, memmove-avx-unaligned-erms.o,
         # strstr-sse2-unaligned.o) but not AVX-512, whose CPUs run the EVEX
         # variant instead, or for some functions the AVX-512 one
-        # (memmove-avx512-unaligned-erms.o, strstr-avx512.o).
-        if archive == "libc.a":
+        # (memmove-avx512-unaligned-erms.o, strstr-avx512.o). Code only: a
+        # variant's constants have sections of names not known here.
+        if archive == "libc.a" and section.startswith(".text"):
             for variant, sect in (("-evex", ".text.evex"), ("-avx512", ".text.evex512")):
                 other = re.sub(r"-avx2?(?=[-.])", variant, member)
                 if other != member:
