@@ -415,6 +415,9 @@ UNSTABLE_LOG = [
 ]
 
 TIME_PREFIX = re.compile(rb"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? ")
+# A log line's time after output that did not end its line (write_debug
+# prints what the function wrote, then the next line's time follows it).
+TIME_AFTER_OUTPUT = re.compile(rb"(?<=\S)\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? (?=Duration: )")
 DURATION = re.compile(r"\d+\.\d+(s|ms|µs|us)\b")
 
 
@@ -498,6 +501,7 @@ def norm_log(lines, mask):
 
 def norm_log_line(line, mask):
     line = TIME_PREFIX.sub(b"<time> ", line)
+    line = TIME_AFTER_OUTPUT.sub(b"<time> ", line)
     s = line.decode("utf-8", errors="replace")
     s = mask(s)
     s = DURATION.sub(lambda m: "<dur>" + m.group(1), s)
