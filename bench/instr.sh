@@ -11,6 +11,15 @@
 #   CONNS=1 DUR=5 BASE_PORT=21450 bench/instr.sh build-static/fwatchdog
 #   KEEP=/tmp/cg bench/instr.sh build/fwatchdog   (keeps the callgrind dumps,
 #       for callgrind_annotate; an unstripped binary names its functions)
+#   CACHE=1 bench/instr.sh build-static/fwatchdog   (also simulates the caches
+#       of one core, 32 KiB of instructions and 48 KiB of data, 8 and 12
+#       ways, and prints the lines each request misses in them: what a
+#       request's code and the connection state it touches take beyond them.
+#       The simulation sees no other process, nor the kernel, so these are
+#       the fewest misses; on the machine, nginx and the kernel run between
+#       the proxy's passes and evict more. It prints the code a request runs
+#       too, in cache lines (bench/footprint.py; with KEEP, run it on the
+#       kept dump and an unstripped binary for the lines of each function))
 #
 # Under callgrind a process runs some 50 times slower, so the requests
 # counted are a few thousand; each figure is their mean.
@@ -59,18 +68,28 @@ count() {
     [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP" && cp "$out.1" "$KEEP/$(basename "$out").out"; }
     # The dump asked for after zeroing is part 1.
     ir=$(awk '/^summary:/ {print $2}' "$out.1" 2>/dev/null || true)
+    # with the cache simulation: Ir Dr Dw I1mr D1mr D1mw ...
+    miss=$(awk -v n="${n:-0}" '/^summary:/ && NF >= 8 && n > 0 {
+        printf "  %6.1f I1 and %6.1f D1 lines missed per request", $5 / n, ($6 + $7) / n }' "$out.1" 2>/dev/null || true)
+    [ -z "${CACHE:-}" ] || [ -z "$n" ] || [ "$n" -eq 0 ] ||
+        miss="$miss
+    $(python3 bench/footprint.py "$out.1" "$n")"
     if [ -z "$n" ] || [ "$n" -eq 0 ] || [ -z "$ir" ]; then
         echo "bench/instr.sh: no count for $name (requests: ${n:-none}, dump: ${ir:-none})" >&2
         tail -n 5 "$out.log" >&2
         exit 1
     fi
-    printf '%-40s %8d requests  %8.0f instructions per request\n' "$name" "$n" "$(echo "$ir $n" | awk '{print $1 / $2}')"
+    printf '%-40s %8d requests  %8.0f instructions per request%s\n' "$name" "$n" \
+        "$(echo "$ir $n" | awk '{print $1 / $2}')" "$miss"
 }
 
 echo "$CONNS connection(s), wrk -t$THREADS for ${DUR}s under callgrind"
 # The watchdog runs with TMPDIR=$WORK (its lock file), where valgrind would
 # put the pipe that callgrind_control looks for under its own TMPDIR.
-VG="valgrind --tool=callgrind --vgdb-prefix=${TMPDIR:-/tmp}/vgdb-pipe --callgrind-out-file"
+VG="valgrind --tool=callgrind --vgdb-prefix=${TMPDIR:-/tmp}/vgdb-pipe"
+[ -z "${CACHE:-}" ] ||
+    VG="$VG --cache-sim=yes --dump-instr=yes --I1=32768,8,64 --D1=49152,12,64 --LL=2097152,16,64"
+VG="$VG --callgrind-out-file"
 # shellcheck disable=SC2086
 count "relay + llhttp + log" $((BASE_PORT + 1)) "$WORK/cg.relay" \
     $VG="$WORK/cg.relay" "$WORK/relay" -p -l $((BASE_PORT + 1)) "$UP"
