@@ -68,6 +68,7 @@ struct proxy {
     bool chunked_out;          /* the request goes out chunked */
     bool gzip_asked;           /* Accept-Encoding: gzip is ours, not the client's */
     bool sniff;                /* response head held until its type is sniffed */
+    bool buffered;             /* body, held, zin or plain took bytes in this exchange */
     int status;                /* the held head's status and length */
     int64_t content_length;
     int64_t timeout_ms;
@@ -179,17 +180,21 @@ static void proxy_release(struct proxy *p)
     if (p->uc)
         upconn_cancel(p->uc);
     deadline_clear(&p->deadline);
-    drain_all(p->body);
-    drain_all(p->held);
-    drain_all(p->plain);
-    drain_all(p->zin);
+    /* Each evbuffer lies apart from the proxy in memory: an exchange that
+     * buffered nothing (most) does not read them. */
+    if (p->buffered) {
+        drain_all(p->body);
+        drain_all(p->held);
+        drain_all(p->plain);
+        drain_all(p->zin);
+    }
     gunzip_free(p->gz);
     p->gz = NULL;
     p->r = NULL;
     p->uc = NULL;
     p->state = PX_FREE;
     p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
-    p->gzip_asked = false;
+    p->gzip_asked = p->buffered = false;
     TAILQ_INSERT_HEAD(&m->spare, p, link);
 }
 
@@ -302,6 +307,7 @@ static void on_req_body(void *arg, const char *data, size_t len)
             req_pause_body(p->r);
         return;
     }
+    p->buffered = true;
     evbuffer_add(p->body, data, len);
     /* Buffering mode keeps it all by definition; otherwise hold a little. */
     if (!p->m->cfg->buffer_req_body && evbuffer_get_length(p->body) > BODY_HIGH)
@@ -430,6 +436,9 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
         proxy_fail(p, 502);
         return;
     }
+    /* zin and plain take bytes only while gz is set, held only while
+     * sniff is */
+    p->buffered = p->buffered || gz;
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct header *h = &resp->headers[i];
         /* Go's server drops a 304's Content-Type. */
@@ -449,7 +458,7 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
      * first 512 bytes (an empty one: text/plain); so the head waits. */
     bool encoded = encoding && !gz;
     if (!type && !encoded && sniff_allowed(resp->status)) {
-        p->sniff = true;
+        p->sniff = p->buffered = true;
         p->status = resp->status;
         p->content_length = length;
         if (r->head || length == 0)

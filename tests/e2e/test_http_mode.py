@@ -619,6 +619,38 @@ def test_missing_content_type_is_sniffed(tmp_path, kind, ctype):
         assert "content-type" not in hdrs
 
 
+def test_bytes_held_for_sniffing_never_reach_the_next_request(tmp_path):
+    # The head waits for the body's first bytes, to sniff its type. A
+    # client that leaves meanwhile leaves those bytes behind; the next
+    # exchange, on the state the first one gave back, starts without them.
+    with http_watchdog(tmp_path) as wd:
+        s = socket.create_connection(("127.0.0.1", wd.port), timeout=5)
+        s.sendall(b"GET /notype?kind=html&hold=3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        s.close()
+        assert wd.wait_log(r"GET /notype\?kind=html&hold=3000 ", timeout=10)
+        status, hdrs, data = wd.request("GET", "/notype?kind=text")
+        assert status == 200
+        assert hdrs.get("content-type") == "text/plain; charset=utf-8"
+        assert data == b"plain words\n"
+
+
+def test_a_body_held_for_a_late_function_never_reaches_the_next_request(tmp_path):
+    # Until the function listens, a request's body is held by the watchdog.
+    # A client that leaves meanwhile leaves it behind; the next request, on
+    # the state the first one gave back, sends only its own.
+    with http_watchdog(tmp_path, upstream_args=("--delay", "2"), healthy=False) as wd:
+        assert wait_until(lambda: wd.health() is not None, 5)
+        s = socket.create_connection(("127.0.0.1", wd.port), timeout=5)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nSTALE")
+        time.sleep(0.3)
+        s.close()
+        time.sleep(0.3)
+        status, _, data = wd.request("POST", "/echo", body=b"fresh", timeout=10)
+        assert status == 200
+        assert json.loads(data)["body"] == "fresh"
+
+
 def test_no_content_type_sniffed_for_204(tmp_path):
     with http_watchdog(tmp_path) as wd:
         status, hdrs, _ = wd.request("GET", "/notype?kind=empty&code=204")

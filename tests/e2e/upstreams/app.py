@@ -349,8 +349,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(int(q.get("code", "200")))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if self.command == "HEAD":
+            return
+        # hold=MS: the first five bytes, then the rest after MS
+        hold = int(q.get("hold", "0"))
+        if hold:
+            self.wfile.write(body[:5])
+            self.wfile.flush()
+            time.sleep(hold / 1000)
+            body = body[5:]
+        self.wfile.write(body)
 
     def r_print(self, q, parts):
         print(q.get("msg", ""), flush=True)
