@@ -71,14 +71,13 @@ count() {
     # with the cache simulation: Ir Dr Dw I1mr D1mr D1mw ...
     miss=$(awk -v n="${n:-0}" '/^summary:/ && NF >= 8 && n > 0 {
         printf "  %6.1f I1 and %6.1f D1 lines missed per request", $5 / n, ($6 + $7) / n }' "$out.1" 2>/dev/null || true)
-    [ -z "${CACHE:-}" ] || [ -z "$n" ] || [ "$n" -eq 0 ] ||
-        miss="$miss
-    $(python3 bench/footprint.py "$out.1" "$n")"
     if [ -z "$n" ] || [ "$n" -eq 0 ] || [ -z "$ir" ]; then
         echo "bench/instr.sh: no count for $name (requests: ${n:-none}, dump: ${ir:-none})" >&2
         tail -n 5 "$out.log" >&2
         exit 1
     fi
+    [ -z "${CACHE:-}" ] || miss="$miss
+    $(python3 bench/footprint.py "$out.1" "$n")"
     printf '%-40s %8d requests  %8.0f instructions per request%s\n' "$name" "$n" \
         "$(echo "$ir $n" | awk '{print $1 / $2}')" "$miss"
 }

@@ -33,7 +33,8 @@ Endpoints:
     /exit?code=N     the process exits with N
     /unlisten        stop accepting connections (process stays up)
     /notype?kind=K   a body without Content-Type: html, text, empty or bin
-                     (&code=N for another status)
+                     (&code=N for another status; &hold=MS: its first five
+                     bytes, the rest MS later)
     /print?msg=M     writes M to stdout, answers 200
     /gzip?n=BYTES    BYTES of BLOCK, gzip-compressed and sent chunked in
                      16 kB pieces with Content-Encoding: gzip (&bad=1: bytes
