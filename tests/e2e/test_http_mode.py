@@ -624,10 +624,9 @@ def test_bytes_held_for_sniffing_never_reach_the_next_request(tmp_path):
     # client that leaves meanwhile leaves those bytes behind; the next
     # exchange, on the state the first one gave back, starts without them.
     with http_watchdog(tmp_path) as wd:
-        s = socket.create_connection(("127.0.0.1", wd.port), timeout=5)
-        s.sendall(b"GET /notype?kind=html&hold=4000 HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(1.0)   # time for the first bytes to arrive, even under emulation
-        s.close()
+        with socket.create_connection(("127.0.0.1", wd.port), timeout=5) as s:
+            s.sendall(b"GET /notype?kind=html&hold=4000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(1.0)   # time for the first bytes to arrive, even under emulation
         assert wd.wait_log(r"GET /notype\?kind=html&hold=4000 ", timeout=10)
         status, hdrs, data = wd.request("GET", "/notype?kind=text")
         assert status == 200
@@ -641,10 +640,9 @@ def test_a_body_held_for_a_late_function_never_reaches_the_next_request(tmp_path
     # the state the first one gave back, sends only its own.
     with http_watchdog(tmp_path, upstream_args=("--delay", "3"), healthy=False) as wd:
         assert wait_until(lambda: wd.health() is not None, 5)
-        s = socket.create_connection(("127.0.0.1", wd.port), timeout=5)
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nSTALE")
-        time.sleep(1.0)   # time to read it, even under emulation
-        s.close()
+        with socket.create_connection(("127.0.0.1", wd.port), timeout=5) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nSTALE")
+            time.sleep(1.0)   # time to read it, even under emulation
         time.sleep(0.3)
         status, _, data = wd.request("POST", "/echo", body=b"fresh", timeout=15)
         assert status == 200
