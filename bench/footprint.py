@@ -5,8 +5,8 @@ made with --dump-instr=yes (bench/instr.sh with CACHE=1 makes one).
 A line counts when one of its instructions ran at least once for every
 two requests of the dump: the path every request takes, not start-up or
 rare branches. When that path is larger than the first-level instruction
-cache (32 KiB, 512 lines of 64 bytes, on the machines measured), each
-request evicts its own code and fetches most of it again.
+cache (the one the dump simulated, or 32 KiB of 64-byte lines in 8 ways),
+each request evicts its own code and fetches most of it again.
 
     bench/footprint.py DUMP REQUESTS            the line count and KiB
     bench/footprint.py DUMP REQUESTS BINARY     and the lines of each
@@ -15,12 +15,12 @@ request evicts its own code and fetches most of it again.
 """
 import bisect
 import collections
+import re
 import subprocess
 import sys
 
-LINE_BYTES = 64
-SETS = 64   # 32 KiB, 8 ways
-WAYS = 8
+# "desc: I1 cache: 32768 B, 64 B, 8-way associative", when simulated
+I1_DESC = re.compile(r"desc: I1 cache: (\d+) B, (\d+) B, (\d+)-way")
 
 
 def position(field, last):
@@ -35,14 +35,20 @@ def position(field, last):
 
 
 def executions(path):
-    """{address: times run} from the self cost lines of the dump. A line
-    after calls= is the inclusive cost of that call, not the instruction's."""
+    """({address: times run}, (cache bytes, line bytes, ways)) from the self
+    cost lines of the dump. A line after calls= is the inclusive cost of
+    that call, not the instruction's."""
     runs = collections.Counter()
+    cache = (32768, 64, 8)
     npos = 1
     last = 0
     after_call = False
     with open(path) as f:
         for text in f:
+            m = I1_DESC.match(text)
+            if m:
+                cache = tuple(int(g) for g in m.groups())
+                continue
             if text.startswith("positions:"):
                 kinds = text.split()[1:]
                 if "instr" not in kinds:
@@ -61,14 +67,14 @@ def executions(path):
                 continue
             if len(fields) > npos:
                 runs[last] += int(fields[npos])
-    return runs
+    return runs, cache
 
 
-def hot_lines(runs, requests):
+def hot_lines(runs, requests, line_bytes):
     """Cache lines with an instruction run at least once per two requests."""
     best = collections.Counter()
     for addr, n in runs.items():
-        line = addr // LINE_BYTES
+        line = addr // line_bytes
         best[line] = max(best[line], n)
     return sorted(line for line, n in best.items() if 2 * n >= requests)
 
@@ -85,12 +91,12 @@ def functions(binary):
     return syms
 
 
-def by_function(lines, syms):
+def by_function(lines, line_bytes, syms):
     starts = [s[0] for s in syms]
     count = collections.Counter()
     for line in lines:
-        lo = line * LINE_BYTES
-        i = bisect.bisect_right(starts, lo + LINE_BYTES - 1) - 1
+        lo = line * line_bytes
+        i = bisect.bisect_right(starts, lo + line_bytes - 1) - 1
         named = i >= 0 and syms[i][0] + syms[i][1] > lo
         count[syms[i][2] if named else "(no symbol)"] += 1
     return count
@@ -102,13 +108,15 @@ def main(argv):
     requests = int(argv[2])
     if requests <= 0:
         raise SystemExit("footprint: REQUESTS must be positive")
-    lines = hot_lines(executions(argv[1]), requests)
-    per_set = collections.Counter(line % SETS for line in lines)
-    over = sum(n for n in per_set.values() if n > WAYS)
+    runs, (size, line_bytes, ways) = executions(argv[1])
+    lines = hot_lines(runs, requests, line_bytes)
+    sets = size // (line_bytes * ways)
+    per_set = collections.Counter(line % sets for line in lines)
+    over = sum(n for n in per_set.values() if n > ways)
     print("%d code lines run per request (%.1f KiB); %d of them in cache sets that hold "
-          "more than %d" % (len(lines), len(lines) * LINE_BYTES / 1024, over, WAYS))
+          "more than %d" % (len(lines), len(lines) * line_bytes / 1024, over, ways))
     if len(argv) == 4:
-        for name, n in by_function(lines, functions(argv[3])).most_common():
+        for name, n in by_function(lines, line_bytes, functions(argv[3])).most_common():
             print("%5d  %s" % (n, name))
 
 

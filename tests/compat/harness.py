@@ -414,10 +414,11 @@ UNSTABLE_LOG = [
     re.compile(r"^<time> Error scanning (stdout|stderr): read \|0: file already closed$"),
 ]
 
-TIME_PREFIX = re.compile(rb"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? ")
+LOG_TIME = rb"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? "
+TIME_PREFIX = re.compile(rb"^" + LOG_TIME)
 # A log line's time after output that did not end its line (write_debug
 # prints what the function wrote, then the next line's time follows it).
-TIME_AFTER_OUTPUT = re.compile(rb"(?<=\S)\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? (?=Duration: )")
+TIME_AFTER_OUTPUT = re.compile(rb"(?<=\S)" + LOG_TIME + rb"(?=Duration: )")
 DURATION = re.compile(r"\d+\.\d+(s|ms|µs|us)\b")
 
 
