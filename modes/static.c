@@ -1,7 +1,7 @@
 /* static: files under static_path for any method, as Go's FileServer, with index.html or a
- * listing for directories, conditional requests, single byte ranges, and
- * zero-copy sending in slices so a large file or a slow client costs
- * neither memory nor loop time. Nothing outside the root is ever opened:
+ * listing for directories, conditional requests, byte ranges (several as
+ * multipart/byteranges), and zero-copy sending in slices so a large file or
+ * a slow client costs neither memory nor loop time. Nothing outside the root is ever opened:
  * openat2(RESOLVE_BENEATH) where the kernel has it, else a realpath prefix
  * check; only regular files and directories are served. */
 #include <dirent.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -300,72 +301,143 @@ static bool not_modified(const struct request *r, const struct stat *st, const c
     return ims && parse_http_date(ims, &t) && st->st_mtime <= t;
 }
 
-/* ---- ranges ---- */
+/* ---- ranges, read as Go's ServeContent reads them ---- */
 
-enum range { RANGE_NONE, RANGE_ONE, RANGE_UNSATISFIABLE };
+struct brange {
+    int64_t start, len;
+};
 
-static bool parse_num(const char **p, int64_t *out)
+/* What one piece of a "bytes=" list is. */
+enum piece { PIECE_END, PIECE_SPAN, PIECE_PAST_END, PIECE_BAD };
+
+/* What a whole Range header asks for. */
+enum range { RANGE_NONE, RANGE_ONE, RANGE_MANY, RANGE_BAD, RANGE_UNSATISFIABLE };
+
+/* strconv.ParseInt(s, 10, 64) over [s, e): an optional sign, then decimal
+ * digits, within int64. */
+static bool parse_int(const char *s, const char *e, int64_t *out)
 {
-    int64_t v = 0;
-    const char *s = *p;
-    if (*s < '0' || *s > '9')
+    bool neg = false;
+    uint64_t v = 0, limit = (uint64_t)INT64_MAX;
+    if (s < e && (*s == '+' || *s == '-'))
+        neg = *s++ == '-';
+    if (s == e)
         return false;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (INT64_MAX - 9) / 10)
+    if (neg)
+        limit++;
+    for (; s < e; s++) {
+        if (*s < '0' || *s > '9' || v > (limit - (uint64_t)(*s - '0')) / 10)
             return false;
-        v = v * 10 + (*s - '0');
+        v = v * 10 + (uint64_t)(*s - '0');
     }
-    *p = s;
-    *out = v;
+    *out = !neg ? (int64_t)v : v == limit ? INT64_MIN : -(int64_t)v;
     return true;
 }
 
-/* "-N": the last N bytes. */
-static enum range suffix_range(const char *p, int64_t size, int64_t *start, int64_t *len)
+/* textproto.TrimString: ASCII space, tab, CR and LF off both ends. */
+static void trim(const char **s, const char **e)
 {
-    int64_t n;
-    if (!parse_num(&p, &n) || p[strspn(p, " \t")] != '\0')
-        return RANGE_NONE;
-    if (n == 0 || size == 0)
-        return RANGE_UNSATISFIABLE;
-    *start = n >= size ? 0 : size - n;
-    *len = size - *start;
-    return RANGE_ONE;
+    while (*s < *e && strchr(" \t\r\n", **s))
+        (*s)++;
+    while (*e > *s && strchr(" \t\r\n", (*e)[-1]))
+        (*e)--;
 }
 
-/* A single "bytes=" range. Syntax errors and several ranges are ignored
- * (the whole file is sent), which RFC 9110 14.2 allows. */
-static enum range parse_range(const char *h, int64_t size, int64_t *start, int64_t *len)
+/* One piece of the list at *p, which moves past it; empty pieces are
+ * skipped. "A-B", "A-" (to the end) or "-N" (the last N bytes). */
+static enum piece next_piece(const char **p, int64_t size, struct brange *out)
 {
-    int64_t a, b;
-    if (strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return RANGE_NONE;
+    for (;;) {
+        const char *s = *p;
+        if (*s == '\0')
+            return PIECE_END;
+        const char *e = s + strcspn(s, ",");
+        *p = *e ? e + 1 : e;
+        trim(&s, &e);
+        if (s == e)
+            continue;
+        const char *dash = memchr(s, '-', (size_t)(e - s));
+        if (!dash)
+            return PIECE_BAD;
+        const char *as = s, *ae = dash, *bs = dash + 1, *be = e;
+        int64_t a, b;
+        trim(&as, &ae);
+        trim(&bs, &be);
+        if (as == ae) {
+            if (bs == be || *bs == '-' || !parse_int(bs, be, &b) || b < 0)
+                return PIECE_BAD;
+            out->len = b > size ? size : b;
+            out->start = size - out->len;
+            return PIECE_SPAN;
+        }
+        if (!parse_int(as, ae, &a) || a < 0)
+            return PIECE_BAD;
+        if (a >= size)
+            return PIECE_PAST_END;
+        out->start = a;
+        if (bs == be) {
+            out->len = size - a;
+            return PIECE_SPAN;
+        }
+        if (!parse_int(bs, be, &b) || a > b)
+            return PIECE_BAD;
+        out->len = (b >= size ? size - 1 : b) - a + 1;
+        return PIECE_SPAN;
+    }
+}
+
+/* The next range of the list at *p, past those that start after the end. */
+static bool next_range(const char **p, int64_t size, struct brange *out)
+{
+    enum piece k;
+    while ((k = next_piece(p, size, out)) == PIECE_PAST_END)
+        continue;
+    return k == PIECE_SPAN;
+}
+
+/* The whole header, checked before anything is sent: any bad piece makes
+ * it 416 "invalid range"; only pieces past the end, 416 with the size;
+ * ranges that add up to more than the file are ignored (the whole file is
+ * sent), as Go does against an attack or a confused client. A single
+ * range is put in *first. */
+static enum range scan_ranges(const char *h, int64_t size, struct brange *first)
+{
     const char *p = h + 6;
-    p += strspn(p, " \t");
-    if (*p == '-')
-        return suffix_range(p + 1, size, start, len);
-    if (!parse_num(&p, &a) || *p++ != '-')
+    bool past_end = false;
+    int64_t count = 0, sum = 0;
+    struct brange b, f = {0, 0};
+    enum piece k;
+    if (strncmp(h, "bytes=", 6) != 0)
+        return RANGE_BAD;
+    while ((k = next_piece(&p, size, &b)) != PIECE_END) {
+        if (k == PIECE_BAD)
+            return RANGE_BAD;
+        if (k == PIECE_PAST_END) {
+            past_end = true;
+            continue;
+        }
+        if (count++ == 0)
+            f = b;
+        /* capped: only "more than the file" matters */
+        sum = sum + b.len > size ? size + 1 : sum + b.len;
+    }
+    if (count == 0)
+        return past_end ? RANGE_UNSATISFIABLE : RANGE_NONE;
+    if (sum > size)
         return RANGE_NONE;
-    b = INT64_MAX; /* "N-": to the end */
-    if (*p >= '0' && *p <= '9' && !parse_num(&p, &b))
-        return RANGE_NONE;
-    if (p[strspn(p, " \t")] != '\0' || b < a)
-        return RANGE_NONE;
-    if (a >= size)
-        return RANGE_UNSATISFIABLE;
-    if (b >= size)
-        b = size - 1;
-    *start = a;
-    *len = b - a + 1;
+    if (count > 1)
+        return RANGE_MANY;
+    *first = f;
     return RANGE_ONE;
 }
 
-/* If-Range: the Range applies only while the file is what the client has. */
+/* If-Range: the Range applies only while the file is what the client has.
+ * Go looks at it for GET and HEAD only. */
 static bool if_range_holds(const struct request *r, const struct stat *st, const char *etag)
 {
     const char *ir = req_header(r, "If-Range");
     time_t t;
-    if (!ir)
+    if (!ir || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
         return true;
     if (ir[0] == '"')
         return strcmp(ir, etag) == 0;
@@ -439,11 +511,176 @@ static void send_file(struct request *r, int fd, int64_t off, int64_t len)
     send_slice(s);
 }
 
+/* ---- several ranges: multipart/byteranges, as Go's ServeContent ---- */
+
+/* Go's multipart writer: 30 random bytes in hex. */
+#define BOUNDARY_LEN 60
+/* Bytes of a part read per pread. */
+#define PART_READ (64 * 1024)
+
+struct parts {
+    struct request *r;
+    int fd;
+    const char *type;     /* each part's Content-Type: the file's */
+    char *list;           /* the Range header, read again part by part */
+    const char *next;     /* the ranges not yet sent */
+    int64_t size, off, left;
+    bool first;
+    char *buf;            /* PART_READ bytes */
+    char boundary[BOUNDARY_LEN + 1];
+};
+
+/* The boundary only has to be absent from the parts. Without the kernel's
+ * random bytes (a seccomp profile may refuse getrandom), the clock and a
+ * counter, mixed, are as unlikely to be in a file. */
+static void make_boundary(char *out)
+{
+    static uint64_t counter;
+    unsigned char raw[BOUNDARY_LEN / 2];
+    if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
+        for (size_t i = 0; i < sizeof(raw); i++) {
+            /* splitmix64 */
+            uint64_t z = (x += UINT64_C(0x9e3779b97f4a7c15) + counter++);
+            z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+            z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+            raw[i] = (unsigned char)(z ^ (z >> 31));
+        }
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* A part's head, or with b NULL the closing line, into buf (PART_HEAD
+ * bytes); its length. */
+#define PART_HEAD 512
+static int part_head(char *buf, const char *boundary, bool first, const struct brange *b,
+                     int64_t size, const char *type)
+{
+    if (!b)
+        return snprintf(buf, PART_HEAD, "\r\n--%s--\r\n", boundary);
+    return snprintf(buf, PART_HEAD,
+                    "%s--%s\r\nContent-Range: bytes %lld-%lld/%lld\r\nContent-Type: %s\r\n\r\n",
+                    first ? "" : "\r\n", boundary, (long long)b->start,
+                    (long long)(b->start + b->len - 1), (long long)size, type);
+}
+
+/* The answer's length: every part's head and bytes, and the closing line. */
+static int64_t parts_length(const struct parts *s)
+{
+    char head[PART_HEAD];
+    const char *p = s->next;
+    struct brange b;
+    bool first = true;
+    int64_t n = 0;
+    while (next_range(&p, s->size, &b)) {
+        n += part_head(head, s->boundary, first, &b, s->size, s->type) + b.len;
+        first = false;
+    }
+    return n + part_head(head, s->boundary, false, NULL, s->size, s->type);
+}
+
+static void parts_free(struct parts *s)
+{
+    close(s->fd);
+    free(s->list);
+    free(s->buf);
+    free(s);
+}
+
+/* The next part's head, or the closing line at the end. false once all is
+ * queued. */
+static bool parts_next(struct parts *s)
+{
+    char head[PART_HEAD];
+    struct brange b;
+    bool more = next_range(&s->next, s->size, &b);
+    resp_write(s->r, head, (size_t)part_head(head, s->boundary, s->first, more ? &b : NULL,
+                                             s->size, s->type));
+    s->first = false;
+    s->off = b.start;
+    s->left = more ? b.len : 0;
+    return more;
+}
+
+/* Queue up to a slice: part heads, and the parts' bytes read with pread
+ * (file segments would each hold a descriptor, and parts may be many and
+ * small). */
+static void parts_send(struct parts *s)
+{
+    struct request *r = s->r;
+    while (resp_queued(r) < (size_t)SLICE) {
+        if (s->left == 0) {
+            if (parts_next(s))
+                continue;
+            parts_free(s);
+            resp_end(r);
+            return;
+        }
+        size_t want = s->left < PART_READ ? (size_t)s->left : PART_READ;
+        ssize_t n = pread(s->fd, s->buf, want, s->off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            /* the file shrank or cannot be read: the answer cannot be whole */
+            log_error("static: reading a range: %s", n < 0 ? strerror(errno) : "end of file");
+            parts_free(s);
+            resp_abort(r);
+            return;
+        }
+        resp_write(r, s->buf, (size_t)n);
+        s->off += n;
+        s->left -= n;
+    }
+}
+
+static void parts_on_drain(void *arg)
+{
+    parts_send(arg);
+}
+
+static void parts_on_abort(void *arg)
+{
+    parts_free(arg);
+}
+
+static const struct req_handler parts_ops = {NULL, NULL, parts_on_drain, parts_on_abort};
+
+/* 206 with each range of the Range header h (checked by scan_ranges) as a
+ * part of its own. Takes fd. */
+static void serve_parts(struct request *r, int fd, const char *h, int64_t size, const char *type)
+{
+    char ctype[64 + BOUNDARY_LEN];
+    struct parts *s = calloc(1, sizeof(*s));
+    if (!s || !(s->list = strdup(h + 6)) || (!r->head && !(s->buf = malloc(PART_READ)))) {
+        if (s)
+            free(s->list);
+        free(s);
+        close(fd);
+        resp_simple(r, 500, "Out of memory\n");
+        return;
+    }
+    *s = (struct parts){r, fd, type, s->list, s->list, size, 0, 0, true, s->buf, {0}};
+    make_boundary(s->boundary);
+    snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", s->boundary);
+    resp_header(r, "Content-Type", ctype);
+    resp_start(r, 206, parts_length(s));
+    if (r->head) {
+        parts_free(s);
+        resp_end(r);
+        return;
+    }
+    req_attach(r, &parts_ops, s);
+    parts_send(s);
+}
+
 /* A regular file: conditional requests, ranges, then the bytes. Takes fd. */
 static void serve_file(struct request *r, const char *rel, int fd, const struct stat *st)
 {
     char etag[64], mtime[40], crange[96];
-    int64_t size = st->st_size, start = 0, len = size;
+    int64_t size = st->st_size;
     snprintf(etag, sizeof(etag), "\"%llx-%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
              (long)st->st_mtim.tv_nsec, (unsigned long long)size);
     http_date(st->st_mtime, mtime, sizeof(mtime));
@@ -463,7 +700,15 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
         return;
     }
     const char *range = req_header(r, "Range");
-    enum range kind = range && if_range_holds(r, st, etag) ? parse_range(range, size, &start, &len) : RANGE_NONE;
+    struct brange one = {0, size};
+    enum range kind = RANGE_NONE;
+    if (range && *range && if_range_holds(r, st, etag))
+        kind = scan_ranges(range, size, &one);
+    if (kind == RANGE_BAD) {
+        close(fd);
+        resp_go_error(r, 416, "invalid range\n");
+        return;
+    }
     if (kind == RANGE_UNSATISFIABLE) {
         close(fd);
         snprintf(crange, sizeof(crange), "bytes */%lld", (long long)size);
@@ -471,14 +716,20 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
         resp_go_error(r, 416, "invalid range: failed to overlap\n");
         return;
     }
-    resp_header(r, "Content-Type", content_type(rel, fd));
+    const char *type = content_type(rel, fd);
+    if (kind == RANGE_MANY) {
+        serve_parts(r, fd, range, size, type);
+        return;
+    }
+    resp_header(r, "Content-Type", type);
     if (kind == RANGE_ONE) {
-        snprintf(crange, sizeof(crange), "bytes %lld-%lld/%lld", (long long)start,
-                 (long long)(start + len - 1), (long long)size);
+        /* Go's figures, also for an empty range ("bytes 13-12/13") */
+        snprintf(crange, sizeof(crange), "bytes %lld-%lld/%lld", (long long)one.start,
+                 (long long)(one.start + one.len - 1), (long long)size);
         resp_header(r, "Content-Range", crange);
     }
-    resp_start(r, kind == RANGE_ONE ? 206 : 200, len);
-    send_file(r, fd, start, len);
+    resp_start(r, kind == RANGE_ONE ? 206 : 200, one.len);
+    send_file(r, fd, one.start, one.len);
 }
 
 /* ---- directories ---- */

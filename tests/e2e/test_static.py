@@ -238,10 +238,15 @@ def test_root_listing(wd):
     ("bytes=5-100000", 206, TEXT[5:], "bytes 5-%d/%d" % (len(TEXT) - 1, len(TEXT))),
     ("bytes=-100000", 206, TEXT, "bytes 0-%d/%d" % (len(TEXT) - 1, len(TEXT))),
     ("bytes=0-0", 206, TEXT[:1], "bytes 0-0/%d" % len(TEXT)),
-    ("bytes=0-1,4-5", 200, TEXT, None),
-    ("bytes=5-2", 200, TEXT, None),
-    ("items=0-4", 200, TEXT, None),
-    ("bytes=abc", 200, TEXT, None),
+    ("bytes= 1 - 3 ", 206, TEXT[1:4], "bytes 1-3/%d" % len(TEXT)),
+    ("bytes=+1-+3", 206, TEXT[1:4], "bytes 1-3/%d" % len(TEXT)),
+    # an empty range at the end: Go's figures for it
+    ("bytes=-0", 206, b"", "bytes %d-%d/%d" % (len(TEXT), len(TEXT) - 1, len(TEXT))),
+    # a piece past the end is dropped while another is left
+    ("bytes=0-1,1000-2000", 206, TEXT[:2], "bytes 0-1/%d" % len(TEXT)),
+    # more bytes than the file: the ranges are ignored
+    ("bytes=0-30,20-40", 200, TEXT, None),
+    ("bytes=", 200, TEXT, None),
 ])
 def test_ranges(wd, rng, status, expect, crange):
     st, h, body = get(wd, "/a.txt", {"Range": rng})
@@ -251,11 +256,105 @@ def test_ranges(wd, rng, status, expect, crange):
     assert h.get("Content-Range") == crange
 
 
-@pytest.mark.parametrize("rng", ["bytes=1000-", "bytes=%d-" % len(TEXT), "bytes=-0"])
+@pytest.mark.parametrize("rng", ["bytes=5-2", "items=0-4", "bytes=abc", "Bytes=0-4", "bytes=0-1,x",
+                                 "bytes=--3", "bytes=99999999999999999999-"])
+def test_invalid_range(wd, rng):
+    """Go's FileServer refuses a Range it cannot read, whole."""
+    status, h, body = get(wd, "/a.txt", {"Range": rng})
+    assert status == 416
+    assert body == b"invalid range\n"
+    assert h["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Range" not in h
+
+
+@pytest.mark.parametrize("rng", ["bytes=1000-", "bytes=%d-" % len(TEXT), "bytes=100-200,300-"])
 def test_unsatisfiable_range(wd, rng):
-    status, h, _ = get(wd, "/a.txt", {"Range": rng})
+    status, h, body = get(wd, "/a.txt", {"Range": rng})
     assert status == 416
     assert h["Content-Range"] == "bytes */%d" % len(TEXT)
+    assert body == b"invalid range: failed to overlap\n"
+
+
+def multipart(h, body):
+    """The boundary and the parts (Content-Range, Content-Type, bytes) of a
+    multipart/byteranges body, checked against the layout Go's multipart
+    writer gives it."""
+    ctype = h["Content-Type"]
+    prefix = "multipart/byteranges; boundary="
+    assert ctype.startswith(prefix), ctype
+    boundary = ctype[len(prefix):]
+    assert len(boundary) == 60 and all(c in "0123456789abcdef" for c in boundary), boundary
+    b = boundary.encode()
+    assert body.startswith(b"--" + b + b"\r\n") and body.endswith(b"\r\n--" + b + b"--\r\n")
+    parts = []
+    for chunk in body[len(b) + 4:-(len(b) + 8)].split(b"\r\n--" + b + b"\r\n"):
+        head, _, data = chunk.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        assert lines[0].startswith(b"Content-Range: ") and lines[1].startswith(b"Content-Type: ")
+        parts.append((lines[0][15:].decode(), lines[1][14:].decode(), data))
+    return boundary, parts
+
+
+def test_several_ranges(wd):
+    """Several ranges: 206 with a multipart/byteranges body, each range a
+    part with its Content-Range and the file's type, in the order asked."""
+    n = len(TEXT)
+    status, h, body = get(wd, "/a.txt", {"Range": "bytes=4-5,0-1,-3"})
+    assert status == 206
+    assert h["Content-Length"] == str(len(body))
+    assert "Content-Range" not in h
+    boundary, parts = multipart(h, body)
+    t = "text/plain; charset=utf-8"
+    assert parts == [("bytes 4-5/%d" % n, t, TEXT[4:6]), ("bytes 0-1/%d" % n, t, TEXT[0:2]),
+                     ("bytes %d-%d/%d" % (n - 3, n - 1, n), t, TEXT[-3:])]
+    # the layout, byte for byte, and a new boundary each time
+    part = "--%s\r\nContent-Range: bytes %s/%d\r\nContent-Type: %s\r\n\r\n"
+    want = (part % (boundary, "4-5", n, t)).encode() + TEXT[4:6] + b"\r\n" + \
+        (part % (boundary, "0-1", n, t)).encode() + TEXT[0:2] + b"\r\n" + \
+        (part % (boundary, "%d-%d" % (n - 3, n - 1), n, t)).encode() + TEXT[-3:] + \
+        ("\r\n--%s--\r\n" % boundary).encode()
+    assert body == want
+    _, h2, _ = get(wd, "/a.txt", {"Range": "bytes=4-5,0-1,-3"})
+    assert h2["Content-Type"] != h["Content-Type"]
+
+
+def test_several_ranges_head(wd):
+    status, h, body = get(wd, "/a.txt", {"Range": "bytes=0-1,3-4"})
+    assert status == 206
+    hstatus, hh, hbody = get(wd, "/a.txt", {"Range": "bytes=0-1,3-4"}, method="HEAD")
+    assert hstatus == 206 and hbody == b""
+    assert hh["Content-Length"] == h["Content-Length"] == str(len(body))
+    assert hh["Content-Type"].startswith("multipart/byteranges; boundary=")
+
+
+def test_several_ranges_of_an_empty_range(wd, root):
+    (root / "empty.txt").write_bytes(b"")
+    status, h, body = get(wd, "/empty.txt", {"Range": "bytes=-0,-0"})
+    assert status == 206
+    _, parts = multipart(h, body)
+    assert [p[0] for p in parts] == ["bytes 0--1/0", "bytes 0--1/0"]
+    assert [p[2] for p in parts] == [b"", b""]
+
+
+def test_several_large_ranges(wd, root):
+    """Parts larger than a slice, and many small ones, on one connection:
+    every byte where it belongs, no descriptor kept."""
+    data = os.urandom(3 * 1024 * 1024 + 123)
+    (root / "big.bin").write_bytes(data)
+    fds = fd_count(wd.pid)
+    status, h, body = get(wd, "/big.bin", {"Range": "bytes=100-1500099,2000000-"})
+    assert status == 206
+    _, parts = multipart(h, body)
+    assert [p[1] for p in parts] == ["application/octet-stream"] * 2
+    assert parts[0][0] == "bytes 100-1500099/%d" % len(data) and parts[0][2] == data[100:1500100]
+    assert parts[1][0] == "bytes 2000000-%d/%d" % (len(data) - 1, len(data))
+    assert parts[1][2] == data[2000000:]
+    spec = ",".join("%d-%d" % (i * 997, i * 997) for i in range(3000))
+    status, h, body = get(wd, "/big.bin", {"Range": "bytes=" + spec})
+    assert status == 206
+    _, parts = multipart(h, body)
+    assert [p[2] for p in parts] == [data[i * 997:i * 997 + 1] for i in range(3000)]
+    assert wait_until(lambda: fd_count(wd.pid) <= fds, 5)
 
 
 def test_if_range(wd):
@@ -264,6 +363,9 @@ def test_if_range(wd):
     assert status == 206 and body == TEXT[:5]
     status, _, body = get(wd, "/a.txt", {"Range": "bytes=0-4", "If-Range": '"stale"'})
     assert status == 200 and body == TEXT
+    # Go looks at If-Range for GET and HEAD only
+    status, _, body = get(wd, "/a.txt", {"Range": "bytes=0-4", "If-Range": '"stale"'}, method="POST")
+    assert status == 206 and body == TEXT[:5]
 
 
 def test_conditional_requests(wd):

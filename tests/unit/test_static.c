@@ -54,15 +54,17 @@ static void test_clean_path(void)
 
 static void check_range(const char *h, int64_t size, enum range want, int64_t start, int64_t len)
 {
-    int64_t s = -1, l = -1;
-    enum range got = parse_range(h, size, &s, &l);
+    struct brange one = {-1, -1};
+    enum range got = scan_ranges(h, size, &one);
     CHECK(got == want);
     if (got == RANGE_ONE && want == RANGE_ONE)
-        CHECK(s == start && l == len);
-    if (got != want)
-        fprintf(stderr, "  parse_range(%s, %lld) = %d\n", h, (long long)size, got);
+        CHECK(one.start == start && one.len == len);
+    if (got != want || (got == RANGE_ONE && (one.start != start || one.len != len)))
+        fprintf(stderr, "  scan_ranges(%s, %lld) = %d [%lld +%lld]\n", h, (long long)size, got,
+                (long long)one.start, (long long)one.len);
 }
 
+/* As Go 1.19's net/http parseRange and serveContent answer them. */
 static void test_ranges(void)
 {
     check_range("bytes=0-4", 10, RANGE_ONE, 0, 5);
@@ -70,19 +72,81 @@ static void test_ranges(void)
     check_range("bytes=-3", 10, RANGE_ONE, 7, 3);
     check_range("bytes=-30", 10, RANGE_ONE, 0, 10);
     check_range("bytes=2-99", 10, RANGE_ONE, 2, 8);
-    check_range("BYTES=1-1", 10, RANGE_ONE, 1, 1);
+    check_range("bytes= 1 - 3 ", 10, RANGE_ONE, 1, 3);
+    check_range("bytes=+1-+3", 10, RANGE_ONE, 1, 3);
+    check_range("bytes=0--0", 10, RANGE_ONE, 0, 1);
+    check_range("bytes=,,3-3,", 10, RANGE_ONE, 3, 1);
+    /* an empty range at the end, and one of an empty file */
+    check_range("bytes=-0", 10, RANGE_ONE, 10, 0);
+    check_range("bytes=-1", 0, RANGE_ONE, 0, 0);
+    /* pieces past the end are dropped while another range is left */
+    check_range("bytes=0-1,100-200", 10, RANGE_ONE, 0, 2);
     check_range("bytes=10-", 10, RANGE_UNSATISFIABLE, 0, 0);
-    check_range("bytes=10-20", 10, RANGE_UNSATISFIABLE, 0, 0);
-    check_range("bytes=-0", 10, RANGE_UNSATISFIABLE, 0, 0);
-    check_range("bytes=-1", 0, RANGE_UNSATISFIABLE, 0, 0);
+    check_range("bytes=10-20,30-", 10, RANGE_UNSATISFIABLE, 0, 0);
     check_range("bytes=0-", 0, RANGE_UNSATISFIABLE, 0, 0);
-    check_range("bytes=0-1,3-4", 10, RANGE_NONE, 0, 0);
-    check_range("bytes=4-2", 10, RANGE_NONE, 0, 0);
-    check_range("bytes=a-b", 10, RANGE_NONE, 0, 0);
-    check_range("bytes=1-2x", 10, RANGE_NONE, 0, 0);
-    check_range("bytes=+1-2", 10, RANGE_NONE, 0, 0);
-    check_range("bytes=99999999999999999999-", 10, RANGE_NONE, 0, 0);
-    check_range("pages=1-2", 10, RANGE_NONE, 0, 0);
+    check_range("bytes=0-1,3-4", 10, RANGE_MANY, 0, 0);
+    check_range("bytes=-0,-0", 0, RANGE_MANY, 0, 0);
+    /* more bytes than the file: ignored, the whole file is sent */
+    check_range("bytes=0-5,3-9", 10, RANGE_NONE, 0, 0);
+    check_range("bytes=", 10, RANGE_NONE, 0, 0);
+    check_range("bytes=, ,", 10, RANGE_NONE, 0, 0);
+    check_range("bytes=4-2", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=a-b", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=1-2x", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=5", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=--3", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=-", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=-+", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=0-1,x", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=99999999999999999999-", 10, RANGE_BAD, 0, 0);
+    check_range("bytes=9223372036854775807-", 10, RANGE_UNSATISFIABLE, 0, 0);
+    check_range("bytes=0-9223372036854775808", 10, RANGE_BAD, 0, 0);
+    check_range("BYTES=1-1", 10, RANGE_BAD, 0, 0);
+    check_range("pages=1-2", 10, RANGE_BAD, 0, 0);
+}
+
+static void test_parse_int(void)
+{
+    int64_t v = 0;
+    const char *s = "-9223372036854775808";
+    CHECK(parse_int(s, s + strlen(s), &v) && v == INT64_MIN);
+    s = "9223372036854775807";
+    CHECK(parse_int(s, s + strlen(s), &v) && v == INT64_MAX);
+    s = "-0";
+    CHECK(parse_int(s, s + strlen(s), &v) && v == 0);
+    s = "9223372036854775808";
+    CHECK(!parse_int(s, s + strlen(s), &v));
+    s = "+";
+    CHECK(!parse_int(s, s + strlen(s), &v));
+    s = "1_0";
+    CHECK(!parse_int(s, s + strlen(s), &v));
+}
+
+static void check_parts_length(const char *list, int64_t size, const char *type, int64_t want)
+{
+    struct parts s = {0};
+    s.next = list;
+    s.size = size;
+    s.type = type;
+    memset(s.boundary, 'b', BOUNDARY_LEN);
+    int64_t got = parts_length(&s);
+    CHECK(got == want);
+    if (got != want)
+        fprintf(stderr, "  parts_length(%s) = %lld, want %lld\n", list, (long long)got,
+                (long long)want);
+}
+
+/* Lengths from Go's FileServer for the same files and ranges. */
+static void test_parts(void)
+{
+    check_parts_length("0-1,3-4", 13, "text/plain; charset=utf-8", 346);
+    check_parts_length("1-1,3-3,5-5", 51, "text/plain; charset=utf-8", 483);
+    check_parts_length("-0,-0", 0, "text/plain; charset=utf-8", 342);
+    char a[BOUNDARY_LEN + 1], b[BOUNDARY_LEN + 1];
+    make_boundary(a);
+    make_boundary(b);
+    CHECK(strlen(a) == BOUNDARY_LEN && strspn(a, "0123456789abcdef") == BOUNDARY_LEN);
+    CHECK(strcmp(a, b) != 0);
 }
 
 static void test_etags(void)
@@ -185,6 +249,8 @@ int main(void)
 {
     test_clean_path();
     test_ranges();
+    test_parse_int();
+    test_parts();
     test_etags();
     test_dates();
     test_open();
