@@ -72,7 +72,7 @@ static int push_segment(char *out, size_t *olen, const char *seg, size_t len)
 
 /* The request path, decoded and normalised into a path relative to the
  * root ("" for the root itself) in *rel (malloc'd). *slash: it ended with
- * '/'. Returns 0, or the status to answer: 400 malformed, 404 NUL or
+ * '/'. Returns 0, or the status to answer: 400 malformed, 500 NUL, 404
  * backslash (no such name can be served), 403 leaving the root. */
 static int clean_path(const char *raw, char **rel, bool *slash)
 {
@@ -85,8 +85,13 @@ static int clean_path(const char *raw, char **rel, bool *slash)
     status = 400;
     if (n < 1 || dec[0] != '/')
         goto err;
+    /* Go's open fails on a NUL with EINVAL, which its FileServer answers
+     * with 500 */
+    status = 500;
+    if (memchr(dec, '\0', (size_t)n))
+        goto err;
     status = 404;
-    if (memchr(dec, '\0', (size_t)n) || memchr(dec, '\\', (size_t)n))
+    if (memchr(dec, '\\', (size_t)n))
         goto err;
     out[0] = '\0';
     for (const char *p = dec; *p;) {
@@ -262,43 +267,123 @@ static bool parse_http_date(const char *s, time_t *out)
     return false;
 }
 
-/* If-None-Match: a list of entity tags or "*", compared weakly. */
-static bool etag_listed(const char *list, const char *etag)
+/* ---- conditional requests, in the order of Go's checkPreconditions ---- */
+
+enum cond { COND_NONE, COND_TRUE, COND_FALSE };
+
+static bool get_or_head(const struct request *r)
 {
-    size_t elen = strlen(etag);
-    for (const char *p = list; *p;) {
-        p += strspn(p, " \t,");
-        size_t n = strcspn(p, ","), m = n;
-        while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
-            m--;
-        const char *t = p;
-        if (m >= 2 && t[0] == 'W' && t[1] == '/')
-            t += 2, m -= 2;
-        if ((m == 1 && *t == '*') || (m == elen && memcmp(t, etag, m) == 0))
-            return true;
-        p += n;
+    return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+}
+
+/* Go's scanETag: the quoted tag (W/ kept) at the start of p, its length in
+ * *len; NULL when p does not start with one. */
+static const char *scan_etag(const char *p, size_t *len)
+{
+    size_t start = strncmp(p, "W/", 2) == 0 ? 2 : 0;
+    if (p[start] != '"')
+        return NULL;
+    for (size_t i = start + 1; p[i]; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"') {
+            *len = i + 1;
+            return p;
+        }
+        if (c != 0x21 && c < 0x23)
+            return NULL; /* a control byte, a space or DEL cannot be in a tag */
+        if (c == 0x7f)
+            return NULL;
     }
-    return false;
+    return NULL;
 }
 
-/* If-Unmodified-Since older than the file: 412, checked first as Go's
- * ServeContent does. */
-static bool precondition_failed(const struct request *r, const struct stat *st)
+/* Whether a list of entity tags names etag, or is "*". Strong comparison
+ * (If-Match): the same quoted tag; weak (If-None-Match): W/ set aside on
+ * both sides. As Go, the walk stops at the first item that is not a tag. */
+static bool etag_listed(const char *list, const char *etag, bool weak)
 {
-    time_t t;
-    const char *ius = req_header(r, "If-Unmodified-Since");
-    return ius && parse_http_date(ius, &t) && st->st_mtime > t;
+    size_t elen = strlen(etag), n;
+    const char *p = list, *t;
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '*')
+            return true;
+        if (!(t = scan_etag(p, &n)))
+            return false;
+        p += n;
+        if (weak && strncmp(t, "W/", 2) == 0)
+            t += 2, n -= 2;
+        if (n == elen && memcmp(t, etag, n) == 0)
+            return true;
+    }
 }
 
-/* RFC 9110 13.2.2: If-None-Match wins over If-Modified-Since. */
-static bool not_modified(const struct request *r, const struct stat *st, const char *etag)
+static enum cond if_match(const struct request *r, const char *etag)
+{
+    const char *im = req_header(r, "If-Match");
+    if (!im || !*im)
+        return COND_NONE;
+    return etag_listed(im, etag, false) ? COND_TRUE : COND_FALSE;
+}
+
+static enum cond if_none_match(const struct request *r, const char *etag)
 {
     const char *inm = req_header(r, "If-None-Match");
-    const char *ims = req_header(r, "If-Modified-Since");
+    if (!inm || !*inm)
+        return COND_NONE;
+    return etag_listed(inm, etag, true) ? COND_FALSE : COND_TRUE;
+}
+
+/* Go takes a time of exactly the epoch for unknown: no Last-Modified, and
+ * no date condition holds against it (images built for reproducibility
+ * often carry such times). */
+static bool zero_time(const struct stat *st)
+{
+    return st->st_mtim.tv_sec == 0 && st->st_mtim.tv_nsec == 0;
+}
+
+/* A date header against the file's time: COND_NONE when absent or not a
+ * date; COND_TRUE when the file is no newer than it. */
+static enum cond not_newer(const char *date, const struct stat *st)
+{
     time_t t;
-    if (inm)
-        return etag_listed(inm, etag);
-    return ims && parse_http_date(ims, &t) && st->st_mtime <= t;
+    if (!date || !*date || zero_time(st) || !parse_http_date(date, &t))
+        return COND_NONE;
+    return st->st_mtime <= t ? COND_TRUE : COND_FALSE;
+}
+
+/* COND_FALSE: not modified since (GET and HEAD only). */
+static enum cond if_modified_since(const struct request *r, const struct stat *st)
+{
+    if (!get_or_head(r))
+        return COND_NONE;
+    enum cond c = not_newer(req_header(r, "If-Modified-Since"), st);
+    return c == COND_NONE ? c : c == COND_TRUE ? COND_FALSE : COND_TRUE;
+}
+
+/* The status a file's conditional headers answer, 0 to serve it: 412 when
+ * If-Match (else If-Unmodified-Since) fails; then 304 (412 for methods but
+ * GET and HEAD) when If-None-Match matches, or without it when
+ * If-Modified-Since holds. */
+static int precondition(const struct request *r, const struct stat *st, const char *etag)
+{
+    enum cond c = if_match(r, etag);
+    if (c == COND_NONE)
+        c = not_newer(req_header(r, "If-Unmodified-Since"), st);
+    if (c == COND_FALSE)
+        return 412;
+    switch (if_none_match(r, etag)) {
+    case COND_FALSE:
+        return get_or_head(r) ? 304 : 412;
+    case COND_NONE:
+        return if_modified_since(r, st) == COND_FALSE ? 304 : 0;
+    default:
+        return 0;
+    }
 }
 
 /* ---- ranges, read as Go's ServeContent reads them ---- */
@@ -435,12 +520,13 @@ static enum range scan_ranges(const char *h, int64_t size, struct brange *first)
  * Go looks at it for GET and HEAD only. */
 static bool if_range_holds(const struct request *r, const struct stat *st, const char *etag)
 {
-    const char *ir = req_header(r, "If-Range");
+    const char *ir = req_header(r, "If-Range"), *tag;
+    size_t n;
     time_t t;
-    if (!ir || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+    if (!ir || !*ir || !get_or_head(r))
         return true;
-    if (ir[0] == '"')
-        return strcmp(ir, etag) == 0;
+    if ((tag = scan_etag(ir, &n)))
+        return n == strlen(etag) && memcmp(tag, etag, n) == 0;
     return parse_http_date(ir, &t) && t == st->st_mtime;
 }
 
@@ -683,20 +769,16 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
     int64_t size = st->st_size;
     snprintf(etag, sizeof(etag), "\"%llx-%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
              (long)st->st_mtim.tv_nsec, (unsigned long long)size);
-    http_date(st->st_mtime, mtime, sizeof(mtime));
-    resp_header(r, "Last-Modified", mtime);
+    if (!zero_time(st)) {
+        http_date(st->st_mtime, mtime, sizeof(mtime));
+        resp_header(r, "Last-Modified", mtime);
+    }
     resp_header(r, "Etag", etag);
     resp_header(r, "Accept-Ranges", "bytes");
-    if (precondition_failed(r, st)) {
+    int status = precondition(r, st, etag);
+    if (status != 0) {
         close(fd);
-        resp_start(r, 412, 0);
-        resp_end(r);
-        return;
-    }
-    if (not_modified(r, st, etag)) {
-        close(fd);
-        resp_start(r, 304, -1);
-        resp_end(r);
+        resp_empty(r, status);
         return;
     }
     const char *range = req_header(r, "Range");
@@ -734,17 +816,44 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
 
 /* ---- directories ---- */
 
-/* Bytes kept as they are in a URL path segment; everything else is
- * escaped, which also makes the result safe inside an HTML attribute. */
-static void pct_encode(struct evbuffer *out, const char *s)
+/* Bytes a path keeps as they are. LINK_KEEP: Go's url.URL{Path: name}
+ * .String(), which is how Go's FileServer links its listing: letters,
+ * digits, -._~ and the reserved characters $&+,/:;=@; everything else
+ * (space, %, ?, #, quotes, <, >, non-ASCII) is escaped, so a link is also
+ * safe inside an HTML attribute. LOCATION_KEEP adds the rest of RFC 3986's
+ * path characters, !'()*: Go's redirects send the decoded name as it is,
+ * and with this set they keep every name that is valid there as Go sends
+ * it, and escape only what would lead elsewhere (%, ?, #, a space). */
+#define LINK_KEEP "-._~$&+,/:;=@"
+#define LOCATION_KEEP LINK_KEEP "!'()*"
+
+/* name (with a slash for a directory) escaped, keeping the bytes in keep. */
+static void path_escape(struct evbuffer *out, const char *s, bool dir, const char *keep)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            (c && strchr(keep, c)))
             evbuffer_add(out, s, 1);
         else
             evbuffer_add_printf(out, "%%%02X", c);
     }
+    if (dir)
+        evbuffer_add(out, "/", 1);
+}
+
+/* The same, as a whole relative reference: a colon before any slash would
+ * read as a scheme, so such a name is prefixed with "./". A listing's link
+ * to a file named "*" stays "*", as Go's URL type leaves that path alone. */
+static void link_escape(struct evbuffer *out, const char *name, bool dir, const char *keep)
+{
+    if (!dir && strcmp(name, "*") == 0) {
+        evbuffer_add(out, "*", 1);
+        return;
+    }
+    if (strchr(name, ':'))
+        evbuffer_add(out, "./", 2);
+    path_escape(out, name, dir, keep);
 }
 
 static void html_escape(struct evbuffer *out, const char *s)
@@ -761,12 +870,11 @@ static void html_escape(struct evbuffer *out, const char *s)
     }
 }
 
-/* A directory without a trailing slash: redirect, relative like Go's
- * FileServer so it also works behind a gateway that strips a prefix. */
-/* Go's localRedirect: a 301 to prefix + name + suffix (name escaped),
- * keeping the query, with no body. */
-static void local_redirect(struct request *r, const char *prefix, const char *name,
-                           const char *suffix)
+/* Go's localRedirect: a 301 to prefix + name (+ "/" for a directory),
+ * relative so that it also works behind a gateway that strips a prefix,
+ * keeping the query, with no body. The name is escaped where Go's decoded
+ * one would lead elsewhere (LOCATION_KEEP). */
+static void local_redirect(struct request *r, const char *prefix, const char *name, bool dir)
 {
     struct evbuffer *loc = evbuffer_new();
     if (!loc) {
@@ -774,14 +882,15 @@ static void local_redirect(struct request *r, const char *prefix, const char *na
         return;
     }
     evbuffer_add(loc, prefix, strlen(prefix));
-    pct_encode(loc, name);
-    evbuffer_add(loc, suffix, strlen(suffix));
+    if (*prefix)
+        path_escape(loc, name, dir, LOCATION_KEEP);
+    else
+        link_escape(loc, name, dir, LOCATION_KEEP);
     if (*r->query)
         evbuffer_add_printf(loc, "?%s", r->query);
     evbuffer_add(loc, "", 1);
     resp_header(r, "Location", (const char *)evbuffer_pullup(loc, -1));
-    resp_start(r, 301, 0);
-    resp_end(r);
+    resp_empty(r, 301);
     evbuffer_free(loc);
 }
 
@@ -793,7 +902,7 @@ static const char *base_name(const char *rel)
 
 static void redirect_dir(struct request *r, const char *rel)
 {
-    local_redirect(r, "", *rel ? base_name(rel) : ".", "/");
+    local_redirect(r, "", *rel ? base_name(rel) : ".", true);
 }
 
 struct entry {
@@ -858,10 +967,19 @@ static void serve_listing(struct request *r, int fd)
     size_t n = 0;
     struct stat st;
     char mtime[40];
-    /* Go's listing: the directory's Last-Modified, the names in a <pre>. */
+    /* Go's listing: If-Modified-Since against the directory's time, which
+     * is its Last-Modified; the names in a <pre>. */
     if (fstat(fd, &st) == 0) {
-        http_date(st.st_mtime, mtime, sizeof(mtime));
-        resp_header(r, "Last-Modified", mtime);
+        if (if_modified_since(r, &st) == COND_FALSE) {
+            close(fd);
+            resp_start(r, 304, -1);
+            resp_end(r);
+            return;
+        }
+        if (!zero_time(&st)) {
+            http_date(st.st_mtime, mtime, sizeof(mtime));
+            resp_header(r, "Last-Modified", mtime);
+        }
     }
     struct evbuffer *out = evbuffer_new();
     if (!out || read_entries(fd, &v, &n) != 0) {
@@ -873,8 +991,8 @@ static void serve_listing(struct request *r, int fd)
     evbuffer_add(out, "<pre>\n", 6);
     for (size_t i = 0; i < n; i++) {
         evbuffer_add(out, "<a href=\"", 9);
-        pct_encode(out, v[i].name);
-        evbuffer_add(out, v[i].dir ? "/\">" : "\">", v[i].dir ? 3 : 2);
+        link_escape(out, v[i].name, v[i].dir, LINK_KEEP);
+        evbuffer_add(out, "\">", 2);
         html_escape(out, v[i].name);
         evbuffer_add(out, v[i].dir ? "/</a>\n" : "</a>\n", v[i].dir ? 6 : 5);
         free(v[i].name);
@@ -946,7 +1064,7 @@ static void static_handle(void *state, struct request *r)
     if ((status = clean_path(r->path, &rel, &slash)) != 0) {
         answer_status(r, status);
     } else if (is_index_path(rel, slash)) {
-        local_redirect(r, "./", "", "");
+        local_redirect(r, "./", "", false);
     } else if ((status = open_under(rt, rel, &fd, &st)) != 0) {
         answer_status(r, status);
     } else if (S_ISDIR(st.st_mode) && !slash) {
@@ -956,7 +1074,7 @@ static void static_handle(void *state, struct request *r)
         serve_dir(rt, r, rel, fd);
     } else if (slash) {
         close(fd);
-        local_redirect(r, "../", base_name(rel), "");
+        local_redirect(r, "../", base_name(rel), false);
     } else {
         serve_file(r, rel, fd, &st);
     }

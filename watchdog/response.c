@@ -409,10 +409,11 @@ void resp_go_error(struct request *r, int status, const char *body)
     resp_simple(r, status, body);
 }
 
-/* Go's empty answers: no body, no Content-Type. */
+/* Go's empty answers: no body, no Content-Type, and Content-Length: 0
+ * except to HEAD, where a handler that wrote nothing gets no length. */
 void resp_empty(struct request *r, int status)
 {
-    resp_start(r, status, 0);
+    resp_start(r, status, r->head ? -1 : 0);
     resp_end(r);
 }
 

@@ -538,6 +538,11 @@ def make_static_tree(root):
         p = root / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
+    # names that Go's listing links and redirects escape in their own ways
+    for d in ("odd/a b", "odd/c&d", "odd/e:f", "odd/g%h"):
+        (root / d).mkdir(parents=True)
+    (root / "odd" / "x:y.txt").write_bytes(b"colon\n")
+    (root / "odd" / "l'm.txt").write_bytes(b"quote\n")
     (root.parent / "secret.txt").write_bytes(b"outside the root\n")
     os.symlink("../secret.txt", root / "escape.txt")
     os.symlink("hello.txt", root / "link.txt")

@@ -107,7 +107,7 @@ def test_missing_is_404(wd):
 ])
 def test_traversal_never_serves_outside(wd, path):
     status, _, body = get_following(wd, path)
-    assert status in (400, 403, 404), (path, status)
+    assert status in (400, 403, 404, 500), (path, status)
     assert SECRET not in body
 
 
@@ -219,10 +219,54 @@ def test_directory_listing_escapes_names(wd):
     assert h["Content-Type"] == "text/html; charset=utf-8"
     text = body.decode()
     assert '<a href="%3Cb%3E.txt">&lt;b&gt;.txt</a>' in text
-    assert '<a href="x%26y.txt">x&amp;y.txt</a>' in text
+    # Go's URL escaping keeps the reserved characters a path may hold
+    assert '<a href="x&y.txt">x&amp;y.txt</a>' in text
     assert '<a href="dir/">dir/</a>' in text
     assert "<b>" not in text
-    assert text.index("%3Cb%3E") < text.index("dir/") < text.index("x%26y")
+    assert text.index("%3Cb%3E") < text.index("dir/") < text.index("x&y")
+
+
+ODD_LINKS = [
+    # name, is a directory, link as Go's listing writes it
+    ("a b", True, "a%20b/"), ("c&d", True, "c&d/"), ("e:f", True, "./e:f/"), ("g%h", True, "g%25h/"),
+    ("h?i", True, "h%3Fi/"), ("j#k", True, "j%23k/"), ("l'm", False, "l%27m"), ("n(o)", False, "n%28o%29"),
+    ("*", False, "*"), ("star", True, "star/"), ("p+q=r;s,t@u$v", False, "p+q=r;s,t@u$v"),
+    ("\u00e9", False, "%C3%A9"), ('"q".txt', False, "%22q%22.txt"), ("x:y.txt", False, "./x:y.txt"),
+    ("[b]{c}^|`!", False, "%5Bb%5D%7Bc%7D%5E%7C%60%21"),
+]
+
+
+def test_directory_listing_links_as_go_escapes_them(wd, root):
+    odd = root / "odd"
+    odd.mkdir()
+    for name, is_dir, _ in ODD_LINKS:
+        if is_dir:
+            (odd / name).mkdir()
+        else:
+            (odd / name).write_bytes(b"x")
+    status, _, body = get(wd, "/odd/")
+    assert status == 200
+    text = body.decode()
+    for name, is_dir, link in ODD_LINKS:
+        shown = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
+            .replace('"', "&#34;").replace("'", "&#39;") + ("/" if is_dir else "")
+        assert '<a href="%s">%s</a>\n' % (link, shown) in text, name
+
+
+@pytest.mark.parametrize("path,location", [
+    # as Go sends them
+    ("/odd/c&d", "c&d/"), ("/odd/n(o)", "n(o)/"), ("/odd/p+q=r;s,t@u$v", "p+q=r;s,t@u$v/"),
+    ("/odd/x:y.txt/", "../x:y.txt"),
+    # where Go's decoded name would lead elsewhere
+    ("/odd/a%20b?x=%20y", "a%20b/?x=%20y"), ("/odd/g%25h", "g%25h/"), ("/odd/h%3Fi", "h%3Fi/"),
+    ("/odd/j%23k", "j%23k/"), ("/odd/e:f", "./e:f/"), ("/odd/%C3%A9", "%C3%A9/"),
+])
+def test_redirect_location_escapes_only_what_would_lead_elsewhere(wd, root, path, location):
+    for d in ["c&d", "n(o)", "p+q=r;s,t@u$v", "a b", "g%h", "h?i", "j#k", "e:f", "\u00e9"]:
+        (root / "odd" / d).mkdir(parents=True)
+    (root / "odd" / "x:y.txt").write_bytes(b"x")
+    status, h, body = get(wd, path)
+    assert (status, h["Location"], body) == (301, location, b"")
 
 
 def test_root_listing(wd):
@@ -387,6 +431,88 @@ def test_conditional_requests(wd):
     # If-None-Match wins over If-Modified-Since.
     status, _, _ = get(wd, "/a.txt", {"If-None-Match": '"other"', "If-Modified-Since": lm})
     assert status == 200
+
+
+@pytest.mark.parametrize("method,headers,status", [
+    # If-Match: "*" or this file's tag; any other list fails
+    ("GET", {"If-Match": "*"}, 200),
+    ("GET", {"If-Match": "ETAG"}, 200),
+    ("GET", {"If-Match": '"x"'}, 412),
+    ("GET", {"If-Match": "W/ETAG"}, 412),
+    ("GET", {"If-Match": '"x", ETAG'}, 200),
+    ("GET", {"If-Match": 'x, ETAG'}, 412),
+    ("PUT", {"If-Match": '"x"'}, 412),
+    # If-Match decides alone; If-Unmodified-Since only without it
+    ("GET", {"If-Match": "*", "If-Unmodified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"}, 200),
+    ("GET", {"If-Unmodified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"}, 412),
+    ("DELETE", {"If-Unmodified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"}, 412),
+    ("GET", {"If-Unmodified-Since": "LM"}, 200),
+    ("GET", {"If-Unmodified-Since": "garbage"}, 200),
+    # If-None-Match: 304 to GET and HEAD, 412 to the others
+    ("HEAD", {"If-None-Match": "*"}, 304),
+    ("POST", {"If-None-Match": "*"}, 412),
+    ("PUT", {"If-None-Match": "ETAG"}, 412),
+    ("POST", {"If-None-Match": '"x"'}, 200),
+    # If-Modified-Since: GET and HEAD only
+    ("HEAD", {"If-Modified-Since": "LM"}, 304),
+    ("POST", {"If-Modified-Since": "LM"}, 200),
+    ("OPTIONS", {"If-Modified-Since": "LM"}, 200),
+])
+def test_conditions_as_go_checks_them(wd, method, headers, status):
+    """In the order of Go's checkPreconditions, with this file's ETag and
+    Last-Modified standing for ETAG and LM."""
+    _, h, _ = get(wd, "/a.txt")
+    subst = {k: v.replace("ETAG", h["ETag"]).replace("LM", h["Last-Modified"]) for k, v in headers.items()}
+    got, h2, body = get(wd, "/a.txt", subst, method=method)
+    assert got == status
+    if status == 200:
+        assert body == (b"" if method == "HEAD" else TEXT)
+    else:
+        assert body == b"" and "Content-Type" not in h2
+    if status == 412:
+        # Go's server: an empty answer says Content-Length: 0, except to HEAD
+        assert h2["Content-Length"] == ("0" if method != "HEAD" else None)
+
+
+def test_head_empty_answers_have_no_length(wd):
+    status, h, _ = get(wd, "/a.txt", {"If-Match": '"x"'}, method="HEAD")
+    assert status == 412 and h["Content-Length"] is None
+    status, h, _ = get(wd, "/sub", method="HEAD")
+    assert status == 301 and h["Content-Length"] is None
+    status, h, _ = get(wd, "/sub", method="GET")
+    assert status == 301 and h["Content-Length"] == "0"
+
+
+def test_directory_listing_not_modified(wd):
+    status, h, _ = get(wd, "/list/")
+    assert status == 200
+    lm = h["Last-Modified"]
+    status, h2, body = get(wd, "/list/", {"If-Modified-Since": lm})
+    assert (status, body) == (304, b"")
+    status, _, _ = get(wd, "/list/", {"If-Modified-Since": lm}, method="POST")
+    assert status == 200
+    status, _, _ = get(wd, "/list/", {"If-Modified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"})
+    assert status == 200
+
+
+def test_epoch_time_is_unknown(wd, root):
+    """Go takes a file time of exactly the epoch (as images built for
+    reproducibility carry) for unknown: no Last-Modified, no date check."""
+    p = root / "epoch.txt"
+    p.write_bytes(b"epoch\n")
+    os.utime(p, (0, 0))
+    status, h, body = get(wd, "/epoch.txt")
+    assert (status, body) == (200, b"epoch\n")
+    assert "Last-Modified" not in h
+    status, _, _ = get(wd, "/epoch.txt", {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"})
+    assert status == 200
+    status, _, _ = get(wd, "/epoch.txt", {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"})
+    assert status == 200
+
+
+def test_nul_in_path_is_500_as_go(wd):
+    status, _, body = get(wd, "/a.txt%00")
+    assert (status, body) == (500, b"500 Internal Server Error\n")
 
 
 def test_head(wd):

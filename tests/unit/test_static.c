@@ -42,7 +42,7 @@ static void test_clean_path(void)
     check_clean("/a/../..", 403, NULL, false);
     check_clean("/%2e%2e/x", 403, NULL, false);
     check_clean("/..%2fx", 403, NULL, false);
-    check_clean("/a%00b", 404, NULL, false);
+    check_clean("/a%00b", 500, NULL, false);
     check_clean("/a\\b", 404, NULL, false);
     check_clean("/%5c", 404, NULL, false);
     check_clean("/%", 400, NULL, false);
@@ -149,13 +149,25 @@ static void test_parts(void)
     CHECK(strcmp(a, b) != 0);
 }
 
+/* As Go's checkIfMatch (strong) and checkIfNoneMatch (weak) walk a list. */
 static void test_etags(void)
 {
-    CHECK(etag_listed("\"a\"", "\"a\""));
-    CHECK(etag_listed(" \"x\" , W/\"a\"", "\"a\""));
-    CHECK(etag_listed("*", "\"a\""));
-    CHECK(!etag_listed("\"ab\"", "\"a\""));
-    CHECK(!etag_listed("", "\"a\""));
+    CHECK(etag_listed("\"a\"", "\"a\"", false));
+    CHECK(etag_listed(" \"x\" , W/\"a\"", "\"a\"", true));
+    CHECK(!etag_listed(" \"x\" , W/\"a\"", "\"a\"", false));
+    CHECK(etag_listed("*", "\"a\"", false));
+    CHECK(etag_listed(",,\"x\",*", "\"a\"", true));
+    CHECK(!etag_listed("\"ab\"", "\"a\"", true));
+    CHECK(!etag_listed("", "\"a\"", true));
+    /* the walk ends at the first item that is not a tag */
+    CHECK(!etag_listed("x, \"a\"", "\"a\"", true));
+    CHECK(!etag_listed("\"b c\", \"a\"", "\"a\"", true));
+    CHECK(etag_listed("\"b\"\"a\"", "\"a\"", true));
+    size_t n = 0;
+    CHECK(scan_etag("W/\"x\" rest", &n) && n == 5);
+    CHECK(!scan_etag("\"", &n));
+    CHECK(!scan_etag("\"a\x7f\"", &n));
+    CHECK(scan_etag("\"\xc3\xa9\"", &n) && n == 4);
 }
 
 static void test_dates(void)
