@@ -32,6 +32,7 @@
 #endif
 
 #include "log.h"
+#include "mimetypes.h"
 #include "sniff.h"
 #include "target.h"
 #include "mode.h"
@@ -44,6 +45,7 @@ struct root {
     int fd;
     char *real;    /* realpath of static_path, for the fallback check */
     bool beneath;  /* openat2(RESOLVE_BENEATH) works on this kernel */
+    struct mime_table *mime;
 };
 
 /* ---- the request path ---- */
@@ -201,45 +203,16 @@ static int open_under(const struct root *rt, const char *rel, int *fd, struct st
 
 /* ---- headers ---- */
 
-struct ctype {
-    const char *ext;
-    const char *type;
-};
-
-static const struct ctype ctypes[] = {
-    {"html", "text/html; charset=utf-8"},       {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},         {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},  {"json", "application/json"},
-    {"map", "application/json"},                {"webmanifest", "application/manifest+json"},
-    {"xml", "text/xml; charset=utf-8"},         {"txt", "text/plain; charset=utf-8"},
-    {"csv", "text/csv; charset=utf-8"},         {"md", "text/markdown; charset=utf-8"},
-    {"yaml", "text/yaml; charset=utf-8"},       {"yml", "text/yaml; charset=utf-8"},
-    {"svg", "image/svg+xml"},                   {"png", "image/png"},
-    {"jpg", "image/jpeg"},                      {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},                       {"webp", "image/webp"},
-    {"avif", "image/avif"},                     {"bmp", "image/bmp"},
-    {"ico", "image/x-icon"},                    {"wasm", "application/wasm"},
-    {"pdf", "application/pdf"},                 {"zip", "application/zip"},
-    {"gz", "application/gzip"},                 {"tar", "application/x-tar"},
-    {"woff", "font/woff"},                      {"woff2", "font/woff2"},
-    {"ttf", "font/ttf"},                        {"otf", "font/otf"},
-    {"mp4", "video/mp4"},                       {"webm", "video/webm"},
-    {"mp3", "audio/mpeg"},                      {"ogg", "audio/ogg"},
-    {"wav", "audio/wav"},
-};
-
-/* By extension, else sniffed from the first bytes, as Go's FileServer. */
-static const char *content_type(const char *rel, int fd)
+/* By extension (Go's table and the system's, mimetypes.h), else sniffed
+ * from the first bytes, as Go's FileServer. */
+static const char *content_type(const struct root *rt, const char *rel, int fd)
 {
     char head[SNIFF_LEN];
     const char *base = strrchr(rel, '/');
     const char *dot = strrchr(base ? base + 1 : rel, '.');
-    if (dot) {
-        for (size_t i = 0; i < sizeof(ctypes) / sizeof(ctypes[0]); i++) {
-            if (strcasecmp(dot + 1, ctypes[i].ext) == 0)
-                return ctypes[i].type;
-        }
-    }
+    const char *type = dot ? mime_table_lookup(rt->mime, dot) : NULL;
+    if (type)
+        return type;
     ssize_t n = pread(fd, head, sizeof(head), 0);
     return sniff_type(head, n > 0 ? (size_t)n : 0);
 }
@@ -763,7 +736,8 @@ static void serve_parts(struct request *r, int fd, const char *h, int64_t size, 
 }
 
 /* A regular file: conditional requests, ranges, then the bytes. Takes fd. */
-static void serve_file(struct request *r, const char *rel, int fd, const struct stat *st)
+static void serve_file(const struct root *rt, struct request *r, const char *rel, int fd,
+                       const struct stat *st)
 {
     char etag[64], mtime[40], crange[96];
     int64_t size = st->st_size;
@@ -798,7 +772,7 @@ static void serve_file(struct request *r, const char *rel, int fd, const struct 
         resp_go_error(r, 416, "invalid range: failed to overlap\n");
         return;
     }
-    const char *type = content_type(rel, fd);
+    const char *type = content_type(rt, rel, fd);
     if (kind == RANGE_MANY) {
         serve_parts(r, fd, range, size, type);
         return;
@@ -1033,7 +1007,7 @@ static void serve_dir(const struct root *rt, struct request *r, const char *rel,
     int status = open_under(rt, index, &ifd, &st);
     if (status == 0 && S_ISREG(st.st_mode)) {
         close(fd);
-        serve_file(r, index, ifd, &st);
+        serve_file(rt, r, index, ifd, &st);
     } else if (status == 0 || status == 404) {
         if (ifd >= 0)
             close(ifd);
@@ -1076,7 +1050,7 @@ static void static_handle(void *state, struct request *r)
         close(fd);
         local_redirect(r, "../", base_name(rel), false);
     } else {
-        serve_file(r, rel, fd, &st);
+        serve_file(rt, r, rel, fd, &st);
     }
     free(rel);
 }
@@ -1107,6 +1081,7 @@ static void static_free(void *state)
     if (rt->fd >= 0)
         close(rt->fd);
     free(rt->real);
+    mime_table_free(rt->mime);
     free(rt);
 }
 
@@ -1121,6 +1096,10 @@ static int static_init(const struct mode_env *env, void **state)
     rt->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rt->fd < 0 || !(rt->real = realpath(path, NULL))) {
         log_error("static_path %s: %s", path, errno == ENOTDIR ? "not a directory" : strerror(errno));
+        goto err;
+    }
+    if (!(rt->mime = mime_table_load(mime_globs_files, mime_types_files))) {
+        log_error("static: out of memory reading the content types");
         goto err;
     }
     rt->beneath = probe_openat2(rt->fd);

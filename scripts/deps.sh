@@ -19,9 +19,10 @@ BUILD="build-essential meson ninja-build pkg-config libevent-dev node-llhttp git
 # stage (scripts/ci-reliability.sh); qemu-user-static for the e2e suite
 # against the cross-built binaries (scripts/test-cross.sh). python3-jwt and
 # python3-cryptography sign the tokens of the jwt_auth tests
-# (tests/e2e/jwtutil.py). The benchmarks need wrk and nginx-light on top
-# (bench/README.md).
-TEST="python3 python3-pytest python3-jwt python3-cryptography curl busybox-static util-linux procps binutils libc-bin nodejs clang libclang-rt-14-dev valgrind qemu-user-static"
+# (tests/e2e/jwtutil.py). shared-mime-info is the content-type database
+# that static mode reads as Go does (tests/e2e/test_static.py expects its
+# types). The benchmarks need wrk and nginx-light on top (bench/README.md).
+TEST="python3 python3-pytest python3-jwt python3-cryptography curl busybox-static util-linux procps binutils libc-bin nodejs clang libclang-rt-14-dev valgrind qemu-user-static shared-mime-info"
 # Container runtime for scripts/test-image.sh: rootful podman on runc, and
 # debootstrap to make the Debian base images locally.
 IMAGE="podman runc debootstrap busybox-static curl python3 binutils qemu-user-static"

@@ -533,6 +533,14 @@ def make_static_tree(root):
         "list/one.txt": b"one\n",
         "list/two.txt": b"two\n",
         ".hidden": b"hidden file\n",
+        # types from the system's database, as Go's mime package reads it
+        "types/icon.ico": b"\x00\x00\x01\x00",
+        "types/notes.md": b"# notes\n",
+        "types/conf.yaml": b"a: 1\n",
+        "types/prog.C": b"int main() {}\n",
+        "types/prog.c": b"int main() {}\n",
+        "types/NOTES.TXT": b"upper case\n",
+        "types/app.js.map": b"{}\n",
     }
     for name, data in files.items():
         p = root / name

@@ -26,7 +26,8 @@ def root(tmp_path):
     for name in ["page.html", "style.css", "app.js", "mod.mjs", "data.json", "pic.svg", "pic.png",
                  "pic.jpg", "pic.gif", "pic.webp", "favicon.ico", "prog.wasm", "feed.xml",
                  "doc.pdf", "font.woff", "font.woff2", "clip.mp4", "clip.webm", "app.js.map",
-                 "table.csv", "README.md", "blob.unknownext", "noext", "UPPER.HTML"]:
+                 "table.csv", "README.md", "blob.unknownext", "noext", "UPPER.HTML", "conf.yaml",
+                 "prog.c", "prog.C", "NOTES.TXT"]:
         (r / name).write_bytes(b"x")
     (tmp_path / "secret.txt").write_bytes(SECRET)
     (tmp_path / "outside").mkdir()
@@ -143,6 +144,7 @@ def test_dot_segments_inside_root(wd):
 
 
 @pytest.mark.parametrize("name,ctype", [
+    # Go's own table
     ("page.html", "text/html; charset=utf-8"),
     ("UPPER.HTML", "text/html; charset=utf-8"),
     ("style.css", "text/css; charset=utf-8"),
@@ -154,18 +156,24 @@ def test_dot_segments_inside_root(wd):
     ("pic.jpg", "image/jpeg"),
     ("pic.gif", "image/gif"),
     ("pic.webp", "image/webp"),
-    ("favicon.ico", "image/x-icon"),
     ("prog.wasm", "application/wasm"),
     ("feed.xml", "text/xml; charset=utf-8"),
     ("doc.pdf", "application/pdf"),
+    # the system's database, as Go reads it: Debian 12's shared-mime-info
+    # (scripts/deps.sh --test installs it)
+    ("favicon.ico", "image/vnd.microsoft.icon"),
     ("font.woff", "font/woff"),
     ("font.woff2", "font/woff2"),
     ("clip.mp4", "video/mp4"),
     ("clip.webm", "video/webm"),
-    ("app.js.map", "application/json"),
     ("table.csv", "text/csv; charset=utf-8"),
     ("README.md", "text/markdown; charset=utf-8"),
+    ("conf.yaml", "application/x-yaml"),
+    ("prog.c", "text/x-csrc; charset=utf-8"),
+    ("prog.C", "text/x-c++src; charset=utf-8"),
+    ("NOTES.TXT", "text/plain; charset=utf-8"),
     # no known extension: sniffed from the first bytes, as Go's FileServer
+    ("app.js.map", "text/plain; charset=utf-8"),
     ("blob.unknownext", "text/plain; charset=utf-8"),
     ("noext", "text/plain; charset=utf-8"),
 ])
