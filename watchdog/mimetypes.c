@@ -10,10 +10,12 @@
  *   - a lookup tries the extension as given, then in lower case, where the
  *     last entry stored for that lower-case form answers.
  * Every entry read is a candidate with its order; sorting them gives both
- * tables at once, and lookups are binary searches. */
+ * tables at once, and lookups are binary searches. The strings live in one
+ * arena, so the table costs little more than the text it holds. */
 #include "mimetypes.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +46,19 @@ static const char *const builtin[][2] = {
     {".xml", "text/xml; charset=utf-8"},
 };
 
+/* Offsets into the table's string arena (which moves while it grows). */
 struct entry {
-    char *ext;
-    char *type;
-    size_t seq; /* the order it was stored in */
+    uint32_t ext;
+    uint32_t type;
+    uint32_t seq; /* the order it was stored in */
 };
 
 struct mime_table {
-    struct entry *all;    /* every candidate; owns ext and type */
-    size_t nall;
-    struct entry *exact;  /* one per extension as written */
+    char *arena;          /* every extension and type, NUL-terminated */
+    size_t len, cap;
+    struct entry *exact;  /* one per extension as written, sorted */
     size_t nexact;
-    struct entry *lower;  /* one per lower-case extension; owns ext */
+    struct entry *lower;  /* one per lower-case extension, sorted */
     size_t nlower;
 };
 
@@ -80,38 +83,62 @@ static void ascii_lower(char *s)
     }
 }
 
-/* setExtensionType's form of a type: NULL when Go's ParseMediaType refuses
- * it; a text/ type without parameters gains the charset, in lower case.
- * (The system files hold no parameters; a type with some is kept as
- * written.) *oom on allocation failure. */
-static char *type_form(const char *t, size_t n, bool *oom)
+/* Append n bytes and a NUL; the offset, or UINT32_MAX when out of memory. */
+static uint32_t put(struct mime_table *t, const char *s, size_t n)
 {
-    const char *semi = memchr(t, ';', n), *slash;
-    size_t main_len = semi ? (size_t)(semi - t) : n;
-    while (main_len > 0 && (t[main_len - 1] == ' ' || t[main_len - 1] == '\t'))
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *a = cap <= UINT32_MAX ? realloc(t->arena, cap) : NULL;
+        if (!a)
+            return UINT32_MAX;
+        t->arena = a;
+        t->cap = cap;
+    }
+    uint32_t at = (uint32_t)t->len;
+    memcpy(t->arena + at, s, n);
+    t->arena[at + n] = '\0';
+    t->len += n + 1;
+    return at;
+}
+
+/* setExtensionType's form of a type, put in the arena: Go's ParseMediaType
+ * must take it (a token, or token/token); a text/ type without parameters
+ * gains the charset, in lower case. (The system files hold no parameters;
+ * a type with some is kept as written.) UINT32_MAX for a refused type;
+ * *oom on allocation failure. */
+static uint32_t put_type(struct mime_table *t, const char *type, size_t n, bool *oom)
+{
+    static const char charset[] = "; charset=utf-8";
+    const char *semi = memchr(type, ';', n), *slash;
+    size_t main_len = semi ? (size_t)(semi - type) : n;
+    while (main_len > 0 && (type[main_len - 1] == ' ' || type[main_len - 1] == '\t'))
         main_len--;
-    /* a token, or token/token */
-    slash = memchr(t, '/', main_len);
-    if (slash ? !is_token(t, (size_t)(slash - t)) ||
-                    !is_token(slash + 1, main_len - (size_t)(slash - t) - 1)
-              : !is_token(t, main_len))
-        return NULL;
-    bool charset = n >= 5 && strncmp(t, "text/", 5) == 0 && !semi;
-    char *out = malloc(n + (charset ? sizeof("; charset=utf-8") : 1));
-    if (!out) {
+    slash = memchr(type, '/', main_len);
+    if (slash ? !is_token(type, (size_t)(slash - type)) ||
+                    !is_token(slash + 1, main_len - (size_t)(slash - type) - 1)
+              : !is_token(type, main_len))
+        return UINT32_MAX;
+    bool text = n >= 5 && strncmp(type, "text/", 5) == 0 && !semi;
+    uint32_t at = put(t, type, n);
+    if (at == UINT32_MAX) {
         *oom = true;
-        return NULL;
+        return at;
     }
-    memcpy(out, t, n);
-    out[n] = '\0';
-    if (charset) {
-        ascii_lower(out);
-        strcat(out, "; charset=utf-8");
+    if (text) {
+        ascii_lower(t->arena + at);
+        t->len--; /* over the NUL */
+        if (put(t, charset, sizeof(charset) - 1) == UINT32_MAX) {
+            *oom = true;
+            return UINT32_MAX;
+        }
     }
-    return out;
+    return at;
 }
 
 struct cands {
+    struct mime_table *t;
     struct entry *v;
     size_t n, cap;
     bool oom;
@@ -120,26 +147,24 @@ struct cands {
 /* One setExtensionType(ext, type) call, in order. */
 static void add(struct cands *c, const char *ext, size_t elen, const char *type, size_t tlen)
 {
-    char *t = type_form(type, tlen, &c->oom), *e;
-    if (!t)
+    uint32_t ty = put_type(c->t, type, tlen, &c->oom), ex;
+    if (ty == UINT32_MAX)
         return;
+    if ((ex = put(c->t, ext, elen)) == UINT32_MAX) {
+        c->oom = true;
+        return;
+    }
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 256;
         struct entry *v = realloc(c->v, cap * sizeof(*v));
         if (!v) {
-            free(t);
             c->oom = true;
             return;
         }
         c->v = v;
         c->cap = cap;
     }
-    if (!(e = strndup(ext, elen))) {
-        free(t);
-        c->oom = true;
-        return;
-    }
-    c->v[c->n] = (struct entry){e, t, c->n};
+    c->v[c->n] = (struct entry){ex, ty, (uint32_t)c->n};
     c->n++;
 }
 
@@ -210,29 +235,24 @@ static bool read_lines(struct cands *c, const char *path, void (*fn)(struct cand
     return true;
 }
 
-static int by_ext_then_seq(const void *a, const void *b)
+static int by_ext_then_seq(const void *a, const void *b, void *arena)
 {
     const struct entry *x = a, *y = b;
-    int k = strcmp(x->ext, y->ext);
+    int k = strcmp((char *)arena + x->ext, (char *)arena + y->ext);
     return k ? k : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-static int by_ext(const void *a, const void *b)
-{
-    return strcmp(((const struct entry *)a)->ext, ((const struct entry *)b)->ext);
-}
-
 /* One entry per extension: the first stored (globs) or the last (types). */
-static bool build_exact(struct mime_table *t, bool first_wins)
+static bool build_exact(struct mime_table *t, struct cands *c, bool first_wins)
 {
-    qsort(t->all, t->nall, sizeof(*t->all), by_ext_then_seq);
-    if (!(t->exact = malloc((t->nall ? t->nall : 1) * sizeof(*t->exact))))
+    qsort_r(c->v, c->n, sizeof(*c->v), by_ext_then_seq, t->arena);
+    if (!(t->exact = malloc((c->n ? c->n : 1) * sizeof(*t->exact))))
         return false;
-    for (size_t i = 0; i < t->nall;) {
+    for (size_t i = 0; i < c->n;) {
         size_t j = i;
-        while (j + 1 < t->nall && strcmp(t->all[j + 1].ext, t->all[i].ext) == 0)
+        while (j + 1 < c->n && strcmp(t->arena + c->v[j + 1].ext, t->arena + c->v[i].ext) == 0)
             j++;
-        t->exact[t->nexact++] = t->all[first_wins ? i : j];
+        t->exact[t->nexact++] = c->v[first_wins ? i : j];
         i = j + 1;
     }
     return true;
@@ -245,28 +265,46 @@ static bool build_lower(struct mime_table *t)
         return false;
     for (size_t i = 0; i < t->nexact; i++) {
         struct entry e = t->exact[i];
-        if (!(e.ext = strdup(e.ext)))
-            return false;
-        ascii_lower(e.ext);
+        const char *ext = t->arena + e.ext;
+        if (strpbrk(ext, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
+            if ((e.ext = put(t, ext, strlen(ext))) == UINT32_MAX)
+                return false;
+            ascii_lower(t->arena + e.ext);
+        }
         t->lower[t->nlower++] = e;
     }
-    qsort(t->lower, t->nlower, sizeof(*t->lower), by_ext_then_seq);
+    qsort_r(t->lower, t->nlower, sizeof(*t->lower), by_ext_then_seq, t->arena);
     size_t n = 0;
     for (size_t i = 0; i < t->nlower; i++) {
-        if (i + 1 < t->nlower && strcmp(t->lower[i + 1].ext, t->lower[i].ext) == 0)
-            free(t->lower[i].ext); /* a later one of the same form replaces it */
-        else
+        /* a later one of the same form replaces it */
+        if (i + 1 == t->nlower ||
+            strcmp(t->arena + t->lower[i + 1].ext, t->arena + t->lower[i].ext) != 0)
             t->lower[n++] = t->lower[i];
     }
     t->nlower = n;
     return true;
 }
 
+/* The arrays and the arena at their final sizes: the table lives as long
+ * as the process. */
+static void shrink(struct mime_table *t)
+{
+    char *a = realloc(t->arena, t->len ? t->len : 1);
+    struct entry *e = realloc(t->exact, (t->nexact ? t->nexact : 1) * sizeof(*e));
+    struct entry *l = realloc(t->lower, (t->nlower ? t->nlower : 1) * sizeof(*l));
+    if (a)
+        t->arena = a;
+    if (e)
+        t->exact = e;
+    if (l)
+        t->lower = l;
+}
+
 struct mime_table *mime_table_load(const char *const *globs, const char *const *types)
 {
-    struct cands c = {0};
     struct mime_table *t = calloc(1, sizeof(*t));
-    bool from_globs = false;
+    struct cands c = {t, NULL, 0, 0, false};
+    bool from_globs = false, ok;
     if (!t)
         return NULL;
     for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
@@ -275,12 +313,13 @@ struct mime_table *mime_table_load(const char *const *globs, const char *const *
         from_globs = read_lines(&c, globs[i], globs_line);
     for (size_t i = 0; types[i] && !from_globs; i++)
         read_lines(&c, types[i], types_line);
-    t->all = c.v;
-    t->nall = c.n;
-    if (c.oom || !build_exact(t, from_globs) || !build_lower(t)) {
+    ok = !c.oom && build_exact(t, &c, from_globs) && build_lower(t);
+    free(c.v);
+    if (!ok) {
         mime_table_free(t);
         return NULL;
     }
+    shrink(t);
     return t;
 }
 
@@ -288,33 +327,37 @@ void mime_table_free(struct mime_table *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->nall; i++) {
-        free(t->all[i].ext);
-        free(t->all[i].type);
-    }
-    for (size_t i = 0; i < t->nlower; i++)
-        free(t->lower[i].ext);
-    free(t->all);
+    free(t->arena);
     free(t->exact);
     free(t->lower);
     free(t);
 }
 
-static const char *find(const struct entry *v, size_t n, const char *ext)
+static const char *find(const struct mime_table *t, const struct entry *v, size_t n,
+                        const char *ext)
 {
-    struct entry key = {(char *)ext, NULL, 0};
-    const struct entry *e = bsearch(&key, v, n, sizeof(*v), by_ext);
-    return e ? e->type : NULL;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int k = strcmp(ext, t->arena + v[mid].ext);
+        if (k == 0)
+            return t->arena + v[mid].type;
+        if (k < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
 }
 
 const char *mime_table_lookup(const struct mime_table *t, const char *ext)
 {
     char lower[128];
-    const char *type = find(t->exact, t->nexact, ext);
+    const char *type = find(t, t->exact, t->nexact, ext);
     size_t n = strlen(ext);
     if (type || n >= sizeof(lower))
         return type;
     memcpy(lower, ext, n + 1);
     ascii_lower(lower);
-    return find(t->lower, t->nlower, lower);
+    return find(t, t->lower, t->nlower, lower);
 }
