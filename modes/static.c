@@ -1089,13 +1089,17 @@ static int static_init(const struct mode_env *env, void **state)
 {
     const char *path = env->cfg->static_path;
     struct root *rt = calloc(1, sizeof(*rt));
+    int rc = -1;
     if (!rt) {
         log_error("static: out of memory");
         return -1;
     }
+    /* A root that cannot be opened is a setting that cannot work: Go's
+     * FileServer would start and answer every request with 404. */
     rt->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rt->fd < 0 || !(rt->real = realpath(path, NULL))) {
         log_error("static_path %s: %s", path, errno == ENOTDIR ? "not a directory" : strerror(errno));
+        rc = 2;
         goto err;
     }
     if (!(rt->mime = mime_table_load(mime_globs_files, mime_types_files))) {
@@ -1110,7 +1114,7 @@ static int static_init(const struct mode_env *env, void **state)
     return 0;
 err:
     static_free(rt);
-    return -1;
+    return rc;
 }
 
 const struct mode mode_static = {

@@ -700,6 +700,8 @@ def of_groups():
     # the lock file cannot be written: a regular file on the way (root too)
     gs.append(startup("of-startup-lock-unwritable", OF, dict(fn, TMPDIR="/dev/null/x")))
     gs.append(startup("of-startup-bad-max-inflight", OF, dict(fn, max_inflight="many")))
+    gs.append(startup("of-startup-static-missing", OF, {"mode": "static",
+                                                        "static_path": "/nonexistent/public"}))
     return gs
 
 
