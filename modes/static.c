@@ -41,9 +41,11 @@
 #define SLICE ((int64_t)1 << 20)
 #define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 
+/* The root is opened by its name for each request, as Go's FileServer
+ * does: a static_path that is a link swapped to a new release serves the
+ * new one at once, and one recreated is found again. */
 struct root {
-    int fd;
-    char *real;    /* realpath of static_path, for the fallback check */
+    char *path;    /* static_path */
     bool beneath;  /* openat2(RESOLVE_BENEATH) works on this kernel */
     struct mime_table *mime;
 };
@@ -152,9 +154,13 @@ static int openat2_beneath(int dirfd, const char *path)
  * root, and refuse a final component that became a link meanwhile. */
 static int open_realpath(const struct root *rt, const char *rel)
 {
-    char *full = NULL, *res = NULL;
+    char *real = NULL, *full = NULL, *res = NULL;
     int fd = -1, err = 0;
-    if (asprintf(&full, "%s/%s", rt->real, rel) < 0) {
+    if (!(real = realpath(rt->path, NULL))) {
+        err = errno;
+        goto out;
+    }
+    if (asprintf(&full, "%s/%s", real, rel) < 0) {
         full = NULL;
         err = ENOMEM;
         goto out;
@@ -163,9 +169,9 @@ static int open_realpath(const struct root *rt, const char *rel)
         err = errno;
         goto out;
     }
-    size_t n = strlen(rt->real);
-    bool inside = strcmp(rt->real, "/") == 0 ||
-                  (strncmp(res, rt->real, n) == 0 && (res[n] == '\0' || res[n] == '/'));
+    size_t n = strlen(real);
+    bool inside = strcmp(real, "/") == 0 ||
+                  (strncmp(res, real, n) == 0 && (res[n] == '\0' || res[n] == '/'));
     if (!inside) {
         err = EXDEV;
         goto out;
@@ -173,11 +179,26 @@ static int open_realpath(const struct root *rt, const char *rel)
     if ((fd = open(res, OPEN_FLAGS | O_NOFOLLOW)) < 0)
         err = errno;
 out:
+    free(real);
     free(full);
     free(res);
     errno = err;
     return fd;
 }
+
+#ifdef HAVE_OPENAT2_H
+static int open_beneath(const struct root *rt, const char *path)
+{
+    int root = open(rt->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, err;
+    if (root < 0)
+        return -1;
+    fd = openat2_beneath(root, path);
+    err = errno;
+    close(root);
+    errno = err;
+    return fd;
+}
+#endif
 
 /* Open rel under the root; only a regular file or a directory is kept.
  * Returns 0 with *fd and *st, or the status to answer. */
@@ -187,7 +208,7 @@ static int open_under(const struct root *rt, const char *rel, int *fd, struct st
     int f = -1;
 #ifdef HAVE_OPENAT2_H
     if (rt->beneath)
-        f = openat2_beneath(rt->fd, path);
+        f = open_beneath(rt, path);
     else
 #endif
         f = open_realpath(rt, rel);
@@ -1078,9 +1099,7 @@ static void static_free(void *state)
     struct root *rt = state;
     if (!rt)
         return;
-    if (rt->fd >= 0)
-        close(rt->fd);
-    free(rt->real);
+    free(rt->path);
     mime_table_free(rt->mime);
     free(rt);
 }
@@ -1096,17 +1115,22 @@ static int static_init(const struct mode_env *env, void **state)
     }
     /* A root that cannot be opened is a setting that cannot work: Go's
      * FileServer would start and answer every request with 404. */
-    rt->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rt->fd < 0 || !(rt->real = realpath(path, NULL))) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
         log_error("static_path %s: %s", path, errno == ENOTDIR ? "not a directory" : strerror(errno));
         rc = 2;
+        goto err;
+    }
+    rt->beneath = probe_openat2(fd);
+    close(fd);
+    if (!(rt->path = strdup(path))) {
+        log_error("static: out of memory");
         goto err;
     }
     if (!(rt->mime = mime_table_load(mime_globs_files, mime_types_files))) {
         log_error("static: out of memory reading the content types");
         goto err;
     }
-    rt->beneath = probe_openat2(rt->fd);
     if (!rt->beneath)
         log_info("static: openat2 unavailable, confining paths with realpath checks");
     log_info("Serving files at: %s", path);

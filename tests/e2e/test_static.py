@@ -564,6 +564,26 @@ def test_no_fprocess_needed(watchdog, root):
     assert request(w.port, "GET", "/a.txt")[0] == 200
 
 
+def test_root_is_found_by_its_name_each_time(watchdog, tmp_path):
+    """As Go's FileServer: a static_path that is a link swapped to a new
+    release serves the new one at once; a root moved away is 404 until it
+    is back."""
+    for rel, text in (("rel-a", b"a\n"), ("rel-b", b"b\n")):
+        (tmp_path / rel).mkdir()
+        (tmp_path / rel / "v.txt").write_bytes(text)
+    link = tmp_path / "current"
+    os.symlink(tmp_path / "rel-a", link)
+    w = watchdog({"mode": "static", "static_path": str(link)}, ready="healthy")
+    assert get(w, "/v.txt")[::2] == (200, b"a\n")
+    os.symlink(tmp_path / "rel-b", tmp_path / "next")
+    os.replace(tmp_path / "next", link)
+    assert get(w, "/v.txt")[::2] == (200, b"b\n")
+    os.rename(tmp_path / "rel-b", tmp_path / "away")
+    assert get(w, "/v.txt")[0] == 404
+    os.rename(tmp_path / "away", tmp_path / "rel-b")
+    assert get(w, "/v.txt")[::2] == (200, b"b\n")
+
+
 @pytest.mark.parametrize("kind", ["missing", "file"])
 def test_bad_static_path_fails_startup(watchdog, tmp_path, kind):
     path = tmp_path / "public"
