@@ -283,10 +283,8 @@ static const char *scan_etag(const char *p, size_t *len)
             *len = i + 1;
             return p;
         }
-        if (c != 0x21 && c < 0x23)
+        if ((c != 0x21 && c < 0x23) || c == 0x7f)
             return NULL; /* a control byte, a space or DEL cannot be in a tag */
-        if (c == 0x7f)
-            return NULL;
     }
     return NULL;
 }
@@ -733,16 +731,17 @@ static const struct req_handler parts_ops = {NULL, NULL, parts_on_drain, parts_o
 static void serve_parts(struct request *r, int fd, const char *h, int64_t size, const char *type)
 {
     char ctype[64 + BOUNDARY_LEN];
-    struct parts *s = calloc(1, sizeof(*s));
-    if (!s || !(s->list = strdup(h + 6)) || (!r->head && !(s->buf = malloc(PART_READ)))) {
-        if (s)
-            free(s->list);
+    struct parts *s = malloc(sizeof(*s));
+    char *list = strdup(h + 6), *buf = r->head ? NULL : malloc(PART_READ);
+    if (!s || !list || (!r->head && !buf)) {
         free(s);
+        free(list);
+        free(buf);
         close(fd);
         resp_simple(r, 500, "Out of memory\n");
         return;
     }
-    *s = (struct parts){r, fd, type, s->list, s->list, size, 0, 0, true, s->buf, {0}};
+    *s = (struct parts){r, fd, type, list, list, size, 0, 0, true, buf, {0}};
     make_boundary(s->boundary);
     snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", s->boundary);
     resp_header(r, "Content-Type", ctype);
@@ -811,24 +810,23 @@ static void serve_file(const struct root *rt, struct request *r, const char *rel
 
 /* ---- directories ---- */
 
-/* Bytes a path keeps as they are. LINK_KEEP: Go's url.URL{Path: name}
- * .String(), which is how Go's FileServer links its listing: letters,
- * digits, -._~ and the reserved characters $&+,/:;=@; everything else
- * (space, %, ?, #, quotes, <, >, non-ASCII) is escaped, so a link is also
- * safe inside an HTML attribute. LOCATION_KEEP adds the rest of RFC 3986's
- * path characters, !'()*: Go's redirects send the decoded name as it is,
- * and with this set they keep every name that is valid there as Go sends
- * it, and escape only what would lead elsewhere (%, ?, #, a space). */
-#define LINK_KEEP "-._~$&+,/:;=@"
-#define LOCATION_KEEP LINK_KEEP "!'()*"
+/* Listing links are escaped as Go's url.URL{Path: name}.String() escapes
+ * them (target_path_safe), which also makes them safe inside an HTML
+ * attribute. A redirect's Location keeps the rest of RFC 3986's path
+ * characters too (LOCATION_KEEP): Go sends the decoded name there as it
+ * is, and with this set every name that is valid there is sent as Go
+ * sends it, and only what would lead elsewhere (%, ?, #, a space) is
+ * escaped. */
+#define LINK_KEEP ""
+#define LOCATION_KEEP "!'()*"
 
-/* name (with a slash for a directory) escaped, keeping the bytes in keep. */
+/* name (with a slash for a directory) escaped, keeping also the bytes in
+ * keep. */
 static void path_escape(struct evbuffer *out, const char *s, bool dir, const char *keep)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            (c && strchr(keep, c)))
+        if (target_path_safe(c) || (c && strchr(keep, c)))
             evbuffer_add(out, s, 1);
         else
             evbuffer_add_printf(out, "%%%02X", c);
@@ -967,8 +965,7 @@ static void serve_listing(struct request *r, int fd)
     if (fstat(fd, &st) == 0) {
         if (if_modified_since(r, &st) == COND_FALSE) {
             close(fd);
-            resp_start(r, 304, -1);
-            resp_end(r);
+            resp_empty(r, 304);
             return;
         }
         if (!zero_time(&st)) {

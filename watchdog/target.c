@@ -109,7 +109,7 @@ fail:
 
 /* Go's url.PathEscape set for a path: unreserved bytes and "$&+,/:;=@"
  * stay, everything else is %XX in upper case. */
-static bool path_safe(unsigned char c)
+bool target_path_safe(unsigned char c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
@@ -125,7 +125,7 @@ char *target_location(const char *path, const char *query)
     if (!out)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if (path_safe(*p)) {
+        if (target_path_safe(*p)) {
             out[n++] = (char)*p;
             continue;
         }

@@ -20,6 +20,9 @@ bool target_plain(const char *path);
 /* ServeMux's cleanPath of a decoded path: malloc'd, NULL when out of
  * memory. Equal to path when nothing needs cleaning. */
 char *target_clean(const char *path);
+/* A byte that Go's URL type leaves as it is in a path (unreserved and
+ * "$&+,/:;=@"); every other is escaped as %XX. */
+bool target_path_safe(unsigned char c);
 /* A redirect's Location for a decoded path and a raw query ("" or NULL:
  * none), escaped as Go's url.URL.String does. malloc'd. */
 char *target_location(const char *path, const char *query);
