@@ -395,6 +395,7 @@ const struct mode mode_classic = {
     .no_ready_endpoint = true,
     .lock_dir_must_exist = true,
     .banner = classic_banner,
+    .metrics_line_before_lock = true,
     .init = classic_init,
     .handle = classic_handle,
     .stop = fork_mode_stop,

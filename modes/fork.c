@@ -84,7 +84,7 @@ int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, b
     fm->classic_env = classic_env;
     proc_yield_to_children(env->procs);
     if (env->cfg->prespawn > 0) {
-        struct job_params p = {.merge_stderr = stdio->merge_stderr, .no_stdin = stdio->no_stdin};
+        struct job_params p = {.merge_stderr = stdio->merge_stderr};
         common_params(env, &p);
         /* Refilling the pool can wait for descriptors; a request cannot. */
         p.reserve = NULL;

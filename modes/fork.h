@@ -15,7 +15,7 @@ struct fork_mode {
     bool classic_env;        /* the classic watchdog's Http_* variables */
 };
 
-/* stdio: the stdio options (merge_stderr, no_stdin) every request of this
+/* stdio: the stdio options (merge_stderr) every request of this
  * mode uses, so prespawned processes are wired the same way. classic_env:
  * the classic watchdog's set of Http_* variables. 0 or -1. */
 int fork_mode_init(const struct mode_env *env, const struct job_params *stdio, bool classic_env,

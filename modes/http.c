@@ -858,6 +858,9 @@ static int start_function(struct http_mode *m)
 {
     const struct mode_env *env = m->env;
     int code = 1;
+    /* Its stdin is a pipe nothing is written to, closed when it exits, as
+     * of-watchdog gives it: a server that reads stdin waits on it instead
+     * of ending at EOF. */
     struct job_params jp = {
         .base = env->base,
         .procs = env->procs,
@@ -865,7 +868,6 @@ static int start_function(struct http_mode *m)
         .envp = env->environ,
         .timeout_ms = 0,
         .prefix_logs = m->cfg->prefix_logs,
-        .no_stdin = true,
         .log_stdout_to_stdout = true,
         .outlive = true,
         .observer = env->jobs,

@@ -251,8 +251,7 @@ struct job *prespawn_take(struct prespawn *ps, const struct job_params *p,
                           const struct job_ops *ops, void *arg)
 {
     struct slot *s = oldest_slot(ps);
-    if (ps->stopping || !s || p->merge_stderr != ps->params.merge_stderr ||
-        p->no_stdin != ps->params.no_stdin)
+    if (ps->stopping || !s || p->merge_stderr != ps->params.merge_stderr)
         return NULL;
     struct job *j = s->job;
     /* The exec timeout counts from the request, not from the process start. */

@@ -379,7 +379,6 @@ struct auth *auth_new(const struct config *cfg, struct event_base *base)
     a->dns = resolve_new(base, cfg->resolv_conf, cfg->hosts_file);
     if (!a->ref || !a->timer || !a->reap_ev || !a->dns)
         goto nomem;
-    log_info("JWT Auth: true");
     if (cfg->jwt_auth_debug)
         log_info("[JWT Auth] Function: %s, discovery: %s", a->ref, a->discovery_url);
     start_fetch(a);

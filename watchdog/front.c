@@ -420,9 +420,7 @@ int front_listen(struct front *f)
 {
     char line[64];
     snprintf(line, sizeof(line), "Listening on port: %d", f->cfg->port);
-    if (engine_listen(f->eng, line) != 0)
-        return -1;
-    return front_start(f);
+    return engine_listen(f->eng, line);
 }
 
 /* ---- shutdown ---- */

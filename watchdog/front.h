@@ -29,10 +29,12 @@ struct front_hooks {
 struct front *front_new(const struct config *cfg, struct event_base *base,
                         const struct mode *mode, void *mode_state,
                         const struct front_hooks *hooks, struct fd_reserve *reserve);
-/* Bind the port on all addresses and start polling the mode's readiness;
- * the lock file is written once it is ready. 0 / -1 (logged). */
+/* Bind the port on all addresses and log "Listening on port"; front_start
+ * before the loop runs. 0 / -1 (logged). */
 int front_listen(struct front *f);
-/* The same without a port: connections come by engine_adopt. */
+/* Start serving and polling the mode's readiness; the lock file is written
+ * once it is ready. Without front_listen, connections come by
+ * engine_adopt. 0 / -1 (logged). */
 int front_start(struct front *f);
 /* The mode may be ready now: ask it at once instead of at the next poll. */
 void front_check_ready(struct front *f);

@@ -414,7 +414,7 @@ static void close_pipes(int in[2], int out[2], int err[2])
 /* All or none of the pipes, errno kept on failure. */
 static int open_pipes(const struct job_params *p, int in[2], int out[2], int err[2])
 {
-    if ((!p->no_stdin && proc_pipe(in)) || proc_pipe(out) ||
+    if (proc_pipe(in) || proc_pipe(out) ||
         (!p->merge_stderr && proc_pipe(err))) {
         int e = errno;
         close_pipes(in, out, err);

@@ -49,7 +49,6 @@ struct job_params {
     int64_t timeout_ms;      /* 0: none */
     bool prefix_logs;
     bool merge_stderr;       /* stderr into the stdout pipe (classic combine_output) */
-    bool no_stdin;           /* stdin from /dev/null */
     bool log_stdout_to_stdout; /* stdout logged (ops->out NULL) to our stdout */
     /* The exit ends nothing else (http mode, where an fprocess may leave a
      * daemon behind, as under the Go watchdog): its process group is not

@@ -237,8 +237,9 @@ static void go_quote(const char *s, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-/* The Go watchdogs' first lines; a mode may have its own (classic). */
-static void log_startup(const struct app *app)
+/* The Go watchdogs' lines between the mode's own (Forking, Serving files)
+ * and "Listening on port"; a mode may have its own (classic). */
+static void log_banner(const struct app *app)
 {
     const struct config *c = &app->cfg;
     char rd[32], wr[32], hard[32], health[32];
@@ -246,15 +247,38 @@ static void log_startup(const struct app *app)
     log_go_duration(c->write_timeout_ns, wr, sizeof(wr));
     log_go_duration(c->exec_timeout_ns, hard, sizeof(hard));
     log_go_duration(c->healthcheck_interval_ns, health, sizeof(health));
-    log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
     if (app->mode->banner) {
         app->mode->banner(c, rd, wr, hard, health);
-        return;
+    } else {
+        char fprocess[1024];
+        go_quote(c->fprocess ? c->fprocess : "", fprocess, sizeof(fprocess));
+        log_info("Watchdog mode: %s\tfprocess: \"%s\"", app->mode->name, fprocess);
+        log_info("Timeouts: read: %s write: %s hard: %s health: %s", rd, wr, hard, health);
     }
-    char fprocess[1024];
-    go_quote(c->fprocess ? c->fprocess : "", fprocess, sizeof(fprocess));
-    log_info("Watchdog mode: %s\tfprocess: \"%s\"", app->mode->name, fprocess);
-    log_info("Timeouts: read: %s write: %s hard: %s health: %s", rd, wr, hard, health);
+    if (c->jwt_auth)
+        log_info("JWT Auth: true");
+}
+
+static void log_metrics_listening(const struct app *app)
+{
+    if (app->metrics)
+        log_info("Metrics listening on port: %d", app->cfg.metrics_port);
+}
+
+/* Listening, then the lock file once the mode is ready, with the metrics
+ * port's line where the Go watchdog being replaced prints it. */
+static int serve(struct app *app)
+{
+    bool metrics_first = app->mode->metrics_line_before_lock;
+    if (front_listen(app->front) != 0)
+        return -1;
+    if (metrics_first)
+        log_metrics_listening(app);
+    if (front_start(app->front) != 0)
+        return -1;
+    if (!metrics_first)
+        log_metrics_listening(app);
+    return 0;
 }
 
 /* Before the mode starts anything: a taken metrics port stops us with
@@ -288,7 +312,7 @@ static int run(struct app *app)
     if (!app->procs)
         goto out;
     become_reaper();
-    log_startup(app);
+    log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
     if (setup_metrics(app) != 0)
         goto out;
     fd_reserve_init(&app->fds);
@@ -301,11 +325,12 @@ static int run(struct app *app)
         rc = init_rc > 0 ? init_rc : 1;
         goto out;
     }
+    log_banner(app);
     if (app->metrics)
         hooks = metrics_front_hooks(app->metrics);
     app->front = front_new(&app->cfg, app->base, app->mode, app->mode_state,
                            app->metrics ? &hooks : NULL, &app->fds);
-    if (!app->front || front_listen(app->front) != 0)
+    if (!app->front || serve(app) != 0)
         goto out;
     fill_reserve(&app->fds);
     event_base_dispatch(app->base);

@@ -621,11 +621,9 @@ struct engine *metrics_engine(struct metrics *m, struct event_base *base, int po
 
 int metrics_listen(struct metrics *m, struct event_base *base, int port)
 {
-    char line[64];
-    snprintf(line, sizeof(line), "Metrics listening on port: %d", port);
     if (!metrics_engine(m, base, port)) {
         log_error("metrics: out of memory");
         return -1;
     }
-    return engine_listen(m->scrapes, line);
+    return engine_listen(m->scrapes, NULL);
 }

@@ -17,7 +17,8 @@ struct metrics *metrics_new(void);
 /* Stops listening, closes scrape connections, frees. Safe on NULL. */
 void metrics_free(struct metrics *m);
 /* Serve /metrics on port, all addresses. 0, or -1 after logging
- * "metrics_port: cannot listen on :PORT: reason". */
+ * "metrics_port: cannot listen on :PORT: reason". Logs no line of its own:
+ * the Go watchdogs say they listen only after the function's port. */
 int metrics_listen(struct metrics *m, struct event_base *base, int port);
 /* The engine that serves /metrics (made on first call), not listening
  * until metrics_listen. NULL when out of memory. */

@@ -44,6 +44,10 @@ struct mode {
      * prints durations (NULL: of-watchdog's). */
     void (*banner)(const struct config *cfg, const char *read, const char *write,
                    const char *hard, const char *health);
+    /* "Metrics listening" comes right after "Listening on port", before
+     * the lock file's line (the classic watchdog's order; of-watchdog's
+     * comes last). */
+    bool metrics_line_before_lock;
     /* Before listening. 0, or -1 after logging why, or a positive exit
      * code for the watchdog (2: bad configuration; 126/127: cannot exec). */
     int (*init)(const struct mode_env *env, void **state);

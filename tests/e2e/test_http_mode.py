@@ -333,6 +333,19 @@ def test_upstream_listening_late(tmp_path):
         assert ready_after > 0.5
 
 
+def test_function_stdin_stays_open(tmp_path):
+    # As of-watchdog gives it: a pipe nothing is written to, so a function
+    # that reads its stdin waits instead of ending at EOF.
+    up = free_port()
+    fn = "sh -c '%s & read line; echo stdin-ended >&2; kill $!'" % upstream_cmd(up)
+    with http_watchdog(tmp_path, fprocess=fn, upstream_url="http://127.0.0.1:%d" % up) as wd:
+        time.sleep(0.5)
+        assert wd.request("GET", "/status/200")[0] == 200
+        assert not [l for l in wd.stderr_lines() if l.endswith("stdin-ended")], wd.stderr()
+        kid = wd.function_pid()
+        assert os.readlink("/proc/%d/fd/0" % kid).startswith("pipe:")
+
+
 def test_ready_path_forwards(tmp_path):
     with http_watchdog(tmp_path, ready_path="/ready") as wd:
         status, _, body = wd.request("GET", "/_/ready")

@@ -72,6 +72,15 @@ def test_valid_token_reaches_function_with_auth_seconds(jwt_wd, issuer, kid):
     wd.wait_log(r"GET /hello\?x=1 - 200 - ContentLength")
 
 
+def test_jwt_auth_line_before_listening(jwt_wd):
+    # of-watchdog prints it after the timeouts, before the port.
+    wd = jwt_wd()
+    msgs = [re.sub(r"^\S+ \S+ ", "", line) for line in wd.stderr_lines()]
+    auth = msgs.index("JWT Auth: true")
+    assert msgs[auth - 1].startswith("Timeouts: ")
+    assert msgs[auth + 1].startswith("Listening on port: ")
+
+
 @pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                                  "ES256", "ES384", "ES512"])
 def test_every_asymmetric_algorithm(watchdog, alg):

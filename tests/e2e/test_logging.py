@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from harness import HOST, LOG_TS, wait_until, write_script
+from harness import HOST, LOG_TS, free_port, http_watchdog, wait_until, write_script
 
 FN = """#!/bin/sh
 echo 'err "quoted" \\ line' >&2
@@ -200,3 +200,51 @@ def test_long_stderr_line_kept_whole(watchdog):
                    "prefix_logs": "false"})
     assert wd.request("GET", "/", timeout=15).body == b"done\n"
     wd.wait_log(r"^a{200000}$")
+
+
+# ---- start-up lines, in the order the Go watchdogs print them ----
+
+STARTUP = ("Version:", "Forking:", "Started logging:", "Serving files at:", "Watchdog mode:",
+           "Timeouts:", "JWT Auth: true", "Listening on port:", "Writing lock-file to:",
+           "Metrics listening on port:")
+
+
+def startup_order(wd):
+    """The start-up lines' leading words, in the order they were logged."""
+    out = []
+    for line in wd.stderr_lines():
+        msg = re.sub("^" + LOG_TS + " ", "", line)
+        out += [p for p in STARTUP if msg.startswith(p)]
+    return out
+
+
+# As of-watchdog and the classic watchdog print them: a mode's own lines
+# (Forking, Serving files) before the banner, the metrics port's line after
+# the function's port, after the lock file's line except in classic mode.
+@pytest.mark.parametrize("mode,extra,expected", [
+    ("streaming", {}, ["Version:", "Watchdog mode:", "Timeouts:", "Listening on port:",
+                       "Writing lock-file to:", "Metrics listening on port:"]),
+    ("serializing", {}, ["Version:", "Watchdog mode:", "Timeouts:", "Listening on port:",
+                         "Writing lock-file to:", "Metrics listening on port:"]),
+    ("static", {"static_path": "."}, ["Version:", "Serving files at:", "Watchdog mode:",
+                                      "Timeouts:", "Listening on port:",
+                                      "Writing lock-file to:", "Metrics listening on port:"]),
+    ("classic", {}, ["Version:", "Timeouts:", "Listening on port:",
+                     "Metrics listening on port:", "Writing lock-file to:"]),
+])
+def test_startup_lines_in_go_order(watchdog, tmp_path, mode, extra, expected):
+    env = {"fprocess": "cat", "mode": mode, **extra}
+    wd = watchdog(env, metrics=True, ready="healthy", cwd=tmp_path)
+    assert wait_until(lambda: len(startup_order(wd)) >= len(expected), 5), wd.stderr()
+    assert startup_order(wd) == expected
+
+
+def test_startup_lines_in_go_order_http(tmp_path):
+    # The lock file comes once the function's server answers (documented);
+    # the rest is in of-watchdog's order.
+    with http_watchdog(tmp_path, metrics_port=free_port()) as wd:
+        wd.wait_lock(10)
+        assert startup_order(wd) == [
+            "Version:", "Forking:", "Started logging:", "Started logging:", "Watchdog mode:",
+            "Timeouts:", "Listening on port:", "Metrics listening on port:",
+            "Writing lock-file to:"]
