@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -83,6 +84,7 @@ struct metrics {
     struct hist queue_wait;
     struct job_observer observer;
     struct engine *scrapes;
+    uint64_t scrapes_ok, scrapes_failed; /* answered with 200, with 500 */
 };
 
 /* ---- labels and values ---- */
@@ -545,6 +547,21 @@ static void add_process_metrics(struct emit *out, const struct metrics *m)
                   rl.rlim_cur == RLIM_INFINITY ? (double)UINT64_MAX : (double)rl.rlim_cur);
 }
 
+/* promhttp's own: a scrape is counted once answered, so not in its own
+ * text; this one is the scrape in flight (they are made one at a time). 503
+ * is promhttp's answer to too many at once, which a queue of one never is. */
+static void add_scrape_metrics(struct emit *out, const struct metrics *m)
+{
+    add_gauge(out, "promhttp_metric_handler_requests_in_flight", "gauge",
+              "Current number of scrapes being served.", 1);
+    add_family(out, "promhttp_metric_handler_requests_total", "counter",
+               "Total number of scrapes by HTTP status code.");
+    emitf(out, "promhttp_metric_handler_requests_total{code=\"200\"} %" PRIu64 "\n", m->scrapes_ok);
+    emitf(out, "promhttp_metric_handler_requests_total{code=\"500\"} %" PRIu64 "\n",
+          m->scrapes_failed);
+    emitf(out, "promhttp_metric_handler_requests_total{code=\"503\"} 0\n");
+}
+
 int metrics_format(const struct metrics *m, struct evbuffer *buf)
 {
     struct emit out = {buf, false};
@@ -553,6 +570,7 @@ int metrics_format(const struct metrics *m, struct evbuffer *buf)
     add_queue_metrics(&out, m);
     add_http_metrics(&out, m);
     add_process_metrics(&out, m);
+    add_scrape_metrics(&out, m);
     return out.failed ? -1 : 0;
 }
 
@@ -591,7 +609,9 @@ static void on_scrape(void *arg, struct request *r)
     if (!body || metrics_format(m, body) != 0) {
         log_error("metrics: out of memory formatting /metrics");
         resp_empty(r, 500);
+        m->scrapes_failed++;
     } else {
+        m->scrapes_ok++;
         resp_header(r, "Content-Type", content_type_metrics);
         resp_start(r, 200, (int64_t)evbuffer_get_length(body));
         resp_write_buf(r, body);

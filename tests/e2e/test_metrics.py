@@ -53,6 +53,8 @@ def test_exposition_is_strict_and_complete(watchdog, tmp_path, fn):
             "fwatchdog_function_starts_total": "counter",
             "fwatchdog_function_timeouts_total": "counter",
             "fwatchdog_function_exits_total": "counter",
+            "promhttp_metric_handler_requests_in_flight": "gauge",
+            "promhttp_metric_handler_requests_total": "counter",
         }
         for name, typ in want.items():
             assert name in fams, f"{name} missing; have {sorted(fams)}"
@@ -117,6 +119,20 @@ def test_private_endpoints_and_scrapes_not_counted(watchdog, tmp_path, fn):
         assert total(after["http_requests_total"]) == total(before["http_requests_total"]) == 1
         assert after["http_requests_in_flight"].value() == 0
         assert after["fwatchdog_function_starts_total"].value() == 1
+
+
+def test_scrapes_counted_as_promhttp_counts_them(watchdog, tmp_path, fn):
+    # A scrape is counted once answered (not in its own text); other paths
+    # of the metrics port are not scrapes.
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
+        _, first = scrape(wd)
+        scrapes = first["promhttp_metric_handler_requests_total"]
+        assert [scrapes.value(code=c) for c in ("200", "500", "503")] == [0, 0, 0]
+        assert first["promhttp_metric_handler_requests_in_flight"].value() == 1
+        assert request(wd.metrics_port, path="/other").status == 404
+        assert request(wd.metrics_port, "POST", "/metrics", b"").status == 200
+        _, third = scrape(wd)
+        assert third["promhttp_metric_handler_requests_total"].value(code="200") == 2
 
 
 def test_failures_and_timeouts(watchdog, tmp_path, fn):

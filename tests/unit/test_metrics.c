@@ -102,6 +102,14 @@ static void test_empty(void)
     CHECK(t && strstr(t, "\nprocess_resident_memory_bytes ") != NULL);
     CHECK(t && strstr(t, "\nprocess_virtual_memory_bytes ") != NULL);
     CHECK(t && has_line(t, "# TYPE process_virtual_memory_max_bytes gauge"));
+    /* promhttp's own families come last, in name order. */
+    CHECK(t && has_line(t, "promhttp_metric_handler_requests_in_flight 1"));
+    CHECK(t && has_line(t, "# TYPE promhttp_metric_handler_requests_total counter"));
+    CHECK(t && has_line(t, "promhttp_metric_handler_requests_total{code=\"200\"} 0"));
+    CHECK(t && has_line(t, "promhttp_metric_handler_requests_total{code=\"500\"} 0"));
+    CHECK(t && has_line(t, "promhttp_metric_handler_requests_total{code=\"503\"} 0"));
+    CHECK(t && strstr(t, "process_virtual_memory_max_bytes") <
+                   strstr(t, "promhttp_metric_handler_requests_in_flight"));
     free(t);
     metrics_free(m);
 }
