@@ -756,14 +756,6 @@ static void http_handle(void *state, struct request *r)
 
 /* ---- the function process ---- */
 
-static void describe_exit(int code, char *buf, size_t len)
-{
-    if (code > 128 && code - 128 < NSIG)
-        snprintf(buf, len, "killed by signal %d (%s)", code - 128, strsignal(code - 128));
-    else
-        snprintf(buf, len, "exit code %d", code);
-}
-
 static void fail_waiting(struct http_mode *m)
 {
     struct proxy *p;
@@ -771,12 +763,11 @@ static void fail_waiting(struct http_mode *m)
         proxy_fail(p, 502);
 }
 
+/* Nothing will serve requests any more: the watchdog stops, with the
+ * function's exit code (where Go always says 1). */
 static void function_gone(struct http_mode *m)
 {
-    char how[96];
-    describe_exit(m->fn_result, how, sizeof(how));
     m->fn_gone = true;
-    log_error("Function process exited: %s; the watchdog exits too", how);
     fail_waiting(m);
     m->env->fatal(m->env->fatal_arg, m->fn_result);
 }
@@ -789,12 +780,13 @@ static void on_listen_check(void *arg, bool listening)
     struct http_mode *m = arg;
     if (m->stopping)
         return;
-    if (!listening && m->fn_result == 0 && !m->daemon && m->start_checks-- > 0) {
+    if (!listening && !m->daemon && m->start_checks-- > 0) {
         /* Exited 0 at once: a daemon may still be starting its server. */
         clock_arm(m->daemon_timer, START_CHECK_MS);
         return;
     }
     if (!listening) {
+        log_error("Function process exited: exit code 0; the watchdog exits too");
         function_gone(m);
         return;
     }
@@ -817,16 +809,24 @@ static void on_daemon_timer(evutil_socket_t fd, short what, void *arg)
 static void on_fn_done(void *arg, int result)
 {
     struct http_mode *m = arg;
-    char how[96];
+    char how[64];
     m->fn_done = true;
     m->fn_result = result;
-    describe_exit(result, how, sizeof(how));
+    /* As Go's exec package words it: "exit status 3", "signal: killed". */
+    job_result_text(m->fn, result, how, sizeof(how));
     if (m->stopping) {
         log_info("Function process stopped: %s", how);
         mode_stop_finish(&m->stop, m->grace);
         return;
     }
-    log_info("Function process exited: %s; checking whether its server still listens", how);
+    if (result != 0) {
+        /* A failure, not a daemon's parent leaving: of-watchdog's line,
+         * and it stops at once as Go does. */
+        log_error("Forked function has terminated: %s", how);
+        function_gone(m);
+        return;
+    }
+    log_info("Function process exited: exit code 0; checking whether its server still listens");
     m->start_checks = UPSTREAM_WAIT_MS / START_CHECK_MS;
     upstream_check(m->up, on_listen_check, m);
 }

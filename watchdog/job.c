@@ -347,8 +347,8 @@ void job_release(struct job *j, bool drain_out)
 }
 
 /* Go's exec error texts: "exit status N", or "signal: killed" (lower-case,
- * as Go names signals) for a process ended by a signal or by the exec
- * timeout's SIGKILL. */
+ * as Go names signals, and " (core dumped)" after it when it did) for a
+ * process ended by a signal or by the exec timeout's SIGKILL. */
 void job_result_text(const struct job *j, int result, char *buf, size_t len)
 {
     int sig = 0;
@@ -361,8 +361,11 @@ void job_result_text(const struct job *j, int result, char *buf, size_t len)
         return;
     }
     const char *name = strsignal(sig);
-    snprintf(buf, len, "signal: %s", name ? name : "unknown");
-    if (len > 8 && buf[8] >= 'A' && buf[8] <= 'Z')
+    bool core = result != JOB_TIMEOUT && WCOREDUMP(j->wait_status);
+    snprintf(buf, len, "signal: %s%s", name ? name : "unknown", core ? " (core dumped)" : "");
+    /* Go's names are glibc's with the first letter lowered, except where
+     * it begins a word in capitals ("CPU time limit exceeded", "I/O"). */
+    if (len > 9 && buf[8] >= 'A' && buf[8] <= 'Z' && buf[9] >= 'a' && buf[9] <= 'z')
         buf[8] = (char)(buf[8] - 'A' + 'a');
 }
 
