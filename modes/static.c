@@ -40,6 +40,8 @@
 /* Bytes queued per drain: memory stays flat whatever the file size. */
 #define SLICE ((int64_t)1 << 20)
 #define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+/* net/http's bufferBeforeChunkingSize. */
+#define GO_CHUNKING_BUFFER 2048
 
 /* The root is opened by its name for each request, as Go's FileServer
  * does: a static_path that is a link swapped to a new release serves the
@@ -991,7 +993,10 @@ static void serve_listing(struct request *r, int fd)
     }
     evbuffer_add(out, "</pre>\n", 7);
     resp_header(r, "Content-Type", "text/html; charset=utf-8");
-    resp_start(r, 200, (int64_t)evbuffer_get_length(out));
+    /* Go's server announces a length only for an answer its handler ended
+     * within its 2 KiB buffer: a longer listing goes chunked. */
+    size_t len = evbuffer_get_length(out);
+    resp_start(r, 200, len > GO_CHUNKING_BUFFER ? -1 : (int64_t)len);
     resp_write_buf(r, out);
     resp_end(r);
 out:

@@ -283,6 +283,39 @@ def test_root_listing(wd):
     assert b'href="a.txt"' in body
 
 
+def listing_of(tmp_path, files, dirs):
+    d = tmp_path / "root"
+    for name in dirs:
+        (d / name).mkdir(parents=True)
+    for name in files:
+        (d / name).write_bytes(b"")
+    return d
+
+
+# A listing is 13 bytes plus 2*len+16 per file and 2*len+18 per directory.
+@pytest.mark.parametrize("size,rename", [(2047, True), (2049, False)])
+def test_long_listing_is_chunked_as_go_sends_it(watchdog, tmp_path, size, rename):
+    # Go's server gives a length only to an answer of at most 2048 bytes
+    # (its buffer); past that, chunked, and a HEAD says neither.
+    files = ["f%019d" % i for i in range(36)]
+    if rename:
+        files[0] = files[0][1:]
+    wd = static(watchdog, listing_of(tmp_path, files, ["d"]))
+    data, _ = raw_exchange(wd.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                           b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    get_r, head_r = parse_responses(data, heads=(1,))
+    assert get_r.status == 200 and len(get_r.body) == size
+    if size <= 2048:
+        assert get_r.header("Content-Length") == str(size)
+        assert head_r.header("Content-Length") == str(size)
+    else:
+        assert get_r.header("Content-Length") is None
+        assert get_r.header("Transfer-Encoding") == "chunked"
+        assert head_r.header("Content-Length") is None
+        assert head_r.header("Transfer-Encoding") is None
+    assert head_r.status == 200 and head_r.body == b""
+
+
 @pytest.mark.parametrize("rng,status,expect,crange", [
     ("bytes=0-4", 206, TEXT[0:5], "bytes 0-4/%d" % len(TEXT)),
     ("bytes=-5", 206, TEXT[-5:], "bytes %d-%d/%d" % (len(TEXT) - 5, len(TEXT) - 1, len(TEXT))),
