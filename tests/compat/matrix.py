@@ -702,6 +702,10 @@ def of_groups():
     gs.append(startup("of-startup-bad-max-inflight", OF, dict(fn, max_inflight="many")))
     gs.append(startup("of-startup-static-missing", OF, {"mode": "static",
                                                         "static_path": "/nonexistent/public"}))
+    # the http-mode function cannot be started at all
+    gs.append(startup("of-startup-http-fprocess-missing", OF,
+                      {"mode": "http", "fprocess": "/nonexistent/fn arg",
+                       "upstream_url": "http://127.0.0.1:{UPSTREAM_PORT}"}))
     # the http-mode function fails: of-watchdog logs it and exits 1
     gs.append(startup("of-startup-http-fprocess-fails", OF,
                       {"mode": "http", "fprocess": "fails.sh",
