@@ -819,16 +819,15 @@ static void serve_file(const struct root *rt, struct request *r, const char *rel
  * is, and with this set every name that is valid there is sent as Go
  * sends it, and only what would lead elsewhere (%, ?, #, a space) is
  * escaped. */
-#define LINK_KEEP ""
 #define LOCATION_KEEP "!'()*"
 
 /* name (with a slash for a directory) escaped, keeping also the bytes in
- * keep. */
+ * keep (NULL: none). */
 static void path_escape(struct evbuffer *out, const char *s, bool dir, const char *keep)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (target_path_safe(c) || (c && strchr(keep, c)))
+        if (target_path_safe(c) || (keep && strchr(keep, c)))
             evbuffer_add(out, s, 1);
         else
             evbuffer_add_printf(out, "%%%02X", c);
@@ -985,7 +984,7 @@ static void serve_listing(struct request *r, int fd)
     evbuffer_add(out, "<pre>\n", 6);
     for (size_t i = 0; i < n; i++) {
         evbuffer_add(out, "<a href=\"", 9);
-        link_escape(out, v[i].name, v[i].dir, LINK_KEEP);
+        link_escape(out, v[i].name, v[i].dir, NULL);
         evbuffer_add(out, "\">", 2);
         html_escape(out, v[i].name);
         evbuffer_add(out, v[i].dir ? "/</a>\n" : "</a>\n", v[i].dir ? 6 : 5);
