@@ -32,9 +32,13 @@ struct watch {
 struct proc_table {
     struct watch *head;
     /* Put back to SIG_DFL in the child before exec: what the watchdog
-     * inherited as ignored and what it ignores itself (SIGPIPE); exec
-     * keeps ignored signals ignored. It catches none (main.c reads
-     * signals from a signalfd), so there is nothing else to reset. */
+     * inherited as ignored, but SIGHUP and SIGINT, and what it ignores
+     * itself (SIGPIPE); exec keeps ignored signals ignored. The Go
+     * runtime catches every signal but those two when they come in
+     * ignored, so its children get only them ignored: what nohup or a
+     * shell's background job set up holds for the function too. The watchdog
+     * catches none (main.c reads signals from a signalfd), so there is
+     * nothing else to reset. */
     sigset_t reset;
     bool reset_policy;   /* the watchdog runs SCHED_BATCH; children do not */
 };
@@ -47,7 +51,8 @@ struct proc_table *proc_table_new(void)
     sigemptyset(&t->reset);
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction sa;
-        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+        if (sig != SIGHUP && sig != SIGINT && sigaction(sig, NULL, &sa) == 0 &&
+            sa.sa_handler == SIG_IGN)
             sigaddset(&t->reset, sig);
     }
     sigaddset(&t->reset, SIGPIPE);
