@@ -67,6 +67,7 @@ struct proxy {
     bool retried;
     bool chunked_out;          /* the request goes out chunked */
     bool gzip_asked;           /* Accept-Encoding: gzip is ours, not the client's */
+    bool stream;               /* http_stream_request */
     bool sniff;                /* response head held until its type is sniffed */
     bool buffered;             /* body, held, zin or plain took bytes in this exchange */
     int status;                /* the held head's status and length */
@@ -194,7 +195,7 @@ static void proxy_release(struct proxy *p)
     p->uc = NULL;
     p->state = PX_FREE;
     p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
-    p->gzip_asked = p->buffered = false;
+    p->gzip_asked = p->buffered = p->stream = false;
     TAILQ_INSERT_HEAD(&m->spare, p, link);
 }
 
@@ -262,7 +263,7 @@ static void send_head(struct proxy *p)
     p->gzip_asked = http_adds_gzip(p->r);
     struct evio_gather out;
     evio_gather_init(&out, upconn_output(p->uc));
-    http_head_gather(&out, p->r, p->m->url, len, p->chunked_out, p->gzip_asked);
+    http_head_gather(&out, p->r, p->m->url, len, p->chunked_out, p->gzip_asked, p->stream);
     /* A request without a body is its head alone: sent without a copy into
      * the output buffer. With a body, head and body go in one write. */
     if (p->body_end && evbuffer_get_length(p->body) == 0 && !p->chunked_out)
@@ -447,7 +448,8 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
             !(gz && HTTP_HEADER_IS(h, "Content-Encoding")))
             resp_header_n(r, h->name, h->name_len, h->value, h->value_len);
     }
-    set_duration(r);
+    if (!p->stream)
+        set_duration(r);
     /* Go's client reports no body (0) for these, whatever was announced. */
     bool bodiless = resp->status == 204 || resp->status == 304;
     resp_log_size(r, bodiless ? 0 : length);
@@ -746,6 +748,7 @@ static void http_handle(void *state, struct request *r)
     }
     p->r = r;
     p->body_end = !r->has_body;
+    p->stream = http_stream_request(r);
     int64_t ms = p->timeout_ms = request_timeout(m->cfg, r);
     if (ms > 0) {
         deadline_set(&p->deadline, ms);

@@ -125,8 +125,34 @@ bool http_adds_gzip(const struct request *r)
     return !r->head && header_empty(r, "Accept-Encoding") && header_empty(r, "Range");
 }
 
+bool http_stream_request(const struct request *r)
+{
+    const char *accept = req_header(r, "Accept");
+    const char *upgrade = req_header(r, "Upgrade");
+    return (accept && (strcasestr(accept, "text/event-stream") ||
+                       strcasestr(accept, "application/x-ndjson"))) ||
+           (upgrade && strcmp(upgrade, "websocket") == 0);
+}
+
+/* Go's reverse proxy: the client's X-Forwarded-For values joined with
+ * ", ", then the client's address, in one field. */
+static void add_forwarded_for(struct evio_gather *out, const struct request *r)
+{
+    EVIO_GATHER_LIT(out, "X-Forwarded-For: ");
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct header *h = &r->headers[i];
+        if (HTTP_HEADER_IS(h, "X-Forwarded-For")) {
+            evio_gather_add(out, h->value, h->value_len);
+            evio_gather_add(out, ", ", 2);
+        }
+    }
+    add_str(out, r->remote_addr);
+    evio_gather_add(out, "\r\n", 2);
+}
+
 void http_head_gather(struct evio_gather *out, const struct request *r,
-                      const struct upstream_url *url, int64_t length, bool chunked, bool gzip)
+                      const struct upstream_url *url, int64_t length, bool chunked, bool gzip,
+                      bool stream)
 {
     const char *connection = http_connection_names(req_header(r, "Connection"));
     bool upgrade = http_is_upgrade(r);
@@ -136,22 +162,26 @@ void http_head_gather(struct evio_gather *out, const struct request *r,
         const struct header *h = &r->headers[i];
         /* Expect was answered by the engine; the body streams anyway. An
          * empty Host is replaced by the upstream's, as Go's client does.
-         * User-Agent is written once, below. */
+         * User-Agent, and X-Forwarded-For of a stream, are written once,
+         * below. */
         if (http_hop_by_hop(h, connection, upgrade) || HTTP_HEADER_IS(h, "Expect") ||
             (!*r->host && HTTP_HEADER_IS(h, "Host")) ||
-            HTTP_HEADER_IS(h, "User-Agent"))
+            HTTP_HEADER_IS(h, "User-Agent") || (stream && HTTP_HEADER_IS(h, "X-Forwarded-For")))
             continue;
         http_gather_header(out, h->name, h->name_len, h->value, h->value_len);
     }
     if (!*r->host)
         http_gather_header(out, "Host", 4, url->authority, strlen(url->authority));
     /* Go's http.Client sends the first User-Agent only, none at all when
-     * that one is empty, and names itself when the client sent none. */
+     * that one is empty, and names itself when the client sent none; its
+     * reverse proxy, never. */
     const char *agent = req_header(r, "User-Agent");
-    if (!agent)
+    if (!agent && !stream)
         EVIO_GATHER_LIT(out, "User-Agent: Go-http-client/1.1\r\n");
-    else if (*agent)
+    else if (agent && *agent)
         http_gather_header(out, "User-Agent", 10, agent, strlen(agent));
+    if (stream)
+        add_forwarded_for(out, r);
     if (upgrade)
         EVIO_GATHER_LIT(out, "Connection: Upgrade\r\n");
     if (chunked)

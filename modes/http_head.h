@@ -32,11 +32,18 @@ void http_gather_header(struct evio_gather *out, const char *name, size_t nlen, 
 /* Go's http.Client asks for gzip itself (and inflates the answer) when the
  * request names no Accept-Encoding and no Range and is not a HEAD. */
 bool http_adds_gzip(const struct request *r);
+/* A request the newest Go watchdog hands to its reverse proxy instead of
+ * its client: one that accepts text/event-stream or application/x-ndjson
+ * (its first Accept, in any case), or asks for Upgrade: websocket. Such a
+ * request reaches the function with X-Forwarded-For and without a
+ * User-Agent of the proxy's own, and its answer has no X-Duration-Seconds. */
+bool http_stream_request(const struct request *r);
 /* The whole head, into out (which the caller set up and sends): the
  * request line (url's prefix before the client's path), the client's
  * end-to-end headers, then Content-Length (length >= 0) or chunked, and
- * Accept-Encoding: gzip when gzip. */
+ * Accept-Encoding: gzip when gzip. stream: http_stream_request(r). */
 void http_head_gather(struct evio_gather *out, const struct request *r,
-                      const struct upstream_url *url, int64_t length, bool chunked, bool gzip);
+                      const struct upstream_url *url, int64_t length, bool chunked, bool gzip,
+                      bool stream);
 
 #endif

@@ -919,6 +919,45 @@ def test_user_agent_as_go_client_sends_it(tmp_path, lines, sent):
         assert header_values(echoed, "User-Agent") == sent
 
 
+@pytest.mark.parametrize("lines,stream", [
+    (b"Accept: text/event-stream\r\n", True),
+    (b"Accept: TEXT/Event-Stream; q=1\r\n", True),
+    (b"Accept: application/json, application/x-ndjson\r\n", True),
+    (b"Upgrade: websocket\r\n", True),
+    # Go reads the first Accept only, and compares Upgrade exactly
+    (b"Accept: application/json\r\nAccept: text/event-stream\r\n", False),
+    (b"Upgrade: WebSocket\r\n", False),
+    (b"", False),
+])
+def test_stream_requests_go_as_through_go_reverse_proxy(tmp_path, lines, stream):
+    """The newest Go watchdog hands a request for an event stream, NDJSON or
+    a websocket to httputil.ReverseProxy: the function gets X-Forwarded-For
+    and no User-Agent of the proxy's own, and the answer has no
+    X-Duration-Seconds. Other requests go as from Go's http.Client."""
+    with http_watchdog(tmp_path) as wd:
+        data, _ = wd.raw(b"GET /echo HTTP/1.1\r\nHost: x\r\n" + lines + b"Connection: close\r\n\r\n")
+        assert status_of(data) == 200, data[:300]
+        echoed = json.loads(data.partition(b"\r\n\r\n")[2])
+        assert header_values(echoed, "X-Forwarded-For") == (["127.0.0.1"] if stream else [])
+        assert header_values(echoed, "User-Agent") == ([] if stream else ["Go-http-client/1.1"])
+        assert header_values(echoed, "Upgrade") == []
+        assert ("X-Duration-Seconds" in head_names(data)) == (not stream)
+
+
+def test_stream_request_joins_the_clients_forwarded_for(tmp_path):
+    """Go's reverse proxy joins the client's X-Forwarded-For values with
+    ", " and appends the client's address, in one field; a User-Agent the
+    client sent goes as from Go's client."""
+    with http_watchdog(tmp_path) as wd:
+        data, _ = wd.raw(b"GET /echo HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                         b"X-Forwarded-For: 10.0.0.1\r\nUser-Agent: mine/1\r\n"
+                         b"X-Forwarded-For: 10.0.0.2, 10.0.0.3\r\nConnection: close\r\n\r\n")
+        assert status_of(data) == 200, data[:300]
+        echoed = json.loads(data.partition(b"\r\n\r\n")[2])
+        assert header_values(echoed, "X-Forwarded-For") == ["10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1"]
+        assert header_values(echoed, "User-Agent") == ["mine/1"]
+
+
 def test_500_on_an_answer_that_is_not_http(tmp_path):
     with http_watchdog(tmp_path) as wd:
         st, hdrs, body = wd.request("GET", "/garbage")
