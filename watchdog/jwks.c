@@ -505,13 +505,22 @@ static int verify_ec(const struct jwk *k, const unsigned char *hash, size_t hlen
 
 /* The key must be of the algorithm's family (and curve), and of the
  * algorithm the key itself names, if any (RFC 8725 3.1). */
-static bool key_fits(const struct jwk *k, enum jwt_alg alg)
+/* Why k cannot check alg, NULL when it can: a key of the other family in
+ * golang-jwt's words, and an EC key on another curve as the bad signature
+ * Go then finds. A key whose own "alg" names another is refused too. */
+static const char *key_misfit(const struct jwk *k, enum jwt_alg alg)
 {
+    bool rsa = alg_is_rsa(alg);
+    if (k->kind == JWK_RSA && !rsa)
+        return "key is of invalid type: ECDSA verify expects *ecdsa.PublicKey";
+    if (k->kind != JWK_RSA && rsa)
+        return alg >= JWT_PS256 ? "key is of invalid type: RSA-PSS verify expects *rsa.PublicKey"
+                                : "key is of invalid type: RSA verify expects *rsa.PublicKey";
     if (k->alg != JWT_ALG_INVALID && k->alg != alg)
-        return false;
-    if (k->kind == JWK_RSA)
-        return alg_is_rsa(alg);
-    return alg_curve(alg) == k->grp.id;
+        return "key is of invalid type";
+    if (k->kind != JWK_RSA && alg_curve(alg) != k->grp.id)
+        return "crypto/ecdsa: verification error";
+    return NULL;
 }
 
 int jwk_verify(const struct jwk *key, enum jwt_alg alg, const unsigned char *data, size_t len,
@@ -521,8 +530,9 @@ int jwk_verify(const struct jwk *key, enum jwt_alg alg, const unsigned char *dat
     unsigned char hash[MBEDTLS_MD_MAX_SIZE];
     size_t hlen;
 
-    if (!md || !key_fits(key, alg))
-        return fail(why, whylen, "key is of invalid type");
+    const char *misfit = md ? key_misfit(key, alg) : "key is of invalid type";
+    if (misfit)
+        return fail(why, whylen, misfit);
     hlen = mbedtls_md_get_size(md);
     if (mbedtls_md(md, data, len, hash) != 0)
         return fail(why, whylen, "the requested hash function is unavailable");

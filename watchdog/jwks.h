@@ -9,7 +9,8 @@
 #include <stddef.h>
 
 /* The signing algorithms a token may name (RFC 7518 3.1). Everything else
- * (none, HS*, EdDSA) is refused before any key is looked at. */
+ * (none, HS*, EdDSA) is refused once its key is found, as golang-jwt's
+ * Verify refuses a public key for them. */
 enum jwt_alg {
     JWT_ALG_INVALID = 0,
     JWT_RS256, JWT_RS384, JWT_RS512,

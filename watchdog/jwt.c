@@ -54,28 +54,92 @@ static bool split(const char *s, size_t len, size_t dot[2])
     return n == 2;
 }
 
-/* One base64url JSON object: the header or the claims. */
+/* strconv.Quote's escape of one byte taken as a rune, in Go's quotes. */
+static void go_quote_char(unsigned char c, char *buf, size_t len)
+{
+    static const char esc[] = "abtnvfr";
+    if (c == '\'')
+        snprintf(buf, len, "'\\''");
+    else if (c == '\\')
+        snprintf(buf, len, "'\\\\'");
+    else if (c >= 7 && c <= 13)
+        snprintf(buf, len, "'\\%c'", esc[c - 7]);
+    else if (c < 0x20 || c == 0x7f)
+        snprintf(buf, len, "'\\x%02x'", c);
+    else if (c < 0x80)
+        snprintf(buf, len, "'%c'", c);
+    else if (c < 0xa0 || c == 0xa0 || c == 0xad)
+        snprintf(buf, len, "'\\u%04x'", c);
+    else
+        snprintf(buf, len, "'%c%c'", 0xc0 | (c >> 6), 0x80 | (c & 0x3f));
+}
+
+/* encoding/json's words where a mangled token usually fails: no value at
+ * all, or a first byte that starts none. NULL for the rest, which keep
+ * jansson's. */
+static const char *go_json_start(const unsigned char *p, size_t n, char *buf, size_t len)
+{
+    char q[16];
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    if (i == n)
+        return "unexpected end of JSON input";
+    if (p[i] && strchr("{[\"-0123456789tfn", p[i]))
+        return NULL;
+    go_quote_char(p[i], q, sizeof(q));
+    snprintf(buf, len, "invalid character %s looking for beginning of value", q);
+    return buf;
+}
+
+/* Go's name for a JSON value that is not an object. */
+static const char *go_json_kind(const json_t *v)
+{
+    if (json_is_string(v))
+        return "string";
+    if (json_is_number(v))
+        return "number";
+    if (json_is_array(v))
+        return "array";
+    return "bool";
+}
+
+/* One base64url JSON object: the header or the claims. gotype: what Go
+ * decodes it into, named in its error for another kind of value. */
 static enum jwt_result decode_object(const char *part, size_t len, const char *what,
-                                     json_t **out, char *why, size_t whylen)
+                                     const char *gotype, json_t **out, char *why, size_t whylen)
 {
     unsigned char *raw;
     size_t rawlen, bad;
     json_error_t jerr;
+    char gobuf[80];
+    const char *goerr;
 
     if (jwt_b64url_decode(part, len, false, &raw, &rawlen, &bad))
         return say(why, whylen, JWT_UNAUTHORIZED,
                    "token is malformed: could not base64 decode %s: illegal base64 data at "
                    "input byte %zu", what, bad);
+    goerr = go_json_start(raw, rawlen, gobuf, sizeof(gobuf));
     /* Duplicate names are refused: two "alg" or two "exp" must not mean
      * one thing here and another to whoever issued or logged the token. */
-    *out = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &jerr);
+    *out = goerr ? NULL
+                 : json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                              &jerr);
     free(raw);
     if (!*out)
-        return say(why, whylen, JWT_UNAUTHORIZED,
-                   "token is malformed: could not JSON decode %s: %s", what, jerr.text);
+        return say(why, whylen, JWT_UNAUTHORIZED, "token is malformed: could not JSON decode %s: %s",
+                   what, goerr ? goerr : jerr.text);
+    /* null decodes to nothing, as in Go */
+    if (json_is_null(*out)) {
+        json_decref(*out);
+        *out = json_object();
+        if (!*out)
+            return say(why, whylen, JWT_UNAUTHORIZED, "out of memory");
+    }
     if (!json_is_object(*out))
         return say(why, whylen, JWT_UNAUTHORIZED,
-                   "token is malformed: could not JSON decode %s: not a JSON object", what);
+                   "token is malformed: could not JSON decode %s: json: cannot unmarshal %s into "
+                   "Go value of type %s", what, go_json_kind(*out), gotype);
     return JWT_OK;
 }
 
@@ -173,9 +237,10 @@ static enum jwt_result parse(struct token *t, const char *s, size_t len, char *w
     if (!split(s, len, dot))
         return say(why, whylen, JWT_UNAUTHORIZED,
                    "token is malformed: token contains an invalid number of segments");
-    if ((r = decode_object(s, dot[0], "header", &t->header, why, whylen)) != JWT_OK ||
-        (r = decode_object(s + dot[0] + 1, dot[1] - dot[0] - 1, "claim", &t->claims, why,
-                           whylen)) != JWT_OK)
+    if ((r = decode_object(s, dot[0], "header", "map[string]interface {}", &t->header, why,
+                           whylen)) != JWT_OK ||
+        (r = decode_object(s + dot[0] + 1, dot[1] - dot[0] - 1, "claim", "auth.FunctionClaims",
+                           &t->claims, why, whylen)) != JWT_OK)
         return r;
     if ((what = bad_claim(t->claims)) != NULL)
         return say(why, whylen, JWT_UNAUTHORIZED,
@@ -187,15 +252,23 @@ static enum jwt_result parse(struct token *t, const char *s, size_t len, char *w
         return say(why, whylen, JWT_UNAUTHORIZED,
                    "token is malformed: could not base64 decode signature: illegal base64 "
                    "data at input byte %zu", bad);
-    if (t->alg == JWT_ALG_INVALID)
-        return say(why, whylen, JWT_UNAUTHORIZED,
-                   "token signature is invalid: signing method %s is invalid",
-                   json_string_value(json_object_get(t->header, "alg")));
     t->signed_len = dot[1];
     return JWT_OK;
 }
 
 /* ---- key and signature ---- */
+
+/* An algorithm of known_elsewhere, refused as golang-jwt's Verify refuses
+ * a JWKS public key for it. */
+static enum jwt_result refused_alg(const char *alg, char *why, size_t whylen)
+{
+    const char *reason = "key is of invalid type: Ed25519 verify expects ed25519.PublicKey";
+    if (strcmp(alg, "none") == 0)
+        reason = "token is unverifiable: 'none' signature type is not allowed";
+    else if (alg[0] == 'H')
+        reason = "key is of invalid type: HMAC verify expects []byte";
+    return say(why, whylen, JWT_UNAUTHORIZED, "token signature is invalid: %s", reason);
+}
 
 static enum jwt_result verify(const struct token *t, const struct jwt_check *chk, const char *s,
                               size_t len, char *why, size_t whylen)
@@ -218,6 +291,8 @@ static enum jwt_result verify(const struct token *t, const struct jwt_check *chk
         return say(why, whylen, JWT_UNKNOWN_KID,
                    "token is unverifiable: error while executing keyfunc: invalid kid: %.128s",
                    json_string_value(kid));
+    if (t->alg == JWT_ALG_INVALID)
+        return refused_alg(json_string_value(json_object_get(t->header, "alg")), why, whylen);
     bool digested = jwks_token_digest(s, len, digest) == 0;
     if (digested && jwks_verified_before(chk->keys, digest))
         return JWT_OK;

@@ -131,9 +131,14 @@ def bad_tokens(iss):
         "wrong_audience": (iss.token(aud=["http://evil.example"]), "token has invalid audience"),
         "no_audience": (iss.token(aud=None), "aud claim is required"),
         "unknown_kid": (_with_kid(iss, "nope"), "invalid kid: nope"),
-        "alg_none": (unsigned_token(iss.claims(), "rsa-1"), "signing method none is invalid"),
+        "alg_none": (unsigned_token(iss.claims(), "rsa-1"),
+                     "token signature is invalid: token is unverifiable: "
+                     "'none' signature type is not allowed"),
         "hs256_public_key": (hs256_with_public_key(iss, "rsa-1", iss.claims()),
-                             "signing method HS256 is invalid"),
+                             "token signature is invalid: key is of invalid type: "
+                             "HMAC verify expects []byte"),
+        "garbage": ("abc.def.ghi", "token is malformed: could not JSON decode header: "
+                                   "invalid character 'i' looking for beginning of value"),
         "tampered": (tamper_payload(good, function={"permissions": ["*"]}),
                      "token signature is invalid"),
         "signature_of_other_key": (f"{head}.{body}.{iss.token('ec-1').split('.')[2]}",
@@ -152,7 +157,7 @@ def _with_kid(iss, kid):
 
 BAD = ["expired", "nbf_future", "wrong_issuer", "no_issuer", "wrong_audience", "no_audience",
        "unknown_kid", "alg_none", "hs256_public_key", "tampered", "signature_of_other_key",
-       "bad_base64", "two_segments", "not_json", "basic_auth"]
+       "bad_base64", "two_segments", "not_json", "garbage", "basic_auth"]
 
 
 @pytest.mark.parametrize("case", BAD)

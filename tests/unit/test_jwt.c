@@ -122,13 +122,19 @@ static void test_tokens(void)
     /* keys */
     CHECK(run(VEC_TOKEN_NO_KID, "dev:fn", now, "invalid kid: <nil>") == JWT_UNAUTHORIZED);
     CHECK(run(VEC_TOKEN_UNKNOWN_KID, "dev:fn", now, "invalid kid: rsa-9") == JWT_UNKNOWN_KID);
-    CHECK(run(VEC_TOKEN_ES256_WITH_RSA_KID, "dev:fn", now, "key is of invalid type") ==
+    CHECK(run(VEC_TOKEN_ES256_WITH_RSA_KID, "dev:fn", now,
+              "key is of invalid type: ECDSA verify expects *ecdsa.PublicKey") ==
           JWT_UNAUTHORIZED);
     CHECK(run(VEC_TOKEN_TAMPERED, "dev:fn", now, "crypto/rsa: verification error") ==
           JWT_UNAUTHORIZED);
     /* refused algorithms and forgeries */
-    CHECK(run(VEC_TOKEN_HS256, "dev:fn", now, "signing method HS256 is invalid") == JWT_UNAUTHORIZED);
-    CHECK(run(VEC_TOKEN_NONE, "dev:fn", now, "signing method none is invalid") == JWT_UNAUTHORIZED);
+    /* golang-jwt's Verify, given the JWKS public key */
+    CHECK(run(VEC_TOKEN_HS256, "dev:fn", now,
+              "token signature is invalid: key is of invalid type: HMAC verify expects []byte") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run(VEC_TOKEN_NONE, "dev:fn", now,
+              "token signature is invalid: token is unverifiable: 'none' signature type is not "
+              "allowed") == JWT_UNAUTHORIZED);
     CHECK(run(VEC_TOKEN_DUP_ALG, "dev:fn", now, "could not JSON decode header") == JWT_UNAUTHORIZED);
     /* malformed */
     CHECK(run("abc", "dev:fn", now, "invalid number of segments") == JWT_UNAUTHORIZED);
@@ -137,7 +143,35 @@ static void test_tokens(void)
     CHECK(run("e30.e30.", "dev:fn", now, "signing method (alg) is unspecified") == JWT_UNAUTHORIZED);
     CHECK(run("eyJhbGciOiJYWVoifQ.e30.", "dev:fn", now, "signing method (alg) is unavailable") ==
           JWT_UNAUTHORIZED);
-    CHECK(run("W10.e30.", "dev:fn", now, "not a JSON object") == JWT_UNAUTHORIZED);
+    /* encoding/json's words, as golang-jwt passes them on */
+    CHECK(run("W10.e30.", "dev:fn", now,
+              "could not JSON decode header: json: cannot unmarshal array into Go value of type "
+              "map[string]interface {}") == JWT_UNAUTHORIZED);
+    CHECK(run("eyJhIjoxfQ.MTI.", "dev:fn", now,
+              "could not JSON decode claim: json: cannot unmarshal number into Go value of type "
+              "auth.FunctionClaims") == JWT_UNAUTHORIZED);
+    CHECK(run("abc.def.ghi", "dev:fn", now,
+              "token is malformed: could not JSON decode header: invalid character 'i' looking "
+              "for beginning of value") == JWT_UNAUTHORIZED);
+    CHECK(run("Jw.e30.", "dev:fn", now, "invalid character '\\'' looking for") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run("AQ.e30.", "dev:fn", now, "invalid character '\\x01' looking for") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run("Cw.e30.", "dev:fn", now, "invalid character '\\v' looking for") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run("gA.e30.", "dev:fn", now, "invalid character '\\u0080' looking for") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run("6Q.e30.", "dev:fn", now, "invalid character '\xc3\xa9' looking for") ==
+          JWT_UNAUTHORIZED);
+    CHECK(run(".e30.", "dev:fn", now,
+              "could not JSON decode header: unexpected end of JSON input") == JWT_UNAUTHORIZED);
+    CHECK(run("IA.e30.", "dev:fn", now,
+              "could not JSON decode header: unexpected end of JSON input") == JWT_UNAUTHORIZED);
+    CHECK(run("e30..", "dev:fn", now, "could not JSON decode claim: unexpected end of JSON input") ==
+          JWT_UNAUTHORIZED);
+    /* null decodes to nothing */
+    CHECK(run("bnVsbA.e30.", "dev:fn", now, "signing method (alg) is unspecified") ==
+          JWT_UNAUTHORIZED);
     /* the function claim: permissions ["dev:fn"], audience ["dev:*"] */
     CHECK(run(VEC_TOKEN_RS256, "dev:fn2", now, "insufficient permissions") == JWT_FORBIDDEN);
     CHECK(run(VEC_TOKEN_RS256, "staging:fn", now, "insufficient permissions") == JWT_FORBIDDEN);
