@@ -390,11 +390,11 @@ static const struct setting settings[] = {
      .min = 0, .max = 65535, .what = "port", .check = check_metrics_port,
      .help = "Prometheus /metrics port; 0 disables; in use: exit 1"},
     {.name = "read_timeout", .type = SETTING_DURATION, FIELD(read_timeout_ns), .def = "30s",
-     .def_modes = MODE_CLASSIC, .mode_def = "5s", .negative_is_none = true,
+     .negative_is_none = true,
      .help = "time to read a request (headers and body); 0 = no limit; negative = no "
              "limit, and a kept-alive connection closes after each answer"},
     {.name = "write_timeout", .type = SETTING_DURATION, FIELD(write_timeout_ns), .def = "30s",
-     .def_modes = MODE_CLASSIC, .mode_def = "5s", .check = check_write_timeout,
+     .check = check_write_timeout,
      .negative_is_none = true,
      .help = "time to write a response; must not be 0 (classic: 0 = no limit); "
              "negative = no limit"},

@@ -127,7 +127,7 @@ static void add_default(struct text *t, const struct setting *s)
 }
 
 /* The modes it is for, its help (an enum's: its values), then the modes
- * with another default: "(classic: 5s)". */
+ * with another default: "(classic: 0)". */
 static void add_meaning(struct text *t, const struct setting *s)
 {
     const char *names[MAX_CHOICES];

@@ -53,7 +53,7 @@ def test_help_lists_every_setting_with_defaults(tmp_path):
 def help_settings(text):
     """variable -> (aliases, default) from --help's table. An alias row says
     "same as NAME"; a default in parentheses is words, not a value; other
-    modes' defaults end the meaning: "(classic: 5s)"."""
+    modes' defaults end the meaning: "(classic: 0)"."""
     lines = text.splitlines()
     start = next(i for i, l in enumerate(lines) if l.split() == ["VARIABLE", "DEFAULT", "MEANING"])
     head = lines[start]

@@ -285,7 +285,9 @@ static void test_modes(void)
 
     CHECK(load(ENV("fprocess=cat", "mode=classic"), &c) == 0);
     CHECK(config_ms(c.exec_timeout_ns) == 0);
-    CHECK(config_ms(c.read_timeout_ns) == 5000 && config_ms(c.write_timeout_ns) == 5000);
+    /* the newest classic watchdog's defaults, as the other modes' */
+    CHECK(config_ms(c.read_timeout_ns) == 30000 && config_ms(c.write_timeout_ns) == 30000);
+    CHECK(config_ms(c.healthcheck_interval_ns) == 30000);
     CHECK(c.content_type == NULL); /* the request's */
     CHECK(c.max_request_body == INT64_C(64) * 1024 * 1024);
     config_free(&c);
