@@ -981,7 +981,12 @@ static void serve_listing(struct request *r, int fd)
         resp_simple(r, 500, "Error reading directory\n");
         goto out;
     }
-    evbuffer_add(out, "<pre>\n", 6);
+    /* The head Go's FileServer has written since Go 1.21, which every
+     * current of-watchdog release is built with. */
+    static const char head[] = "<!doctype html>\n"
+                               "<meta name=\"viewport\" content=\"width=device-width\">\n"
+                               "<pre>\n";
+    evbuffer_add(out, head, sizeof(head) - 1);
     for (size_t i = 0; i < n; i++) {
         evbuffer_add(out, "<a href=\"", 9);
         link_escape(out, v[i].name, v[i].dir, NULL);
