@@ -503,11 +503,10 @@ static int verify_ec(const struct jwk *k, const unsigned char *hash, size_t hlen
     return rc == 0 ? 0 : fail(why, whylen, "crypto/ecdsa: verification error");
 }
 
-/* The key must be of the algorithm's family (and curve), and of the
- * algorithm the key itself names, if any (RFC 8725 3.1). */
-/* Why k cannot check alg, NULL when it can: a key of the other family in
- * golang-jwt's words, and an EC key on another curve as the bad signature
- * Go then finds. A key whose own "alg" names another is refused too. */
+/* Why k cannot check alg, NULL when it can. The key must be of the
+ * algorithm's family, said in golang-jwt's words; of the algorithm the key
+ * itself names, if any (RFC 8725 3.1); and, for EC, on its curve, which Go
+ * finds as a bad signature. */
 static const char *key_misfit(const struct jwk *k, enum jwt_alg alg)
 {
     bool rsa = alg_is_rsa(alg);

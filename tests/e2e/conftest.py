@@ -1,11 +1,22 @@
 """Fixtures of the end-to-end suite; the harness itself is harness.py."""
 import os
+import signal
 
 import pytest
 
 from harness import Watchdog, become_subreaper, children, describe, kill_leftovers, wait_until
 
 become_subreaper()
+
+# A suite started in the background by a shell (scripts/test-cross.sh runs
+# its suites so) inherits SIGINT ignored, and the watchdog, as Go's, keeps
+# an inherited-ignored SIGINT or SIGHUP ignored. The watchdogs under test
+# start as from a foreground shell, whatever started the suite; the tests
+# of inherited dispositions set their own (test_signals.py).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture
