@@ -68,7 +68,7 @@ static void go_quote_char(unsigned char c, char *buf, size_t len)
         snprintf(buf, len, "'\\x%02x'", c);
     else if (c < 0x80)
         snprintf(buf, len, "'%c'", c);
-    else if (c < 0xa0 || c == 0xa0 || c == 0xad)
+    else if (c <= 0xa0 || c == 0xad)
         snprintf(buf, len, "'\\u%04x'", c);
     else
         snprintf(buf, len, "'%c%c'", 0xc0 | (c >> 6), 0x80 | (c & 0x3f));

@@ -159,15 +159,6 @@ static int setup_log(struct app *app)
     return 0;
 }
 
-/* A signal ignored when the watchdog starts (nohup, a shell's background
- * job) stays ignored, by the watchdog and by its functions, for SIGHUP and
- * SIGINT as under the Go runtime; SIGINT then stops nothing. */
-static bool inherited_ignored(int sig)
-{
-    struct sigaction sa;
-    return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
-}
-
 static int setup_signals(struct app *app)
 {
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT};
@@ -176,7 +167,8 @@ static int setup_signals(struct app *app)
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-        if (sigs[i] == SIGINT && inherited_ignored(SIGINT))
+        /* A SIGINT kept ignored then stops nothing. */
+        if (proc_keeps_ignored(sigs[i]))
             continue;
         /* Inherited as ignored, SIGCHLD would be discarded (and exits
          * reaped by the kernel): back to the default. */

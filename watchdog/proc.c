@@ -32,16 +32,26 @@ struct watch {
 struct proc_table {
     struct watch *head;
     /* Put back to SIG_DFL in the child before exec: what the watchdog
-     * inherited as ignored, but SIGHUP and SIGINT, and what it ignores
-     * itself (SIGPIPE); exec keeps ignored signals ignored. The Go
-     * runtime catches every signal but those two when they come in
-     * ignored, so its children get only them ignored: what nohup or a
-     * shell's background job set up holds for the function too. The watchdog
+     * inherited as ignored, but what proc_keeps_ignored, and what it
+     * ignores itself (SIGPIPE); exec keeps ignored signals ignored. The Go
+     * runtime catches every signal but SIGHUP and SIGINT when they come
+     * in ignored, so its children get only those ignored. The watchdog
      * catches none (main.c reads signals from a signalfd), so there is
      * nothing else to reset. */
     sigset_t reset;
     bool reset_policy;   /* the watchdog runs SCHED_BATCH; children do not */
 };
+
+static bool ignored(int sig)
+{
+    struct sigaction sa;
+    return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
+bool proc_keeps_ignored(int sig)
+{
+    return (sig == SIGHUP || sig == SIGINT) && ignored(sig);
+}
 
 struct proc_table *proc_table_new(void)
 {
@@ -50,9 +60,7 @@ struct proc_table *proc_table_new(void)
         return NULL;
     sigemptyset(&t->reset);
     for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sig != SIGHUP && sig != SIGINT && sigaction(sig, NULL, &sa) == 0 &&
-            sa.sa_handler == SIG_IGN)
+        if (ignored(sig) && !proc_keeps_ignored(sig))
             sigaddset(&t->reset, sig);
     }
     sigaddset(&t->reset, SIGPIPE);

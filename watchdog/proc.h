@@ -8,6 +8,14 @@
 struct proc_table;
 typedef void (*proc_exit_fn)(void *arg, pid_t pid, int wait_status);
 
+/* An inherited ignore of SIGHUP or SIGINT (nohup, a shell's background
+ * job) is kept, by the watchdog and its functions, as under the Go
+ * runtime: true when sig is one of them and ignored now. Every other
+ * inherited ignore is undone. */
+bool proc_keeps_ignored(int sig);
+
+/* After the watchdog set its own dispositions: what it ignores then is
+ * put back to the default in every child, but what proc_keeps_ignored. */
 struct proc_table *proc_table_new(void);
 void proc_table_free(struct proc_table *t);
 
