@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "gojson.h"
+
 /* A token split and decoded; the JSON is jansson's. */
 struct token {
     json_t *header;
@@ -54,44 +56,6 @@ static bool split(const char *s, size_t len, size_t dot[2])
     return n == 2;
 }
 
-/* strconv.Quote's escape of one byte taken as a rune, in Go's quotes. */
-static void go_quote_char(unsigned char c, char *buf, size_t len)
-{
-    static const char esc[] = "abtnvfr";
-    if (c == '\'')
-        snprintf(buf, len, "'\\''");
-    else if (c == '\\')
-        snprintf(buf, len, "'\\\\'");
-    else if (c >= 7 && c <= 13)
-        snprintf(buf, len, "'\\%c'", esc[c - 7]);
-    else if (c < 0x20 || c == 0x7f)
-        snprintf(buf, len, "'\\x%02x'", c);
-    else if (c < 0x80)
-        snprintf(buf, len, "'%c'", c);
-    else if (c <= 0xa0 || c == 0xad)
-        snprintf(buf, len, "'\\u%04x'", c);
-    else
-        snprintf(buf, len, "'%c%c'", 0xc0 | (c >> 6), 0x80 | (c & 0x3f));
-}
-
-/* encoding/json's words where a mangled token usually fails: no value at
- * all, or a first byte that starts none. NULL for the rest, which keep
- * jansson's. */
-static const char *go_json_start(const unsigned char *p, size_t n, char *buf, size_t len)
-{
-    char q[16];
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    if (i == n)
-        return "unexpected end of JSON input";
-    if (p[i] && strchr("{[\"-0123456789tfn", p[i]))
-        return NULL;
-    go_quote_char(p[i], q, sizeof(q));
-    snprintf(buf, len, "invalid character %s looking for beginning of value", q);
-    return buf;
-}
-
 /* Go's name for a JSON value that is not an object. */
 static const char *go_json_kind(const json_t *v)
 {
@@ -112,18 +76,22 @@ static enum jwt_result decode_object(const char *part, size_t len, const char *w
     unsigned char *raw;
     size_t rawlen, bad;
     json_error_t jerr;
-    char gobuf[80];
+    char gobuf[128];
     const char *goerr;
 
     if (jwt_b64url_decode(part, len, false, &raw, &rawlen, &bad))
         return say(why, whylen, JWT_UNAUTHORIZED,
                    "token is malformed: could not base64 decode %s: illegal base64 data at "
                    "input byte %zu", what, bad);
-    goerr = go_json_start(raw, rawlen, gobuf, sizeof(gobuf));
+    /* Go checks the syntax before it decodes: its words for a bad byte. */
+    goerr = gojson_check(raw, rawlen, gobuf, sizeof(gobuf));
     /* Duplicate names are refused: two "alg" or two "exp" must not mean
-     * one thing here and another to whoever issued or logged the token. */
+     * one thing here and another to whoever issued or logged the token.
+     * Numbers are doubles, as Go decodes them, so an integer past 64 bits
+     * in a claim nobody reads does not refuse the token. */
     *out = goerr ? NULL
-                 : json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                 : json_loadb((const char *)raw, rawlen,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
                               &jerr);
     free(raw);
     if (!*out)
@@ -318,13 +286,17 @@ static void add_err(struct errlist *e, const char *msg)
         e->len += (size_t)n < sizeof(e->buf) - e->len ? (size_t)n : sizeof(e->buf) - e->len - 1;
 }
 
-/* NumericDate: golang-jwt keeps whole seconds. false when absent. */
+/* NumericDate: golang-jwt keeps whole seconds, as an int64 converted from
+ * the double; out of its range, that conversion gives the smallest int64
+ * (amd64), a time long past. false when absent. */
 static bool claim_time(json_t *c, const char *name, double *out)
 {
     json_t *v = json_object_get(c, name);
     if (!json_is_number(v))
         return false;
     *out = floor(json_number_value(v));
+    if (!(*out >= -0x1p63 && *out < 0x1p63))
+        *out = -0x1p63;
     return true;
 }
 

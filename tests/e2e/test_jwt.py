@@ -11,7 +11,7 @@ import pytest
 
 import harness
 from harness import free_port, http_env, port_free, wait_until
-from jwtutil import (NAME, NAMESPACE, Issuer, DNSServer, bearer, hs256_with_public_key,
+from jwtutil import (NAME, NAMESPACE, Issuer, DNSServer, b64url, bearer, hs256_with_public_key,
                      tamper_payload, unsigned_token)
 
 DENY_LOG = r"^\S+ \S+ {method} {path} - {status} ACCESS DENIED - \((0s|\d+ms|\d+(\.\d+)?s)\)$"
@@ -139,6 +139,16 @@ def bad_tokens(iss):
                              "HMAC verify expects []byte"),
         "garbage": ("abc.def.ghi", "token is malformed: could not JSON decode header: "
                                    "invalid character 'i' looking for beginning of value"),
+        # encoding/json's words for a byte past the first one
+        "header_missing_colon": (b64url(b'{"alg" "RS256"}') + f".{body}.{sig}",
+                                 "could not JSON decode header: invalid character '\"' after "
+                                 "object key"),
+        "claims_trailing": (f"{head}." + b64url(b'{"sub":"x"} }') + f".{sig}",
+                            "could not JSON decode claim: invalid character '}' after top-level "
+                            "value"),
+        "claims_short_literal": (f"{head}." + b64url(b'{"sub":nul}') + f".{sig}",
+                                 "could not JSON decode claim: invalid character '}' in literal "
+                                 "null (expecting 'l')"),
         "tampered": (tamper_payload(good, function={"permissions": ["*"]}),
                      "token signature is invalid"),
         "signature_of_other_key": (f"{head}.{body}.{iss.token('ec-1').split('.')[2]}",
@@ -157,7 +167,8 @@ def _with_kid(iss, kid):
 
 BAD = ["expired", "nbf_future", "wrong_issuer", "no_issuer", "wrong_audience", "no_audience",
        "unknown_kid", "alg_none", "hs256_public_key", "tampered", "signature_of_other_key",
-       "bad_base64", "two_segments", "not_json", "garbage", "basic_auth"]
+       "bad_base64", "two_segments", "not_json", "garbage", "header_missing_colon",
+       "claims_trailing", "claims_short_literal", "basic_auth"]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -169,6 +180,19 @@ def test_bad_token_is_401(jwt_wd, issuer, case):
     assert_401(r, reason)
     assert r.body.startswith(b"failed to parse JWT token: ")
     wd.wait_log(DENY_LOG.format(method="POST", path="/f", status=401))
+
+
+def test_claim_numbers_are_decoded_as_go_decodes_them(jwt_wd, issuer):
+    wd = jwt_wd()
+    # A double, as in Go: an integer past 64 bits in a claim nobody reads
+    # is no reason to refuse the token.
+    r = wd.request("GET", "/", headers=bearer(issuer.token(extra=10**30)))
+    assert r.status == 200, r
+    # exp past int64 seconds: Go's conversion makes it a time long past.
+    assert_401(wd.request("GET", "/", headers=bearer(issuer.token(exp=10**30))),
+               "token has invalid claims: token is expired")
+    r = wd.request("GET", "/", headers=bearer(issuer.token(nbf=10**30)))
+    assert r.status == 200, r
 
 
 def test_one_mib_tokens(jwt_wd, issuer):

@@ -3,11 +3,15 @@
  * The first byte picks what the rest is:
  *   0  a key set document (jwks_parse)
  *   1  a token, checked against the fixed key set of jwt_vectors.h
- *   2  a pattern, a NUL, a function reference (jwt_pattern_match) */
+ *   2  a pattern, a NUL, a function reference (jwt_pattern_match)
+ *   3  JSON for Go's syntax check (gojson_check), held against jansson */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "gojson.h"
 #include "jwks.h"
 #include "jwt.h"
 #include "../unit/jwt_vectors.h"
@@ -71,13 +75,35 @@ static void fuzz_pattern(const uint8_t *data, size_t size)
     free(buf);
 }
 
+/* jansson refuses all that Go's scanner refuses (and more: \u0000, bad
+ * UTF-8, deep nesting): what it takes, the scanner must take too. But
+ * jansson reads a NUL byte outside a string as the end of its input, where
+ * Go sees a bad character: such input is only scanned. */
+static void fuzz_json(const uint8_t *data, size_t size)
+{
+    char buf[128];
+    const char *err = gojson_check(data, size, buf, sizeof(buf));
+    if (err && strncmp(err, "invalid character ", 18) != 0 &&
+        strcmp(err, "unexpected end of JSON input") != 0)
+        abort();
+    if (memchr(data, '\0', size))
+        return;
+    json_error_t jerr;
+    json_t *v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+                           &jerr);
+    if (v && err)
+        abort();
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: fuzz_keyset(data + 1, size - 1); break;
     case 1: fuzz_token(data + 1, size - 1); break;
+    case 3: fuzz_json(data + 1, size - 1); break;
     default: fuzz_pattern(data + 1, size - 1); break;
     }
     return 0;
