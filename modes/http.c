@@ -450,8 +450,9 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
     }
     if (!p->stream)
         set_duration(r);
-    /* Go's client reports no body (0) for these, whatever was announced. */
-    bool bodiless = resp->status == 204 || resp->status == 304;
+    /* Go's client reports no body (0) for these, whatever was announced;
+     * to HEAD, whatever the status, the announced length (-1: none). */
+    bool bodiless = !r->head && (resp->status == 204 || resp->status == 304);
     resp_log_size(r, bodiless ? 0 : length);
     if (resp->reason)
         resp_log_reason(r, resp->reason);

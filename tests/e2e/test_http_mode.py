@@ -669,6 +669,16 @@ def test_no_content_type_sniffed_for_204(tmp_path):
         assert status == 204 and "content-type" not in hdrs
 
 
+def test_bodiless_answers_log_the_length_go_s_client_reports(tmp_path):
+    # No body (0) for a 204 or 304; to HEAD, whatever the status, the
+    # Content-Length the function sent, or -1 for none.
+    with http_watchdog(tmp_path) as wd:
+        assert wd.request("GET", "/status/204")[0] == 204
+        assert wd.request("HEAD", "/status/204")[0] == 204
+        assert wd.wait_log(r"GET /status/204 - 204 No Content - ContentLength: 0B")
+        assert wd.wait_log(r"HEAD /status/204 - 204 No Content - ContentLength: -1B")
+
+
 def test_log_line_has_the_status_text_and_the_functions_length(tmp_path):
     with http_watchdog(tmp_path) as wd:
         assert wd.request("GET", "/status/404")[0] == 404
