@@ -125,8 +125,8 @@ build_image() {  # ARCH -> tag $IMAGE:$VERSION-ARCH
 build_image "$NATIVE"
 $PODMAN tag "$IMAGE:$VERSION-$NATIVE" "$IMAGE:$VERSION"
 say "built $IMAGE:$VERSION ($NATIVE) ($(elapsed))"
-v=$($PODMAN run --rm $LIMITS "$IMAGE:$VERSION" -version)
-echo "$v" | grep -q "version: $VERSION" || fail "-version says: $v"
+v=$($PODMAN run --rm $LIMITS "$IMAGE:$VERSION" -version 2>&1)
+echo "$v" | grep -q "Version: $VERSION" || fail "-version says: $v"
 
 cp /bin/busybox "$WORK/busybox"
 cp tests/image/Containerfile.cat "$WORK/Containerfile.cat"

@@ -45,20 +45,39 @@ struct app {
 
 enum flag_action { RUN, DONE_OK, DONE_FAIL, DONE_USAGE };
 
+/* The first line of every run, as the Go watchdogs log it. */
+static void log_version(void)
+{
+    log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
+    log_flush();
+}
+
+/* As the Go watchdogs answer it: of-watchdog logs its version first (the
+ * classic one does not), and both say on stderr when the lock is missing,
+ * which Docker keeps in the container's health log. */
+static enum flag_action run_healthcheck(void)
+{
+    const char *mode = getenv("mode");
+    if (!mode || strcmp(mode, "classic") != 0)
+        log_version();
+    char *path = config_lock_path(environ);
+    bool ok = path && lock_exists(path);
+    free(path);
+    if (!ok)
+        fputs("unable to find lock file.\n", stderr);
+    return ok ? DONE_OK : DONE_FAIL;
+}
+
 static enum flag_action handle_flags(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-version") || !strcmp(a, "--version")) {
-            printf("fwatchdog version: %s\tSHA: %s\n", FW_VERSION, FW_GIT_COMMIT);
+            log_version();
             return DONE_OK;
         }
-        if (!strcmp(a, "-run-healthcheck") || !strcmp(a, "--run-healthcheck")) {
-            char *path = config_lock_path(environ);
-            bool ok = path && lock_exists(path);
-            free(path);
-            return ok ? DONE_OK : DONE_FAIL;
-        }
+        if (!strcmp(a, "-run-healthcheck") || !strcmp(a, "--run-healthcheck"))
+            return run_healthcheck();
         if (!strcmp(a, "-h") || !strcmp(a, "-help") || !strcmp(a, "--help")) {
             config_print_help(stdout);
             return DONE_OK;
@@ -315,7 +334,7 @@ static int run(struct app *app)
     if (!app->procs)
         goto out;
     become_reaper();
-    log_info("Version: %s\tSHA: %s", FW_VERSION, FW_GIT_COMMIT);
+    log_version();
     if (setup_metrics(app) != 0)
         goto out;
     fd_reserve_init(&app->fds);

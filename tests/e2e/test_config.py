@@ -36,7 +36,10 @@ def test_version_flag_prints_version_and_exits_0(flag, tmp_path):
     r = run_cli(tmp_path, [flag], {"TMPDIR": str(tmp_path)})
     out = r.stdout() + r.stderr()
     assert r.returncode == 0, out
-    assert re.search(r"\d+\.\d+\.\d+", out), f"no version number in {out!r}"
+    # As the Go watchdogs: one log line on stderr, nothing on stdout.
+    assert r.stdout() == "", out
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d Version: \d+\.\d+\.\d+\tSHA: \S+\n",
+                        r.stderr()), out
 
 
 def test_help_lists_every_setting_with_defaults(tmp_path):
@@ -117,10 +120,20 @@ def test_run_healthcheck_follows_lock_file(watchdog, tmp_path):
     empty.mkdir()
     r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(empty)})
     assert r.returncode == 1, r.stderr()
+    # of-watchdog's words: its version, then why it fails
+    assert re.fullmatch(r"\S+ \S+ Version: \S+\tSHA: \S+\nunable to find lock file\.\n", r.stderr())
     # Same TMPDIR once the lock is gone.
     wd.lock_path.unlink()
     r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(wd.tmpdir)})
     assert r.returncode == 1, r.stderr()
+
+
+def test_run_healthcheck_in_classic_mode_says_only_why_it_fails(tmp_path):
+    r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(tmp_path), "mode": "classic"})
+    assert (r.returncode, r.stdout(), r.stderr()) == (1, "", "unable to find lock file.\n")
+    (tmp_path / ".lock").write_text("")
+    r = run_cli(tmp_path, ["-run-healthcheck"], {"TMPDIR": str(tmp_path), "mode": "classic"})
+    assert (r.returncode, r.stdout(), r.stderr()) == (0, "", "")
 
 
 def test_run_healthcheck_hand_made_lock(tmp_path):
