@@ -68,24 +68,62 @@ static enum flag_action run_healthcheck(void)
     return ok ? DONE_OK : DONE_FAIL;
 }
 
+/* strconv.ParseBool, which Go's flag package uses for -name=value. */
+static bool go_bool(const char *v, bool *out)
+{
+    static const char *const words[] = {"1", "t", "T", "TRUE", "true", "True",
+                                        "0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcmp(v, words[i]) == 0) {
+            *out = i < 6;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool flag_is(const char *name, size_t len, const char *want)
+{
+    return len == strlen(want) && strncmp(name, want, len) == 0;
+}
+
+/* The flags as Go's flag package reads them: -name or --name, =value for
+ * a boolean, and the first argument that is not a flag (or "--") ends
+ * them, the rest being ignored. All are read before any acts, and
+ * -version wins. */
 static enum flag_action handle_flags(int argc, char **argv)
 {
+    bool version = false, healthcheck = false;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-version") || !strcmp(a, "--version")) {
-            log_version();
-            return DONE_OK;
+        const char *name = argv[i] + 1;
+        if (argv[i][0] != '-' || *name == '\0' || (*name == '-' && *++name == '\0'))
+            break;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        bool on = true;
+        if (eq && !go_bool(eq + 1, &on) && (flag_is(name, len, "version") ||
+                                            flag_is(name, len, "run-healthcheck"))) {
+            fprintf(stderr, "fwatchdog: invalid boolean value \"%s\" for -%.*s\n", eq + 1,
+                    (int)len, name);
+            return DONE_USAGE;
         }
-        if (!strcmp(a, "-run-healthcheck") || !strcmp(a, "--run-healthcheck"))
-            return run_healthcheck();
-        if (!strcmp(a, "-h") || !strcmp(a, "-help") || !strcmp(a, "--help")) {
+        if (flag_is(name, len, "version")) {
+            version = on;
+        } else if (flag_is(name, len, "run-healthcheck")) {
+            healthcheck = on;
+        } else if (!eq && (!strcmp(name, "h") || !strcmp(name, "help"))) {
             config_print_help(stdout);
             return DONE_OK;
+        } else {
+            fprintf(stderr, "fwatchdog: unknown flag %s (try --help)\n", argv[i]);
+            return DONE_USAGE;
         }
-        fprintf(stderr, "fwatchdog: unknown flag %s (try --help)\n", a);
-        return DONE_USAGE;
     }
-    return RUN;
+    if (version) {
+        log_version();
+        return DONE_OK;
+    }
+    return healthcheck ? run_healthcheck() : RUN;
 }
 
 /* Functions and our pipes assume 0-2 exist; an image may start us without. */

@@ -42,6 +42,24 @@ def test_version_flag_prints_version_and_exits_0(flag, tmp_path):
                         r.stderr()), out
 
 
+@pytest.mark.parametrize("args", [["--version=true"], ["-run-healthcheck", "-version"]])
+def test_flags_are_read_as_go_reads_them(args, tmp_path):
+    r = run_cli(tmp_path, args, {"TMPDIR": str(tmp_path)})
+    assert r.returncode == 0 and "Version: " in r.stderr(), r.stderr()
+
+
+@pytest.mark.parametrize("args", [["foo", "-bogus"], ["--", "-bogus"], ["-version=false"]])
+def test_arguments_after_the_flags_are_ignored_as_by_go(args, tmp_path):
+    # The watchdog runs: here it stops at its configuration, not at the flags.
+    r = run_cli(tmp_path, args, {"TMPDIR": str(tmp_path)})
+    assert r.returncode == 2 and "fprocess" in r.stderr() and "flag" not in r.stderr(), r.stderr()
+
+
+def test_a_flag_that_is_not_a_boolean_is_refused(tmp_path):
+    r = run_cli(tmp_path, ["-version=maybe"], {"TMPDIR": str(tmp_path)})
+    assert r.returncode == 2 and 'invalid boolean value "maybe" for -version' in r.stderr()
+
+
 def test_help_lists_every_setting_with_defaults(tmp_path):
     r = run_cli(tmp_path, ["--help"], {"TMPDIR": str(tmp_path)})
     out = r.stdout() + r.stderr()
