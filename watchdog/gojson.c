@@ -48,7 +48,9 @@ struct scan {
     unsigned char bad;
 };
 
-void gojson_quote_char(unsigned char c, char *buf, size_t len)
+/* One byte as Go's scanner names it in an error, quotes included:
+ * strconv.Quote of the byte taken as a rune, '"' and '\'' aside. */
+static void quote_char(unsigned char c, char *buf, size_t len)
 {
     static const char esc[] = "abtnvfr";
     if (c == '\'')
@@ -339,7 +341,7 @@ const char *gojson_check(const unsigned char *p, size_t n, char *buf, size_t len
     if (!s.error && !ends_well(&s) && !s.error)
         result = "unexpected end of JSON input";
     if (s.error) {
-        gojson_quote_char(s.bad, q, sizeof(q));
+        quote_char(s.bad, q, sizeof(q));
         if (s.st == LITERAL)
             snprintf(buf, len, "invalid character %s in literal %s (expecting '%c')", q,
                      s.lit_name, *s.lit);

@@ -12,8 +12,4 @@
  * input"), written to buf (at least 96 bytes) or a constant. */
 const char *gojson_check(const unsigned char *p, size_t n, char *buf, size_t len);
 
-/* One byte as Go's scanner names it in an error, quotes included
- * (strconv.Quote of the byte taken as a rune, '"' and '\'' aside). */
-void gojson_quote_char(unsigned char c, char *buf, size_t len);
-
 #endif
