@@ -43,7 +43,6 @@ struct scan {
                             * is the one an error says was expected) */
     const char *lit_name;
     int hex_left;          /* digits of a \u escape still to come */
-    bool end_top;
     const char *error;     /* the context of Go's message; NULL while valid */
     unsigned char bad;
 };
@@ -104,7 +103,6 @@ static void pop(struct scan *s)
 {
     s->depth--;
     s->st = s->depth == 0 ? END_TOP : END_VALUE;
-    s->end_top = s->depth == 0;
 }
 
 static int end_top(struct scan *s, unsigned char c)
@@ -117,7 +115,6 @@ static int end_value(struct scan *s, unsigned char c)
 {
     if (s->depth == 0) {
         s->st = END_TOP;
-        s->end_top = true;
         return end_top(s, c);
     }
     s->st = END_VALUE;
@@ -323,7 +320,7 @@ static int step(struct scan *s, unsigned char c)
  * ended it (or fails on what still needed a byte). */
 static bool ends_well(struct scan *s)
 {
-    return s->end_top || (step(s, ' ') == 0 && s->end_top);
+    return s->st == END_TOP || (step(s, ' ') == 0 && s->st == END_TOP);
 }
 
 const char *gojson_check(const unsigned char *p, size_t n, char *buf, size_t len)
