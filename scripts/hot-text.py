@@ -105,7 +105,19 @@ def pattern(section, path):
     if not name:
         return None
     name = re.split(r"\.(?:isra|constprop|lto_priv|part|cold)\b", name)[0]
-    return "*(.%s.%s .%s.%s.*)" % (kind, name, kind, name)
+    # The profile-guided build names a function's section by how it ran in
+    # the training (.text.hot.NAME, .text.startup.NAME), and that can change
+    # from one training to the next: every placement but the cold one
+    # (.text.unlikely.NAME, the parts that did not run) is named.
+    prefix, _, rest = name.partition(".")
+    if kind == "text" and prefix in ("hot", "startup", "unlikely") and rest:
+        if prefix == "unlikely":
+            return "*(%s)" % section
+        name = rest
+    if kind != "text":
+        return "*(.%s.%s .%s.%s.*)" % (kind, name, kind, name)
+    return " ".join("*(.text%s.%s .text%s.%s.*)" % (p, name, p, name)
+                    for p in ("", ".hot", ".startup"))
 
 
 def script(map_path, addr_files):
