@@ -3,6 +3,7 @@
  * Bodies stream both ways with backpressure, every upstream read goes to
  * the client at once, and an Upgrade becomes a byte tunnel. If the
  * function exits, the watchdog exits with its code. */
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -628,9 +629,76 @@ static const struct upstream_ops proxy_up_ops = {on_up_head, on_up_body, on_up_b
 
 /* ---- starting an exchange ---- */
 
+/* The method after its first letter, lower-cased, as Go's url.Error
+ * names the operation ("Get", "Post"). */
+static const char *lower_rest(const char *method, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (const char *m = method + (*method ? 1 : 0); *m && n + 1 < len; m++)
+        buf[n++] = (char)(*m >= 'A' && *m <= 'Z' ? *m - 'A' + 'a' : *m);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Go's client error: the operation, the URL it asked for (upstream_url as
+ * written, then the request URI) and what failed. */
+static void log_client_error(const struct proxy *p, const char *what)
+{
+    char op[32];
+    const struct upstream_url *u = p->m->url;
+    log_error("Upstream HTTP request error: %c%s \"http://%s%s%s\": %s", p->r->method[0],
+              lower_rest(p->r->method, op, sizeof(op)), u->authority, u->prefix, p->r->uri, what);
+}
+
+/* The Go watchdogs give their client's dialer exec_timeout as its timeout,
+ * and Go takes a negative one as a deadline already past: every connection
+ * to the function fails at once, and every request gets a 500. Requests
+ * that the newest one hands to its reverse proxy (http_stream_request)
+ * dial with Go's default timeout and are served. */
+static bool dial_times_out(const struct proxy *p)
+{
+    return p->m->cfg->exec_timeout_ns < 0 && !p->stream;
+}
+
+/* What Go's dialer says: the address it dialled, or, for a host name, the
+ * lookup that the past deadline stopped. */
+static void dial_error(const struct upstream_url *u, char *buf, size_t len)
+{
+    const char *colon = strrchr(u->authority, ':');
+    size_t hlen = colon && !strchr(colon, ']') ? (size_t)(colon - u->authority)
+                                               : strlen(u->authority);
+    char host[sizeof(u->authority)], ip[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&u->addr;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&u->addr;
+
+    snprintf(host, sizeof(host), "%.*s", (int)hlen, u->authority);
+    if (host[0] != '[' && inet_pton(AF_INET, host, bin) != 1) {
+        snprintf(buf, len, "dial tcp: lookup %s: i/o timeout", host);
+    } else if (u->addr.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, len, "dial tcp [%s]:%u: i/o timeout", ip, (unsigned)ntohs(v6->sin6_port));
+    } else {
+        inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof(ip));
+        snprintf(buf, len, "dial tcp %s:%u: i/o timeout", ip, (unsigned)ntohs(v4->sin_port));
+    }
+}
+
+static void fail_dial(struct proxy *p)
+{
+    char what[sizeof(p->m->url->authority) + 64];
+    dial_error(p->m->url, what, sizeof(what));
+    log_client_error(p, what);
+    proxy_fail(p, 500);
+}
+
 static void start_exchange(struct proxy *p)
 {
     struct request *r = p->r;
+    if (dial_times_out(p)) {
+        fail_dial(p);
+        return;
+    }
     /* on_up_fail retries a first attempt that sent no body bytes; a
      * request with a body may have sent some by then, so its connection
      * is checked before use. */
@@ -660,7 +728,8 @@ static void try_start(struct proxy *p)
         proxy_fail(p, 502);
         return;
     }
-    if (!upstream_probe(m->up)) {
+    /* A dial that cannot succeed does not wait for the function either. */
+    if (!dial_times_out(p) && !upstream_probe(m->up)) {
         wait_push(p);
         return;
     }
@@ -683,30 +752,17 @@ static void on_upstream_ready(void *arg)
     }
 }
 
-/* The method after its first letter, lower-cased, as Go's url.Error
- * names the operation ("Get", "Post"). */
-static const char *lower_rest(const char *method, char *buf, size_t len)
-{
-    size_t n = 0;
-    for (const char *m = method + (*method ? 1 : 0); *m && n + 1 < len; m++)
-        buf[n++] = (char)(*m >= 'A' && *m <= 'Z' ? *m - 'A' + 'a' : *m);
-    buf[n] = '\0';
-    return buf;
-}
-
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct proxy *p = arg;
-    char limit[32], op[32];
+    char limit[32];
     (void)fd;
     (void)what;
     if (!deadline_due(&p->deadline))
         return;
     /* Go's client error first, then the watchdog's line, which names the
      * configured exec_timeout whatever X-Timeout said. */
-    log_error("Upstream HTTP request error: %c%s \"http://%s%s\": context deadline exceeded",
-              p->r->method[0], lower_rest(p->r->method, op, sizeof(op)), p->m->url->authority,
-              p->r->uri);
+    log_client_error(p, "context deadline exceeded");
     log_go_duration(p->m->cfg->exec_timeout_ns, limit, sizeof(limit));
     log_info("Upstream HTTP killed due to exec_timeout: %s", limit);
     proxy_fail(p, 504);

@@ -136,6 +136,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--groups", type=int, default=20)
     a = ap.parse_args()
+    # Each watchdog runs in its own work directory.
+    a.bin = os.path.abspath(a.bin)
+    a.go = os.path.abspath(a.go)
     record.enter_netns()
     rng = random.Random(a.seed)
     extra = {"metrics_port": "0"}

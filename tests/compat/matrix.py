@@ -558,6 +558,12 @@ def of_groups():
     gs.append(group("of-http-nolisten", OF, dict(up, fprocess="nolisten.sh"),
                     [case("request", rq("GET", "/echo")), case("health", rq("GET", "/_/health")),
                      case("ready", rq("GET", "/_/ready"))], lock_wait=1))
+    # the client's dialer has exec_timeout as its timeout: negative, every
+    # dial has timed out before it starts
+    gs.append(group("of-http-negative-exec-timeout", OF, dict(up, exec_timeout="-1s"),
+                    [case("post", rq("POST", "/echo", body={"text": "n"})),
+                     case("get-x-timeout", rq("GET", "/echo?q=1", [["X-Timeout", "2s"]])),
+                     case("health", rq("GET", "/_/health"))], upstream_wait=True))
     # statuses Go has no text for: "status code N" on the status line
     gs.append(group("of-http-status-text", OF, up,
                     [case("299", rq("GET", "/status/299")), case("599", rq("GET", "/status/599"))],

@@ -4,6 +4,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -11,8 +12,8 @@ import time
 
 import pytest
 
-from harness import (SANITIZED, free_port, http_watchdog, post_in_pieces, status_of, upstream_cmd,
-                     wait_until)
+from harness import (SANITIZED, Watchdog, free_port, http_env, http_watchdog, post_in_pieces,
+                     status_of, upstream_cmd, wait_until)
 
 MiB = 1 << 20
 
@@ -723,6 +724,34 @@ def test_x_timeout_zero_lifts_the_limit_and_bare_numbers_are_ignored(tmp_path):
         assert status == 200
         status, _, _ = wd.request("GET", "/slow?ms=1500", headers={"X-Timeout": "+5"})
         assert status == 504
+
+
+def test_negative_exec_timeout_fails_every_dial_as_go(tmp_path):
+    """The Go watchdogs give their client's dialer exec_timeout as its
+    timeout, and Go takes a negative one as a deadline already past: every
+    request gets a 500 at once, with the dialer's error in the log. A
+    request the newest one hands to its reverse proxy is served."""
+    with http_watchdog(tmp_path, exec_timeout="-1s") as wd:
+        url = wd.env["upstream_url"]
+        addr = url[len("http://"):]
+        status, hdrs, body = wd.request("POST", "/echo?a=1", body=b"x")
+        assert status == 500 and body == b"" and _internal(hdrs)
+        assert "x-duration-seconds" in hdrs
+        wd.wait_log(re.escape('Upstream HTTP request error: Post "%s/echo?a=1": dial tcp %s: '
+                              'i/o timeout' % (url, addr)))
+        status, _, body = wd.request("GET", "/echo", headers={"Accept": "text/event-stream"})
+        assert status == 200
+        assert "POST /echo?a=1 - " not in wd.stderr()
+
+
+def test_negative_exec_timeout_names_the_lookup_of_a_host_name(tmp_path):
+    env = http_env(exec_timeout="-1s")
+    port = env["upstream_url"].rsplit(":", 1)[1]
+    env["upstream_url"] = "http://localhost:%s/api/" % port
+    with Watchdog(env, workdir=tmp_path, ready="healthy") as wd:
+        assert wd.request("GET", "/x")[0] == 500
+        wd.wait_log(re.escape('Upstream HTTP request error: Get "http://localhost:%s/api//x": '
+                              'dial tcp: lookup localhost: i/o timeout' % port))
 
 
 def test_request_waiting_for_an_upstream_that_never_listens_gets_502(watchdog):
