@@ -57,6 +57,11 @@ def test_prefix_is_prepended(tmp_path, prefix, path):
                        upstream_url="http://127.0.0.1:%d%s" % (up, prefix)) as wd:
         out, _ = echo(wd, path="/echo?q=1")
         assert out["target"] == path
+        # a request for an event stream too, where the newest Go watchdog's
+        # reverse proxy leaves the prefix out
+        out, _ = echo(wd, path="/echo?q=1", headers={"Accept": "text/event-stream"})
+        assert out["target"] == path
+        assert header_values(out, "X-Forwarded-For") == ["127.0.0.1"]
 
 
 def test_hop_by_hop_headers_dropped(tmp_path):
