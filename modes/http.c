@@ -664,17 +664,12 @@ static bool dial_times_out(const struct proxy *p)
  * lookup that the past deadline stopped. */
 static void dial_error(const struct upstream_url *u, char *buf, size_t len)
 {
-    const char *colon = strrchr(u->authority, ':');
-    size_t hlen = colon && !strchr(colon, ']') ? (size_t)(colon - u->authority)
-                                               : strlen(u->authority);
-    char host[sizeof(u->authority)], ip[INET6_ADDRSTRLEN];
-    unsigned char bin[sizeof(struct in6_addr)];
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)&u->addr;
     const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&u->addr;
+    char ip[INET6_ADDRSTRLEN];
 
-    snprintf(host, sizeof(host), "%.*s", (int)hlen, u->authority);
-    if (host[0] != '[' && inet_pton(AF_INET, host, bin) != 1) {
-        snprintf(buf, len, "dial tcp: lookup %s: i/o timeout", host);
+    if (u->named) {
+        snprintf(buf, len, "dial tcp: lookup %.*s: i/o timeout", (int)u->name_len, u->authority);
     } else if (u->addr.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
         snprintf(buf, len, "dial tcp [%s]:%u: i/o timeout", ip, (unsigned)ntohs(v6->sin6_port));

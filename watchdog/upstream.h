@@ -30,6 +30,10 @@ struct upstream_url {
     char authority[300];   /* host:port as written: Host for requests without one */
     char *prefix;          /* path as written (a trailing '/' kept), "" when none */
     size_t prefix_len;
+    /* The host was a name (from the hosts file, or localhost), the first
+     * name_len bytes of authority; else a numeric address. */
+    bool named;
+    size_t name_len;
 };
 
 /* Parse http://host:port[/prefix] strictly. host is a numeric IPv4

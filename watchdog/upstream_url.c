@@ -105,6 +105,8 @@ static int resolve(const char *host, bool bracketed, int port, const char *hosts
         return 0;
     if (!valid_name(host))
         return fail(err, errlen, "\"%s\" is not a valid host", host);
+    out->named = true;
+    out->name_len = strlen(host);
     if (hosts_lookup(hosts_file, host, port, out) == 0)
         return 0;
     if (strcasecmp(host, "localhost") == 0)
