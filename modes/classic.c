@@ -261,15 +261,6 @@ static const char *explicit_type(const struct config *cfg, const struct request 
     return ct && *ct ? ct : NULL;
 }
 
-/* NULL for an empty output with no type given: Go sniffs only bytes. */
-static const char *response_type(const struct config *cfg, const struct request *r, struct evbuffer *out)
-{
-    const char *ct = explicit_type(cfg, r);
-    if (ct || evbuffer_get_length(out) == 0)
-        return ct;
-    return sniffed_type(out);
-}
-
 static void answer_failure(const struct config *cfg, struct request *r, const char *err,
                            struct evbuffer *out)
 {
@@ -284,7 +275,7 @@ static void answer_failure(const struct config *cfg, struct request *r, const ch
     }
     evbuffer_add_printf(body, "%s\n", err);
     evbuffer_add_buffer(body, out);
-    resp_header(r, "Content-Type", "text/plain; charset=utf-8");
+    resp_sniffed_type(r, "text/plain; charset=utf-8");
     resp_start(r, 500, (int64_t)evbuffer_get_length(body));
     resp_write_buf(r, body);
     resp_end(r);
@@ -297,7 +288,9 @@ static void answer_output(const struct config *cfg, struct request *r, const str
 {
     size_t len = evbuffer_get_length(out);
     const char *own = block ? cgiresp_header(block, "Content-Type") : NULL;
-    const char *type = own ? own : response_type(cfg, r, out);
+    const char *given = own ? own : explicit_type(cfg, r);
+    /* NULL for an empty output with no type given: Go sniffs only bytes. */
+    const char *type = given || len == 0 ? given : sniffed_type(out);
     char duration[32];
     snprintf(duration, sizeof(duration), "%f", req_elapsed(r));
     resp_header(r, "X-Duration-Seconds", duration);
@@ -311,12 +304,14 @@ static void answer_output(const struct config *cfg, struct request *r, const str
         log_info("Wrote %zu Bytes - Duration: %fs", len, req_elapsed(r));
     }
     if (cfg->debug_headers)
-        debug_out(own ? own : explicit_type(cfg, r), duration);
+        debug_out(given, duration);
     int status = 200;
     if (block)
         status = cgiout_apply(block, r, type);
+    else if (given)
+        resp_header(r, "Content-Type", given);
     else if (type)
-        resp_header(r, "Content-Type", type);
+        resp_sniffed_type(r, type); /* the classic watchdog left it to Go's server */
     resp_start(r, status, (int64_t)len);
     resp_write_buf(r, out);
     resp_end(r);

@@ -395,7 +395,7 @@ static void sniff_start(struct proxy *p)
     p->sniff = false;
     /* Nothing to sniff (empty, HEAD): Go's writer sets no type either. */
     if (n > 0)
-        resp_header(p->r, "Content-Type", sniff_type(data, n < SNIFF_LEN ? n : SNIFF_LEN));
+        resp_sniffed_type(p->r, sniff_type(data, n < SNIFF_LEN ? n : SNIFF_LEN));
     resp_start(p->r, p->status, p->content_length);
     resp_write_buf(p->r, b);
 }
@@ -449,6 +449,10 @@ static void on_up_head(void *arg, const struct upstream_response *resp)
             !(gz && HTTP_HEADER_IS(h, "Content-Encoding")))
             resp_header_n(r, h->name, h->name_len, h->value, h->value_len);
     }
+    /* Go's client keeps the function's Content-Length in the header map
+     * its handler copies. */
+    if (length >= 0)
+        resp_length_in_head(r);
     if (!p->stream)
         set_duration(r);
     /* Go's client reports no body (0) for these, whatever was announced;

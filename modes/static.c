@@ -747,6 +747,7 @@ static void serve_parts(struct request *r, int fd, const char *h, int64_t size, 
     make_boundary(s->boundary);
     snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", s->boundary);
     resp_header(r, "Content-Type", ctype);
+    resp_length_in_head(r); /* Go's serveContent sets it */
     resp_start(r, 206, parts_length(s));
     if (r->head) {
         parts_free(s);
@@ -806,6 +807,7 @@ static void serve_file(const struct root *rt, struct request *r, const char *rel
                  (long long)(one.start + one.len - 1), (long long)size);
         resp_header(r, "Content-Range", crange);
     }
+    resp_length_in_head(r); /* Go's serveContent sets it */
     resp_start(r, kind == RANGE_ONE ? 206 : 200, one.len);
     send_file(r, fd, one.start, one.len);
 }

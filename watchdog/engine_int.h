@@ -31,6 +31,8 @@ enum conn_state {
     CONN_LINGER,    /* response sent, closing: reading and discarding input */
 };
 
+#define HEAD_LINES_INDEXED 16 /* a longer block is indexed when sorted */
+
 struct conn {
     struct engine *eng;
     struct bufferevent *bev;
@@ -113,6 +115,14 @@ struct conn {
         int64_t drop_until;  /* dropped after the answer: past this, close (0: not dropping) */
     } body;
 
+    /* Where each of the handler's first header lines is, recorded as it is
+     * set, so the head is sorted without scanning it again. Outside resp:
+     * only resp.nlines says how many are valid. */
+    struct head_line {
+        uint64_t key; /* the name's first 8 bytes, big-endian, zero-padded */
+        uint32_t off, len, name_len;
+    } lines[HEAD_LINES_INDEXED];
+
     struct {
         /* The handler's header lines, held until resp_start puts them
          * after the status line: plain memory (an evmem block, grown
@@ -124,6 +134,10 @@ struct conn {
         bool started, done, chunked;
         bool nobody;             /* HEAD, 1xx, 204, 304: framing without a body */
         bool has_date, has_type; /* the handler set them */
+        bool length_in_head;     /* resp_length_in_head */
+        bool unsorted;           /* the lines are not in name order */
+        size_t nlines;           /* lines in head; lines[] indexes the first ones */
+        const char *sniffed;     /* resp_sniffed_type (static) */
         int status;
         const char *reason;      /* the status line's text when not the standard one */
         uint64_t bytes;          /* body bytes answered (counted for HEAD too) */

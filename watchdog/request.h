@@ -101,7 +101,17 @@ void resp_header(struct request *r, const char *name, const char *value);
 /* The same with the lengths known (the bytes need no NUL after them). */
 void resp_header_n(struct request *r, const char *name, size_t name_len, const char *value,
                    size_t value_len);
-/* content_length -1: unknown, sent chunked (HTTP/1.1) or close-delimited. */
+/* The Content-Type Go's server would sniff from a body written without
+ * one (a static string): it follows the server's own fields, not the
+ * handler's, in the head. Nothing when a Content-Type is set already. */
+void resp_sniffed_type(struct request *r, const char *type);
+/* The answer's Content-Length is one of the handler's headers, as where Go
+ * copies a function's answer or serves a file: it is sorted with them. */
+void resp_length_in_head(struct request *r);
+/* content_length -1: unknown, sent chunked (HTTP/1.1) or close-delimited.
+ * The head is written as Go's server writes it: the handler's headers
+ * sorted by name, then Date, Content-Length, a sniffed Content-Type,
+ * Connection and Transfer-Encoding. */
 void resp_start(struct request *r, int status, int64_t content_length);
 void resp_write(struct request *r, const void *data, size_t len);
 void resp_write_buf(struct request *r, struct evbuffer *buf); /* moves all of buf */
@@ -114,7 +124,8 @@ void resp_end(struct request *r);
 void resp_abort(struct request *r);
 /* Whole answer in one call: status, no body, no Content-Type. */
 void resp_empty(struct request *r, int status);
-/* Whole answer in one call: status, Content-Type text/plain, body. */
+/* Whole answer in one call: status, body, and the type Go sniffs for it
+ * (text/plain) unless one is set. */
 void resp_simple(struct request *r, int status, const char *body);
 /* Go's http.Error: resp_simple with X-Content-Type-Options: nosniff. */
 void resp_go_error(struct request *r, int status, const char *body);

@@ -133,6 +133,100 @@ static void blank_out(char *p, size_t n, char c)
         *q = ' ';
 }
 
+/* Go sorts its header map's names as strings. A name's first 8 bytes,
+ * big-endian with zeros past its end, order as the name does; only names
+ * that share them need a closer look. */
+static uint64_t name_key(const char *name, size_t len)
+{
+    unsigned char b[8] = {0};
+    if (len >= 8)
+        memcpy(b, name, 8);
+    else
+        for (size_t i = 0; i < len; i++)
+            b[i] = (unsigned char)name[i];
+    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
+           (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+           (uint64_t)b[6] << 8 | (uint64_t)b[7];
+}
+
+static int line_order(const char *head, const struct head_line *a, const struct head_line *b)
+{
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    if (a->name_len <= 8 || b->name_len <= 8)
+        return (a->name_len > b->name_len) - (a->name_len < b->name_len);
+    size_t n = (a->name_len < b->name_len ? a->name_len : b->name_len) - 8;
+    int d = memcmp(head + a->off + 8, head + b->off + 8, n);
+    return d ? d : (a->name_len > b->name_len) - (a->name_len < b->name_len);
+}
+
+/* Note the line just added to the head (name at off, line len bytes). */
+static void note_line(struct conn *c, size_t off, size_t name_len, size_t len)
+{
+    size_t i = c->resp.nlines++;
+    if (i >= HEAD_LINES_INDEXED)
+        return;
+    struct head_line *l = &c->lines[i];
+    *l = (struct head_line){name_key(c->resp.head + off, name_len), (uint32_t)off, (uint32_t)len,
+                            (uint32_t)name_len};
+    if (i > 0 && line_order(c->resp.head, l - 1, l) > 0)
+        c->resp.unsorted = true;
+}
+
+/* Index the lines of a block longer than the index holds (at most n,
+ * their number in *got); NULL without memory. Freed by the caller. */
+static struct head_line *index_all(const char *head, size_t len, size_t n, size_t *got)
+{
+    struct head_line *l = malloc(n * sizeof(*l));
+    size_t i = 0;
+    for (size_t off = 0; l && off < len && i < n; i++) {
+        const char *nl = memchr(head + off, '\n', len - off);
+        size_t end = nl ? (size_t)(nl - head) + 1 : len;
+        const char *colon = memchr(head + off, ':', end - off);
+        size_t name_len = colon ? (size_t)(colon - head) - off : 0;
+        l[i] = (struct head_line){name_key(head + off, name_len), (uint32_t)off,
+                                  (uint32_t)(end - off), (uint32_t)name_len};
+        off = end;
+    }
+    *got = i;
+    return l;
+}
+
+/* Stable: the values of one name keep the order they were set in. */
+static void sort_lines(const char *head, struct head_line *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct head_line t = l[i];
+        size_t j = i;
+        for (; j > 0 && line_order(head, &l[j - 1], &t) > 0; j--)
+            l[j] = l[j - 1];
+        l[j] = t;
+    }
+}
+
+/* The handler's header lines as Go's server writes its header map:
+ * sorted by name. A long block whose index cannot be had goes out as
+ * set: the fields are all there, only their order differs. */
+static void add_handler_lines(struct conn *c, struct evio_gather *h)
+{
+    const char *head = c->resp.head;
+    size_t n = c->resp.nlines;
+    struct head_line *l = c->lines;
+    if (n > HEAD_LINES_INDEXED) {
+        l = index_all(head, c->resp.head_len, n, &n);
+        c->resp.unsorted = true;
+    }
+    if (!c->resp.unsorted || !l) {
+        evio_gather_add(h, head, c->resp.head_len);
+    } else {
+        sort_lines(head, l, n);
+        for (size_t i = 0; i < n; i++)
+            evio_gather_add(h, head + l[i].off, l[i].len);
+    }
+    if (l != c->lines)
+        free(l);
+}
+
 void resp_header_n(struct request *r, const char *name, size_t len, const char *value,
                    size_t vlen)
 {
@@ -141,9 +235,12 @@ void resp_header_n(struct request *r, const char *name, size_t len, const char *
         return;
     if (NAME_EQ(name, len, "Date"))
         c->resp.has_date = true;
-    if (NAME_EQ(name, len, "Content-Type"))
+    if (NAME_EQ(name, len, "Content-Type")) {
         c->resp.has_type = true;
-    char *p = c->resp.head + c->resp.head_len;
+        c->resp.sniffed = NULL; /* the handler's own wins */
+    }
+    size_t off = c->resp.head_len;
+    char *p = c->resp.head + off;
     memcpy(p, name, len);
     p += len;
     *p++ = ':';
@@ -156,6 +253,7 @@ void resp_header_n(struct request *r, const char *name, size_t len, const char *
     *p++ = '\r';
     *p++ = '\n';
     c->resp.head_len = (size_t)(p - c->resp.head);
+    note_line(c, off, len, c->resp.head_len - off);
 }
 
 void resp_header(struct request *r, const char *name, const char *value)
@@ -182,22 +280,48 @@ static void add_date(struct evio_gather *h)
     evio_gather_add(h, d, len);
 }
 
-static void add_framing(struct conn *c, struct evio_gather *h, int status, int64_t len)
+/* How the body is delimited, decided once per answer. */
+enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
+
+static enum framing framing_of(struct conn *c, int status, int64_t len)
 {
-    if (!status_has_body(status))
-        return;
-    if (len >= 0) {
-        EVIO_GATHER_LIT(h, "Content-Length: ");
-        gather_u64(h, (uint64_t)len);
-        EVIO_GATHER_LIT(h, "\r\n");
-    } else if (c->req.head) {
-        return;
-    } else if (c->req.http_major == 1 && c->req.http_minor >= 1) {
+    if (status == 101 || !status_has_body(status))
+        return FRAME_NONE;
+    if (len >= 0)
+        return FRAME_LENGTH;
+    if (c->req.head)
+        return FRAME_NONE;
+    if (c->req.http_major == 1 && c->req.http_minor >= 1) {
         c->resp.chunked = true;
-        EVIO_GATHER_LIT(h, "Transfer-Encoding: chunked\r\n");
-    } else {
-        c->keep_alive = false; /* HTTP/1.0: the end of the body is the close */
+        return FRAME_CHUNKED;
     }
+    c->keep_alive = false; /* HTTP/1.0: the end of the body is the close */
+    return FRAME_CLOSE;
+}
+
+static void add_length(struct evio_gather *h, int64_t len)
+{
+    EVIO_GATHER_LIT(h, "Content-Length: ");
+    gather_u64(h, (uint64_t)len);
+    EVIO_GATHER_LIT(h, "\r\n");
+}
+
+/* The handler's Content-Length as one of its header lines, where Go's
+ * handler map holds one; false (it follows Date instead) without memory. */
+static bool length_line(struct conn *c, int64_t len)
+{
+    char num[FMT_U64_LEN];
+    size_t n = fmt_u64(num, (uint64_t)len);
+    if (!head_room(c, sizeof("Content-Length: \r\n") - 1 + n))
+        return false;
+    size_t off = c->resp.head_len;
+    char *p = c->resp.head + off;
+    memcpy(p, "Content-Length: ", 16);
+    memcpy(p + 16, num, n);
+    memcpy(p + 16 + n, "\r\n", 2);
+    c->resp.head_len += 18 + n;
+    note_line(c, off, 14, 18 + n);
+    return true;
 }
 
 /* An answer whose length is known when its head goes out, with more of
@@ -247,11 +371,25 @@ void resp_start(struct request *r, int status, int64_t content_length)
     c->resp.nobody = r->head || !status_has_body(status);
     /* A 1.0 request is answered as 1.0, as Go's server does. */
     bool http10 = r->http_major == 1 && r->http_minor == 0;
+    enum framing framing = framing_of(c, status, content_length);
+    bool length_sorted = framing == FRAME_LENGTH && c->resp.length_in_head &&
+                         length_line(c, content_length);
+    /* Go's order: the handler's header map sorted by name, then what its
+     * server adds: Date, Content-Length, a sniffed Content-Type,
+     * Connection, Transfer-Encoding. */
     add_status_line(&h, http10, status, c->resp.reason);
+    if (c->resp.head_len > 0)
+        add_handler_lines(c, &h);
     if (!c->resp.has_date)
         add_date(&h);
+    if (framing == FRAME_LENGTH && !length_sorted)
+        add_length(&h, content_length);
+    if (c->resp.sniffed) {
+        EVIO_GATHER_LIT(&h, "Content-Type: ");
+        evio_gather_add(&h, c->resp.sniffed, strlen(c->resp.sniffed));
+        EVIO_GATHER_LIT(&h, "\r\n");
+    }
     if (status != 101) {
-        add_framing(c, &h, status, content_length);
         if (!c->keep_alive || c->eng->closing || whole_answer_leaves_body(c, content_length)) {
             /* HTTP/1.0 closes by default: no header needed. */
             if (!http10)
@@ -261,8 +399,8 @@ void resp_start(struct request *r, int status, int64_t content_length)
             EVIO_GATHER_LIT(&h, "Connection: keep-alive\r\n");
         }
     }
-    if (c->resp.head_len > 0)
-        evio_gather_add(&h, c->resp.head, c->resp.head_len);
+    if (framing == FRAME_CHUNKED)
+        EVIO_GATHER_LIT(&h, "Transfer-Encoding: chunked\r\n");
     EVIO_GATHER_LIT(&h, "\r\n");
     evio_gather_flush(&h);
     /* Copied: a connection waiting for its next request holds none. */
@@ -270,6 +408,20 @@ void resp_start(struct request *r, int status, int64_t content_length)
     c->resp.head = NULL;
     c->resp.head_len = c->resp.head_cap = 0;
     conn_flush_soon(c);
+}
+
+void resp_sniffed_type(struct request *r, const char *type)
+{
+    struct conn *c = r->conn;
+    if (c->resp.started || c->resp.has_type)
+        return;
+    c->resp.sniffed = type;
+    c->resp.has_type = true;
+}
+
+void resp_length_in_head(struct request *r)
+{
+    r->conn->resp.length_in_head = true;
 }
 
 static void chunk_head(struct conn *c, size_t len)
@@ -396,8 +548,8 @@ void resp_abort(struct request *r)
 void resp_simple(struct request *r, int status, const char *body)
 {
     size_t len = strlen(body);
-    if (!r->conn->resp.has_type)
-        resp_header(r, "Content-Type", "text/plain; charset=utf-8");
+    /* A handler's body without a type: Go's server sniffs this one. */
+    resp_sniffed_type(r, "text/plain; charset=utf-8");
     resp_start(r, status, (int64_t)len);
     resp_write(r, body, len);
     resp_end(r);
@@ -405,6 +557,8 @@ void resp_simple(struct request *r, int status, const char *body)
 
 void resp_go_error(struct request *r, int status, const char *body)
 {
+    if (!r->conn->resp.has_type)
+        resp_header(r, "Content-Type", "text/plain; charset=utf-8");
     resp_header(r, "X-Content-Type-Options", "nosniff");
     resp_simple(r, status, body);
 }
