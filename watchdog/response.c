@@ -126,6 +126,26 @@ static bool head_room(struct conn *c, size_t n)
     return true;
 }
 
+/* Whether a CR or LF is among the n bytes at p. Every value of every
+ * answer is checked, so a word at a time: a word has a byte equal to c
+ * exactly when its XOR with c in every byte has a zero byte. */
+static bool has_cr_lf(const char *p, size_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t cr = w ^ ones * '\r', lf = w ^ ones * '\n';
+        if (((cr - ones) & ~cr & high) | ((lf - ones) & ~lf & high))
+            return true;
+    }
+    for (; i < n; i++)
+        if (p[i] == '\r' || p[i] == '\n')
+            return true;
+    return false;
+}
+
 /* Turn every c in the n bytes at p into a space. */
 static void blank_out(char *p, size_t n, char c)
 {
@@ -247,8 +267,10 @@ void resp_header_n(struct request *r, const char *name, size_t len, const char *
     *p++ = ' ';
     memcpy(p, value, vlen);
     /* A value must never split the head: CR and LF become spaces. */
-    blank_out(p, vlen, '\r');
-    blank_out(p, vlen, '\n');
+    if (has_cr_lf(p, vlen)) {
+        blank_out(p, vlen, '\r');
+        blank_out(p, vlen, '\n');
+    }
     p += vlen;
     *p++ = '\r';
     *p++ = '\n';

@@ -174,3 +174,16 @@ def test_long_block_sorted_stably(watchdog, tmp_path, mode):
     assert handler == sorted(handler), got
     assert r.header_all("X-A") == ["a%02d" % i for i in range(20)]
     assert r.header_all("X-B") == ["b%02d" % i for i in range(20)]
+
+
+@pytest.mark.parametrize("value", ["text/plain; charset=utf-8\r\nX-Injected: yes\nX: z", "a\rb\nc",
+                                   "0123456\n89abcdef"])
+def test_value_never_splits_the_head(watchdog, tmp_path, value):
+    """CR and LF in a value become spaces, as Go's header writer makes them,
+    wherever they fall in it."""
+    wd = watchdog({"mode": "serializing", "fprocess": "cat", "content_type": value})
+    r = wd.request("POST", "/", b"hi")
+    assert r.body == b"hi"
+    assert r.header("Content-Type") == value.replace("\r", " ").replace("\n", " ")
+    assert "X-Injected" not in r.headers and "X" not in r.headers
+    assert names(r) == ["Content-Type", DURATION, "Date", "Content-Length"]
