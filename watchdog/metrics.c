@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #include "engine.h"
+#include "gzipenc.h"
 #include "log.h"
 
 /* promhttp's known methods, sorted as the Go client prints label values. */
@@ -597,28 +598,48 @@ void metrics_free(struct metrics *m)
 
 /* ---- the scrape port ---- */
 
+/* The scrape as asked: gzip-compressed when the scraper takes gzip (as
+ * Prometheus does), as promhttp answers. NULL when memory ran out. */
+static struct evbuffer *scrape_body(struct metrics *m, const struct request *r, bool *gz)
+{
+    struct evbuffer *body = evbuffer_new();
+    if (!body || metrics_format(m, body) != 0) {
+        if (body)
+            evbuffer_free(body);
+        return NULL;
+    }
+    *gz = gzip_accepted(req_header(r, "Accept-Encoding"));
+    if (!*gz)
+        return body;
+    struct evbuffer *packed = gzip_encode(body);
+    evbuffer_free(body);
+    return packed;
+}
+
 /* Any method, as promhttp's handler; elsewhere ServeMux's 404. */
 static void on_scrape(void *arg, struct request *r)
 {
     struct metrics *m = arg;
+    bool gz = false;
     if (strcmp(r->path, "/metrics") != 0) {
         resp_go_error(r, 404, "404 page not found\n");
         return;
     }
-    struct evbuffer *body = evbuffer_new();
-    if (!body || metrics_format(m, body) != 0) {
+    struct evbuffer *body = scrape_body(m, r, &gz);
+    if (!body) {
         log_error("metrics: out of memory formatting /metrics");
         resp_empty(r, 500);
         m->scrapes_failed++;
-    } else {
-        m->scrapes_ok++;
-        resp_header(r, "Content-Type", content_type_metrics);
-        resp_start(r, 200, (int64_t)evbuffer_get_length(body));
-        resp_write_buf(r, body);
-        resp_end(r);
+        return;
     }
-    if (body)
-        evbuffer_free(body);
+    m->scrapes_ok++;
+    if (gz)
+        resp_header(r, "Content-Encoding", "gzip");
+    resp_header(r, "Content-Type", content_type_metrics);
+    resp_start(r, 200, (int64_t)evbuffer_get_length(body));
+    resp_write_buf(r, body);
+    resp_end(r);
+    evbuffer_free(body);
 }
 
 struct engine *metrics_engine(struct metrics *m, struct event_base *base, int port)

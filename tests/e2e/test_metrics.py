@@ -1,5 +1,6 @@
 """metrics_port: GET /metrics in the Prometheus text format 0.0.4, the
 request, function and process series, and the listener itself."""
+import gzip
 import http.client
 import socket
 import threading
@@ -119,6 +120,33 @@ def test_private_endpoints_and_scrapes_not_counted(watchdog, tmp_path, fn):
         assert total(after["http_requests_total"]) == total(before["http_requests_total"]) == 1
         assert after["http_requests_in_flight"].value() == 0
         assert after["fwatchdog_function_starts_total"].value() == 1
+
+
+@pytest.mark.parametrize("accept,gzipped", [
+    ("gzip", True), ("br, gzip;q=0.5", True), (" gzip , deflate", True),
+    # promhttp of of-watchdog 77e0a2e weighs no q-value and no case
+    ("gzip;q=0", True), ("GZIP", False), ("gzipx", False), ("x-gzip", False),
+    ("identity", False), (None, False)])
+def test_gzip_as_promhttp_gives_it(watchdog, tmp_path, fn, accept, gzipped):
+    """Prometheus asks for gzip: the scrape comes compressed, as from the Go
+    watchdog, and says so; the same exposition either way."""
+    with watchdog({"fprocess": fn}, metrics=True, ready="healthy") as wd:
+        assert wd.request("POST", "/", b"hello").status == 200
+        headers = {"Accept-Encoding": accept} if accept is not None else {}
+        r = request(wd.metrics_port, path="/metrics", headers=headers)
+        assert r.status == 200
+        assert r.header("Content-Type") == CONTENT_TYPE
+        assert r.header("Content-Encoding") == ("gzip" if gzipped else None)
+        text = gzip.decompress(r.body) if gzipped else r.body
+        fams = parse_exposition(text.decode("utf-8"))
+        assert fams["http_requests_total"].value(code="200", method="post") == 1
+        if gzipped:
+            assert r.headers.names() == ["Content-Encoding", "Content-Type", "Date",
+                                         "Content-Length"]
+            assert len(r.body) < len(text)
+        head = request(wd.metrics_port, "HEAD", "/metrics", headers=headers)
+        assert (head.status, head.body) == (200, b"")
+        assert head.header("Content-Encoding") == ("gzip" if gzipped else None)
 
 
 def test_scrapes_counted_as_promhttp_counts_them(watchdog, tmp_path, fn):
