@@ -608,6 +608,7 @@ class GroupRun:
             mask.add(str(FUNCTIONS), "<functions>")
             mask.add("127.0.0.1:%d" % port, "127.0.0.1:<port>")
             mask.add("127.0.0.1:%d" % uport, "127.0.0.1:<upstream-port>")
+            mask.add("localhost:%d" % uport, "localhost:<upstream-port>")
             mask.add("port: %d" % port, "port: <port>")
             mask.add("port %d" % port, "port <port>")
             mask.add(":%d" % port, ":<port>")
