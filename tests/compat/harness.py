@@ -464,13 +464,15 @@ def norm_response(raw, mask):
         elif known == "X-Duration-Seconds":
             v = "<duration>"
         headers.append([name, mask(v)])
-    # header order is not significant; the order of repeated values is
+    # the fields' order as written (compared apart, see test_replay.py)
+    order = [canonical(n) for n, _ in headers]
     headers.sort(key=lambda h: canonical(h[0]))
     out = {
         "status": raw["status"],
         "reason": raw["reason"],
         "version": raw["version"],
         "headers": headers,
+        "order": order,
         "framing": raw["framing"],
         "body": norm_body(body, mask),
     }
