@@ -944,7 +944,8 @@ static int read_entries(int fd, struct entry **out, size_t *count)
         v[n++].dir = entry_is_dir(d, e);
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), entry_cmp);
+    if (n > 1) /* an empty directory has no array to sort */
+        qsort(v, n, sizeof(*v), entry_cmp);
     *out = v;
     *count = n;
     return 0;

@@ -286,6 +286,14 @@ def test_root_listing(wd):
                            b'<pre>\n') and body.endswith(b"</pre>\n")
 
 
+def test_empty_directory_listing(watchdog, tmp_path):
+    wd = static(watchdog, listing_of(tmp_path, [], ["empty"]))
+    status, h, body = get(wd, "/empty/")
+    assert (status, h["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert body == (b'<!doctype html>\n<meta name="viewport" content="width=device-width">\n'
+                    b"<pre>\n</pre>\n")
+
+
 def listing_of(tmp_path, files, dirs):
     d = tmp_path / "root"
     for name in dirs:
