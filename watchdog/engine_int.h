@@ -135,6 +135,7 @@ struct conn {
         bool nobody;             /* HEAD, 1xx, 204, 304: framing without a body */
         bool has_date, has_type; /* the handler set them */
         bool length_in_head;     /* resp_length_in_head */
+        bool close_in_head;      /* resp_close_in_head */
         bool unsorted;           /* the lines are not in name order */
         size_t nlines;           /* lines in head; lines[] indexes the first ones */
         const char *sniffed;     /* resp_sniffed_type (static) */

@@ -286,7 +286,12 @@ static bool route_target(struct conn *c)
     if (strcmp(r->path, "*") == 0) {
         bool options = strcmp(r->method, "OPTIONS") == 0;
         c->log.off = true;
-        c->keep_alive = c->keep_alive && options;
+        /* Go's globalOptionsHandler sets the length; ServeMux sets the
+         * close of its 400 */
+        if (options)
+            resp_length_in_head(r);
+        else
+            resp_close_in_head(r);
         resp_empty(r, options ? 200 : 400);
         return true;
     }
@@ -447,7 +452,7 @@ static bool has_token(const char *value, const char *token)
 static void expectation_failed(struct conn *c)
 {
     c->log.off = true;
-    c->keep_alive = false;
+    resp_close_in_head(&c->req); /* Go's sendExpectationFailed sets it */
     resp_empty(&c->req, 417);
 }
 

@@ -328,24 +328,6 @@ static void add_length(struct evio_gather *h, int64_t len)
     EVIO_GATHER_LIT(h, "\r\n");
 }
 
-/* The handler's Content-Length as one of its header lines, where Go's
- * handler map holds one; false (it follows Date instead) without memory. */
-static bool length_line(struct conn *c, int64_t len)
-{
-    char num[FMT_U64_LEN];
-    size_t n = fmt_u64(num, (uint64_t)len);
-    if (!head_room(c, sizeof("Content-Length: \r\n") - 1 + n))
-        return false;
-    size_t off = c->resp.head_len;
-    char *p = c->resp.head + off;
-    memcpy(p, "Content-Length: ", 16);
-    memcpy(p + 16, num, n);
-    memcpy(p + 16 + n, "\r\n", 2);
-    c->resp.head_len += 18 + n;
-    note_line(c, off, 14, 18 + n);
-    return true;
-}
-
 /* An answer whose length is known when its head goes out, with more of
  * the body unread than would be dropped: Go's server says close in that
  * head. A streamed answer's head goes out at its first byte, before Go's
@@ -353,6 +335,43 @@ static bool length_line(struct conn *c, int64_t len)
 static bool whole_answer_leaves_body(const struct conn *c, int64_t content_length)
 {
     return content_length >= 0 && conn_closes_for_body(c);
+}
+
+/* A field of the server's own as one of the handler's lines, where Go's
+ * handler map holds it; false (it goes with the server's fields instead)
+ * without memory. The name is canonical, the value has no CR or LF. */
+static bool handler_line(struct conn *c, const char *name, size_t nlen, const char *value,
+                         size_t vlen)
+{
+    if (!head_room(c, nlen + vlen + 4))
+        return false;
+    size_t off = c->resp.head_len;
+    char *p = c->resp.head + off;
+    memcpy(p, name, nlen);
+    memcpy(p + nlen, ": ", 2);
+    memcpy(p + nlen + 2, value, vlen);
+    memcpy(p + nlen + 2 + vlen, "\r\n", 2);
+    c->resp.head_len += nlen + vlen + 4;
+    note_line(c, off, nlen, nlen + vlen + 4);
+    return true;
+}
+
+static bool length_line(struct conn *c, int64_t len)
+{
+    char num[FMT_U64_LEN];
+    return handler_line(c, "Content-Length", 14, num, fmt_u64(num, (uint64_t)len));
+}
+
+/* The Connection field the answer gets (NULL: none), as Go decides it. */
+static const char *connection_value(struct conn *c, bool http10, int status, int64_t content_length)
+{
+    if (status == 101)
+        return NULL;
+    if (!c->keep_alive || c->eng->closing || whole_answer_leaves_body(c, content_length)) {
+        c->keep_alive = false;
+        return http10 ? NULL : "close"; /* HTTP/1.0 closes by default */
+    }
+    return http10 ? "keep-alive" : NULL;
 }
 
 /* The reason is Go's text for the status unless the answer set its own. */
@@ -396,6 +415,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
     enum framing framing = framing_of(c, status, content_length);
     bool length_sorted = framing == FRAME_LENGTH && c->resp.length_in_head &&
                          length_line(c, content_length);
+    const char *connection = connection_value(c, http10, status, content_length);
+    if (connection && c->resp.close_in_head && !c->keep_alive &&
+        handler_line(c, "Connection", 10, connection, strlen(connection)))
+        connection = NULL;
     /* Go's order: the handler's header map sorted by name, then what its
      * server adds: Date, Content-Length, a sniffed Content-Type,
      * Connection, Transfer-Encoding. */
@@ -411,15 +434,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
         evio_gather_add(&h, c->resp.sniffed, strlen(c->resp.sniffed));
         EVIO_GATHER_LIT(&h, "\r\n");
     }
-    if (status != 101) {
-        if (!c->keep_alive || c->eng->closing || whole_answer_leaves_body(c, content_length)) {
-            /* HTTP/1.0 closes by default: no header needed. */
-            if (!http10)
-                EVIO_GATHER_LIT(&h, "Connection: close\r\n");
-            c->keep_alive = false;
-        } else if (http10) {
-            EVIO_GATHER_LIT(&h, "Connection: keep-alive\r\n");
-        }
+    if (connection) {
+        EVIO_GATHER_LIT(&h, "Connection: ");
+        evio_gather_add(&h, connection, strlen(connection));
+        EVIO_GATHER_LIT(&h, "\r\n");
     }
     if (framing == FRAME_CHUNKED)
         EVIO_GATHER_LIT(&h, "Transfer-Encoding: chunked\r\n");
@@ -444,6 +462,12 @@ void resp_sniffed_type(struct request *r, const char *type)
 void resp_length_in_head(struct request *r)
 {
     r->conn->resp.length_in_head = true;
+}
+
+void resp_close_in_head(struct request *r)
+{
+    r->conn->keep_alive = false;
+    r->conn->resp.close_in_head = true;
 }
 
 static void chunk_head(struct conn *c, size_t len)

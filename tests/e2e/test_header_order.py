@@ -187,3 +187,19 @@ def test_value_never_splits_the_head(watchdog, tmp_path, value):
     assert r.header("Content-Type") == value.replace("\r", " ").replace("\n", " ")
     assert "X-Injected" not in r.headers and "X" not in r.headers
     assert names(r) == ["Content-Type", DURATION, "Date", "Content-Length"]
+
+
+@pytest.mark.parametrize("raw,status,expected", [
+    # Go's globalOptionsHandler sets the length itself
+    (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 200, ["Content-Length", "Date"]),
+    # ServeMux and sendExpectationFailed set Connection: close themselves
+    (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, ["Connection", "Date", "Content-Length"]),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: other\r\nContent-Length: 2\r\n\r\nhi", 417,
+     ["Connection", "Date", "Content-Length"])])
+def test_servers_own_answers(watchdog, tmp_path, raw, status, expected):
+    wd = watchdog({"mode": "serializing", "fprocess": "cat"})
+    with wd.conn() as c:
+        c.send(raw)
+        r = c.read_response()
+    assert r.status == status
+    assert names(r) == expected
