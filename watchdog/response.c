@@ -132,18 +132,23 @@ static bool head_room(struct conn *c, size_t n)
 static bool has_cr_lf(const char *p, size_t n)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (p[i] == '\r' || p[i] == '\n')
+                return true;
+        return false;
+    }
+    /* Whole words, the last one ending where the value ends (it may look
+     * at bytes of the one before again). */
+    for (size_t i = 0;; i += 8) {
         uint64_t w;
-        memcpy(&w, p + i, 8);
+        memcpy(&w, p + (i + 8 < n ? i : n - 8), 8);
         uint64_t cr = w ^ ones * '\r', lf = w ^ ones * '\n';
         if (((cr - ones) & ~cr & high) | ((lf - ones) & ~lf & high))
             return true;
+        if (i + 8 >= n)
+            return false;
     }
-    for (; i < n; i++)
-        if (p[i] == '\r' || p[i] == '\n')
-            return true;
-    return false;
 }
 
 /* Turn every c in the n bytes at p into a space. */

@@ -177,7 +177,8 @@ def test_long_block_sorted_stably(watchdog, tmp_path, mode):
 
 
 @pytest.mark.parametrize("value", ["text/plain; charset=utf-8\r\nX-Injected: yes\nX: z", "a\rb\nc",
-                                   "0123456\n89abcdef"])
+                                   "0123456\n89abcdef", "0123456789\nbc", "01234567\r"
+                                   "89abcdef"])
 def test_value_never_splits_the_head(watchdog, tmp_path, value):
     """CR and LF in a value become spaces, as Go's header writer makes them,
     wherever they fall in it."""
