@@ -287,10 +287,11 @@ static bool route_target(struct conn *c)
         bool options = strcmp(r->method, "OPTIONS") == 0;
         c->log.off = true;
         /* Go's globalOptionsHandler sets the length; ServeMux sets the
-         * close of its 400 */
+         * close of its 400, to HTTP/1.1 only */
+        c->keep_alive = c->keep_alive && options;
         if (options)
             resp_length_in_head(r);
-        else
+        else if (r->http_minor >= 1)
             resp_close_in_head(r);
         resp_empty(r, options ? 200 : 400);
         return true;

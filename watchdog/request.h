@@ -109,7 +109,8 @@ void resp_sniffed_type(struct request *r, const char *type);
  * copies a function's answer or serves a file: it is sorted with them. */
 void resp_length_in_head(struct request *r);
 /* The answer closes the connection and says so as one of the handler's
- * headers, as where Go's handler sets Connection: close itself. */
+ * headers, to HTTP/1.0 too, as where Go's handler sets Connection: close
+ * itself. */
 void resp_close_in_head(struct request *r);
 /* content_length -1: unknown, sent chunked (HTTP/1.1) or close-delimited.
  * The head is written as Go's server writes it: the handler's headers

@@ -421,8 +421,8 @@ void resp_start(struct request *r, int status, int64_t content_length)
     bool length_sorted = framing == FRAME_LENGTH && c->resp.length_in_head &&
                          length_line(c, content_length);
     const char *connection = connection_value(c, http10, status, content_length);
-    if (connection && c->resp.close_in_head && !c->keep_alive &&
-        handler_line(c, "Connection", 10, connection, strlen(connection)))
+    /* The handler's own close goes out whatever the version, as Go's. */
+    if (c->resp.close_in_head && handler_line(c, "Connection", 10, "close", 5))
         connection = NULL;
     /* Go's order: the handler's header map sorted by name, then what its
      * server adds: Date, Content-Length, a sniffed Content-Type,

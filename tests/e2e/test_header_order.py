@@ -196,7 +196,12 @@ def test_value_never_splits_the_head(watchdog, tmp_path, value):
     # ServeMux and sendExpectationFailed set Connection: close themselves
     (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, ["Connection", "Date", "Content-Length"]),
     (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: other\r\nContent-Length: 2\r\n\r\nhi", 417,
-     ["Connection", "Date", "Content-Length"])])
+     ["Connection", "Date", "Content-Length"]),
+    # set by the handler, it goes to HTTP/1.0 too; ServeMux sets it for 1.1 only
+    (b"POST / HTTP/1.0\r\nExpect: other\r\nContent-Length: 2\r\n\r\nhi", 417,
+     ["Connection", "Date", "Content-Length"]),
+    (b"GET * HTTP/1.0\r\n\r\n", 400, ["Date", "Content-Length"]),
+    (b"OPTIONS * HTTP/1.0\r\n\r\n", 200, ["Content-Length", "Date"])])
 def test_servers_own_answers(watchdog, tmp_path, raw, status, expected):
     wd = watchdog({"mode": "serializing", "fprocess": "cat"})
     with wd.conn() as c:
