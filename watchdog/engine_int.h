@@ -125,10 +125,10 @@ struct conn {
 
     struct {
         /* The handler's header lines, held until resp_start puts them
-         * after the status line: plain memory (an evmem block, grown
-         * past it by malloc), so that a header is one copy and the whole
-         * head reaches the output in one addition. Freed once resp_start
-         * has copied them. */
+         * after the status line, sorted by name: plain memory (an evmem
+         * block, grown past it by malloc), so that a header is one copy
+         * and a head set in order reaches the output in one addition.
+         * Freed once resp_start has copied them. */
         char *head;
         size_t head_len, head_cap;
         bool started, done, chunked;

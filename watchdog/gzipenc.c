@@ -45,7 +45,8 @@ struct evbuffer *gzip_encode(struct evbuffer *plain)
     size_t len = evbuffer_get_length(plain);
     struct evbuffer *out = evbuffer_new();
     struct evbuffer_iovec v;
-    unsigned char *in = len ? evbuffer_pullup(plain, -1) : (unsigned char *)"";
+    static unsigned char none[1]; /* deflate wants an address even for no bytes */
+    unsigned char *in = len ? evbuffer_pullup(plain, -1) : none;
     uLong bound = deflateBound(&z, (uLong)len);
     int rc = Z_MEM_ERROR;
     if (out && in && evbuffer_reserve_space(out, (ev_ssize_t)bound, &v, 1) == 1) {

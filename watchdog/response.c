@@ -326,6 +326,14 @@ static enum framing framing_of(struct conn *c, int status, int64_t len)
     return FRAME_CLOSE;
 }
 
+/* One of the server's own fields; name_colon ends in ": ". */
+static void add_server_field(struct evio_gather *h, const char *name_colon, const char *value)
+{
+    evio_gather_add(h, name_colon, strlen(name_colon));
+    evio_gather_add(h, value, strlen(value));
+    EVIO_GATHER_LIT(h, "\r\n");
+}
+
 static void add_length(struct evio_gather *h, int64_t len)
 {
     EVIO_GATHER_LIT(h, "Content-Length: ");
@@ -434,16 +442,10 @@ void resp_start(struct request *r, int status, int64_t content_length)
         add_date(&h);
     if (framing == FRAME_LENGTH && !length_sorted)
         add_length(&h, content_length);
-    if (c->resp.sniffed) {
-        EVIO_GATHER_LIT(&h, "Content-Type: ");
-        evio_gather_add(&h, c->resp.sniffed, strlen(c->resp.sniffed));
-        EVIO_GATHER_LIT(&h, "\r\n");
-    }
-    if (connection) {
-        EVIO_GATHER_LIT(&h, "Connection: ");
-        evio_gather_add(&h, connection, strlen(connection));
-        EVIO_GATHER_LIT(&h, "\r\n");
-    }
+    if (c->resp.sniffed)
+        add_server_field(&h, "Content-Type: ", c->resp.sniffed);
+    if (connection)
+        add_server_field(&h, "Connection: ", connection);
     if (framing == FRAME_CHUNKED)
         EVIO_GATHER_LIT(&h, "Transfer-Encoding: chunked\r\n");
     EVIO_GATHER_LIT(&h, "\r\n");
