@@ -299,6 +299,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     conn_enter(c);
     /* Back to writing directly from on_flush until the socket is full again. */
     bufferevent_disable(bev, EV_WRITE);
+    c->bev_writing = false;
     /* Output queued while the evbuffer was writing, after its last byte
      * went out, waits in flat memory. */
     if (c->out.len > 0)
@@ -308,12 +309,18 @@ static void on_write(struct bufferevent *bev, void *arg)
     conn_leave(c);
 }
 
+static void set_bev_writing(struct conn *c)
+{
+    bufferevent_enable(c->bev, EV_WRITE);
+    c->bev_writing = true;
+}
+
 /* Output is written straight to the socket at the end of the loop
  * iteration that queued it: one write for a whole answer, and no EPOLLOUT
  * registration unless the socket is full. */
 static void flush_one(struct conn *c)
 {
-    if (c->dead || !c->bev || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+    if (c->dead || !c->bev || c->bev_writing)
         return;
     conn_enter(c);
     int fd = event_get_fd(c->read_ev);
@@ -327,7 +334,7 @@ static void flush_one(struct conn *c)
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         conn_abort(c);
     else if (evbuffer_get_length(out) > 0)
-        bufferevent_enable(c->bev, EV_WRITE); /* the loop takes over, with write_timeout */
+        set_bev_writing(c); /* the loop takes over, with write_timeout */
     else
         output_drained(c);
     conn_leave(c);
@@ -350,7 +357,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 void conn_flush_soon(struct conn *c)
 {
-    if (!c->flush_due && !c->dead && c->bev && !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+    if (!c->flush_due && !c->dead && c->bev && !c->bev_writing) {
         struct engine *e = c->eng;
         if (TAILQ_EMPTY(&e->flushq))
             event_active(e->flush_ev, EV_WRITE, 1);
@@ -362,7 +369,9 @@ void conn_flush_soon(struct conn *c)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
-    (void)bev;
+    /* libevent turns EV_WRITE off itself before it reports a write error
+     * or timeout. */
+    c->bev_writing = (bufferevent_get_enabled(bev) & EV_WRITE) != 0;
     conn_enter(c);
     if ((what & BEV_EVENT_EOF) && c->state == CONN_IDLE && conn_out_len(c) > 0) {
         /* Half-closed after its last request: finish writing the answer. */
@@ -542,6 +551,7 @@ int engine_adopt(struct engine *e, int fd, const struct sockaddr *peer)
     /* Writes go through on_flush; the bufferevent only takes over (and
      * its write timeout only runs) while the socket is full. */
     bufferevent_disable(c->bev, EV_WRITE);
+    c->bev_writing = false;
     conn_update_reading(c);
     conn_arm_read_timer(c);
     return 0;

@@ -90,6 +90,9 @@ struct conn {
     TAILQ_ENTRY(conn) flush_link;
     struct event *read_ev;   /* readable socket (on_readable), added while reading */
     bool reading;            /* read_ev is added */
+    bool bev_writing;        /* the bufferevent's EV_WRITE is enabled: kept here,
+                              * where the hot path reads it, not in libevent's
+                              * separate allocation (on_event reads it back) */
     bool read_closed;        /* EOF or error seen: nothing more to read */
     char remote[64];
 

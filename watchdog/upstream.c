@@ -82,6 +82,9 @@ struct upconn {
     bool connected, reused, head_request, req_done, keep_alive, got_bytes, paused;
     bool write_gone;              /* the upstream stopped taking the request */
     bool stray_body;              /* a HEAD answer announced a body */
+    bool writing;                 /* the bufferevent's EV_WRITE is enabled: kept
+                                   * here, where each request reads it, not in
+                                   * libevent's separate allocation */
     const struct upstream_ops *ops;
     void *arg;
     LIST_ENTRY(upconn) idle_link; /* in the pool, or among the strays */
@@ -215,6 +218,18 @@ static bool in_exchange(const struct upconn *c)
 
 /* ---- the pool ---- */
 
+static void write_on(struct upconn *c)
+{
+    bufferevent_enable(c->bev, EV_WRITE);
+    c->writing = true;
+}
+
+static void write_off(struct upconn *c)
+{
+    bufferevent_disable(c->bev, EV_WRITE);
+    c->writing = false;
+}
+
 static void reset_head(struct upconn *c)
 {
     msghead_reset(&c->head);
@@ -241,8 +256,8 @@ static void pool_put(struct upconn *c)
     deadline_set(&c->idle, IDLE_TIMEOUT_MS);
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). Writing is on only after a full socket. */
-    if (bufferevent_get_enabled(c->bev) & EV_WRITE)
-        bufferevent_disable(c->bev, EV_WRITE);
+    if (c->writing)
+        write_off(c);
     clock_mono(&c->idle_since);
     LIST_INSERT_HEAD(&u->idle, c, idle_link);
     u->nidle++;
@@ -618,7 +633,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     conn_enter(c);
     /* Back to direct writes (upconn_flush) once the output is empty. */
     if (c->connected && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        bufferevent_disable(bev, EV_WRITE);
+        write_off(c);
     if (c->ops && c->ops->drain && c->state != UPCONN_UPGRADED)
         c->ops->drain(c->arg);
     conn_leave(c);
@@ -669,7 +684,7 @@ static void write_side_gone(struct upconn *c)
 {
     c->write_gone = true;
     evio_bev_drop_output(c->bev);
-    bufferevent_disable(c->bev, EV_WRITE);
+    write_off(c);
     if (c->ops && c->ops->drain)
         c->ops->drain(c->arg);
 }
@@ -712,7 +727,9 @@ static void conn_broken(struct upconn *c, short what)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct upconn *c = arg;
-    (void)bev;
+    /* libevent turns EV_WRITE off itself before it reports a write error
+     * or timeout. */
+    c->writing = (bufferevent_get_enabled(bev) & EV_WRITE) != 0;
     conn_enter(c);
     if (what & BEV_EVENT_CONNECTED) {
         c->connected = true;
@@ -1172,6 +1189,7 @@ static struct upconn *conn_new(struct upstream *u)
         close(fd);
         goto fail;
     }
+    c->writing = (bufferevent_get_enabled(c->bev) & EV_WRITE) != 0;
     c->rd = event_new(u->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->idle.ev = evtimer_new(u->base, on_idle_timeout, c);
     if (!c->rd || !c->idle.ev)
@@ -1300,7 +1318,7 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     if (!event_pending(c->rd, EV_READ, NULL))
         event_add(c->rd, NULL);
     if (!c->connected)
-        bufferevent_enable(c->bev, EV_WRITE);
+        write_on(c);
     return c;
 }
 
@@ -1324,8 +1342,7 @@ void upconn_flush(struct upconn *c)
         evio_bev_drop_output(c->bev);
         return;
     }
-    if (!c->connected || evbuffer_get_length(out) == 0 ||
-        (bufferevent_get_enabled(c->bev) & EV_WRITE))
+    if (!c->connected || evbuffer_get_length(out) == 0 || c->writing)
         return;
     /* Through evio: a plain evbuffer_write on the bufferevent's frozen
      * output fails without a syscall, and the request would wait for
@@ -1333,7 +1350,7 @@ void upconn_flush(struct upconn *c)
     evio_bev_write(c->bev, event_get_fd(c->rd));
     /* The rest, or the error, is the bufferevent's to handle. */
     if (evbuffer_get_length(out) > 0)
-        bufferevent_enable(c->bev, EV_WRITE);
+        write_on(c);
 }
 
 void upconn_send_gathered(struct upconn *c, struct evio_gather *g)
@@ -1342,8 +1359,7 @@ void upconn_send_gathered(struct upconn *c, struct evio_gather *g)
      * anything before it, is queued. */
     struct evbuffer *out = bufferevent_get_output(c->bev);
     ssize_t n = 0;
-    if (c->connected && !c->write_gone && evbuffer_get_length(out) == 0 &&
-        !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+    if (c->connected && !c->write_gone && !c->writing && evbuffer_get_length(out) == 0) {
         n = write(event_get_fd(c->rd), g->buf, g->len);
         /* A failed write is left to upconn_flush, which reports it */
         if (n < 0)
