@@ -206,8 +206,7 @@ static void set_duration(struct request *r)
     char dur[FMT_U64_LEN + 2];
     double secs = req_elapsed(r);
     uint64_t us = secs > 0 ? (uint64_t)(secs * 1e6 + 0.5) : 0;
-    dur[fmt_fixed(dur, us, 6)] = '\0';
-    resp_header(r, "X-Duration-Seconds", dur);
+    resp_header_n(r, "X-Duration-Seconds", 18, dur, fmt_fixed(dur, us, 6));
 }
 
 /* Go's own answers here have no body, and Go logs the failure (each

@@ -210,11 +210,17 @@ const char *time_cached(struct time_cache *tc, const char *fmt, bool utc, size_t
     return tc->buf;
 }
 
-static void add_text_time(struct sbuf *b)
+/* Go's log prefix: "2006/01/02 15:04:05 ", local time. */
+static const char *text_time(size_t *len)
 {
     static struct time_cache tc;
+    return time_cached(&tc, "%Y/%m/%d %H:%M:%S ", false, len);
+}
+
+static void add_text_time(struct sbuf *b)
+{
     size_t len;
-    const char *ts = time_cached(&tc, "%Y/%m/%d %H:%M:%S ", false, &len);
+    const char *ts = text_time(&len);
     sb_add(b, ts, len);
 }
 
@@ -520,46 +526,74 @@ static const char *call_id_text(const char *id)
     return *id ? id : "none";
 }
 
-/* "%.4f" of a duration, in integers: float printf was the largest single
- * cost of a request line. Ties round up where printf rounds the exact
- * binary value, so the last digit can differ on one; out-of-range values
- * go through printf. */
-static void add_seconds(struct sbuf *b, double s)
-{
-    char num[48];
-    int n;
+#define SECONDS_TEXT_LEN 48
 
-    if (s >= 0 && s < 1e10) {
-        sb_add(b, num, fmt_fixed(num, (uint64_t)(s * 10000.0 + 0.5), 4));
+/* "%.4f" of a duration into num (SECONDS_TEXT_LEN bytes), its length
+ * returned; in integers: float printf was the largest single cost of a
+ * request line. Ties round up where printf rounds the exact binary value,
+ * so the last digit can differ on one; out-of-range values go through
+ * printf. */
+static size_t seconds_text(char *num, double s)
+{
+    if (s >= 0 && s < 1e10)
+        return fmt_fixed(num, (uint64_t)(s * 10000.0 + 0.5), 4);
+    int n = snprintf(num, SECONDS_TEXT_LEN, "%.4f", s);
+    if (n < 0)
+        return 0;
+    return (size_t)n < SECONDS_TEXT_LEN ? (size_t)n : SECONDS_TEXT_LEN - 1;
+}
+
+struct piece {
+    const char *p;
+    size_t n;
+};
+
+/* Pieces of one line in one reservation: a request's line is a dozen of
+ * them, and one copy loop keeps the path every request takes short. */
+static void sb_add_pieces(struct sbuf *b, const struct piece *pc, size_t count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += pc[i].n;
+    if (sb_reserve(b, total)) {
+        for (size_t i = 0; i < count; i++) {
+            memcpy(b->p + b->len, pc[i].p, pc[i].n);
+            b->len += pc[i].n;
+        }
         return;
     }
-    n = snprintf(num, sizeof(num), "%.4f", s);
-    if (n > 0)
-        sb_add(b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
+    for (size_t i = 0; i < count; i++)
+        sb_add(b, pc[i].p, pc[i].n);
 }
+
+#define PIECE_LIT(s) ((struct piece){s, sizeof(s) - 1})
+#define PIECE_STR(s) ((struct piece){s, strlen(s)})
 
 static void request_text(struct sbuf *b, const struct log_request *r)
 {
-    char size[32], status[FMT_U64_LEN + 1];
+    char size[32], status[FMT_U64_LEN + 1], secs[SECONDS_TEXT_LEN];
+    struct piece pc[14];
+    size_t n = 0, tlen;
 
     log_human_size((double)r->bytes, size, sizeof(size));
-    status[fmt_i64(status, r->status)] = '\0';
-    add_text_time(b);
-    /* "%s %s - %d - ContentLength: %s (%.4fs)", appended piece by piece. */
-    sb_adds(b, r->method);
-    sb_add(b, " ", 1);
-    sb_adds(b, r->uri);
-    sb_add(b, " - ", 3);
-    sb_adds(b, status);
+    /* "%s %s - %d - ContentLength: %s (%.4fs)" */
+    pc[n].p = text_time(&tlen);
+    pc[n++].n = tlen;
+    pc[n++] = PIECE_STR(r->method);
+    pc[n++] = PIECE_LIT(" ");
+    pc[n++] = PIECE_STR(r->uri);
+    pc[n++] = PIECE_LIT(" - ");
+    pc[n++] = (struct piece){status, fmt_i64(status, r->status)};
     if (r->reason) {
-        sb_add(b, " ", 1);
-        sb_adds(b, r->reason);
+        pc[n++] = PIECE_LIT(" ");
+        pc[n++] = PIECE_STR(r->reason);
     }
-    sb_add(b, " - ContentLength: ", 18);
-    sb_adds(b, size);
-    sb_add(b, " (", 2);
-    add_seconds(b, r->seconds);
-    sb_add(b, "s)", 2);
+    pc[n++] = PIECE_LIT(" - ContentLength: ");
+    pc[n++] = PIECE_STR(size);
+    pc[n++] = PIECE_LIT(" (");
+    pc[n++] = (struct piece){secs, seconds_text(secs, r->seconds)};
+    pc[n++] = PIECE_LIT("s)");
+    sb_add_pieces(b, pc, n);
     if (r->call_id)
         sb_addf(b, " [%s]", call_id_text(r->call_id));
 }
