@@ -11,6 +11,13 @@
 #   CONNS=32 ROUNDS=10 DUR=3 BASE_PORT=21400 bench/ab.sh old new
 #   THREADS=2 CONNS=32 bench/ab.sh old new   (wrk's threads, as bench/run.sh
 #                                             runs it at 32 connections)
+#   PIN=1 CONNS=32 bench/ab.sh old new       (placement fixed as in the pinned
+#       rows of bench/run.sh: wrk on the first CPU this script may use, nginx
+#       and the proxies on the second; needs two)
+#
+# Last, the new binary's req/s over the old one's in the same round: the
+# median and spread of that ratio, which the machine's changes of speed
+# between rounds move less than the two medians above.
 #
 # The machine is shared: a difference smaller than the spread between rounds
 # (printed as min-max) says nothing.
@@ -49,6 +56,17 @@ NEW_PID=$WD_PID
 # Every proxy answers before the rounds start.
 wait_answers $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3))
 
+WRK="wrk"
+if [ -n "${PIN:-}" ]; then
+    # shellcheck disable=SC2046  # one word per CPU
+    set -- "$@" $(allowed_cpus | head -n 2)
+    [ $# -ge 4 ] || { echo "bench/ab.sh: PIN needs two CPUs" >&2; exit 2; }
+    # shellcheck disable=SC2086
+    pin_tree "$4" $PIDS
+    WRK="taskset -c $3 wrk"
+    echo "pinned: wrk on CPU $3; nginx and the proxies on CPU $4"
+fi
+
 ticks() {
     awk '{printf "%s %s ", $14 + 0, $15 + 0}' "/proc/$1/stat"
     awk '{print int($1 / 1000)}' "/proc/$1/schedstat"
@@ -57,7 +75,7 @@ ticks() {
 round() {
     ticks "$3" >"$WORK/ticks"
     read -r u0 s0 r0 <"$WORK/ticks"
-    n=$(timeout $((DUR + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$2/" |
+    n=$(timeout $((DUR + 30)) $WRK -t"$THREADS" -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$2/" |
         awk '/requests in/ {print $1}')
     if [ -z "$n" ] || [ "$n" -eq 0 ]; then
         echo "bench/ab.sh: wrk got no answers on port $2" >&2
@@ -81,8 +99,8 @@ printf '%-36s %s\n' proxy "req/s, CPU us per request: run (schedstat), user and 
 for k in relay old new; do
     case $k in
     relay) name="relay + llhttp + log" ;;
-    old) name="old: $1" ;;
-    new) name="new: $2" ;;
+    old) name="old: $OLD" ;;
+    new) name="new: $NEW" ;;
     esac
     awk -v name="$name" '
         { for (i = 1; i <= 4; i++) v[i, NR] = $i }
@@ -101,3 +119,11 @@ for k in relay old new; do
             printf "%-36.36s %7.0f (%.0f-%.0f) %5.2f (%.2f-%.2f) %5.2f (%.2f-%.2f) %5.2f (%.2f-%.2f)\n", name, m1, l1, h1, m2, l2, h2, m3, l3, h3, m4, l4, h4
         }' "$WORK/rounds.$k"
 done
+paste -d' ' "$WORK/rounds.old" "$WORK/rounds.new" | awk '
+    { r[NR] = $5 / $1 }
+    END {
+        n = NR
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+        m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+        printf "new over old, paired by round: %.3f (%.3f-%.3f)\n", m, r[1], r[n]
+    }'

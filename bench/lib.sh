@@ -79,3 +79,21 @@ wait_answers() {
         done
     done
 }
+
+# allowed_cpus: the CPUs this script may run on, one a line.
+allowed_cpus() {
+    taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' |
+        awk -F- '{e = (NF > 1) ? $2 : $1; for (i = $1; i <= e; i++) print i}'
+}
+
+# pin_tree CPU PID...: every thread of each PID and of its descendants
+# onto CPU.
+pin_tree() {
+    pt_cpu=$1
+    shift
+    for pt in "$@"; do
+        taskset -a -pc "$pt_cpu" "$pt" >/dev/null || echo "$0: could not pin $pt to CPU $pt_cpu" >&2
+        # shellcheck disable=SC2046
+        pin_tree "$pt_cpu" $(pgrep -P "$pt" || true)
+    done
+}

@@ -460,22 +460,6 @@ http_proxies_pinned() { http_proxies_round "$1" "$2" pin.; }
 # the rate what the proxy and nginx cost in CPU together, with no spare
 # core for either to spill onto.
 
-# allowed_cpus: the CPUs this script may run on, one a line.
-allowed_cpus() {
-    taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' |
-        awk -F- '{e = (NF > 1) ? $2 : $1; for (i = $1; i <= e; i++) print i}'
-}
-# pin_tree CPU PID...: every thread of each PID and of its descendants
-# onto CPU.
-pin_tree() {
-    pt_cpu=$1
-    shift
-    for pt in "$@"; do
-        taskset -a -pc "$pt_cpu" "$pt" >/dev/null || log "could not pin $pt to CPU $pt_cpu"
-        # shellcheck disable=SC2046
-        pin_tree "$pt_cpu" $(pgrep -P "$pt" || true)
-    done
-}
 # http_pinned WD_PID GO_NSPID: the rounds of bench_http again, with the
 # placement fixed (above); rows labelled "pinned".
 http_pinned() {
