@@ -298,8 +298,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     conn_enter(c);
     /* Back to writing directly from on_flush until the socket is full again. */
-    bufferevent_disable(bev, EV_WRITE);
-    c->bev_writing = false;
+    evio_bev_set_writing(bev, &c->bev_writing, false);
     /* Output queued while the evbuffer was writing, after its last byte
      * went out, waits in flat memory. */
     if (c->out.len > 0)
@@ -307,12 +306,6 @@ static void on_write(struct bufferevent *bev, void *arg)
     else
         output_drained(c);
     conn_leave(c);
-}
-
-static void set_bev_writing(struct conn *c)
-{
-    bufferevent_enable(c->bev, EV_WRITE);
-    c->bev_writing = true;
 }
 
 /* Output is written straight to the socket at the end of the loop
@@ -333,8 +326,8 @@ static void flush_one(struct conn *c)
         n = evio_bev_write(c->bev, fd);
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         conn_abort(c);
-    else if (evbuffer_get_length(out) > 0)
-        set_bev_writing(c); /* the loop takes over, with write_timeout */
+    else if (evbuffer_get_length(out) > 0) /* the loop takes over, with write_timeout */
+        evio_bev_set_writing(c->bev, &c->bev_writing, true);
     else
         output_drained(c);
     conn_leave(c);
@@ -371,7 +364,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct conn *c = arg;
     /* libevent turns EV_WRITE off itself before it reports a write error
      * or timeout. */
-    c->bev_writing = (bufferevent_get_enabled(bev) & EV_WRITE) != 0;
+    c->bev_writing = evio_bev_writing(bev);
     conn_enter(c);
     if ((what & BEV_EVENT_EOF) && c->state == CONN_IDLE && conn_out_len(c) > 0) {
         /* Half-closed after its last request: finish writing the answer. */
@@ -550,8 +543,7 @@ int engine_adopt(struct engine *e, int fd, const struct sockaddr *peer)
     bufferevent_set_timeouts(c->bev, NULL, e->p.write_timeout_ms > 0 ? &wt : NULL);
     /* Writes go through on_flush; the bufferevent only takes over (and
      * its write timeout only runs) while the socket is full. */
-    bufferevent_disable(c->bev, EV_WRITE);
-    c->bev_writing = false;
+    evio_bev_set_writing(c->bev, &c->bev_writing, false);
     conn_update_reading(c);
     conn_arm_read_timer(c);
     return 0;

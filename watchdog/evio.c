@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 ssize_t evio_read(struct evbuffer *buf, int fd, size_t max)
 {
@@ -72,6 +73,20 @@ void evio_bev_drop_output(struct bufferevent *bev)
     evbuffer_unfreeze(out, 1);
     evbuffer_drain(out, evbuffer_get_length(out));
     evbuffer_freeze(out, 1);
+}
+
+void evio_bev_set_writing(struct bufferevent *bev, bool *writing, bool on)
+{
+    if (on)
+        bufferevent_enable(bev, EV_WRITE);
+    else
+        bufferevent_disable(bev, EV_WRITE);
+    *writing = on;
+}
+
+bool evio_bev_writing(struct bufferevent *bev)
+{
+    return (bufferevent_get_enabled(bev) & EV_WRITE) != 0;
 }
 
 void evio_gather_init(struct evio_gather *g, struct evbuffer *to)

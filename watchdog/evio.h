@@ -10,6 +10,7 @@
 #ifndef FW_EVIO_H
 #define FW_EVIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/types.h>
@@ -32,6 +33,12 @@ int evio_bev_add_input(struct bufferevent *bev, const void *data, size_t len);
 int evio_bev_write(struct bufferevent *bev, int fd);
 /* Throw away what the bufferevent still has to write. */
 void evio_bev_drop_output(struct bufferevent *bev);
+/* EV_WRITE of the bufferevent on or off, and *writing (the owner's copy,
+ * read on every answer without touching libevent's allocation) with it. */
+void evio_bev_set_writing(struct bufferevent *bev, bool *writing, bool on);
+/* Whether EV_WRITE is on, from libevent itself: for the owner's copy after
+ * libevent turned it off on a write error or timeout. */
+bool evio_bev_writing(struct bufferevent *bev);
 
 /* Small pieces (a head: names, values, separators) gathered in memory and
  * added to an evbuffer in one call: each evbuffer_add costs a call and,

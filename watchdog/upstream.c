@@ -218,18 +218,6 @@ static bool in_exchange(const struct upconn *c)
 
 /* ---- the pool ---- */
 
-static void write_on(struct upconn *c)
-{
-    bufferevent_enable(c->bev, EV_WRITE);
-    c->writing = true;
-}
-
-static void write_off(struct upconn *c)
-{
-    bufferevent_disable(c->bev, EV_WRITE);
-    c->writing = false;
-}
-
 static void reset_head(struct upconn *c)
 {
     msghead_reset(&c->head);
@@ -257,7 +245,7 @@ static void pool_put(struct upconn *c)
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). Writing is on only after a full socket. */
     if (c->writing)
-        write_off(c);
+        evio_bev_set_writing(c->bev, &c->writing, false);
     clock_mono(&c->idle_since);
     LIST_INSERT_HEAD(&u->idle, c, idle_link);
     u->nidle++;
@@ -633,7 +621,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     conn_enter(c);
     /* Back to direct writes (upconn_flush) once the output is empty. */
     if (c->connected && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        write_off(c);
+        evio_bev_set_writing(bev, &c->writing, false);
     if (c->ops && c->ops->drain && c->state != UPCONN_UPGRADED)
         c->ops->drain(c->arg);
     conn_leave(c);
@@ -684,7 +672,7 @@ static void write_side_gone(struct upconn *c)
 {
     c->write_gone = true;
     evio_bev_drop_output(c->bev);
-    write_off(c);
+    evio_bev_set_writing(c->bev, &c->writing, false);
     if (c->ops && c->ops->drain)
         c->ops->drain(c->arg);
 }
@@ -729,7 +717,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct upconn *c = arg;
     /* libevent turns EV_WRITE off itself before it reports a write error
      * or timeout. */
-    c->writing = (bufferevent_get_enabled(bev) & EV_WRITE) != 0;
+    c->writing = evio_bev_writing(bev);
     conn_enter(c);
     if (what & BEV_EVENT_CONNECTED) {
         c->connected = true;
@@ -1189,7 +1177,7 @@ static struct upconn *conn_new(struct upstream *u)
         close(fd);
         goto fail;
     }
-    c->writing = (bufferevent_get_enabled(c->bev) & EV_WRITE) != 0;
+    c->writing = evio_bev_writing(c->bev);
     c->rd = event_new(u->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->idle.ev = evtimer_new(u->base, on_idle_timeout, c);
     if (!c->rd || !c->idle.ev)
@@ -1318,7 +1306,7 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
     if (!event_pending(c->rd, EV_READ, NULL))
         event_add(c->rd, NULL);
     if (!c->connected)
-        write_on(c);
+        evio_bev_set_writing(c->bev, &c->writing, true);
     return c;
 }
 
@@ -1350,7 +1338,7 @@ void upconn_flush(struct upconn *c)
     evio_bev_write(c->bev, event_get_fd(c->rd));
     /* The rest, or the error, is the bufferevent's to handle. */
     if (evbuffer_get_length(out) > 0)
-        write_on(c);
+        evio_bev_set_writing(c->bev, &c->writing, true);
 }
 
 void upconn_send_gathered(struct upconn *c, struct evio_gather *g)
