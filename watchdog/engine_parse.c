@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "clrepeat.h"
 #include "evio.h"
+#include "evmem.h"
 #include "log.h"
 #include "tecoding.h"
 
@@ -898,10 +899,11 @@ static int feed_raw(struct conn *c, struct evbuffer *in)
 {
     for (;;) {
         size_t n;
+        /* libevent's memory: evmem gives it and takes it back */
         char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
         size_t pending = line ? n + 1 : evbuffer_get_length(in);
         if (c->head.len + c->raw.bytes + pending > c->head.max) {
-            free(line);
+            evmem_free(line);
             c->head.too_large = true;
             break;
         }
@@ -911,7 +913,7 @@ static int feed_raw(struct conn *c, struct evbuffer *in)
         if (n > 0 && line[n - 1] == '\r')
             n--;
         bool more = raw_line(c, line, n);
-        free(line);
+        evmem_free(line);
         if (!more)
             break;
     }

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <event2/event.h>
 
@@ -21,10 +24,10 @@
 #ifdef EVMEM_ASAN
 #include <sanitizer/asan_interface.h>
 #define BLOCK_FREED(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define BLOCK_TAKEN(p) ASAN_UNPOISON_MEMORY_REGION((p), EVMEM_BLOCK)
+#define BLOCK_TAKEN(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
 #define BLOCK_FREED(p, n) ((void)(p), (void)(n))
-#define BLOCK_TAKEN(p) ((void)(p))
+#define BLOCK_TAKEN(p, n) ((void)(p), (void)(n))
 #endif
 
 static struct {
@@ -35,11 +38,55 @@ static struct {
     bool page_blocks;            /* a block is whole pages: each can be given back */
 } pool;
 
+/* libevent keeps a small record for every descriptor number it has
+ * watched (its fd map), made when the number is first watched and kept for
+ * the life of the loop. Made during a burst of connections, each one sits
+ * between the burst's allocations in malloc's heap; once those are freed,
+ * each still pins a page that malloc_trim cannot give back, and the resident
+ * size stays at the burst's mark. Allocations this small come from a region
+ * of their own instead, packed together: address space for EVMEM_SMALL_SLOTS
+ * of them, resident only as far as used. */
+static struct {
+    char *base;        /* NULL: no region, malloc's */
+    size_t used;       /* slots handed out at least once */
+    void *free;        /* freed slots, each holding the next one's address */
+} small;
+
 /* Compared as addresses: p may be any pointer libevent frees. */
+static bool in_region(const void *p, const char *base, size_t size)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)base;
+    return base && a >= b && a - b < size;
+}
+
 static bool in_pool(const void *p)
 {
-    uintptr_t a = (uintptr_t)p, base = (uintptr_t)pool.base;
-    return pool.base && a >= base && a - base < (uintptr_t)EVMEM_KEEP * EVMEM_BLOCK;
+    return in_region(p, pool.base, (size_t)EVMEM_KEEP * EVMEM_BLOCK);
+}
+
+static bool in_small(const void *p)
+{
+    return in_region(p, small.base, (size_t)EVMEM_SMALL_SLOTS * EVMEM_SMALL);
+}
+
+static void *small_take(void)
+{
+    void *p = small.free;
+    if (p) {
+        BLOCK_TAKEN(p, EVMEM_SMALL);
+        memcpy(&small.free, p, sizeof(small.free));
+    } else if (small.base && small.used < EVMEM_SMALL_SLOTS) {
+        p = small.base + small.used++ * EVMEM_SMALL;
+        BLOCK_TAKEN(p, EVMEM_SMALL);
+    }
+    return p;
+}
+
+static void small_put(void *p)
+{
+    memcpy(p, &small.free, sizeof(small.free));
+    small.free = p;
+    BLOCK_FREED(p, EVMEM_SMALL);
 }
 
 static void put_back(void *p)
@@ -53,14 +100,33 @@ void *evmem_malloc(size_t size)
     if (size == EVMEM_BLOCK && pool.nfree > 0) {
         char *p = pool.base + (size_t)pool.free[--pool.nfree] * EVMEM_BLOCK;
         pool.used = true;
-        BLOCK_TAKEN(p);
+        BLOCK_TAKEN(p, EVMEM_BLOCK);
         return p;
+    }
+    if (size <= EVMEM_SMALL) {
+        void *p = small_take();
+        if (p)
+            return p;
     }
     return malloc(size);
 }
 
+static void *small_realloc(void *p, size_t size)
+{
+    if (size <= EVMEM_SMALL)
+        return p;
+    void *q = malloc(size);
+    if (q) {
+        memcpy(q, p, EVMEM_SMALL);
+        small_put(p);
+    }
+    return q;
+}
+
 void *evmem_realloc(void *p, size_t size)
 {
+    if (in_small(p))
+        return small_realloc(p, size);
     if (!in_pool(p))
         return realloc(p, size);
     void *q = malloc(size);
@@ -75,6 +141,8 @@ void evmem_free(void *p)
 {
     if (in_pool(p))
         put_back(p);
+    else if (in_small(p))
+        small_put(p);
     else
         free(p);
 }
@@ -96,9 +164,34 @@ void evmem_release(void)
             madvise(pool.base + (size_t)pool.free[i] * EVMEM_BLOCK, EVMEM_BLOCK, MADV_DONTNEED);
 }
 
+void evmem_trim(void)
+{
+    evmem_release();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 size_t evmem_kept(void)
 {
     return pool.nfree;
+}
+
+/* The small region: address space only, its pages made resident as the
+ * slots are first used. */
+static void map_small(void)
+{
+    size_t size = (size_t)EVMEM_SMALL_SLOTS * EVMEM_SMALL;
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return;
+    if (small.base) {
+        munmap(m, size);
+        return;
+    }
+    small.base = m;
+    BLOCK_FREED(m, size);
 }
 
 void evmem_install(void)
@@ -116,5 +209,6 @@ void evmem_install(void)
     } else if (m != MAP_FAILED) {
         munmap(m, (size_t)EVMEM_KEEP * EVMEM_BLOCK);
     }
+    map_small();
     event_set_mem_functions(evmem_malloc, evmem_realloc, evmem_free);
 }

@@ -1,4 +1,5 @@
-/* libevent's memory, with 4 KiB blocks from a pool of their own.
+/* libevent's memory, with 4 KiB blocks from a pool of their own, and its
+ * smallest records from a region of their own.
  *
  * Up to 4 KiB put in an empty evbuffer (a head read behind earlier input
  * or in more than one read) allocates a 4 KiB chain, freed once the bytes
@@ -25,15 +26,27 @@
 /* The size libevent asks for a chain that holds one head read. */
 #define EVMEM_BLOCK 4096
 
+/* Allocations of at most this many bytes (libevent's per-descriptor
+ * records) come from the small region (evmem.c says why), up to this many
+ * at once: 1 MiB of address space, one slot for every descriptor of a
+ * process allowed 65,536. Past them, malloc's. */
+#define EVMEM_SMALL 16
+#define EVMEM_SMALL_SLOTS 65536
+
 /* Map the pool and route libevent's allocations through evmem_malloc,
  * evmem_realloc and evmem_free. Before any libevent call that allocates. */
 void evmem_install(void);
 
 void *evmem_malloc(size_t size);
 void *evmem_realloc(void *p, size_t size);
+/* Also for memory libevent hands to its caller to free (evbuffer_readln's
+ * line): it may come from the pool or the small region, not malloc. */
 void evmem_free(void *p);
 /* Give the pages of the free blocks back to the system (when idle). */
 void evmem_release(void);
+/* Idle: the free blocks' pages and, with glibc, malloc's free pages go
+ * back to the system. */
+void evmem_trim(void);
 /* Free blocks in the pool (for tests). */
 size_t evmem_kept(void);
 

@@ -1,4 +1,5 @@
-/* evmem: 4 KiB blocks from a pool of their own, outside malloc's heap. */
+/* evmem: 4 KiB blocks from a pool of their own, and the smallest records
+ * from a region of their own, outside malloc's heap. */
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "check.h"
 #include "evmem.h"
@@ -121,6 +123,71 @@ static void test_release(void)
     evmem_free(c);
 }
 
+/* Small records are packed together whatever malloc hands out between
+ * them, and a freed one is the next one given. */
+static void test_small_packed(void)
+{
+    char *a = evmem_malloc(EVMEM_SMALL);
+    void *between = evmem_malloc(200);
+    void *block = evmem_malloc(EVMEM_BLOCK);
+    char *b = evmem_malloc(EVMEM_SMALL - 2);
+    char *c = evmem_malloc(8);
+    CHECK(a && b && c && between && block);
+    CHECK(b - a == EVMEM_SMALL && c - b == EVMEM_SMALL);
+    memset(a, 'a', EVMEM_SMALL);
+    memset(b, 'b', EVMEM_SMALL - 2);
+    memset(c, 'c', 8);
+    evmem_free(b);
+    CHECK(a[EVMEM_SMALL - 1] == 'a' && c[0] == 'c');
+    CHECK(evmem_malloc(EVMEM_SMALL) == b);
+    evmem_free(between);
+    evmem_free(block);
+    evmem_free(a);
+    evmem_free(b);
+    evmem_free(c);
+}
+
+/* A small record grown by realloc moves to malloc with its bytes, and its
+ * slot is given again; one that still fits stays where it is. */
+static void test_small_realloc(void)
+{
+    char *p = evmem_malloc(10);
+    memcpy(p, "0123456789", 10);
+    CHECK(evmem_realloc(p, EVMEM_SMALL) == p);
+    char *q = evmem_realloc(p, 64);
+    CHECK(q != NULL && q != p && memcmp(q, "0123456789", 10) == 0);
+    memset(q + 10, 'x', 54);
+    CHECK(evmem_malloc(EVMEM_SMALL) == p);
+    evmem_free(p);
+    q = evmem_realloc(q, 128);
+    CHECK(q != NULL && memcmp(q, "0123456789", 10) == 0 && q[63] == 'x');
+    evmem_free(q);
+}
+
+/* Through libevent: the record for a descriptor number watched the first
+ * time comes from the small region, next to the one before it. */
+static void test_small_through_libevent(void)
+{
+    struct event_base *base = event_base_new();
+    int fds[4];
+    CHECK(base != NULL);
+    CHECK(pipe(fds) == 0 && pipe(fds + 2) == 0);
+    char *mark = evmem_malloc(EVMEM_SMALL);
+    struct event *r = event_new(base, fds[0], EV_READ, NULL, NULL);
+    struct event *w = event_new(base, fds[2], EV_READ, NULL, NULL);
+    CHECK(r && w && event_add(r, NULL) == 0 && event_add(w, NULL) == 0);
+    /* the two records were the next slots after the mark */
+    char *next = evmem_malloc(EVMEM_SMALL);
+    CHECK(next - mark >= 3 * EVMEM_SMALL && next - mark <= 4 * EVMEM_SMALL);
+    evmem_free(next);
+    evmem_free(mark);
+    event_free(r);
+    event_free(w);
+    event_base_free(base);
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     evmem_install();
@@ -130,5 +197,8 @@ int main(void)
     test_realloc_leaves_the_pool();
     test_through_libevent();
     test_release();
+    test_small_packed();
+    test_small_realloc();
+    test_small_through_libevent();
     return check_done("evmem");
 }
