@@ -49,8 +49,15 @@ enum proxy_state {
 
 struct http_mode;
 
-/* One proxied request. Kept in a free list: the steady state allocates
- * nothing per request. */
+/* Spare proxies kept, as many as the upstream's idle connections. Past
+ * them a proxy is freed, and all of them once the watchdog is idle
+ * (http_idle): those of a burst, made between its connections, would
+ * otherwise live on after it, each pinning heap pages that the idle trim
+ * cannot give back. */
+#define SPARE_MAX 64
+
+/* One proxied request. Kept in a free list of up to SPARE_MAX: the steady
+ * state allocates nothing per request. */
 struct proxy {
     struct http_mode *m;
     struct request *r;
@@ -94,6 +101,7 @@ struct http_mode {
     struct event *grace;
     TAILQ_HEAD(, proxy) waiting; /* for the upstream to listen, oldest first */
     TAILQ_HEAD(, proxy) spare;   /* free */
+    int nspare;
     struct tunnels tunnels;    /* after a 101 */
 };
 
@@ -125,6 +133,7 @@ static struct proxy *proxy_get(struct http_mode *m)
     struct proxy *p = TAILQ_FIRST(&m->spare);
     if (p) {
         TAILQ_REMOVE(&m->spare, p, link);
+        m->nspare--;
         return p;
     }
     p = calloc(1, sizeof(*p));
@@ -192,12 +201,17 @@ static void proxy_release(struct proxy *p)
     }
     gunzip_free(p->gz);
     p->gz = NULL;
+    if (m->nspare >= SPARE_MAX) {
+        proxy_destroy(p);
+        return;
+    }
     p->r = NULL;
     p->uc = NULL;
     p->state = PX_FREE;
     p->body_end = p->body_sent = p->retried = p->chunked_out = p->sniff = false;
     p->gzip_asked = p->buffered = p->stream = false;
     TAILQ_INSERT_HEAD(&m->spare, p, link);
+    m->nspare++;
 }
 
 /* X-Duration-Seconds in Go's "%f": six decimals. */
@@ -943,6 +957,21 @@ static int start_function(struct http_mode *m)
 
 /* ---- the mode ---- */
 
+static void free_spares(struct http_mode *m)
+{
+    struct proxy *p;
+    while ((p = TAILQ_FIRST(&m->spare))) {
+        TAILQ_REMOVE(&m->spare, p, link);
+        proxy_destroy(p);
+    }
+    m->nspare = 0;
+}
+
+static void http_idle(void *state)
+{
+    free_spares(state);
+}
+
 static void http_free(void *state)
 {
     struct http_mode *m = state;
@@ -951,10 +980,7 @@ static void http_free(void *state)
         return;
     while ((p = TAILQ_FIRST(&m->waiting)))
         proxy_release(p);
-    while ((p = TAILQ_FIRST(&m->spare))) {
-        TAILQ_REMOVE(&m->spare, p, link);
-        proxy_destroy(p);
-    }
+    free_spares(m);
     tunnels_close(&m->tunnels);
     job_free(m->fn);
     upstream_free(m->up);
@@ -1033,6 +1059,7 @@ const struct mode mode_http = {
     .ready = http_ready,
     .handle = http_handle,
     .drain = http_drain,
+    .idle = http_idle,
     .stop = http_stop,
     .free = http_free,
 };

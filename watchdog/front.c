@@ -11,10 +11,6 @@
 #include <time.h>
 
 #include <event2/event.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 #include "auth.h"
 #include "clock.h"
 #include "engine.h"
@@ -194,7 +190,6 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
     struct front *f = arg;
     (void)fd;
     (void)what;
-#ifdef __GLIBC__
     if (f->inflight > 0)
         return; /* its end arms the timer again */
     int64_t quiet = clock_ms_since(&f->last_request);
@@ -202,11 +197,9 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
         clock_arm(f->trim_timer, TRIM_AFTER_MS - quiet);
         return;
     }
-    evmem_release();
-    malloc_trim(0);
-#else
-    (void)f;
-#endif
+    if (f->mode->idle)
+        f->mode->idle(f->mode_state);
+    evmem_trim();
 }
 
 static void arm_trim(struct front *f)

@@ -57,6 +57,10 @@ struct mode {
     /* A request whose head is complete: answer with resp_*, and req_attach
      * to get its body and hear of its abort. */
     void (*handle)(void *state, struct request *r);
+    /* No request has been in flight for a while, and the watchdog is about
+     * to give its free memory back: free what is kept for the next
+     * requests (NULL: nothing is kept). */
+    void (*idle)(void *state);
     /* The drain began and forward_sigterm is set: tell long-lived
      * processes, which go on serving (NULL: nothing to tell). */
     void (*drain)(void *state);

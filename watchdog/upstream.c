@@ -8,6 +8,7 @@
 #include "clrepeat.h"
 #include "deadline.h"
 #include "evio.h"
+#include "evmem.h"
 #include "log.h"
 #include "msghead.h"
 #include "target.h"
@@ -937,10 +938,13 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     clock_release();
 }
 
-/* Unused in the pool for IDLE_TIMEOUT_MS: closed. */
+/* Unused in the pool for IDLE_TIMEOUT_MS: closed. The last one to go
+ * gives the memory of the pool back: the watchdog's own trim ran when
+ * requests stopped, while these connections still held theirs. */
 static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct upconn *c = arg;
+    struct upstream *u = c->u;
     (void)fd;
     (void)what;
     if (!deadline_due(&c->idle))
@@ -948,6 +952,8 @@ static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
     conn_enter(c);
     conn_broken(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
     conn_leave(c);
+    if (u->nidle == 0)
+        evmem_trim();
 }
 
 /* ---- parser callbacks ---- */

@@ -395,6 +395,9 @@ def main():
         Handler.timeout = args.idle_timeout
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
+    # socketserver's backlog of 5 drops the connections of a burst, which
+    # then wait for the kernel's SYN retries
+    ThreadingHTTPServer.request_queue_size = 256
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print("listening on %d" % args.port, flush=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
