@@ -755,6 +755,19 @@ rss_cell() {
     second=$(rss_kib "$2")
     echo "$settled ($(minus "$settled" "$idle"); $after right after); $second after 10,000 more ($(minus "$second" "$settled"))"
 }
+# burst_cell PID PORT [NSPID]: PID's VmRSS 6 s after 2 s of 500 connections
+# at once (wrk): past the upstream pool's 4 s of rest and the trim that
+# follows, what a burst leaves behind ("(growth over the VmRSS before it)").
+burst_cell() {
+    before=$(rss_kib "$1")
+    pre=""
+    [ -n "${3:-}" ] && pre="nsenter --net=/proc/$3/ns/net"
+    # shellcheck disable=SC2086
+    $pre timeout 60 wrk -t1 -c500 -d2s "http://127.0.0.1:$2/" >/dev/null 2>&1 || true
+    sleep 6
+    after=$(rss_kib "$1")
+    echo "$after ($(minus "$after" "$before"))"
+}
 bench_rss() {
     mkdir -p "$WORK/public"
     head -c 1024 /dev/zero | tr '\0' x >"$WORK/public/index.html"
@@ -771,7 +784,7 @@ bench_rss() {
         static) set -- mode=static static_path="$WORK/public"
             req=get ;;
         esac
-        cell="" gcell=""
+        cell="" gcell="" bcell="" gbcell=""
         if [ "$m" = http ]; then
             start_wd "rss.$m" $P "$@" fprocess="nginx -p $WORK/nginx-rss -c $WORK/nginx-rss/nginx.conf" || true
         else
@@ -779,6 +792,7 @@ bench_rss() {
         fi
         if kill -0 "$WD_PID" 2>/dev/null; then
             cell=$(rss_cell "rss $m" "$WD_PID" $P $req)
+            bcell=$(burst_cell "$WD_PID" $P)
             stop_pid "$WD_PID"
         fi
         if has_ref; then
@@ -787,10 +801,14 @@ bench_rss() {
             else
                 start_ref "rss.$m" $P "$@" || true
             fi
-            [ -z "$REF_WDPID" ] || gcell=$(rss_cell "Go rss $m" "$REF_WDPID" $P $req "$REF_PID")
+            if [ -n "$REF_WDPID" ]; then
+                gcell=$(rss_cell "Go rss $m" "$REF_WDPID" $P $req "$REF_PID")
+                gbcell=$(burst_cell "$REF_WDPID" $P "$REF_PID")
+            fi
             stop_ref "$REF_PID"
         fi
         row "$m: RSS 2 s after 10,000 requests at 16 conn (KiB, growth over idle; right after the last); 2 s after 10,000 more (growth)" "$cell" "$gcell" "" "" "" ""
+        row "$m: RSS 6 s after 2 s of 500 connections at once (KiB, growth over the RSS before)" "$bcell" "$gbcell" "" "" "" ""
     done
 }
 
