@@ -92,7 +92,10 @@ static void conn_free(struct conn *c)
     evmem_free(c->resp.head);
     conn_out_free(c);
     msghead_free(&c->head);
+    struct engine *e = c->eng;
     free(c);
+    if (e->p.on_close)
+        e->p.on_close(e->p.arg);
 }
 
 /* The request stops being in flight (answered, aborted or detached). */
@@ -719,6 +722,7 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    e->p.on_close = NULL; /* its owner is going away too */
     while (!LIST_EMPTY(&e->conns)) {
         struct conn *c = LIST_FIRST(&e->conns);
         c->busy = 0;

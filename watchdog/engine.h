@@ -40,6 +40,8 @@ struct engine_params {
     /* A request head is complete: answer it with resp_*, req_attach for
      * its body. */
     void (*on_request)(void *arg, struct request *r);
+    /* A connection was closed and its memory freed (NULL: not told). */
+    void (*on_close)(void *arg);
     void *arg;
 };
 

@@ -208,6 +208,14 @@ static void arm_trim(struct front *f)
         clock_arm(f->trim_timer, TRIM_AFTER_MS);
 }
 
+/* Connections of a burst may close after its last request ended (a
+ * client that lingers, answers still being written): the trim that
+ * request armed would come too early for their memory. */
+static void on_conn_close(void *arg)
+{
+    arm_trim(arg);
+}
+
 /* ---- requests ---- */
 
 static void request_done(void *arg, struct request *r, int status)
@@ -548,6 +556,7 @@ struct front *front_new(const struct config *cfg, struct event_base *base,
         .log_callid = cfg->log_callid,
         .reserve = reserve,
         .on_request = on_request,
+        .on_close = on_conn_close,
         .arg = f,
     };
     f->eng = engine_new(base, &p);

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from harness import (HOST, SANITIZED, SHORT_TIMEOUTS, get, http_watchdog, minor_faults, nofile_limit,
-                     proc_status, read_all, wait_until)
+                     proc_status, read_all, recv_response, wait_until)
 
 CONNS = 10000
 NOFILE = CONNS + 512
@@ -113,6 +113,30 @@ def test_heap_goes_back_after_a_burst(watchdog):
         assert peak > idle + 128, (idle, peak)
         settled = wait_until(lambda: anon_kib(wd.pid) <= idle + (peak - idle) // 2, timeout=5)
         assert settled, (idle, peak, anon_kib(wd.pid))
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan's allocator and valgrind's keep freed memory themselves")
+def test_memory_goes_back_when_connections_close_late(watchdog):
+    """Connections that stay open after their requests ended hold their
+    memory until they close, after the trim that the last request armed:
+    it goes back when they close, not only after a request."""
+    n = 200
+    with watchdog({"fprocess": "cat"}, ready="healthy") as wd:
+        base = anon_kib(wd.pid)
+        socks = [socket.create_connection((HOST, wd.port), timeout=20) for _ in range(n)]
+        for s in socks:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        for s in socks:
+            assert recv_response(s)[0] == 200
+        time.sleep(1.5)  # past the trim after the last request; all still open
+        held = anon_kib(wd.pid) - base
+        for s in socks:
+            s.close()
+        assert wait_until(lambda: wd.fd_count() < n, timeout=5)
+        gone = wait_until(lambda: anon_kib(wd.pid) - base < held // 3, timeout=3, interval=0.1)
+        print("anon KiB over the start: %d with the connections open, %d after" % (held, anon_kib(wd.pid) - base))
+        assert held > 384, held
+        assert gone, (held, anon_kib(wd.pid) - base)
 
 
 def test_burst_memory_goes_back(tmp_path):
