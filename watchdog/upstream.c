@@ -938,9 +938,19 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     clock_release();
 }
 
+static void on_pool_gone(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    evmem_trim();
+}
+
 /* Unused in the pool for IDLE_TIMEOUT_MS: closed. The last one to go
  * gives the memory of the pool back: the watchdog's own trim ran when
- * requests stopped, while these connections still held theirs. */
+ * requests stopped, while these connections still held theirs. libevent
+ * frees a closed connection's bufferevent in a later turn of the loop, so
+ * the trim waits for one. */
 static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct upconn *c = arg;
@@ -952,8 +962,10 @@ static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
     conn_enter(c);
     conn_broken(c, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
     conn_leave(c);
-    if (u->nidle == 0)
-        evmem_trim();
+    if (u->nidle == 0) {
+        const struct timeval next_turn = {0, 0};
+        event_base_once(u->base, -1, EV_TIMEOUT, on_pool_gone, NULL, &next_turn);
+    }
 }
 
 /* ---- parser callbacks ---- */
