@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+
 #include "auth.h"
 #include "clock.h"
 #include "engine.h"
