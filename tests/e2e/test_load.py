@@ -154,7 +154,7 @@ def test_burst_memory_goes_back(tmp_path):
         fds = wd.fd_count()
         socks = []
         for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", wd.port), timeout=30)
+            s = socket.create_connection((HOST, wd.port), timeout=30)
             s.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             socks.append(s)
         held = 0
