@@ -775,7 +775,7 @@ bool req_body_done(const struct request *r)
 double req_elapsed(const struct request *r)
 {
     struct timespec now;
-    clock_fresh(&now);
+    clock_end(&now);
     return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
 }
 

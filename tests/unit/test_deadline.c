@@ -120,9 +120,36 @@ static void test_held_clock(void)
     CHECK(!clock_held.have);
 }
 
+static void test_duration_ends(void)
+{
+    struct timespec a, b, c;
+    clock_end(&a);
+    wait_past(&a);
+    clock_end(&b);
+    CHECK(!same_time(&a, &b)); /* no hold: each end reads */
+    clock_hold();
+    clock_mono(&a);
+    wait_past(&a);
+    clock_end(&b);
+    CHECK(!same_time(&a, &b)); /* a held clock_mono reading is not an end */
+    wait_past(&b);
+    clock_end(&c);
+    CHECK(same_time(&b, &c)); /* the second end in the hold shares the first's */
+    clock_mono(&a);
+    CHECK(same_time(&b, &a));
+    clock_release();
+    CHECK(!clock_held.have && !clock_held.ended);
+    wait_past(&c);
+    clock_hold();
+    clock_end(&a);
+    CHECK(!same_time(&a, &c)); /* a new hold reads afresh */
+    clock_release();
+}
+
 int main(void)
 {
     test_held_clock();
+    test_duration_ends();
     struct event_base *base = event_base_new();
     CHECK(base != NULL);
     if (base) {
