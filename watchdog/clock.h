@@ -79,10 +79,10 @@ static inline void clock_mono(struct timespec *t)
 }
 
 /* The end of a duration: read afresh, except after another end in the
- * same hold. A request's end is measured twice in one event (its
- * log line and its metrics), and each read of the clock costs as much as a
- * few hundred instructions; the second gets the first's reading, later by
- * only the work between them. */
+ * same hold. A request's end is measured twice in one event (for its log
+ * line and for its metrics), and each read of the clock costs as much as a
+ * few hundred instructions; the second end gets the first's reading, which
+ * is early by only the work done between them. */
 static inline void clock_end(struct timespec *t)
 {
     if (clock_held.ended)
