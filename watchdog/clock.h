@@ -75,7 +75,7 @@ static inline void clock_mono(struct timespec *t)
     if (clock_held.have)
         *t = clock_held.now;
     else
-        clock_read(t, false);
+        clock_fresh(t);
 }
 
 /* The end of a duration: read afresh, except after another end in the
