@@ -65,6 +65,14 @@ def find(rows, prefix, conns=None, contains=""):
     return None
 
 
+def value_text(value):
+    """A bar's figure: whole numbers (microseconds) as they are, fractions
+    to two places, and anything from 10 up to the unit."""
+    if abs(value) >= 10 or float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.2f}"
+
+
 def panel(ax, groups, title, xlabel, log=False, line=None):
     """groups: [(name, [(series, value)])], drawn as grouped horizontal bars;
     returns the height it needs, in bars."""
@@ -75,8 +83,7 @@ def panel(ax, groups, title, xlabel, log=False, line=None):
     for name, bars in groups:
         for i, (series, value) in enumerate(bars):
             ax.barh(y + i * bar, value, height=bar * 0.9, color=COLORS[series])
-            ax.text(value, y + i * bar, f" {value:.2f}" if abs(value) < 10 else f" {value:.0f}",
-                    va="center", fontsize=7)
+            ax.text(value, y + i * bar, " " + value_text(value), va="center", fontsize=7)
         ticks.append(y + (len(bars) - 1) * bar / 2)
         names.append(name)
         y += len(bars) * bar + gap
