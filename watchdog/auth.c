@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "fmt.h"
 #include "jwks.h"
 #include "jwt.h"
 #include "log.h"
@@ -427,6 +428,21 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Seconds since t0 as Go's "%f" writes them: six decimals, from the
+ * microseconds rounded. */
+static void seconds_text(const struct timespec *t0, char *out, size_t size)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t ns = (int64_t)(t.tv_sec - t0->tv_sec) * 1000000000 + (t.tv_nsec - t0->tv_nsec);
+    char num[FMT_U64_LEN + 8];
+    size_t n = fmt_fixed(num, (uint64_t)(ns < 0 ? 0 : (ns + 500) / 1000), 6);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, num, n);
+    out[n] = '\0';
+}
+
 static double wall_now(void)
 {
     struct timespec t;
@@ -458,7 +474,7 @@ static void debug_token(const struct auth *a, const struct jwt_info *info)
 bool auth_check(struct auth *a, const struct request *r, struct auth_verdict *v)
 {
     const char *bearer = req_header(r, "Authorization");
-    struct jwt_info info;
+    struct jwt_info info = {NULL, NULL};
     struct timespec t0;
     char why[sizeof(v->reason) - 32];
     enum jwt_result res;
@@ -478,7 +494,9 @@ bool auth_check(struct auth *a, const struct request *r, struct auth_verdict *v)
         return false;
     }
     struct jwt_check chk = {a->keys, a->issuer, a->ref, wall_now()};
-    res = jwt_check_token(&chk, bearer, strlen(bearer), &info, why, sizeof(why));
+    /* The kid and claims are written out only for the debug log. */
+    res = jwt_check_token(&chk, bearer, strlen(bearer), a->cfg->jwt_auth_debug ? &info : NULL,
+                          why, sizeof(why));
     debug_token(a, &info);
     jwt_info_free(&info);
     if (res == JWT_UNKNOWN_KID)
@@ -493,7 +511,7 @@ bool auth_check(struct auth *a, const struct request *r, struct auth_verdict *v)
         deny(r, v, 401, &t0);
         return false;
     }
-    snprintf(v->seconds, sizeof(v->seconds), "%f", since(&t0));
+    seconds_text(&t0, v->seconds, sizeof(v->seconds));
     return true;
 }
 

@@ -1,12 +1,12 @@
 /* JSON Web Key Sets: parsing (jansson) and signature checks (mbedTLS). */
 #include "jwks.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
-#include <mbedtls/base64.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/md.h>
@@ -100,11 +100,27 @@ static bool b64url_char(char c)
            c == '-' || c == '_';
 }
 
+/* The 6 bits of a character b64url_char accepted. A table-free decode, as
+ * Go's encoding/base64 is not constant-time either: a token is its
+ * sender's own input, and mbedTLS's constant-time decoder (made for
+ * secret keys) took some 300 instructions a character. */
+static unsigned b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '-' ? 62 : 63;
+}
+
 int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char **out,
                       size_t *outlen, size_t *bad_at)
 {
-    size_t i, need = 0, tlen;
-    unsigned char *tmp = NULL, *buf = NULL;
+    size_t i, n = 0;
+    unsigned bits = 0;
+    uint32_t acc = 0;
 
     *out = NULL;
     *outlen = 0;
@@ -123,28 +139,25 @@ int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char 
         *bad_at = len - 1;
         return -1;
     }
-    /* mbedTLS speaks the standard alphabet with padding: translate, then
-     * let it decode. */
-    tlen = (len + 3) / 4 * 4;
-    tmp = malloc(tlen + 1);
-    buf = malloc(len / 4 * 3 + 3);
-    if (!tmp || !buf)
-        goto err;
-    for (i = 0; i < len; i++)
-        tmp[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : (unsigned char)in[i];
-    for (; i < tlen; i++)
-        tmp[i] = '=';
-    if (mbedtls_base64_decode(buf, len / 4 * 3 + 3, &need, tmp, tlen) != 0)
-        goto err;
-    free(tmp);
+    unsigned char *buf = malloc(len / 4 * 3 + 3);
+    if (!buf) {
+        *bad_at = 0;
+        return -1;
+    }
+    /* The bits left over after the last whole byte are dropped unread, as
+     * Go's decoder (not in strict mode) drops them. */
+    for (i = 0; i < len; i++) {
+        acc = acc << 6 | b64url_value((unsigned char)in[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
     *out = buf;
-    *outlen = need;
+    *outlen = n;
     return 0;
-err:
-    free(tmp);
-    free(buf);
-    *bad_at = 0;
-    return -1;
 }
 
 /* A base64url member of a key object, decoded; NULL (and a reason) when

@@ -62,8 +62,8 @@ int jwk_verify(const struct jwk *key, enum jwt_alg alg, const unsigned char *dat
 /* base64url without padding (RFC 7515 2), the way tokens carry their
  * parts; allow_pad also takes trailing '=' (some issuers pad JWK values).
  * On success *out is malloc'd (free it) and *outlen set. On failure -1 and
- * *bad_at is the offset of the first byte that cannot be decoded. The
- * decoding itself is mbedTLS's. */
+ * *bad_at is the offset of the first byte that cannot be decoded. Bits
+ * past the last whole byte are ignored, as by Go's decoder. */
 int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char **out,
                       size_t *outlen, size_t *bad_at);
 

@@ -76,6 +76,25 @@ static void test_base64url(void)
     CHECK(jwt_b64url_decode("aG+k", 4, false, &out, &len, &bad) == -1 && bad == 2);
     CHECK(jwt_b64url_decode("aGkxa", 5, false, &out, &len, &bad) == -1 && bad == 4);
     CHECK(jwt_b64url_decode("a b", 3, false, &out, &len, &bad) == -1 && bad == 1);
+    /* Every character of the alphabet, in order: 64 values, 48 bytes. */
+    const char *all = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *want = "\x00\x10\x83\x10\x51\x87\x20\x92\x8b\x30\xd3\x8f\x41\x14\x93\x51"
+                       "\x55\x97\x61\x96\x9b\x71\xd7\x9f\x82\x18\xa3\x92\x59\xa7\xa2\x9a"
+                       "\xab\xb2\xdb\xaf\xc3\x1c\xb3\xd3\x5d\xb7\xe3\x9e\xbb\xf3\xdf\xbf";
+    CHECK(jwt_b64url_decode(all, 64, false, &out, &len, &bad) == 0 && len == 48 &&
+          memcmp(out, want, 48) == 0);
+    free(out);
+    CHECK(jwt_b64url_decode("Zm9vYmFy", 8, false, &out, &len, &bad) == 0 && len == 6 &&
+          memcmp(out, "foobar", 6) == 0);
+    free(out);
+    CHECK(jwt_b64url_decode("Zm9vYg", 6, false, &out, &len, &bad) == 0 && len == 4 &&
+          memcmp(out, "foob", 4) == 0);
+    free(out);
+    /* Bits past the last byte are not checked, as in Go's decoder. */
+    CHECK(jwt_b64url_decode("QR", 2, false, &out, &len, &bad) == 0 && len == 1 && out[0] == 'A');
+    free(out);
+    CHECK(jwt_b64url_decode("QR==", 4, true, &out, &len, &bad) == 0 && len == 1 && out[0] == 'A');
+    free(out);
 }
 
 static void test_jwks(void)
