@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include "deadline.h"
 #include "engine.h"
@@ -199,6 +200,10 @@ void conn_out_add_buf(struct conn *c, struct evbuffer *buf);
  * anything only an evbuffer can hold (a file) or a new owner of the
  * bufferevent. */
 void conn_out_spill(struct conn *c);
+/* Read len bytes of fd at offset into flat memory, after what waits there,
+ * when they fit: the bytes read (fewer at the file's end), or -1 when they
+ * do not fit or the read failed. */
+ssize_t conn_out_pread(struct conn *c, int fd, int64_t offset, size_t len);
 /* Bytes waiting for the client. */
 size_t conn_out_len(const struct conn *c);
 /* Write what waits in flat memory to fd; what the socket does not take

@@ -4,10 +4,11 @@
  * them) is kept in flat memory and written with one write(2): no evbuffer
  * chain is allocated, linked, walked into an iovec and drained for it. The
  * block comes from evmem's pool when output starts and goes back once it
- * is written, so an idle connection holds none. What does not
- * fit, a file, and everything queued after either goes to the bufferevent's
- * output, which writes it as the socket takes it. The flat bytes always
- * come first: while the evbuffer holds anything, flat memory is empty. */
+ * is written, so an idle connection holds none. What does not fit (a
+ * file too big for the block among it), and everything queued after it,
+ * goes to the bufferevent's output, which writes it as the socket takes
+ * it. The flat bytes always come first: while the evbuffer holds
+ * anything, flat memory is empty. */
 #include "engine_int.h"
 
 #include <errno.h>
@@ -76,6 +77,19 @@ void conn_out_add_buf(struct conn *c, struct evbuffer *buf)
     }
     conn_out_spill(c);
     evbuffer_add_buffer(ev_out(c), buf);
+}
+
+ssize_t conn_out_pread(struct conn *c, int fd, int64_t offset, size_t len)
+{
+    if (!flat_takes(c, len))
+        return -1;
+    ssize_t n;
+    do
+        n = pread(fd, c->out.buf + c->out.len, len, (off_t)offset);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        c->out.len += (size_t)n;
+    return n;
 }
 
 size_t conn_out_len(const struct conn *c)

@@ -530,11 +530,23 @@ void resp_write_file(struct request *r, int fd, int64_t offset, int64_t len)
     c->resp.bytes += (uint64_t)len;
     if (c->resp.chunked)
         chunk_head(c, (size_t)len);
-    /* Only the evbuffer can send a file: what waits in flat memory goes
-     * first. */
-    conn_out_spill(c);
-    if (evbuffer_add_file(bufferevent_get_output(c->bev), fd, offset, len) != 0)
+    /* A file that fits the block with the head goes out with it, in one
+     * write, without waiting for the socket to take the head first. */
+    ssize_t got = len <= EVMEM_BLOCK ? conn_out_pread(c, fd, offset, (size_t)len) : -1;
+    if (got == len) {
         close(fd);
+    } else {
+        /* Only the evbuffer can send a file: what waits in flat memory
+         * goes first. A short read (the file shrank) leaves the rest to
+         * sendfile, which ends the answer as it would have. */
+        if (got > 0) {
+            offset += got;
+            len -= got;
+        }
+        conn_out_spill(c);
+        if (evbuffer_add_file(bufferevent_get_output(c->bev), fd, offset, len) != 0)
+            close(fd);
+    }
     if (c->resp.chunked)
         conn_out_add(c, "\r\n", 2);
     conn_flush_soon(c);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -183,6 +184,45 @@ static void test_partial_write(struct event_base *base)
     close(fds[0]);
 }
 
+/* A file's bytes read into flat memory after the head, when they fit;
+ * -1 and nothing read when they do not, or when the evbuffer holds bytes;
+ * fewer at the file's end. */
+static void test_pread(struct event_base *base)
+{
+    static char data[EVMEM_BLOCK], all[EVMEM_BLOCK + 16];
+    char path[] = "/tmp/test_output_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        CHECK(!"a temporary file");
+        return;
+    }
+    unlink(path);
+    fill(data, sizeof(data), 5);
+    CHECK(write(fd, data, sizeof(data)) == (ssize_t)sizeof(data));
+    struct conn c = {0};
+    c.bev = bufferevent_socket_new(base, -1, 0);
+    conn_out_add(&c, "head:", 5);
+    CHECK(conn_out_pread(&c, fd, 100, 50) == 50);
+    CHECK(c.out.len == 55 && memcmp(c.out.buf, "head:", 5) == 0 &&
+          memcmp(c.out.buf + 5, data + 100, 50) == 0);
+    /* At the end of the file: what there is. */
+    CHECK(conn_out_pread(&c, fd, sizeof(data) - 10, 40) == 10);
+    CHECK(c.out.len == 65 && memcmp(c.out.buf + 55, data + sizeof(data) - 10, 10) == 0);
+    /* More than the block has left: not read, nothing moved. */
+    CHECK(conn_out_pread(&c, fd, 0, EVMEM_BLOCK - 64) == -1);
+    CHECK(c.out.len == 65 && queued(&c) == 0);
+    /* Behind bytes in the evbuffer: never flat. */
+    conn_out_spill(&c);
+    CHECK(conn_out_pread(&c, fd, 0, 10) == -1 && c.out.len == 0 && queued(&c) == 65);
+    take_out(&c, all, 65);
+    CHECK(memcmp(all, "head:", 5) == 0 && memcmp(all + 5, data + 100, 50) == 0);
+    CHECK(conn_out_pread(&c, fd, 0, sizeof(data)) == (ssize_t)sizeof(data));
+    CHECK(c.out.len == sizeof(data) && memcmp(c.out.buf, data, sizeof(data)) == 0);
+    conn_out_free(&c);
+    bufferevent_free(c.bev);
+    close(fd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -191,6 +231,7 @@ int main(void)
     test_flat_then_spill(base);
     test_block_edges(base);
     test_partial_write(base);
+    test_pread(base);
     event_base_free(base);
     return check_done("output");
 }
