@@ -193,8 +193,10 @@ def as_lines(v):
     return None
 
 
-def applies(entry, case_id, field):
-    return any(fnmatch.fnmatchcase(case_id, p) for p in entry["cases"]) and \
+def applies(entry, case_ids, field):
+    """case_ids: the ids one case is known by (the replay's one, or the
+    several matrix cases an explored case stands for)."""
+    return any(fnmatch.fnmatchcase(c, p) for c in case_ids for p in entry["cases"]) and \
         any(fnmatch.fnmatchcase(field, f) for f in entry["fields"])
 
 
@@ -213,7 +215,7 @@ def when_holds(entry, ctx):
         all(field_value(act, k) == v for k, v in w.get("fwatchdog", {}).items())
 
 
-def covered_by(case_id, field, exp, act, ctx=None):
+def covered_by(case_ids, field, exp, act, ctx=None):
     """(ids of the differences.json entries used, what is left uncovered).
 
     An entry applies to the case ids matching one of its "cases" patterns
@@ -224,7 +226,7 @@ def covered_by(case_id, field, exp, act, ctx=None):
     is left is (missing lines, extra lines)); "fwatchdog": {field: value}
     limits an entry to that value of fwatchdog's; otherwise an entry covers
     the whole field. Left is None when nothing is."""
-    entries = [e for e in ALLOW if applies(e, case_id, field)
+    entries = [e for e in ALLOW if applies(e, case_ids, field)
                and (ctx is None or when_holds(e, ctx))]
     linewise = []
     for e in entries:
@@ -284,12 +286,13 @@ def sizes_follow_body(unexplained, body_ids):
     return left
 
 
-def judge(case_id, diffs):
+def judge(case_id, diffs, also=()):
     """(ids of the differences.json entries used, what they leave
-    unexplained) for the diffs of one case, as compare gives them."""
+    unexplained) for the diffs of one case, as compare gives them; an entry
+    of any of the case ids in also applies too."""
     hits, unexplained, body_ids = [], [], []
     for field, e, a in diffs:
-        hit, left = covered_by(case_id, field, e, a, diffs.ctx.get(field))
+        hit, left = covered_by((case_id, *also), field, e, a, diffs.ctx.get(field))
         hits += hit
         if left is not None:
             unexplained.append((field, e, a, left))
