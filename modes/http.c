@@ -218,9 +218,7 @@ static void proxy_release(struct proxy *p)
 static void set_duration(struct request *r)
 {
     char dur[FMT_U64_LEN + 2];
-    double secs = req_elapsed(r);
-    uint64_t us = secs > 0 ? (uint64_t)(secs * 1e6 + 0.5) : 0;
-    resp_header_n(r, "X-Duration-Seconds", 18, dur, fmt_fixed(dur, us, 6));
+    resp_header_n(r, "X-Duration-Seconds", 18, dur, fmt_seconds(dur, req_elapsed(r)));
 }
 
 /* Go's own answers here have no body, and Go logs the failure (each

@@ -428,21 +428,6 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Seconds since t0 as Go's "%f" writes them: six decimals, from the
- * microseconds rounded. */
-static void seconds_text(const struct timespec *t0, char *out, size_t size)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    int64_t ns = (int64_t)(t.tv_sec - t0->tv_sec) * 1000000000 + (t.tv_nsec - t0->tv_nsec);
-    char num[FMT_U64_LEN + 8];
-    size_t n = fmt_fixed(num, (uint64_t)(ns < 0 ? 0 : (ns + 500) / 1000), 6);
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, num, n);
-    out[n] = '\0';
-}
-
 static double wall_now(void)
 {
     struct timespec t;
@@ -511,7 +496,7 @@ bool auth_check(struct auth *a, const struct request *r, struct auth_verdict *v)
         deny(r, v, 401, &t0);
         return false;
     }
-    seconds_text(&t0, v->seconds, sizeof(v->seconds));
+    v->seconds[fmt_seconds(v->seconds, since(&t0))] = '\0';
     return true;
 }
 

@@ -80,4 +80,11 @@ static inline size_t fmt_fixed(char *out, uint64_t scaled, size_t frac_digits)
     return n + fmt_u64_zpad(out + n, scaled % unit, frac_digits);
 }
 
+/* Seconds as Go's "%f" writes them: six decimals, rounded to the
+ * microsecond, a negative value as 0. At most FMT_U64_LEN + 2 bytes. */
+static inline size_t fmt_seconds(char *out, double secs)
+{
+    return fmt_fixed(out, secs > 0 ? (uint64_t)(secs * 1e6 + 0.5) : 0, 6);
+}
+
 #endif

@@ -94,25 +94,20 @@ static bool alg_is_rsa(enum jwt_alg alg)
 
 /* ---- base64url ---- */
 
-static bool b64url_char(char c)
+/* The 6 bits of a base64url character; -1 for any other byte. Decoded
+ * without a constant-time table walk, as Go's encoding/base64 decodes: a
+ * token is its sender's own input, and mbedTLS's constant-time decoder
+ * (made for secret keys) took some 300 instructions a character. */
+static int b64url_value(char ch)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
-}
-
-/* The 6 bits of a character b64url_char accepted. A table-free decode, as
- * Go's encoding/base64 is not constant-time either: a token is its
- * sender's own input, and mbedTLS's constant-time decoder (made for
- * secret keys) took some 300 instructions a character. */
-static unsigned b64url_value(unsigned char c)
-{
+    unsigned char c = (unsigned char)ch;
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
     if (c >= 'a' && c <= 'z')
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    return c == '-' ? 62 : 63;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
 }
 
 int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char **out,
@@ -129,7 +124,7 @@ int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char 
             len--;
     }
     for (i = 0; i < len; i++) {
-        if (!b64url_char(in[i])) {
+        if (b64url_value(in[i]) < 0) {
             *bad_at = i;
             return -1;
         }
@@ -147,7 +142,7 @@ int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char 
     /* The bits left over after the last whole byte are dropped unread, as
      * Go's decoder (not in strict mode) drops them. */
     for (i = 0; i < len; i++) {
-        acc = acc << 6 | b64url_value((unsigned char)in[i]);
+        acc = acc << 6 | (uint32_t)b64url_value(in[i]);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
