@@ -4,10 +4,13 @@
     scripts/pgo-train.py BINARY      BINARY built with -fprofile-generate
 
 Runs BINARY the way a function image runs it, in each mode, and sends it
-the requests that make up its day: keep-alive GETs proxied in http mode (to
-a second copy serving files in static mode, which is trained with them),
-POSTs through cat in streaming and serializing mode, the probes and a
-metrics scrape. Each copy is stopped with SIGTERM, as a container is, so
+the requests that make up its day: keep-alive GETs proxied in http mode,
+POSTs through cat in streaming and serializing mode, GETs of a file in
+static mode, the probes and a metrics scrape. The function behind http
+mode answers with the heads of the servers functions are written with
+(Express, nginx), whose fields are not in the order Go's server writes
+them, and, one answer in three, with a second copy serving files in
+static mode, whose fields are. Each copy is stopped with SIGTERM, as a container is, so
 that it exits through its own path and writes its counts. The compiler
 then lays out and inlines what ran here as the hot path, and keeps the
 rest (error paths, settings never used here) out of its way.
@@ -17,6 +20,7 @@ Loopback only; every step is bounded in time; nothing is left running.
 """
 import http.client
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -38,6 +42,90 @@ def start(binary, work, name, port, env):
     proc = subprocess.Popen([binary], env=full, stdout=log, stderr=subprocess.STDOUT)
     proc.name, proc.port, proc.logpath = name, port, log.name
     return proc
+
+
+# Heads as functions answer: Express's and nginx's, in their own order.
+CANNED = [
+    b"HTTP/1.1 200 OK\r\nX-Powered-By: Express\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\nContent-Length: 12\r\n"
+    b'ETag: W/"c-Lve95gjOVATpfV8EL5X4nxwjKHE"\r\n'
+    b"Date: Sun, 06 Dec 2026 06:40:00 GMT\r\nConnection: keep-alive\r\n"
+    b"Keep-Alive: timeout=5\r\n\r\nhello world\n",
+    b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+    b"Date: Sun, 06 Dec 2026 06:40:00 GMT\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n",
+]
+
+
+def canned_conn(conn, files_port):
+    """Answers each GET on one keep-alive connection; every third one is
+    passed on to the static copy, whose head is in Go's order."""
+    files = None
+    pending = b""
+    n = 0
+    try:
+        while True:
+            while b"\r\n\r\n" not in pending:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+            head, pending = pending.split(b"\r\n\r\n", 1)
+            n += 1
+            if n % 3 == 0:
+                if files is None:
+                    files = socket.create_connection(("127.0.0.1", files_port), STEP_TIMEOUT)
+                files.sendall(head + b"\r\n\r\n")
+                conn.sendall(read_answer(files))
+            else:
+                conn.sendall(CANNED[n % 3 - 1])
+    except OSError:
+        pass
+    finally:
+        conn.close()
+        if files is not None:
+            files.close()
+
+
+def read_answer(sock):
+    """One answer with a Content-Length, read whole."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise OSError("the static copy closed")
+        buf += data
+    head, body = buf.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        data = sock.recv(65536)
+        if not data:
+            raise OSError("the static copy closed")
+        body += data
+    return head + b"\r\n\r\n" + body
+
+
+def canned_upstream(port, files_port):
+    """A function in http mode: listens on port, a thread per connection."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(64)
+
+    def accept():
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=canned_conn, args=(conn, files_port), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return lsock
 
 
 def get(port, path):
@@ -118,9 +206,10 @@ def train(binary, work):
         files = start(binary, work, "static", BASE_PORT, {"mode": "static", "static_path": www})
         procs.append(files)
         wait_ready(files)
+        upstream = canned_upstream(BASE_PORT + 3, BASE_PORT)
         proxy = start(binary, work, "http", BASE_PORT + 1,
                       {"mode": "http", "fprocess": "sleep 3600",
-                       "upstream_url": "http://127.0.0.1:%d" % BASE_PORT})
+                       "upstream_url": "http://127.0.0.1:%d" % (BASE_PORT + 3)})
         procs.append(proxy)
         wait_ready(proxy)
         load(proxy, 16000, 8)
@@ -133,6 +222,7 @@ def train(binary, work):
             load(fork, 400, 4, body)
             stop(fork)
         stop(proxy)
+        upstream.close()
         stop(files)
     except Exception:
         for p in procs:
