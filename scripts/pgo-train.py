@@ -5,15 +5,15 @@
 
 Runs BINARY the way a function image runs it, in each mode, and sends it
 the requests that make up its day: keep-alive GETs proxied in http mode,
-POSTs through cat in streaming and serializing mode, GETs of a file in
-static mode, the probes and a metrics scrape. The function behind http
-mode answers with the heads of the servers functions are written with
-(Express, nginx), whose fields are not in the order Go's server writes
-them, and, one answer in three, with a second copy serving files in
-static mode, whose fields are. Each copy is stopped with SIGTERM, as a container is, so
-that it exits through its own path and writes its counts. The compiler
-then lays out and inlines what ran here as the hot path, and keeps the
-rest (error paths, settings never used here) out of its way.
+POSTs through cat in streaming and serializing mode, the probes and a
+metrics scrape. The function behind http mode answers two GETs in three
+with the heads of the servers functions are written with (Express, nginx),
+whose fields are not in the order Go's server writes them, and passes the
+third to a second copy serving a file in static mode, whose fields are.
+Each copy is stopped with SIGTERM, as a container is, so that it exits
+through its own path and writes its counts. The compiler then lays out
+and inlines what ran here as the hot path, and keeps the rest (error
+paths, settings never used here) out of its way.
 
 Python, because meson needs it and so every machine that builds has it.
 Loopback only; every step is bounded in time; nothing is left running.
@@ -113,8 +113,12 @@ def canned_upstream(port, files_port):
     """A function in http mode: listens on port, a thread per connection."""
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
-    lsock.listen(64)
+    try:
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(64)
+    except OSError as e:
+        lsock.close()
+        raise RuntimeError("the function cannot listen on port %d: %s" % (port, e))
 
     def accept():
         while True:
