@@ -123,17 +123,6 @@ int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char 
         for (i = 0; i < 2 && len > 0 && in[len - 1] == '='; i++)
             len--;
     }
-    for (i = 0; i < len; i++) {
-        if (b64url_value(in[i]) < 0) {
-            *bad_at = i;
-            return -1;
-        }
-    }
-    /* One character left over carries fewer than 8 bits: not a byte. */
-    if (len % 4 == 1) {
-        *bad_at = len - 1;
-        return -1;
-    }
     unsigned char *buf = malloc(len / 4 * 3 + 3);
     if (!buf) {
         *bad_at = 0;
@@ -142,7 +131,12 @@ int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char 
     /* The bits left over after the last whole byte are dropped unread, as
      * Go's decoder (not in strict mode) drops them. */
     for (i = 0; i < len; i++) {
-        acc = acc << 6 | (uint32_t)b64url_value(in[i]);
+        int v = b64url_value(in[i]);
+        if (v < 0) {
+            *bad_at = i;
+            goto bad;
+        }
+        acc = acc << 6 | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -150,9 +144,17 @@ int jwt_b64url_decode(const char *in, size_t len, bool allow_pad, unsigned char 
             acc &= (1u << bits) - 1;
         }
     }
+    /* One character left over carries fewer than 8 bits: not a byte. */
+    if (len % 4 == 1) {
+        *bad_at = len - 1;
+        goto bad;
+    }
     *out = buf;
     *outlen = n;
     return 0;
+bad:
+    free(buf);
+    return -1;
 }
 
 /* A base64url member of a key object, decoded; NULL (and a reason) when
