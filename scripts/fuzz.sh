@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECS="${1:-60}"
 [ $# -gt 0 ] && shift
-TARGETS="${*:-fuzz_request fuzz_upstream fuzz_jwt fuzz_cgiresp}"
+TARGETS="${*:-fuzz_request fuzz_upstream fuzz_plainhead fuzz_jwt fuzz_cgiresp}"
 DIR=build-fuzz
 if [ ! -f "$DIR/build.ninja" ]; then
     CC=clang meson setup "$DIR" -Dfuzz=true -Db_sanitize=address,undefined \

@@ -148,6 +148,29 @@ int msghead_value_fold(struct msghead *h)
     return h->fields[h->nfields - 1].val_len > 0 ? msghead_value(h, " ", 1) : 0;
 }
 
+int msghead_field(struct msghead *h, const char *name, size_t nlen, const char *value,
+                  size_t vlen)
+{
+    if (reserve(h, nlen + 1 + vlen) || new_field(h))
+        return -1;
+    struct msghead_field *f = &h->fields[h->nfields - 1];
+    char *p = h->buf + h->len;
+    memcpy(p, name, nlen);
+    p[nlen] = '\0';
+    if (!target_canonical_plain(p, nlen)) {
+        h->nfields--;
+        return -1;
+    }
+    memcpy(p + nlen + 1, value, vlen);
+    p[nlen + 1 + vlen] = '\0';
+    f->name_len = (uint32_t)nlen;
+    f->val_off = (uint32_t)(h->len + nlen + 1);
+    f->val_len = (uint32_t)vlen;
+    h->len += nlen + vlen + 2;
+    h->in_value = true;
+    return 0;
+}
+
 void msghead_drop_partial_name(struct msghead *h)
 {
     if (h->nfields == 0 || h->in_value)

@@ -51,6 +51,12 @@ int msghead_value_done(struct msghead *h);
  * trailing whitespace and, unless empty, gains one space, as Go joins the
  * lines. The caller leaves out the continuation's leading whitespace. */
 int msghead_value_fold(struct msghead *h);
+/* A whole field at once, as the four callbacks above would leave it for
+ * a name and a value in one span each, the value's whitespace already
+ * trimmed. 0, or -1 when over max, out of memory, or when the name is not
+ * plain (target_canonical_plain). */
+int msghead_field(struct msghead *h, const char *name, size_t nlen, const char *value,
+                  size_t vlen);
 /* Forget a field whose name has begun and not ended. */
 void msghead_drop_partial_name(struct msghead *h);
 /* Forget the last field (its value ended). */

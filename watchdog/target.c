@@ -195,6 +195,11 @@ bool target_canonical(const char *name, size_t len, char *out)
     return token;
 }
 
+static bool plain_byte(unsigned c)
+{
+    return (c | 0x20u) - 'a' < 26u || c - '0' < 10u || c == '-';
+}
+
 /* One byte at a time. */
 static void canonical_bytes(char *name, size_t len)
 {
@@ -289,10 +294,67 @@ void target_canonical_token(char *name, size_t len)
         }
     }
 }
+
+/* The high bit of each byte of w that is a letter, a digit or a '-'. */
+static inline uint64_t plain_bytes(uint64_t w)
+{
+    if (w & HIGH)
+        return 0;
+    return bytes_in(w | ONES * 0x20, 'a', 'z') | bytes_in(w, '0', '9') | bytes_in(w, '-', '-');
+}
+
+/* The name in canonical case, word by word, while each word is plain. */
+bool target_canonical_plain(char *name, size_t len)
+{
+    if (len < 4) {
+        for (size_t i = 0; i < len; i++)
+            if (!plain_byte((unsigned char)name[i]))
+                return false;
+        canonical_bytes(name, len);
+        return len > 0;
+    }
+    if (len < 8) {
+        unsigned shift = 8 * (unsigned)(len - 4);
+        uint64_t w = load(name, 4) | load(name + len - 4, 4) << shift;
+        uint64_t whole = load(name, 4) | load(name + len - 4, 4) << 32;
+        if (plain_bytes(whole) != HIGH)
+            return false;
+        w = canonical_word(w, bytes_in(w, '-', '-') << 8 | 0x80);
+        store(name + len - 4, w >> shift, 4);
+        store(name, w, 4);
+        return true;
+    }
+    uint64_t first = 0x80;
+    size_t at = 0;
+    for (;;) {
+        uint64_t w = load(name + at, 8);
+        if (plain_bytes(w) != HIGH)
+            return false;
+        uint64_t dash = bytes_in(w, '-', '-');
+        store(name + at, canonical_word(w, (dash << 8) | first), 8);
+        if (at + 8 == len)
+            return true;
+        first = dash >> 56;
+        at += 8;
+        if (at + 8 > len) {
+            at = len - 8;
+            first = name[at - 1] == '-' ? 0x80 : 0;
+        }
+    }
+}
 #else
 void target_canonical_token(char *name, size_t len)
 {
     canonical_bytes(name, len);
+}
+
+bool target_canonical_plain(char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!plain_byte((unsigned char)name[i]))
+            return false;
+    canonical_bytes(name, len);
+    return len > 0;
 }
 #endif
 

@@ -134,6 +134,9 @@ struct upstream {
 static llhttp_settings_t settings;
 /* None: a restarted parser reads a stand-in status line (repair_line). */
 static llhttp_settings_t quiet_settings;
+/* settings without a callback for each span of a field: a plain head's
+ * fields are split by parse_plain. */
+static llhttp_settings_t plain_settings;
 
 static void process(struct upconn *c);
 static void log_unsolicited(struct evbuffer *in);
@@ -846,15 +849,106 @@ static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char 
     return parser_restart(c) ? repair_take(c, at, end) : NULL;
 }
 
+/* ---- a plain head, whole in one read ---- */
+
+/* What llhttp reads of a plain head: its status line, the lines that
+ * frame the message, and the empty line, copied together. A head with
+ * more of them than fit is read through the callbacks. */
+#define PLAIN_FRAME_MAX 512
+
+struct plain_frame {
+    char bytes[PLAIN_FRAME_MAX];
+    size_t len;
+};
+
+static bool frame_add(struct plain_frame *f, const char *p, size_t n)
+{
+    if (n > sizeof(f->bytes) - f->len)
+        return false;
+    memcpy(f->bytes + f->len, p, n);
+    f->len += n;
+    return true;
+}
+
+/* The fields of the head's lines from p on, up to the empty line, into h,
+ * and in f the lines among them that frame the message: past the empty
+ * line, or NULL when a line is not plain. Plain is a name of letters,
+ * digits and '-', a colon, and a value, ended by a CRLF with no other CR
+ * or LF in the line. What these lines give is what the callbacks would:
+ * the value without the whitespace around it, the name in canonical case.
+ * llhttp refuses the rest of what the callbacks let through (a repeated
+ * Content-Length, clrepeat.h), and then the callbacks read the head. */
+static const char *split_plain(struct msghead *h, struct plain_frame *f, const char *p,
+                               const char *end)
+{
+    for (;;) {
+        const char *cr = memchr(p, '\r', (size_t)(end - p));
+        if (!cr || end - cr < 2 || cr[1] != '\n' || memchr(p, '\n', (size_t)(cr - p)))
+            return NULL;
+        if (cr == p)
+            return cr + 2;
+        const char *colon = memchr(p, ':', (size_t)(cr - p)), *v, *e = cr;
+        if (!colon)
+            return NULL;
+        for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+            ;
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (msghead_field(h, p, (size_t)(colon - p), v, (size_t)(e - v)))
+            return NULL;
+        if (frames_message(h) && !frame_add(f, p, (size_t)(cr + 2 - p)))
+            return NULL;
+        p = cr + 2;
+    }
+}
+
+/* Most heads are plain (split_plain) and come whole in the first read:
+ * split in one pass, and llhttp reads only the lines it frames the
+ * message by, without a callback for each span of each field. The head's
+ * end when it was read so, the body's first byte; NULL, with nothing
+ * kept, when it is not (or llhttp reads it otherwise): the callbacks read
+ * it from the start. */
+static const char *parse_plain(struct upconn *c, const char *data, size_t len)
+{
+    const char *lf = memchr(data, '\n', len), *stop = NULL;
+    struct plain_frame f;
+    f.len = 0;
+    if (len < 5 || memcmp(data, "HTTP/", 5) != 0 || !lf || memchr(data, '\r', len) != lf - 1 ||
+        !frame_add(&f, data, (size_t)(lf + 1 - data)))
+        return NULL;
+    stop = split_plain(&c->head, &f, lf + 1, data + len);
+    if (stop && frame_add(&f, "\r\n", 2)) {
+        /* on_version looks past the version, within what is parsed. */
+        c->feed_start = f.bytes;
+        c->feed_end = f.bytes + f.len;
+        c->parser.settings = &plain_settings;
+        llhttp_errno_t err = llhttp_execute(&c->parser, f.bytes, f.len);
+        c->parser.settings = &settings;
+        c->feed_start = data;
+        c->feed_end = data + len;
+        if (err == HPE_PAUSED && llhttp_get_error_pos(&c->parser) == f.bytes + f.len)
+            return stop;
+    }
+    llhttp_reset(&c->parser);
+    reset_head(c);
+    return NULL;
+}
+
 /* A head read into plain memory and parsed there. Most answers, head and
  * a small body, come in one read and end within it: no input chain is
  * filled and drained for them. What the head leaves goes where head_done
- * puts it. */
-static void parse_flat(struct upconn *c, const char *data, size_t len)
+ * puts it. first: these are the answer's first bytes. */
+static void parse_flat(struct upconn *c, const char *data, size_t len, bool first)
 {
     const char *end = data + len, *from = data;
     c->feed_start = data;
     c->feed_end = end;
+    const char *plain_end = first ? parse_plain(c, data, len) : NULL;
+    if (plain_end) {
+        if (head_done(c, plain_end, (size_t)(end - plain_end)) == 0)
+            process(c);
+        return;
+    }
     while (from && from < end) {
         if (c->repair != REPAIR_NONE) {
             from = repair_take(c, from, end);
@@ -906,8 +1000,9 @@ static bool read_flat(struct upconn *c, int fd)
         return true;
     }
     conn_enter(c);
+    bool first = !c->got_bytes;
     c->got_bytes = true;
-    parse_flat(c, buf, (size_t)n);
+    parse_flat(c, buf, (size_t)n, first);
     ack_now(c);
     conn_leave(c);
     return true;
@@ -981,13 +1076,25 @@ static bool reading_head(const struct upconn *c)
     return c->state == UPCONN_HEAD;
 }
 
+static void reset_status(struct upconn *c)
+{
+    c->reason_len = 0;
+    c->reason[0] = '\0';
+    c->reason_sep = true;
+}
+
 static int on_message_begin(llhttp_t *p)
 {
     struct upconn *c = parser_conn(p);
     reset_head(c);
-    c->reason_len = 0;
-    c->reason[0] = '\0';
-    c->reason_sep = true;
+    reset_status(c);
+    return 0;
+}
+
+/* The fields are in already (parse_plain). */
+static int on_plain_message_begin(llhttp_t *p)
+{
+    reset_status(parser_conn(p));
     return 0;
 }
 
@@ -1096,6 +1203,18 @@ static int on_headers_complete(llhttp_t *p)
     return HPE_PAUSED;
 }
 
+/* An interim answer is followed by the real head, and a 1.0 answer's
+ * Transfer-Encoding changes its framing as its line is read (te10_ignore):
+ * both are read again through the callbacks. */
+static int on_plain_headers_complete(llhttp_t *p)
+{
+    struct upconn *c = parser_conn(p);
+    if ((p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) ||
+        (llhttp_get_http_minor(p) == 0 && msghead_find(&c->head, "Transfer-Encoding", 17)))
+        return -1;
+    return on_headers_complete(p);
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct upconn *c = parser_conn(p);
@@ -1170,9 +1289,29 @@ static void init_settings(void)
     settings.on_chunk_complete = on_chunk_complete;
     settings.on_message_complete = on_message_complete;
     llhttp_settings_init(&quiet_settings);
+    plain_settings = settings;
+    plain_settings.on_message_begin = on_plain_message_begin;
+    plain_settings.on_header_field = NULL;
+    plain_settings.on_header_field_complete = NULL;
+    plain_settings.on_header_value = NULL;
+    plain_settings.on_header_value_complete = NULL;
+    plain_settings.on_headers_complete = on_plain_headers_complete;
 }
 
 /* ---- connections ---- */
+
+static void parser_init(struct upconn *c)
+{
+    llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
+    /* As Go's client: a control byte in a value passes (CR and LF still
+     * end the line), a NUL too (a value is forwarded by its length; read
+     * as a string it ends there), and so do lines ended by a bare LF;
+     * Transfer-Encoding: chunked beside a Content-Length frames the body,
+     * and the length is dropped. */
+    llhttp_set_lenient_headers(&c->parser, 1);
+    llhttp_set_lenient_chunked_length(&c->parser, 1);
+    c->parser.data = c;
+}
 
 static struct upconn *conn_new(struct upstream *u)
 {
@@ -1208,15 +1347,7 @@ static struct upconn *conn_new(struct upstream *u)
     bufferevent_setwatermark(c->bev, EV_WRITE, WRITE_LOW, 0);
     bufferevent_set_max_single_read(c->bev, IO_CHUNK);
     bufferevent_set_max_single_write(c->bev, IO_CHUNK);
-    llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
-    /* As Go's client: a control byte in a value passes (CR and LF still
-     * end the line), a NUL too (a value is forwarded by its length; read
-     * as a string it ends there), and so do lines ended by a bare LF;
-     * Transfer-Encoding: chunked beside a Content-Length frames the body,
-     * and the length is dropped. */
-    llhttp_set_lenient_headers(&c->parser, 1);
-    llhttp_set_lenient_chunked_length(&c->parser, 1);
-    c->parser.data = c;
+    parser_init(c);
     return c;
 fail:
     err = errno ? errno : ECONNREFUSED;

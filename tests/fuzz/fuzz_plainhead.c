@@ -1,0 +1,120 @@
+/* libFuzzer target for the plain-head path of the upstream client
+ * (parse_plain in watchdog/upstream.c). Whenever it takes a head, the
+ * callbacks must read the same bytes the same way: the same fields in the
+ * same order, the same status, version, reason, framing and keep-alive,
+ * and the same end of the head. Where it does not take one, it must leave
+ * nothing behind. The input is the answer's first read.
+ *
+ * upstream.c is included for its parser settings and callbacks; no
+ * socket or event loop is used. */
+#include "../../watchdog/upstream.c"
+
+#include <stdio.h>
+
+/* What a parse left: the head's end and everything the owner reads. */
+struct fz_read {
+    const char *end;
+    int status, major, minor, keep_alive;
+    uint16_t flags;
+    uint64_t content_length;
+    char reason[sizeof(((struct upconn *)0)->reason)];
+    bool reason_sep;
+};
+
+static struct upconn *fz_conn(void)
+{
+    struct upconn *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    msghead_init(&c->head, MAX_HEAD);
+    c->state = UPCONN_HEAD;
+    parser_init(c);
+    return c;
+}
+
+static void fz_free(struct upconn *c)
+{
+    msghead_free(&c->head);
+    free(c);
+}
+
+static void fz_note(const struct upconn *c, const char *end, struct fz_read *r)
+{
+    const llhttp_t *p = &c->parser;
+    memset(r, 0, sizeof(*r)); /* compared with memcmp, padding included */
+    r->end = end;
+    r->status = p->status_code;
+    r->major = p->http_major;
+    r->minor = p->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    r->flags = p->flags;
+    r->content_length = p->content_length;
+    memcpy(r->reason, c->reason, sizeof(r->reason));
+    r->reason_sep = c->reason_sep;
+}
+
+/* The callbacks over the whole read, as parse_flat runs them when the
+ * head is not plain: NULL unless they stop at the end of a head. */
+static const char *fz_callbacks(struct upconn *c, const char *data, size_t len)
+{
+    c->feed_start = data;
+    c->feed_end = data + len;
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    if (err != HPE_PAUSED)
+        return NULL;
+    const char *used = llhttp_get_error_pos(&c->parser);
+    return head_ends_in_lf(c, used, data) ? used : NULL;
+}
+
+static void fz_same_fields(const struct msghead *a, const struct msghead *b)
+{
+    if (a->nfields != b->nfields)
+        abort();
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct msghead_field *x = &a->fields[i], *y = &b->fields[i];
+        if (x->name_len != y->name_len || x->val_len != y->val_len ||
+            memcmp(a->buf + x->name_off, b->buf + y->name_off, x->name_len + 1) != 0 ||
+            memcmp(a->buf + x->val_off, b->buf + y->val_off, x->val_len + 1) != 0)
+            abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool ready;
+    if (!ready) {
+        init_settings();
+        ready = true;
+    }
+    /* Kept out of the input's own memory, as a read is. */
+    char *buf = malloc(size + 1);
+    if (!buf)
+        abort();
+    memcpy(buf, data, size);
+    struct upconn *plain = fz_conn(), *slow = fz_conn();
+    plain->feed_start = buf;
+    plain->feed_end = buf + size;
+    const char *end = parse_plain(plain, buf, size);
+    if (!end) {
+        /* Nothing kept: the callbacks start from a clean parser. */
+        if (plain->head.nfields != 0 || plain->head.len != 0 ||
+            plain->parser.settings != (void *)&settings)
+            abort();
+    } else {
+        struct fz_read a, b;
+        fz_note(plain, end, &a);
+        const char *used = fz_callbacks(slow, buf, size);
+        fz_note(slow, used, &b);
+        if (memcmp(&a, &b, sizeof(a)) != 0) {
+            fprintf(stderr, "plain and callbacks differ: end %td/%td status %d/%d flags %x/%x\n",
+                    a.end - buf, b.end ? b.end - buf : -1, a.status, b.status, a.flags,
+                    b.flags);
+            abort();
+        }
+        fz_same_fields(&plain->head, &slow->head);
+    }
+    fz_free(plain);
+    fz_free(slow);
+    free(buf);
+    return 0;
+}
