@@ -222,6 +222,13 @@ static bool in_exchange(const struct upconn *c)
 
 /* ---- the pool ---- */
 
+static void reset_status(struct upconn *c)
+{
+    c->reason_len = 0;
+    c->reason[0] = '\0';
+    c->reason_sep = true;
+}
+
 static void reset_head(struct upconn *c)
 {
     msghead_reset(&c->head);
@@ -855,11 +862,48 @@ static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char 
  * frame the message, and the empty line, copied together. A head with
  * more of them than fit is read through the callbacks. */
 #define PLAIN_FRAME_MAX 512
+/* Digits of a Content-Length read here: more go to llhttp, which checks
+ * for overflow. */
+#define PLAIN_LENGTH_DIGITS 18
 
 struct plain_frame {
     char bytes[PLAIN_FRAME_MAX];
     size_t len;
+    /* The framing as llhttp would note it, when every line that frames
+     * the message is one Content-Length of digits or one Connection of
+     * keep-alive or close (most answers): simple. */
+    bool simple;
+    uint16_t flags;
+    uint64_t length;
 };
+
+/* llhttp's flags for one framing field, when the field is one of the
+ * simple ones and the first of its name; false otherwise. */
+static bool frame_simple(struct plain_frame *f, const struct msghead *h)
+{
+    const struct msghead_field *l = &h->fields[h->nfields - 1];
+    const char *v = h->buf + l->val_off;
+    if (l->name_len == 14 && !(f->flags & F_CONTENT_LENGTH)) {
+        if (l->val_len == 0 || l->val_len > PLAIN_LENGTH_DIGITS)
+            return false;
+        for (size_t i = 0; i < l->val_len; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return false;
+            f->length = f->length * 10 + (uint64_t)(v[i] - '0');
+        }
+        f->flags |= F_CONTENT_LENGTH;
+        return true;
+    }
+    if (l->name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
+        return false;
+    if (l->val_len == 10 && strncasecmp(v, "keep-alive", 10) == 0)
+        f->flags |= F_CONNECTION_KEEP_ALIVE;
+    else if (l->val_len == 5 && strncasecmp(v, "close", 5) == 0)
+        f->flags |= F_CONNECTION_CLOSE;
+    else
+        return false;
+    return true;
+}
 
 static bool frame_add(struct plain_frame *f, const char *p, size_t n)
 {
@@ -871,8 +915,8 @@ static bool frame_add(struct plain_frame *f, const char *p, size_t n)
 }
 
 /* The fields of the head's lines from p on, up to the empty line, into h,
- * and in f the lines among them that frame the message: past the empty
- * line, or NULL when a line is not plain. Plain is a name of letters,
+ * and in f the lines among them that frame the message (and whether they
+ * are simple): past the empty line, or NULL when a line is not plain. Plain is a name of letters,
  * digits and '-', a colon, and a value, ended by a CRLF with no other CR
  * or LF in the line. What these lines give is what the callbacks would:
  * the value without the whitespace around it, the name in canonical case.
@@ -896,39 +940,87 @@ static const char *split_plain(struct msghead *h, struct plain_frame *f, const c
             e--;
         if (msghead_field(h, p, (size_t)(colon - p), v, (size_t)(e - v)))
             return NULL;
-        if (frames_message(h) && !frame_add(f, p, (size_t)(cr + 2 - p)))
-            return NULL;
+        if (frames_message(h)) {
+            /* Whitespace around a framing value is left to llhttp's rules. */
+            bool bare = e == cr && (v == colon + 1 || (v == colon + 2 && colon[1] == ' '));
+            if (!frame_add(f, p, (size_t)(cr + 2 - p)))
+                return NULL;
+            f->simple = f->simple && bare && frame_simple(f, h);
+        }
         p = cr + 2;
     }
 }
 
+/* A status line llhttp would read as "HTTP/1.x NNN reason" (the line
+ * ends in its only CR, then an LF, at lf) with a status of 200 or more:
+ * its status, version and reason noted as the callbacks would; false
+ * otherwise. */
+static bool status_simple(struct upconn *c, const char *line, const char *lf)
+{
+    llhttp_t *p = &c->parser;
+    const char *code = line + 9, *end = lf - 1;
+    if (end - line < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
+        line[8] != ' ' || code[0] < '2' || code[0] > '9' || code[1] < '0' || code[1] > '9' ||
+        code[2] < '0' || code[2] > '9' || (end > code + 3 && code[3] != ' '))
+        return false;
+    p->http_major = 1;
+    p->http_minor = (uint8_t)(line[7] - '0');
+    p->status_code = (uint16_t)((code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0'));
+    reset_status(c);
+    c->reason_sep = end > code + 3;
+    if (c->reason_sep) {
+        size_t n = (size_t)(end - (code + 4));
+        c->reason_len = n < sizeof(c->reason) - 1 ? n : sizeof(c->reason) - 1;
+        memcpy(c->reason, code + 4, c->reason_len);
+        c->reason[c->reason_len] = '\0';
+    }
+    return true;
+}
+
+/* llhttp over the status line and the lines that frame the message: the
+ * framing of a head that is not simple. */
+static bool frame_by_llhttp(struct upconn *c, struct plain_frame *f, const char *data,
+                            size_t len)
+{
+    if (!frame_add(f, "\r\n", 2))
+        return false;
+    /* on_version looks past the version, within what is parsed. */
+    c->feed_start = f->bytes;
+    c->feed_end = f->bytes + f->len;
+    c->parser.settings = &plain_settings;
+    llhttp_errno_t err = llhttp_execute(&c->parser, f->bytes, f->len);
+    c->parser.settings = &settings;
+    c->feed_start = data;
+    c->feed_end = data + len;
+    return err == HPE_PAUSED && llhttp_get_error_pos(&c->parser) == f->bytes + f->len;
+}
+
 /* Most heads are plain (split_plain) and come whole in the first read:
- * split in one pass, and llhttp reads only the lines it frames the
- * message by, without a callback for each span of each field. The head's
- * end when it was read so, the body's first byte; NULL, with nothing
- * kept, when it is not (or llhttp reads it otherwise): the callbacks read
- * it from the start. */
+ * split in one pass. Most of those are framed simply too (frame_simple,
+ * status_simple), and llhttp does not read them at all; the others it
+ * reads only for the status and framing, without a callback for each
+ * span of each field. The head's end when it was read so, the body's
+ * first byte; NULL, with nothing kept, when it is not (or llhttp reads it
+ * otherwise): the callbacks read it from the start. */
 static const char *parse_plain(struct upconn *c, const char *data, size_t len)
 {
     const char *lf = memchr(data, '\n', len), *stop = NULL;
     struct plain_frame f;
     f.len = 0;
+    f.simple = true;
+    f.flags = 0;
+    f.length = 0;
     if (len < 5 || memcmp(data, "HTTP/", 5) != 0 || !lf || memchr(data, '\r', len) != lf - 1 ||
         !frame_add(&f, data, (size_t)(lf + 1 - data)))
         return NULL;
     stop = split_plain(&c->head, &f, lf + 1, data + len);
-    if (stop && frame_add(&f, "\r\n", 2)) {
-        /* on_version looks past the version, within what is parsed. */
-        c->feed_start = f.bytes;
-        c->feed_end = f.bytes + f.len;
-        c->parser.settings = &plain_settings;
-        llhttp_errno_t err = llhttp_execute(&c->parser, f.bytes, f.len);
-        c->parser.settings = &settings;
-        c->feed_start = data;
-        c->feed_end = data + len;
-        if (err == HPE_PAUSED && llhttp_get_error_pos(&c->parser) == f.bytes + f.len)
-            return stop;
+    if (stop && f.simple && status_simple(c, data, lf)) {
+        c->parser.flags = f.flags;
+        c->parser.content_length = f.length;
+        return stop;
     }
+    if (stop && frame_by_llhttp(c, &f, data, len))
+        return stop;
     llhttp_reset(&c->parser);
     reset_head(c);
     return NULL;
@@ -1074,13 +1166,6 @@ static struct upconn *parser_conn(llhttp_t *p)
 static bool reading_head(const struct upconn *c)
 {
     return c->state == UPCONN_HEAD;
-}
-
-static void reset_status(struct upconn *c)
-{
-    c->reason_len = 0;
-    c->reason[0] = '\0';
-    c->reason_sep = true;
 }
 
 static int on_message_begin(llhttp_t *p)
