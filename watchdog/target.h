@@ -44,7 +44,8 @@ bool target_canonical(const char *name, size_t len, char *out);
 void target_canonical_token(char *name, size_t len);
 /* Whether the name is not empty and has only letters, digits and '-', as
  * nearly every field name (a token no parser reads otherwise); when it
- * has, it is put in canonical case in place. Eight bytes at a time. */
+ * has, it is put in canonical case in place, and when not, part of it may
+ * have been. Eight bytes at a time. */
 bool target_canonical_plain(char *name, size_t len);
 /* RFC 9110 field-content: visible ASCII, obs-text, space and tab; no other
  * control byte (CR, NUL, DEL). */

@@ -877,8 +877,9 @@ struct plain_frame {
     uint64_t length;
 };
 
-/* llhttp's flags for one framing field, when the field is one of the
- * simple ones and the first of its name; false otherwise. */
+/* The last field of h, one that frames the message, noted in f as llhttp
+ * would note it (flag, length) when it is one of the simple ones and the
+ * first of its name; false otherwise. */
 static bool frame_simple(struct plain_frame *f, const struct msghead *h)
 {
     const struct msghead_field *l = &h->fields[h->nfields - 1];
@@ -915,13 +916,14 @@ static bool frame_add(struct plain_frame *f, const char *p, size_t n)
 }
 
 /* The fields of the head's lines from p on, up to the empty line, into h,
- * and in f the lines among them that frame the message (and whether they
- * are simple): past the empty line, or NULL when a line is not plain. Plain is a name of letters,
- * digits and '-', a colon, and a value, ended by a CRLF with no other CR
- * or LF in the line. What these lines give is what the callbacks would:
- * the value without the whitespace around it, the name in canonical case.
- * llhttp refuses the rest of what the callbacks let through (a repeated
- * Content-Length, clrepeat.h), and then the callbacks read the head. */
+ * and in f the lines among them that frame the message and whether they
+ * are simple: past the empty line, or NULL when a line is not plain.
+ * Plain is a name of letters, digits and '-', a colon, and a value, ended
+ * by a CRLF with no other CR or LF in the line. What these lines give is
+ * what the callbacks would: the value without the whitespace around it,
+ * the name in canonical case. llhttp refuses the rest of what the
+ * callbacks let through (a repeated Content-Length, clrepeat.h), and then
+ * the callbacks read the head. */
 static const char *split_plain(struct msghead *h, struct plain_frame *f, const char *p,
                                const char *end)
 {
