@@ -58,7 +58,7 @@ one() {
             $1 == "50%" {p = $2; sub(/us$/, "", p); if (p ~ /ms$/) {sub(/ms$/, "", p); p *= 1000}}
             END {print n, r, p}' >>"$WORK/all"
 }
-for r in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
     one direct "http://127.0.0.1:$UP/"
     one direct+go "http://127.0.0.1:$UP/" -H "User-Agent: Go-http-client/1.1" \
         -H "Accept-Encoding: gzip"
