@@ -248,53 +248,6 @@ static inline void store(char *p, uint64_t w, size_t n)
     memcpy(p, &w, n);
 }
 
-/* Four to seven bytes: two four-byte halves that overlap. */
-static void canonical_short(char *name, size_t len)
-{
-    unsigned shift = 8 * (unsigned)(len - 4);
-    uint64_t w = load(name, 4) | load(name + len - 4, 4) << shift;
-    if (w & HIGH) {
-        canonical_bytes(name, len);
-        return;
-    }
-    w = canonical_word(w, bytes_in(w, '-', '-') << 8 | 0x80);
-    store(name + len - 4, w >> shift, 4);
-    store(name, w, 4);
-}
-
-void target_canonical_token(char *name, size_t len)
-{
-    if (len < 4) {
-        canonical_bytes(name, len);
-        return;
-    }
-    if (len < 8) {
-        canonical_short(name, len);
-        return;
-    }
-    /* Whole words, then the last eight bytes (overlapping some already
-     * done, which stay as they are). */
-    uint64_t first = 0x80;
-    size_t at = 0;
-    for (;;) {
-        uint64_t w = load(name + at, 8);
-        if (w & HIGH) {
-            canonical_bytes(name, len);
-            return;
-        }
-        uint64_t dash = bytes_in(w, '-', '-');
-        store(name + at, canonical_word(w, (dash << 8) | first), 8);
-        if (at + 8 == len)
-            return;
-        first = dash >> 56;
-        at += 8;
-        if (at + 8 > len) {
-            at = len - 8;
-            first = name[at - 1] == '-' ? 0x80 : 0;
-        }
-    }
-}
-
 /* The high bit of each byte of w that is a letter, a digit or a '-'. */
 static inline uint64_t plain_bytes(uint64_t w)
 {
@@ -303,32 +256,39 @@ static inline uint64_t plain_bytes(uint64_t w)
     return bytes_in(w | ONES * 0x20, 'a', 'z') | bytes_in(w, '0', '9') | bytes_in(w, '-', '-');
 }
 
-/* The name in canonical case, word by word, while each word is plain. */
-bool target_canonical_plain(char *name, size_t len)
+/* Whether the word of n bytes (the others zero) is left to the caller:
+ * with plain, when a byte is not a letter, a digit or a '-' (the name is
+ * refused); without, when a byte is 0x80 or more (the byte rule takes the
+ * name). */
+static inline bool word_refused(uint64_t w, size_t n, bool plain)
 {
-    if (len < 4) {
-        for (size_t i = 0; i < len; i++)
-            if (!plain_byte((unsigned char)name[i]))
-                return false;
-        canonical_bytes(name, len);
-        return len > 0;
-    }
-    if (len < 8) {
-        unsigned shift = 8 * (unsigned)(len - 4);
-        uint64_t w = load(name, 4) | load(name + len - 4, 4) << shift;
-        uint64_t whole = load(name, 4) | load(name + len - 4, 4) << 32;
-        if (plain_bytes(whole) != HIGH)
-            return false;
-        w = canonical_word(w, bytes_in(w, '-', '-') << 8 | 0x80);
-        store(name + len - 4, w >> shift, 4);
-        store(name, w, 4);
-        return true;
-    }
+    return plain ? plain_bytes(w) != HIGH >> (8 * (8 - n)) : (w & HIGH) != 0;
+}
+
+/* Four to seven bytes: two four-byte halves that overlap. False when the
+ * word is refused (word_refused), the name unchanged. */
+static inline bool canonical_short(char *name, size_t len, bool plain)
+{
+    unsigned shift = 8 * (unsigned)(len - 4);
+    uint64_t w = load(name, 4) | load(name + len - 4, 4) << shift;
+    if (word_refused(w, len, plain))
+        return false;
+    w = canonical_word(w, bytes_in(w, '-', '-') << 8 | 0x80);
+    store(name + len - 4, w >> shift, 4);
+    store(name, w, 4);
+    return true;
+}
+
+/* Eight bytes or more: whole words, then the last eight bytes (overlapping
+ * some already done, which stay as they are). False at the first word
+ * refused (word_refused), the words before it done. */
+static inline bool canonical_long(char *name, size_t len, bool plain)
+{
     uint64_t first = 0x80;
     size_t at = 0;
     for (;;) {
         uint64_t w = load(name + at, 8);
-        if (plain_bytes(w) != HIGH)
+        if (word_refused(w, 8, plain))
             return false;
         uint64_t dash = bytes_in(w, '-', '-');
         store(name + at, canonical_word(w, (dash << 8) | first), 8);
@@ -341,6 +301,30 @@ bool target_canonical_plain(char *name, size_t len)
             first = name[at - 1] == '-' ? 0x80 : 0;
         }
     }
+}
+
+void target_canonical_token(char *name, size_t len)
+{
+    bool words = len < 4    ? false
+                 : len < 8 ? canonical_short(name, len, false)
+                           : canonical_long(name, len, false);
+    /* A byte of 0x80 or more: the case of each letter byte by byte (the
+     * words done before it are done again, to the same bytes). */
+    if (!words)
+        canonical_bytes(name, len);
+}
+
+bool target_canonical_plain(char *name, size_t len)
+{
+    if (len >= 8)
+        return canonical_long(name, len, true);
+    if (len >= 4)
+        return canonical_short(name, len, true);
+    for (size_t i = 0; i < len; i++)
+        if (!plain_byte((unsigned char)name[i]))
+            return false;
+    canonical_bytes(name, len);
+    return len > 0;
 }
 #else
 void target_canonical_token(char *name, size_t len)
