@@ -858,17 +858,22 @@ static const char *repair_line(struct upconn *c, llhttp_errno_t err, const char 
 
 /* ---- a plain head, whole in one read ---- */
 
-/* What llhttp reads of a plain head: its status line, the lines that
- * frame the message, and the empty line, copied together. A head with
- * more of them than fit is read through the callbacks. */
+/* What llhttp reads of a plain head that is not framed simply: its status
+ * line, the lines that frame the message, and the empty line, copied
+ * together. A head with more of them than fit is read through the
+ * callbacks. */
 #define PLAIN_FRAME_MAX 512
+/* Lines that frame the message noted for that copy: more are read through
+ * the callbacks (a head has one or two). */
+#define PLAIN_FRAMING 8
 /* Digits of a Content-Length read here: more go to llhttp, which checks
  * for overflow. */
 #define PLAIN_LENGTH_DIGITS 18
 
 struct plain_frame {
-    char bytes[PLAIN_FRAME_MAX];
-    size_t len;
+    const char *line[PLAIN_FRAMING]; /* each with its CRLF */
+    size_t len[PLAIN_FRAMING];
+    size_t n;
     /* The framing as llhttp would note it, when every line that frames
      * the message is one Content-Length of digits or one Connection of
      * keep-alive or close (most answers): simple. */
@@ -906,12 +911,12 @@ static bool frame_simple(struct plain_frame *f, const struct msghead *h)
     return true;
 }
 
-static bool frame_add(struct plain_frame *f, const char *p, size_t n)
+static bool frame_note(struct plain_frame *f, const char *p, size_t n)
 {
-    if (n > sizeof(f->bytes) - f->len)
+    if (f->n == PLAIN_FRAMING)
         return false;
-    memcpy(f->bytes + f->len, p, n);
-    f->len += n;
+    f->line[f->n] = p;
+    f->len[f->n++] = n;
     return true;
 }
 
@@ -945,7 +950,7 @@ static const char *split_plain(struct msghead *h, struct plain_frame *f, const c
         if (frames_message(h)) {
             /* Whitespace around a framing value is left to llhttp's rules. */
             bool bare = e == cr && (v == colon + 1 || (v == colon + 2 && colon[1] == ' '));
-            if (!frame_add(f, p, (size_t)(cr + 2 - p)))
+            if (!frame_note(f, p, (size_t)(cr + 2 - p)))
                 return NULL;
             f->simple = f->simple && bare && frame_simple(f, h);
         }
@@ -979,22 +984,37 @@ static bool status_simple(struct upconn *c, const char *line, const char *lf)
     return true;
 }
 
-/* llhttp over the status line and the lines that frame the message: the
- * framing of a head that is not simple. */
-static bool frame_by_llhttp(struct upconn *c, struct plain_frame *f, const char *data,
-                            size_t len)
+/* Appends n bytes at p to the n_out bytes at out (PLAIN_FRAME_MAX in all). */
+static bool frame_copy(char *out, size_t *n_out, const char *p, size_t n)
 {
-    if (!frame_add(f, "\r\n", 2))
+    if (n > PLAIN_FRAME_MAX - *n_out)
+        return false;
+    memcpy(out + *n_out, p, n);
+    *n_out += n;
+    return true;
+}
+
+/* llhttp over the status line (ending at lf) and the lines that frame the
+ * message, copied together: the framing of a head that is not simple. */
+static bool frame_by_llhttp(struct upconn *c, const struct plain_frame *f, const char *data,
+                            size_t len, const char *lf)
+{
+    char bytes[PLAIN_FRAME_MAX];
+    size_t n = 0;
+    bool ok = frame_copy(bytes, &n, data, (size_t)(lf + 1 - data));
+    for (size_t i = 0; ok && i < f->n; i++)
+        ok = frame_copy(bytes, &n, f->line[i], f->len[i]);
+    if (!ok || !frame_copy(bytes, &n, "\r\n", 2))
         return false;
     /* on_version looks past the version, within what is parsed. */
-    c->feed_start = f->bytes;
-    c->feed_end = f->bytes + f->len;
+    c->feed_start = bytes;
+    c->feed_end = bytes + n;
     c->parser.settings = &plain_settings;
-    llhttp_errno_t err = llhttp_execute(&c->parser, f->bytes, f->len);
+    llhttp_errno_t err = llhttp_execute(&c->parser, bytes, n);
     c->parser.settings = &settings;
     c->feed_start = data;
     c->feed_end = data + len;
-    return err == HPE_PAUSED && llhttp_get_error_pos(&c->parser) == f->bytes + f->len;
+    return err == HPE_PAUSED && llhttp_get_error_pos(&c->parser) == bytes + n;
 }
 
 /* Most heads are plain (split_plain) and come whole in the first read:
@@ -1008,12 +1028,11 @@ static const char *parse_plain(struct upconn *c, const char *data, size_t len)
 {
     const char *lf = memchr(data, '\n', len), *stop = NULL;
     struct plain_frame f;
-    f.len = 0;
+    f.n = 0;
     f.simple = true;
     f.flags = 0;
     f.length = 0;
-    if (len < 5 || memcmp(data, "HTTP/", 5) != 0 || !lf || memchr(data, '\r', len) != lf - 1 ||
-        !frame_add(&f, data, (size_t)(lf + 1 - data)))
+    if (len < 5 || memcmp(data, "HTTP/", 5) != 0 || !lf || memchr(data, '\r', len) != lf - 1)
         return NULL;
     stop = split_plain(&c->head, &f, lf + 1, data + len);
     if (stop && f.simple && status_simple(c, data, lf)) {
@@ -1021,7 +1040,7 @@ static const char *parse_plain(struct upconn *c, const char *data, size_t len)
         c->parser.content_length = f.length;
         return stop;
     }
-    if (stop && frame_by_llhttp(c, &f, data, len))
+    if (stop && frame_by_llhttp(c, &f, data, len, lf))
         return stop;
     llhttp_reset(&c->parser);
     reset_head(c);
