@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECS="${1:-60}"
 [ $# -gt 0 ] && shift
-TARGETS="${*:-fuzz_request fuzz_upstream fuzz_plainhead fuzz_jwt fuzz_cgiresp}"
+TARGETS="${*:-fuzz_request fuzz_plainreq fuzz_upstream fuzz_plainhead fuzz_jwt fuzz_cgiresp}"
 DIR=build-fuzz
 if [ ! -f "$DIR/build.ninja" ]; then
     CC=clang meson setup "$DIR" -Dfuzz=true -Db_sanitize=address,undefined \
@@ -23,7 +23,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 # core; the request and upstream targets drive a server over a socket and
 # use both cores themselves, so each runs alone.
 JOBS="${FUZZ_JOBS:-$(nproc)}"
-SOLO="fuzz_request fuzz_upstream"
+SOLO="fuzz_request fuzz_plainreq fuzz_upstream"
 
 # fuzz_one TARGET: runs it; its summary or failure goes to $DIR/TARGET.result.
 fuzz_one() {

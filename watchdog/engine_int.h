@@ -190,6 +190,9 @@ void conn_process_read(struct conn *c, const char *data, size_t len);
  * handed to the handler. */
 void conn_bare_request(struct conn *c);
 void conn_scan_reset(struct conn *c);
+/* Plain request heads are read without llhttp (plainreq.h); the fuzz
+ * harness that compares the two turns it off. */
+extern bool conn_plain_heads;
 /* output.c: every byte for the client goes through these. */
 void conn_out_add(struct conn *c, const void *data, size_t len);
 /* An evio_gather sink: arg is the connection. */

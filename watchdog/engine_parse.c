@@ -19,6 +19,7 @@
 #include "evio.h"
 #include "evmem.h"
 #include "log.h"
+#include "plainreq.h"
 #include "tecoding.h"
 
 #define FEED_CHUNK (64 * 1024)
@@ -1049,6 +1050,78 @@ static void linger_more(struct conn *c)
     conn_arm_timer(c, left > 0 ? left : 0);
 }
 
+/* Off only where tests/fuzz/fuzz_plainreq.c holds feed_plain against
+ * llhttp over the same bytes. */
+bool conn_plain_heads = true;
+
+/* The scan of a plain head (plainreq.h) as scan_head leaves it at the
+ * blank line's LF: it need not look at the bytes. */
+static void scan_plain(struct conn *c)
+{
+    c->scan_seen = c->scan_line_done = c->scan_cr = c->scan_done = true;
+    c->scan_prev = '\n';
+    c->scan_spaces = 2;
+}
+
+/* A plain head handed over as llhttp's callbacks hand it over, from
+ * on_message_begin to the field values, and the parser's fields set as
+ * llhttp sets them by the end of the head. 0, or HPE_USER as a callback's. */
+static int plain_head(struct conn *c, const struct plainreq *pr)
+{
+    llhttp_t *p = &c->parser;
+    c->method[0] = '\0'; /* a known method: llhttp's name for it */
+    on_message_begin(p);
+    c->url_off = (uint32_t)c->head.len;
+    c->url_len = (uint32_t)pr->target_len;
+    if (msghead_append(&c->head, pr->target, pr->target_len) || msghead_terminate(&c->head))
+        return HPE_USER;
+    for (size_t i = 0; i < pr->nfields; i++) {
+        const struct plainreq_field *f = &pr->fields[i];
+        if (msghead_field(&c->head, f->name, f->name_len, f->value, f->value_len))
+            return HPE_USER;
+    }
+    p->method = pr->method;
+    p->http_major = 1;
+    p->http_minor = pr->minor;
+    p->flags = pr->flags;
+    p->content_length = 0;
+    return 0;
+}
+
+/* A plain, bodiless head at the start of data (len bytes), read without
+ * llhttp and then followed as feed_piece follows llhttp's stop at the end
+ * of such a message: 1 to go on, 0 to stop (*used as feed_piece's); -1,
+ * with nothing changed, when the head is not plain. */
+static int feed_plain(struct conn *c, const char *data, size_t len, size_t *used)
+{
+    struct plainreq pr;
+    size_t took = conn_plain_heads ? plainreq_split(data, len, &pr) : 0;
+    if (took == 0)
+        return -1;
+    scan_plain(c);
+    c->feed_start = data;
+    c->feed_end = data + len;
+    int err = plain_head(c, &pr);
+    if (err == 0)
+        err = on_headers_complete(&c->parser);
+    /* A bodiless message completes with its head. */
+    if (err == 0)
+        err = message_done(c, true);
+    target_note_tail(c->feed_tail, data, took);
+    *used = took;
+    if (c->dead)
+        return 0;
+    if (err != HPE_PAUSED) {
+        bad_request(c);
+        return 0;
+    }
+    /* The message is complete, and nothing reads the parser's fields for
+     * it any more. llhttp starts the next one afresh, as from its first:
+     * left as set here, the flags would carry over into it. */
+    llhttp_reset(&c->parser);
+    return c->done_at_end ? done_at_message_end(c, len - took) : 1;
+}
+
 /* Requests read into memory of the caller's (a head read into the stack):
  * parsed there, as far as the parser can go without the input's own
  * machinery (a head judged line by line, a pause); the rest goes to the
@@ -1060,7 +1133,14 @@ void conn_process_read(struct conn *c, const char *data, size_t len)
     c->parsing = true;
     while (off < len && can_feed(c) && !c->raw.on) {
         size_t used;
+        c->unparsed = len - off;
         if (c->state == CONN_IDLE && !c->scan_seen) {
+            int plain = feed_plain(c, data + off, len - off, &used);
+            off += plain >= 0 ? used : 0;
+            if (plain == 0)
+                break;
+            if (plain > 0)
+                continue;
             int whole = feed_method(c, data + off, len - off, &used);
             off += used;
             if (!whole || c->dead)

@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "fork.h"
 #include "front.h"
+#include "fzclient.h"
 #include "metrics.h"
 #include "mode.h"
 
@@ -171,45 +172,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static uint32_t next_rand(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
-/* Read and drop what the server wrote, so its writes never block. */
-static void drain_peer(int fd)
-{
-    char buf[65536];
-    while (read(fd, buf, sizeof(buf)) > 0)
-        ;
-}
-
-static void spin(int peer, int rounds)
-{
-    for (int i = 0; i < rounds; i++) {
-        event_base_loop(fz_base, EVLOOP_NONBLOCK);
-        drain_peer(peer);
-    }
-}
-
-static void send_all(struct engine *e, int peer, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(peer, p, n);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno != EAGAIN && errno != EINTR)
-            return; /* the server closed: the rest is not read */
-        spin(peer, 1);
-        if (engine_connections(e) == 0)
-            return;
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -228,17 +190,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (engine_adopt(e, sv[0], (struct sockaddr *)&sin) != 0)
         abort();
 
-    for (size_t off = 0; off < size && engine_connections(e) > 0;) {
-        size_t n = 1 + next_rand(&seed) % max_piece;
-        if (n > size - off)
-            n = size - off;
-        send_all(e, sv[1], data + off, n);
-        off += n;
-        spin(sv[1], 2);
-    }
+    struct fz_client client = {fz_base, e, sv[1], NULL, 0, 0};
+    fz_client_feed(&client, data, size, seed, max_piece);
     /* Half-close like a client that sent everything, then go away. */
     shutdown(sv[1], SHUT_WR);
-    spin(sv[1], LOOP_ROUNDS);
+    fz_client_spin(&client, LOOP_ROUNDS);
     close(sv[1]);
     for (int i = 0; i < DRAIN_ROUNDS && engine_connections(e) > 0; i++)
         event_base_loop(fz_base, EVLOOP_NONBLOCK);
