@@ -1136,11 +1136,12 @@ void conn_process_read(struct conn *c, const char *data, size_t len)
         c->unparsed = len - off;
         if (c->state == CONN_IDLE && !c->scan_seen) {
             int plain = feed_plain(c, data + off, len - off, &used);
-            off += plain >= 0 ? used : 0;
-            if (plain == 0)
-                break;
-            if (plain > 0)
+            if (plain >= 0) {
+                off += used;
+                if (!plain)
+                    break;
                 continue;
+            }
             int whole = feed_method(c, data + off, len - off, &used);
             off += used;
             if (!whole || c->dead)

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "plainline.h"
+#include "target.h"
+
 static const struct {
     const char *name;
     uint8_t len, method;
@@ -80,12 +83,6 @@ static const char *split_version(const char *p, const char *end, struct plainreq
     return p + 10;
 }
 
-static bool name_byte(unsigned char b)
-{
-    unsigned char l = b | 0x20;
-    return (l >= 'a' && l <= 'z') || (b >= '0' && b <= '9') || b == '-';
-}
-
 static bool value_byte(unsigned char b)
 {
     return (b >= 0x20 && b < 0x7f) || b == '\t';
@@ -98,6 +95,7 @@ static bool value_byte(unsigned char b)
 static bool frame_field(struct plainreq *r, const char *name, size_t nlen, const char *v,
                         size_t vlen, bool bare)
 {
+    uint16_t flag;
     switch (nlen) {
     case 7:
         return strncasecmp(name, "Upgrade", 7) != 0;
@@ -115,14 +113,10 @@ static bool frame_field(struct plainreq *r, const char *name, size_t nlen, const
     case 10:
         if (strncasecmp(name, "Connection", 10) != 0)
             return true;
-        if (!bare || (r->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
+        flag = bare ? plainline_connection(v, vlen) : 0;
+        if (!flag || (r->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
             return false;
-        if (vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0)
-            r->flags |= F_CONNECTION_KEEP_ALIVE;
-        else if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
-            r->flags |= F_CONNECTION_CLOSE;
-        else
-            return false;
+        r->flags |= flag;
         return true;
     default:
         return true;
@@ -133,13 +127,9 @@ static bool frame_field(struct plainreq *r, const char *name, size_t nlen, const
  * its line, into r; false when it leaves the head to llhttp. */
 static bool add_field(struct plainreq *r, const char *name, const char *colon, const char *cr)
 {
-    const char *v = colon + 1, *e = cr;
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
+    const char *v, *e;
+    bool bare = plainline_value(colon, cr, &v, &e);
     size_t nlen = (size_t)(colon - name), vlen = (size_t)(e - v);
-    bool bare = e == cr && (v == colon + 1 || (v == colon + 2 && colon[1] == ' '));
     if (r->nfields == PLAINREQ_FIELDS || !frame_field(r, name, nlen, v, vlen, bare))
         return false;
     r->fields[r->nfields++] = (struct plainreq_field){name, v, (uint32_t)nlen, (uint32_t)vlen};
@@ -156,7 +146,7 @@ static const char *split_fields(const char *p, const char *end, struct plainreq 
         if (p[0] == '\r')
             return p[1] == '\n' ? p + 2 : NULL;
         const char *name = p;
-        while (p < end && name_byte((unsigned char)*p))
+        while (p < end && target_plain_byte((unsigned char)*p))
             p++;
         if (p == name || p == end || *p != ':')
             return NULL;

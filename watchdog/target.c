@@ -195,11 +195,6 @@ bool target_canonical(const char *name, size_t len, char *out)
     return token;
 }
 
-static bool plain_byte(unsigned c)
-{
-    return (c | 0x20u) - 'a' < 26u || c - '0' < 10u || c == '-';
-}
-
 /* One byte at a time. */
 static void canonical_bytes(char *name, size_t len)
 {
@@ -321,7 +316,7 @@ bool target_canonical_plain(char *name, size_t len)
     if (len >= 4)
         return canonical_short(name, len, true);
     for (size_t i = 0; i < len; i++)
-        if (!plain_byte((unsigned char)name[i]))
+        if (!target_plain_byte((unsigned char)name[i]))
             return false;
     canonical_bytes(name, len);
     return len > 0;
@@ -335,7 +330,7 @@ void target_canonical_token(char *name, size_t len)
 bool target_canonical_plain(char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        if (!plain_byte((unsigned char)name[i]))
+        if (!target_plain_byte((unsigned char)name[i]))
             return false;
     canonical_bytes(name, len);
     return len > 0;

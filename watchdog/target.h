@@ -47,6 +47,11 @@ void target_canonical_token(char *name, size_t len);
  * has, it is put in canonical case in place, and when not, part of it may
  * have been. Eight bytes at a time. */
 bool target_canonical_plain(char *name, size_t len);
+/* A byte of a plain name: a letter, a digit or '-'. */
+static inline bool target_plain_byte(unsigned c)
+{
+    return (c | 0x20u) - 'a' < 26u || c - '0' < 10u || c == '-';
+}
 /* RFC 9110 field-content: visible ASCII, obs-text, space and tab; no other
  * control byte (CR, NUL, DEL). */
 bool target_field_value(const char *s, size_t len);

@@ -11,6 +11,7 @@
 #include "evmem.h"
 #include "log.h"
 #include "msghead.h"
+#include "plainline.h"
 #include "target.h"
 #include "tecoding.h"
 
@@ -900,14 +901,10 @@ static bool frame_simple(struct plain_frame *f, const struct msghead *h)
         f->flags |= F_CONTENT_LENGTH;
         return true;
     }
-    if (l->name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
+    uint16_t flag = plainline_connection(v, l->val_len);
+    if (l->name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)) || !flag)
         return false;
-    if (l->val_len == 10 && strncasecmp(v, "keep-alive", 10) == 0)
-        f->flags |= F_CONNECTION_KEEP_ALIVE;
-    else if (l->val_len == 5 && strncasecmp(v, "close", 5) == 0)
-        f->flags |= F_CONNECTION_CLOSE;
-    else
-        return false;
+    f->flags |= flag;
     return true;
 }
 
@@ -938,18 +935,14 @@ static const char *split_plain(struct msghead *h, struct plain_frame *f, const c
             return NULL;
         if (cr == p)
             return cr + 2;
-        const char *colon = memchr(p, ':', (size_t)(cr - p)), *v, *e = cr;
+        const char *colon = memchr(p, ':', (size_t)(cr - p)), *v, *e;
         if (!colon)
             return NULL;
-        for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
-            ;
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
+        bool bare = plainline_value(colon, cr, &v, &e);
         if (msghead_field(h, p, (size_t)(colon - p), v, (size_t)(e - v)))
             return NULL;
         if (frames_message(h)) {
             /* Whitespace around a framing value is left to llhttp's rules. */
-            bool bare = e == cr && (v == colon + 1 || (v == colon + 2 && colon[1] == ' '));
             if (!frame_note(f, p, (size_t)(cr + 2 - p)))
                 return NULL;
             f->simple = f->simple && bare && frame_simple(f, h);
