@@ -183,7 +183,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
  * enabled. Reading stops while a
  * body is paused and while the input holds INPUT_HIGH, as the bufferevent's
  * high watermark did. */
-static bool want_read(const struct conn *c)
+static bool want_read(const struct conn *c, bool input_empty)
 {
     if (c->dead || !c->bev || c->read_closed)
         return false;
@@ -193,12 +193,11 @@ static bool want_read(const struct conn *c)
         return true;
     if (c->body.paused)
         return false;
-    return evbuffer_get_length(bufferevent_get_input(c->bev)) < INPUT_HIGH;
+    return input_empty || evbuffer_get_length(bufferevent_get_input(c->bev)) < INPUT_HIGH;
 }
 
-void conn_update_reading(struct conn *c)
+static void set_reading(struct conn *c, bool want)
 {
-    bool want = want_read(c);
     if (want == c->reading)
         return;
     c->reading = want;
@@ -206,6 +205,16 @@ void conn_update_reading(struct conn *c)
         event_add(c->read_ev, NULL);
     else
         event_del(c->read_ev);
+}
+
+void conn_update_reading(struct conn *c)
+{
+    set_reading(c, want_read(c, false));
+}
+
+void conn_update_reading_empty(struct conn *c)
+{
+    set_reading(c, want_read(c, true));
 }
 
 /* One readv of up to max bytes into the input: its result, as readv's. */
@@ -314,22 +323,29 @@ static void on_write(struct bufferevent *bev, void *arg)
 /* Output is written straight to the socket at the end of the loop
  * iteration that queued it: one write for a whole answer, and no EPOLLOUT
  * registration unless the socket is full. */
+/* The bufferevent's output, written as far as the socket takes it: as
+ * conn_out_write_flat's result. */
+static int write_buffered(struct conn *c, int fd)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) == 0)
+        return 0;
+    if (evio_bev_write(c->bev, fd) < 0 && errno != EAGAIN && errno != EINTR)
+        return -1;
+    return evbuffer_get_length(out) > 0;
+}
+
 static void flush_one(struct conn *c)
 {
     if (c->dead || !c->bev || c->bev_writing)
         return;
     conn_enter(c);
     int fd = event_get_fd(c->read_ev);
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     /* Flat bytes come first, so with them the evbuffer is empty. */
-    int n = 0;
-    if (c->out.len > 0)
-        n = conn_out_write_flat(c, fd);
-    else if (evbuffer_get_length(out) > 0)
-        n = evio_bev_write(c->bev, fd);
-    if (n < 0 && errno != EAGAIN && errno != EINTR)
+    int left = c->out.len > 0 ? conn_out_write_flat(c, fd) : write_buffered(c, fd);
+    if (left < 0)
         conn_abort(c);
-    else if (evbuffer_get_length(out) > 0) /* the loop takes over, with write_timeout */
+    else if (left > 0) /* the loop takes over, with write_timeout */
         evio_bev_set_writing(c->bev, &c->bev_writing, true);
     else
         output_drained(c);
@@ -411,14 +427,14 @@ bool conn_closes_for_body(const struct conn *c)
 static void parse_on(struct conn *c)
 {
     c->body.paused = c->body.held = false;
-    conn_update_reading(c);
     conn_arm_read_timer(c);
-    if (c->parsing)
+    if (!c->parsing && !c->busy) {
+        conn_process_input(c); /* which ends by setting reading */
         return;
-    if (c->busy)
+    }
+    conn_update_reading(c);
+    if (!c->parsing)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-    else
-        conn_process_input(c);
 }
 
 /* What the client still sends is dropped; the connection closes once the

@@ -210,7 +210,8 @@ ssize_t conn_out_pread(struct conn *c, int fd, int64_t offset, size_t len);
 /* Bytes waiting for the client. */
 size_t conn_out_len(const struct conn *c);
 /* Write what waits in flat memory to fd; what the socket does not take
- * moves to the bufferevent's output. -1 when the socket failed. */
+ * moves to the bufferevent's output. -1 when the socket failed, 1 when
+ * something moved, 0 when all was written (or nothing waited). */
 int conn_out_write_flat(struct conn *c, int fd);
 void conn_out_free(struct conn *c);
 /* engine.c */
@@ -226,7 +227,10 @@ void conn_kill(struct conn *c);
 void conn_arm_timer(struct conn *c, int64_t ms);
 /* The read deadline: read_timeout from now, none when read_timeout is 0. */
 void conn_arm_read_timer(struct conn *c);
+/* Read from the socket or not, as the connection's state asks. _empty:
+ * the caller knows the input holds nothing, so it need not be asked. */
 void conn_update_reading(struct conn *c);
+void conn_update_reading_empty(struct conn *c);
 /* Tell the handler the request is over for it (body, abort) and unlink it. */
 void conn_abort_handler(struct conn *c);
 void conn_abort(struct conn *c);

@@ -1155,10 +1155,15 @@ void conn_process_read(struct conn *c, const char *data, size_t len)
     }
     c->parsing = false;
     c->unparsed = 0;
-    if (!c->dead && off < len && evio_bev_add_input(c->bev, data + off, len - off) != 0)
+    /* The input was empty when the read began (read_flat) and only this
+     * adds to it: with all of the read parsed, there is nothing to feed. */
+    bool rest = !c->dead && off < len;
+    if (rest && evio_bev_add_input(c->bev, data + off, len - off) != 0)
         conn_abort(c);
-    if (!c->dead)
+    if (rest && !c->dead)
         conn_process_input(c);
+    else if (!c->dead)
+        conn_update_reading_empty(c);
     conn_leave(c);
 }
 
@@ -1178,13 +1183,17 @@ void conn_process_input(struct conn *c)
         return;
     conn_enter(c);
     c->parsing = true;
-    while (can_feed(c) && evbuffer_get_length(in) > 0) {
+    bool empty = false;
+    while (can_feed(c) && !(empty = evbuffer_get_length(in) == 0)) {
         if (!feed_once(c, in))
             break;
     }
     c->parsing = false;
     /* Input drained below the limit: read again. */
-    conn_update_reading(c);
+    if (empty)
+        conn_update_reading_empty(c);
+    else
+        conn_update_reading(c);
     conn_leave(c);
 }
 

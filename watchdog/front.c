@@ -51,6 +51,8 @@ struct front {
     int queued;
     struct event *admit_ev;  /* a slot is free and the queue is not empty */
     struct event *trim_timer;
+    bool trim_armed;         /* trim_timer is pending: a flag read by every
+                              * request, not libevent's question */
 };
 
 /* ---- max_inflight ---- */
@@ -191,11 +193,12 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
     struct front *f = arg;
     (void)fd;
     (void)what;
+    f->trim_armed = false;
     if (f->inflight > 0)
         return; /* its end arms the timer again */
     int64_t quiet = clock_ms_since(&f->last_request);
     if (quiet >= 0 && quiet < TRIM_AFTER_MS) {
-        clock_arm(f->trim_timer, TRIM_AFTER_MS - quiet);
+        f->trim_armed = clock_arm(f->trim_timer, TRIM_AFTER_MS - quiet) == 0;
         return;
     }
     if (f->mode->idle)
@@ -205,8 +208,8 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
 
 static void arm_trim(struct front *f)
 {
-    if (!evtimer_pending(f->trim_timer, NULL))
-        clock_arm(f->trim_timer, TRIM_AFTER_MS);
+    if (!f->trim_armed)
+        f->trim_armed = clock_arm(f->trim_timer, TRIM_AFTER_MS) == 0;
 }
 
 /* Connections of a burst may close after its last request ended (a

@@ -30,7 +30,9 @@ static struct evbuffer *ev_out(const struct conn *c)
  * the evbuffer ahead of them, and the block is there (taken if needed). */
 static bool flat_takes(struct conn *c, size_t len)
 {
-    if (c->out.len + len > EVMEM_BLOCK || evbuffer_get_length(ev_out(c)) > 0)
+    /* Bytes in flat memory mean an empty evbuffer: it is asked only when
+     * flat memory is empty. */
+    if (c->out.len + len > EVMEM_BLOCK || (c->out.len == 0 && evbuffer_get_length(ev_out(c)) > 0))
         return false;
     if (!c->out.buf)
         c->out.buf = evmem_malloc(EVMEM_BLOCK);
@@ -113,7 +115,7 @@ int conn_out_write_flat(struct conn *c, int fd)
     if (left > 0)
         evbuffer_add(ev_out(c), c->out.buf + n, left);
     flat_release(c);
-    return 0;
+    return left > 0;
 }
 
 void conn_out_free(struct conn *c)

@@ -87,6 +87,8 @@ struct upconn {
     bool writing;                 /* the bufferevent's EV_WRITE is enabled: kept
                                    * here, where each request reads it, not in
                                    * libevent's separate allocation */
+    bool reading;                 /* rd is added (read_on): the same, for the
+                                   * read event */
     const struct upstream_ops *ops;
     void *arg;
     LIST_ENTRY(upconn) idle_link; /* in the pool, or among the strays */
@@ -170,6 +172,20 @@ static void idle_unlink(struct upconn *c)
     c->u->nidle--;
 }
 
+/* Watching the socket for reading, or not; each a no-op when so already. */
+static void read_on(struct upconn *c)
+{
+    if (!c->reading && event_add(c->rd, NULL) == 0)
+        c->reading = true;
+}
+
+static void read_off(struct upconn *c)
+{
+    if (c->reading)
+        event_del(c->rd);
+    c->reading = false;
+}
+
 /* Idempotent; the struct itself goes once no callback is on the stack. */
 static void conn_close(struct upconn *c)
 {
@@ -190,7 +206,7 @@ static void conn_close(struct upconn *c)
     c->arg = NULL;
     deadline_clear(&c->idle);
     if (c->rd)
-        event_del(c->rd);
+        read_off(c);
     if (c->bev)
         bufferevent_free(c->bev);
     c->bev = NULL;
@@ -251,8 +267,7 @@ static void pool_put(struct upconn *c)
     reset_head(c);
     /* Reading stays on: an upstream that closes an idle connection is
      * noticed here, not by the next request. */
-    if (!event_pending(c->rd, EV_READ, NULL))
-        event_add(c->rd, NULL);
+    read_on(c);
     deadline_set(&c->idle, IDLE_TIMEOUT_MS);
     /* Pooled connections are connected: the next request is written
      * directly (upconn_flush). Writing is on only after a full socket. */
@@ -306,8 +321,7 @@ static void stray_wait(struct upconn *c)
     c->arg = NULL;
     LIST_INSERT_HEAD(&c->u->stray, c, idle_link);
     c->u->nstray++;
-    if (!event_pending(c->rd, EV_READ, NULL))
-        event_add(c->rd, NULL);
+    read_on(c);
     deadline_set(&c->idle, STRAY_WAIT_MS);
 }
 
@@ -1084,7 +1098,7 @@ static void parse_flat(struct upconn *c, const char *data, size_t len, bool firs
 /* The read end of the socket is done: stop watching before telling anyone. */
 static void read_side_done(struct upconn *c, ssize_t n)
 {
-    event_del(c->rd);
+    read_off(c);
     conn_enter(c);
     conn_broken(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
     conn_leave(c);
@@ -1551,8 +1565,7 @@ struct upconn *upstream_begin(struct upstream *u, const struct upstream_ops *ops
      * read event stays as it is: deleting and adding it again would cost
      * two epoll_ctl calls per request. */
     deadline_clear(&c->idle);
-    if (!event_pending(c->rd, EV_READ, NULL))
-        event_add(c->rd, NULL);
+    read_on(c);
     if (!c->connected)
         evio_bev_set_writing(c->bev, &c->writing, true);
     return c;
@@ -1617,10 +1630,10 @@ void upconn_pause(struct upconn *c, bool paused)
         return;
     c->paused = paused;
     if (paused) {
-        event_del(c->rd);
+        read_off(c);
         return;
     }
-    event_add(c->rd, NULL);
+    read_on(c);
     /* What was read before the pause is not announced again by the socket. */
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -1636,7 +1649,7 @@ struct bufferevent *upconn_detach(struct upconn *c)
     struct bufferevent *bev = c->bev;
     c->bev = NULL;
     /* The new owner reads through the bufferevent itself. */
-    event_del(c->rd);
+    read_off(c);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
     conn_close(c);

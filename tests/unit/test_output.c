@@ -125,18 +125,51 @@ static void test_block_edges(struct event_base *base)
     bufferevent_free(c.bev);
 }
 
+/* A connection whose socket is fds[0] of a new TCP pair; false (checked)
+ * without one. */
+static bool conn_on_pair(struct event_base *base, struct conn *c, int fds[2])
+{
+    if (tcp_pair(fds) != 0) {
+        CHECK(!"a TCP pair on loopback");
+        return false;
+    }
+    *c = (struct conn){0};
+    c->bev = bufferevent_socket_new(base, fds[0], 0);
+    return true;
+}
+
+/* A socket with room takes the whole answer: 0, nothing left queued;
+ * with nothing waiting, 0 and no write. */
+static void test_whole_write(struct event_base *base)
+{
+    int fds[2] = {-1, -1};
+    struct conn c;
+    if (!conn_on_pair(base, &c, fds))
+        return;
+    CHECK(conn_out_write_flat(&c, fds[0]) == 0);
+    conn_out_add(&c, "head:", 5);
+    conn_out_add(&c, "body", 4);
+    CHECK(conn_out_write_flat(&c, fds[0]) == 0);
+    CHECK(c.out.len == 0 && c.out.buf == NULL && queued(&c) == 0);
+    char got[16];
+    size_t have = 0;
+    drain_peer(fds[1], got, sizeof(got), &have);
+    CHECK(have == 9 && memcmp(got, "head:body", 9) == 0);
+    conn_out_free(&c);
+    bufferevent_free(c.bev);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* The socket takes part of the flat bytes: the rest waits in the
  * evbuffer, and the peer reads every byte once, in order. */
 static void test_partial_write(struct event_base *base)
 {
     static char stream[4 << 20], answer[3000], got[8 << 20];
     int fds[2] = {-1, -1};
-    if (tcp_pair(fds) != 0) {
-        CHECK(!"a TCP pair on loopback");
+    struct conn c;
+    if (!conn_on_pair(base, &c, fds))
         return;
-    }
-    struct conn c = {0};
-    c.bev = bufferevent_socket_new(base, fds[0], 0);
     /* Fill the socket, then make room for less than one answer. */
     fill(stream, sizeof(stream), 0);
     size_t sent = 0;
@@ -155,7 +188,7 @@ static void test_partial_write(struct event_base *base)
     }
     fill(answer, sizeof(answer), 9);
     conn_out_add(&c, answer, sizeof(answer));
-    CHECK(conn_out_write_flat(&c, fds[0]) == 0);
+    CHECK(conn_out_write_flat(&c, fds[0]) == 1);
     CHECK(c.out.len == 0 && c.out.buf == NULL);
     size_t left = queued(&c);
     CHECK(left > 0 && left <= sizeof(answer));
@@ -230,6 +263,7 @@ int main(void)
     struct event_base *base = event_base_new();
     test_flat_then_spill(base);
     test_block_edges(base);
+    test_whole_write(base);
     test_partial_write(base);
     test_pread(base);
     event_base_free(base);
