@@ -155,8 +155,8 @@ struct conn {
         bool off;                /* resp_no_log: no line */
         int status;              /* negative: no line */
         bool has_reason, has_size;
-        char reason_text[64];
         int64_t size;
+        char reason_text[64];    /* read only with has_reason: not reset */
     } log;
 };
 

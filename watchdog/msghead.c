@@ -234,6 +234,18 @@ int msghead_drop_repeat(struct msghead *h)
     return 0;
 }
 
+bool msghead_build_into(const struct msghead *h, struct header *out, size_t cap)
+{
+    if (h->nfields > cap)
+        return false;
+    for (size_t i = 0; i < h->nfields; i++) {
+        const struct msghead_field *f = &h->fields[i];
+        out[i] = (struct header){h->buf + f->name_off, f->name_len, h->buf + f->val_off,
+                                 f->val_len};
+    }
+    return true;
+}
+
 int msghead_build(struct msghead *h)
 {
     if (h->nfields > h->headers_cap) {
@@ -243,11 +255,7 @@ int msghead_build(struct msghead *h)
         h->headers = p;
         h->headers_cap = h->nfields;
     }
-    for (size_t i = 0; i < h->nfields; i++) {
-        const struct msghead_field *f = &h->fields[i];
-        h->headers[i] = (struct header){h->buf + f->name_off, f->name_len, h->buf + f->val_off,
-                                        f->val_len};
-    }
+    msghead_build_into(h, h->headers, h->headers_cap);
     return 0;
 }
 

@@ -87,6 +87,9 @@ int msghead_drop_repeat(struct msghead *h);
 /* Fill h->headers (h->nfields of them) with pointers into the buffer,
  * valid until the next append. 0, or -1 when out of memory. */
 int msghead_build(struct msghead *h);
+/* The same into out, room for cap, for a caller that reads them only
+ * while it runs: false, out untouched, when they do not fit. */
+bool msghead_build_into(const struct msghead *h, struct header *out, size_t cap);
 /* After the head is complete: drop every field named name (any case) and
  * add name: value at the end. Call msghead_build again. 0 / -1. */
 int msghead_set(struct msghead *h, const char *name, const char *value);

@@ -3,6 +3,7 @@
  * Connection are decided here, never by modes. */
 #include "engine_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,7 @@ void resp_reset(struct conn *c)
 {
     evmem_free(c->resp.head);
     memset(&c->resp, 0, sizeof(c->resp));
-    memset(&c->log, 0, sizeof(c->log));
+    memset(&c->log, 0, offsetof(struct conn, log.reason_text) - offsetof(struct conn, log));
     c->h = NULL;
     c->harg = NULL;
     c->done = NULL;

@@ -49,6 +49,8 @@
  * once took glibc's heap past its trim threshold: brk calls in one
  * strace). A large body goes on in IO_CHUNK reads. */
 #define HEAD_READ (4096 - 128)
+/* An answer's fields handed to the owner from the stack, up to this many. */
+#define HEAD_STACK_FIELDS 32
 /* Tell the owner to send more request body once the output is this low. */
 #define WRITE_LOW (64 * 1024)
 /* Go's client reads through a buffer of this size: what it logs of bytes
@@ -418,11 +420,18 @@ static int head_done(struct upconn *c, const char *rest, size_t n)
     struct upstream_response resp = {.status = p->status_code, .content_length = -1,
                                      .reason = c->reason_sep ? c->reason : NULL};
 
-    if (msghead_build(&c->head)) {
-        exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
-        return -1;
+    /* The owner reads the fields only inside its head callback: an array
+     * on the stack, which stays in cache from one answer to the next, where
+     * the connection's own would be cold. */
+    struct header fields[HEAD_STACK_FIELDS];
+    resp.headers = fields;
+    if (!msghead_build_into(&c->head, fields, HEAD_STACK_FIELDS)) {
+        if (msghead_build(&c->head)) {
+            exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
+            return -1;
+        }
+        resp.headers = c->head.headers;
     }
-    resp.headers = c->head.headers;
     resp.nheaders = c->head.nfields;
     c->keep_alive = llhttp_should_keep_alive(p);
     bool has_length = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_TRANSFER_ENCODING);

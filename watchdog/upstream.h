@@ -72,6 +72,7 @@ struct upstream_fail {
 /* How a connection reports to the request it carries. After end or fail
  * the connection is no longer the caller's. */
 struct upstream_ops {
+    /* resp and its headers are valid only during the call. */
     void (*head)(void *arg, const struct upstream_response *resp);
     void (*body)(void *arg, struct evbuffer *data);   /* takes all of data */
     /* Body bytes that came in the read of the head, in memory valid
