@@ -221,6 +221,16 @@ def peak_rss_kib(pid):
     return int(proc_status(pid)["VmHWM"][0])
 
 
+def emulated(pid):
+    """Whether pid runs under qemu-user (binfmt_misc): its /proc/PID/exe
+    names the interpreter, and its memory figures are qemu's, translated
+    code included."""
+    try:
+        return "qemu" in os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return False
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -922,6 +932,9 @@ class Watchdog:
 
     def peak_rss_kib(self):
         return peak_rss_kib(self.pid)
+
+    def emulated(self):
+        return emulated(self.pid)
 
     def fd_count(self):
         return fd_count(self.pid)

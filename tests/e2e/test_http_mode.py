@@ -270,8 +270,12 @@ def test_large_bodies_both_ways_small_rss(tmp_path):
         c.close()
         assert got == size
         peak = wd.peak_rss_kib()
+        # Under qemu-user the figure is qemu's too, its translated code
+        # included (16,388 KiB seen once on arm64): a wider bound there,
+        # which a body held whole (100 MiB) would still pass far beyond.
+        limit = 48 * 1024 if wd.emulated() else 16 * 1024
         if not SANITIZED:
-            assert peak < 16 * 1024, "peak RSS %d KiB" % peak
+            assert peak < limit, "peak RSS %d KiB" % peak
 
 
 def test_upgrade_tunnel(tmp_path):
