@@ -320,9 +320,6 @@ static void on_write(struct bufferevent *bev, void *arg)
     conn_leave(c);
 }
 
-/* Output is written straight to the socket at the end of the loop
- * iteration that queued it: one write for a whole answer, and no EPOLLOUT
- * registration unless the socket is full. */
 /* The bufferevent's output, written as far as the socket takes it: as
  * conn_out_write_flat's result. */
 static int write_buffered(struct conn *c, int fd)
@@ -335,6 +332,9 @@ static int write_buffered(struct conn *c, int fd)
     return evbuffer_get_length(out) > 0;
 }
 
+/* Output is written straight to the socket at the end of the loop
+ * iteration that queued it: one write for a whole answer, and no EPOLLOUT
+ * registration unless the socket is full. */
 static void flush_one(struct conn *c)
 {
     if (c->dead || !c->bev || c->bev_writing)
