@@ -497,6 +497,11 @@ http_rate_rows() {
     paired_ratios "$WORK/$2.wd.$1" "$WORK/${3}relay.$1" >"$WORK/$2.pair.$1"
     row "${5}http mode, $1 conn, against the byte relay in the same round (fwatchdog's req/s over the relay's; median of the rounds)" \
         "$(med "$WORK/$2.pair.$1")" "" "" "" "" ""
+    # What parsing both ways and logging cost is the logging relay's too:
+    # the distance left beyond it is fwatchdog's own.
+    paired_ratios "$WORK/$2.wd.$1" "$WORK/${3}relaylog.$1" >"$WORK/$2.pairlog.$1"
+    row "${5}http mode, $1 conn, against the logging relay in the same round (fwatchdog's req/s over relay + llhttp + log's; median of the rounds)" \
+        "$(med "$WORK/$2.pairlog.$1")" "" "" "" "" ""
 }
 # http_latency_rows PERCENTILES WPFX KPFX LPFX P50_TARGET: the latency rows
 # of bench_http at one connection (files as for http_rate_rows, every label
