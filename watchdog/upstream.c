@@ -924,11 +924,11 @@ static bool frame_simple(struct plain_frame *f, const struct msghead *h)
         f->flags |= F_CONTENT_LENGTH;
         return true;
     }
-    uint16_t flag = plainline_connection(v, l->val_len);
-    if (l->name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)) || !flag)
+    if (l->name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
         return false;
+    uint16_t flag = plainline_connection(v, l->val_len);
     f->flags |= flag;
-    return true;
+    return flag != 0;
 }
 
 static bool frame_note(struct plain_frame *f, const char *p, size_t n)
