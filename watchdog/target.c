@@ -309,6 +309,27 @@ void target_canonical_token(char *name, size_t len)
         canonical_bytes(name, len);
 }
 
+bool target_plain_name(const char *name, size_t len)
+{
+    if (len < 4) {
+        for (size_t i = 0; i < len; i++)
+            if (!target_plain_byte((unsigned char)name[i]))
+                return false;
+        return len > 0;
+    }
+    if (len < 8) {
+        uint64_t w = load(name, 4) | load(name + len - 4, 4) << (8 * (unsigned)(len - 4));
+        return !word_refused(w, len, true);
+    }
+    for (size_t at = 0;;) {
+        if (word_refused(load(name + at, 8), 8, true))
+            return false;
+        if (at + 8 == len)
+            return true;
+        at = at + 16 <= len ? at + 8 : len - 8;
+    }
+}
+
 bool target_canonical_plain(char *name, size_t len)
 {
     if (len >= 8)
@@ -327,13 +348,20 @@ void target_canonical_token(char *name, size_t len)
     canonical_bytes(name, len);
 }
 
-bool target_canonical_plain(char *name, size_t len)
+bool target_plain_name(const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         if (!target_plain_byte((unsigned char)name[i]))
             return false;
-    canonical_bytes(name, len);
     return len > 0;
+}
+
+bool target_canonical_plain(char *name, size_t len)
+{
+    if (!target_plain_name(name, len))
+        return false;
+    canonical_bytes(name, len);
+    return true;
 }
 #endif
 

@@ -47,6 +47,8 @@ void target_canonical_token(char *name, size_t len);
  * has, it is put in canonical case in place, and when not, part of it may
  * have been. Eight bytes at a time. */
 bool target_canonical_plain(char *name, size_t len);
+/* Whether the name is plain as above, leaving it as it is. */
+bool target_plain_name(const char *name, size_t len);
 /* A byte of a plain name: a letter, a digit or '-'. */
 static inline bool target_plain_byte(unsigned c)
 {

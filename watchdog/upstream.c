@@ -411,28 +411,33 @@ static int give_body_part(struct upconn *c, const char *data, size_t len)
 }
 
 /* The parser stopped after the head: pick how the body is delimited and
- * tell the owner. What followed the head in the same read, when it was not
- * read into the input, is (rest, n). 0 when this connection goes on
- * reading this response. */
-static int head_done(struct upconn *c, const char *rest, size_t n)
+ * tell the owner. The fields are plain's (nplain of them) when the head
+ * was read by parse_plain, else the callbacks' (c->head). What followed
+ * the head in the same read, when it was not read into the input, is
+ * (rest, n). 0 when this connection goes on reading this response. */
+static int head_done(struct upconn *c, const char *rest, size_t n, const struct header *plain,
+                     size_t nplain)
 {
     const llhttp_t *p = &c->parser;
     struct upstream_response resp = {.status = p->status_code, .content_length = -1,
-                                     .reason = c->reason_sep ? c->reason : NULL};
+                                     .reason = c->reason_sep ? c->reason : NULL,
+                                     .headers = plain, .nheaders = nplain};
 
     /* The owner reads the fields only inside its head callback: an array
      * on the stack, which stays in cache from one answer to the next, where
      * the connection's own would be cold. */
     struct header fields[HEAD_STACK_FIELDS];
-    resp.headers = fields;
-    if (!msghead_build_into(&c->head, fields, HEAD_STACK_FIELDS)) {
-        if (msghead_build(&c->head)) {
-            exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
-            return -1;
+    if (!plain) {
+        resp.headers = fields;
+        if (!msghead_build_into(&c->head, fields, HEAD_STACK_FIELDS)) {
+            if (msghead_build(&c->head)) {
+                exchange_fail(c, UPSTREAM_BAD_RESPONSE, ENOMEM);
+                return -1;
+            }
+            resp.headers = c->head.headers;
         }
-        resp.headers = c->head.headers;
+        resp.nheaders = c->head.nfields;
     }
-    resp.nheaders = c->head.nfields;
     c->keep_alive = llhttp_should_keep_alive(p);
     bool has_length = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_TRANSFER_ENCODING);
 
@@ -571,7 +576,7 @@ static int parse_step(struct upconn *c, struct evbuffer *in)
         return -1;
     }
     if (c->state == UPCONN_HEAD)
-        return head_done(c, NULL, 0);
+        return head_done(c, NULL, 0, NULL, 0);
     exchange_end(c);   /* the chunked message is complete */
     return -1;
 }
@@ -906,17 +911,16 @@ struct plain_frame {
     uint64_t length;
 };
 
-/* The last field of h, one that frames the message, noted in f as llhttp
- * would note it (flag, length) when it is one of the simple ones and the
- * first of its name; false otherwise. */
-static bool frame_simple(struct plain_frame *f, const struct msghead *h)
+/* A field that frames the message (Content-Length, 14 bytes, or
+ * Connection, 10, among frames_name's), with the value v of n bytes,
+ * noted in f as llhttp would note it (flag, length) when it is one of the
+ * simple ones and the first of its name; false otherwise. */
+static bool frame_simple(struct plain_frame *f, size_t name_len, const char *v, size_t n)
 {
-    const struct msghead_field *l = &h->fields[h->nfields - 1];
-    const char *v = h->buf + l->val_off;
-    if (l->name_len == 14 && !(f->flags & F_CONTENT_LENGTH)) {
-        if (l->val_len == 0 || l->val_len > PLAIN_LENGTH_DIGITS)
+    if (name_len == 14 && !(f->flags & F_CONTENT_LENGTH)) {
+        if (n == 0 || n > PLAIN_LENGTH_DIGITS)
             return false;
-        for (size_t i = 0; i < l->val_len; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (v[i] < '0' || v[i] > '9')
                 return false;
             f->length = f->length * 10 + (uint64_t)(v[i] - '0');
@@ -924,11 +928,30 @@ static bool frame_simple(struct plain_frame *f, const struct msghead *h)
         f->flags |= F_CONTENT_LENGTH;
         return true;
     }
-    if (l->name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
+    if (name_len != 10 || (f->flags & (F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE)))
         return false;
-    uint16_t flag = plainline_connection(v, l->val_len);
+    uint16_t flag = plainline_connection(v, n);
     f->flags |= flag;
     return flag != 0;
+}
+
+/* frames_message for a name in any case. */
+static bool frames_name(const char *name, size_t len)
+{
+    switch (len) {
+    case 7:
+        return strncasecmp(name, "Upgrade", 7) == 0;
+    case 10:
+        return strncasecmp(name, "Connection", 10) == 0;
+    case 14:
+        return strncasecmp(name, "Content-Length", 14) == 0;
+    case 16:
+        return strncasecmp(name, "Proxy-Connection", 16) == 0;
+    case 17:
+        return strncasecmp(name, "Transfer-Encoding", 17) == 0;
+    default:
+        return false;
+    }
 }
 
 static bool frame_note(struct plain_frame *f, const char *p, size_t n)
@@ -940,16 +963,26 @@ static bool frame_note(struct plain_frame *f, const char *p, size_t n)
     return true;
 }
 
-/* The fields of the head's lines from p on, up to the empty line, into h,
- * and in f the lines among them that frame the message and whether they
- * are simple: past the empty line, or NULL when a line is not plain.
- * Plain is a name of letters, digits and '-', a colon, and a value, ended
- * by a CRLF with no other CR or LF in the line. What these lines give is
- * what the callbacks would: the value without the whitespace around it,
- * the name in canonical case. llhttp refuses the rest of what the
- * callbacks let through (a repeated Content-Length, clrepeat.h), and then
- * the callbacks read the head. */
-static const char *split_plain(struct msghead *h, struct plain_frame *f, const char *p,
+/* A plain head's fields, pointing into the read: its names as they came
+ * until plain_fields_done. in_read: they are handed on from there; else
+ * they were copied into the connection's msghead (plain_into_head). */
+struct plain_fields {
+    struct header f[HEAD_STACK_FIELDS];
+    size_t n;
+    bool in_read;
+};
+
+/* The fields of the head's lines from p on, up to the empty line, into
+ * pf, and in f the lines among them that frame the message and whether
+ * they are simple: past the empty line, or NULL when a line is not plain
+ * or there are more fields than pf holds. Plain is a name of letters,
+ * digits and '-', a colon, and a value, ended by a CRLF with no other CR
+ * or LF in the line. What these lines give, once plain_fields_done has
+ * run, is what the callbacks would: the value without the whitespace
+ * around it, the name in canonical case. llhttp refuses the rest of what
+ * the callbacks let through (a repeated Content-Length, clrepeat.h), and
+ * then the callbacks read the head. The read is left as it is. */
+static const char *split_plain(struct plain_fields *pf, struct plain_frame *f, const char *p,
                                const char *end)
 {
     for (;;) {
@@ -959,19 +992,45 @@ static const char *split_plain(struct msghead *h, struct plain_frame *f, const c
         if (cr == p)
             return cr + 2;
         const char *colon = memchr(p, ':', (size_t)(cr - p)), *v, *e;
-        if (!colon)
+        size_t nlen = colon ? (size_t)(colon - p) : 0;
+        if (!colon || pf->n == HEAD_STACK_FIELDS || !target_plain_name(p, nlen))
             return NULL;
         bool bare = plainline_value(colon, cr, &v, &e);
-        if (msghead_field(h, p, (size_t)(colon - p), v, (size_t)(e - v)))
-            return NULL;
-        if (frames_message(h)) {
+        pf->f[pf->n++] = (struct header){p, nlen, v, (size_t)(e - v)};
+        if (frames_name(p, nlen)) {
             /* Whitespace around a framing value is left to llhttp's rules. */
             if (!frame_note(f, p, (size_t)(cr + 2 - p)))
                 return NULL;
-            f->simple = f->simple && bare && frame_simple(f, h);
+            f->simple = f->simple && bare && frame_simple(f, nlen, v, (size_t)(e - v));
         }
         p = cr + 2;
     }
+}
+
+/* The plain head taken: its names in canonical case and each name and
+ * value ended by a NUL, in the read itself (the colon, and the CR or the
+ * whitespace after the value). */
+static void plain_fields_done(struct plain_fields *pf)
+{
+    for (size_t i = 0; i < pf->n; i++) {
+        struct header *h = &pf->f[i];
+        char *name = (char *)h->name, *value = (char *)h->value;
+        target_canonical_token(name, h->name_len);
+        name[h->name_len] = '\0';
+        value[h->value_len] = '\0';
+    }
+}
+
+/* The fields of pf copied into the connection's msghead, as the callbacks
+ * would have put them there. */
+static bool plain_into_head(struct upconn *c, const struct plain_fields *pf)
+{
+    for (size_t i = 0; i < pf->n; i++) {
+        const struct header *h = &pf->f[i];
+        if (msghead_field(&c->head, h->name, h->name_len, h->value, h->value_len))
+            return false;
+    }
+    return true;
 }
 
 /* A status line llhttp would read as "HTTP/1.x NNN reason" (the line
@@ -1034,13 +1093,14 @@ static bool frame_by_llhttp(struct upconn *c, const struct plain_frame *f, const
 }
 
 /* Most heads are plain (split_plain) and come whole in the first read:
- * split in one pass. Most of those are framed simply too (frame_simple,
- * status_simple), and llhttp does not read them at all; the others it
- * reads only for the status and framing, without a callback for each
- * span of each field. The head's end when it was read so, the body's
- * first byte; NULL, with nothing kept, when it is not (or llhttp reads it
- * otherwise): the callbacks read it from the start. */
-static const char *parse_plain(struct upconn *c, const char *data, size_t len)
+ * split in one pass, their fields left in the read (pf). Most of those
+ * are framed simply too (frame_simple, status_simple), and llhttp does not
+ * read them at all; the others it reads only for the status and framing,
+ * without a callback for each span of each field. The head's end when it
+ * was read so, the body's first byte; NULL, with nothing kept and the
+ * read unchanged, when it is not (or llhttp reads it otherwise): the
+ * callbacks read it from the start. */
+static const char *parse_plain(struct upconn *c, char *data, size_t len, struct plain_fields *pf)
 {
     const char *lf = memchr(data, '\n', len), *stop = NULL;
     struct plain_frame f;
@@ -1048,16 +1108,22 @@ static const char *parse_plain(struct upconn *c, const char *data, size_t len)
     f.simple = true;
     f.flags = 0;
     f.length = 0;
+    pf->n = 0;
     if (len < 5 || memcmp(data, "HTTP/", 5) != 0 || !lf || memchr(data, '\r', len) != lf - 1)
         return NULL;
-    stop = split_plain(&c->head, &f, lf + 1, data + len);
+    stop = split_plain(pf, &f, lf + 1, data + len);
     if (stop && f.simple && status_simple(c, data, lf)) {
         c->parser.flags = f.flags;
         c->parser.content_length = f.length;
+        plain_fields_done(pf);
+        pf->in_read = true;
         return stop;
     }
-    if (stop && frame_by_llhttp(c, &f, data, len, lf))
+    /* llhttp's callbacks for the framing look at the fields (te_refused). */
+    if (stop && plain_into_head(c, pf) && frame_by_llhttp(c, &f, data, len, lf)) {
+        pf->in_read = false;
         return stop;
+    }
     llhttp_reset(&c->parser);
     reset_head(c);
     return NULL;
@@ -1067,14 +1133,16 @@ static const char *parse_plain(struct upconn *c, const char *data, size_t len)
  * a small body, come in one read and end within it: no input chain is
  * filled and drained for them. What the head leaves goes where head_done
  * puts it. first: these are the answer's first bytes. */
-static void parse_flat(struct upconn *c, const char *data, size_t len, bool first)
+static void parse_flat(struct upconn *c, char *data, size_t len, bool first)
 {
     const char *end = data + len, *from = data;
     c->feed_start = data;
     c->feed_end = end;
-    const char *plain_end = first ? parse_plain(c, data, len) : NULL;
+    struct plain_fields pf;
+    const char *plain_end = first ? parse_plain(c, data, len, &pf) : NULL;
     if (plain_end) {
-        if (head_done(c, plain_end, (size_t)(end - plain_end)) == 0)
+        if (head_done(c, plain_end, (size_t)(end - plain_end), pf.in_read ? pf.f : NULL,
+                      pf.n) == 0)
             process(c);
         return;
     }
@@ -1092,7 +1160,7 @@ static void parse_flat(struct upconn *c, const char *data, size_t len, bool firs
                 from = NULL;
                 break;
             }
-            if (head_done(c, used, (size_t)(end - used)) == 0)
+            if (head_done(c, used, (size_t)(end - used), NULL, 0) == 0)
                 process(c);
             return;
         }

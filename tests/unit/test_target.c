@@ -280,8 +280,9 @@ static void test_canonical_plain(void)
     check_canonical_plain("X-Caf\xc3\xa9", false, "");
     /* Every length, each byte from letters, digits, '-' and their
      * neighbours in the table (which a carry or a case bit could let in):
-     * the answer is the byte rule's, and a plain name comes out in Go's
-     * case, the bytes around it untouched. */
+     * the answer is the byte rule's, target_plain_name's too (the name
+     * left as it is), and a plain name comes out in Go's case, the bytes
+     * around it untouched. */
     static const char alphabet[] = "aZzA-09mM@[`{/:,.\x7f\x80\t _";
     unsigned seed = 11;
     for (size_t len = 0; len <= 40; len++) {
@@ -297,6 +298,10 @@ static void test_canonical_plain(void)
             memcpy(want, name, len + 1);
             reference_canonical(want, len);
             bool plain = reference_plain(name, len);
+            char before[48];
+            memcpy(before, name, len + 1);
+            CHECK(target_plain_name(name, len) == plain);
+            CHECK(memcmp(name, before, len + 1) == 0);
             CHECK(target_canonical_plain(name, len) == plain);
             if (plain)
                 CHECK(memcmp(name, want, len + 1) == 0);
