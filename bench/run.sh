@@ -163,8 +163,10 @@ in_ns() { pid=$1; shift; nsenter --net="/proc/$pid/ns/net" "$@"; }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 stop_ref() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# wrk_run FILE CONNS URL [post|get [NSPID]]: requests/s; FILE keeps the
-# whole output. With NSPID, wrk runs in that process's network namespace.
+# wrk_run FILE CONNS URL [post|get|gofields [NSPID]]: requests/s; FILE keeps
+# the whole output. post sends bench/post.lua's body, gofields the fields of
+# bench/gofields.lua. With NSPID, wrk runs in that process's network
+# namespace.
 # WRK_PIN, when set, is a command wrk runs under (taskset, see pin_tree).
 wrk_run() {
     file=$1 conns=$2 url=$3
@@ -174,6 +176,7 @@ wrk_run() {
     [ -n "${5:-}" ] && pre="nsenter --net=/proc/$5/ns/net"
     script=""
     [ "${4:-}" = post ] && script="-s bench/post.lua"
+    [ "${4:-}" = gofields ] && script="-s bench/gofields.lua"
     # shellcheck disable=SC2086
     timeout $((DUR + 30)) $pre ${WRK_PIN:-} wrk -t$threads -c"$conns" -d"${DUR}s" --latency $script "$url" >"$file" 2>&1 || true
     if grep -q 'Non-2xx\|Socket errors' "$file"; then
@@ -378,9 +381,9 @@ bench_http() {
     NP=$!
     PIDS="$PIDS $NP"
     sleep 0.3
-    PROXIES="relay relayparse relaylog nginxproxy"
+    PROXIES="relay relayparse relaylog relaylogfields nginxproxy"
     if [ -n "$HA" ] && kill -0 "$HA" 2>/dev/null; then
-        PROXIES="relay relayparse relaylog haproxytcp haproxyhttp nginxproxy"
+        PROXIES="relay relayparse relaylog relaylogfields haproxytcp haproxyhttp nginxproxy"
     else
         log "haproxy: $( [ -n "$HA" ] && tail -n 1 "$OUT/haproxy.log" || echo not installed)"
     fi
@@ -427,16 +430,17 @@ bench_http() {
 http_proxies_round() {
     for k in $PROXIES; do
         f=${3:-}$k
-        cpid=""
+        cpid="" how=""
         case $k in
         relay) p=$((BASE_PORT + 8)) cpid=$R_PID ;;
         relayparse) p=$((BASE_PORT + 25)) cpid=$RP_PID ;;
         relaylog) p=$((BASE_PORT + 26)) cpid=$RL_PID ;;
+        relaylogfields) p=$((BASE_PORT + 26)) cpid=$RL_PID how=gofields ;;
         haproxytcp) p=$((BASE_PORT + 12)) ;;
         haproxyhttp) p=$((BASE_PORT + 13)) ;;
         nginxproxy) p=$((BASE_PORT + 14)) ;;
         esac
-        cpu_wrk "$f" "$cpid" "$OUT/wrk.$f.$1.$2" "$1" "http://127.0.0.1:$p/" >>"$WORK/$f.$1"
+        cpu_wrk "$f" "$cpid" "$OUT/wrk.$f.$1.$2" "$1" "http://127.0.0.1:$p/" "$how" >>"$WORK/$f.$1"
     done
     if [ "$1" = 1 ]; then
         for p in 50 99; do
@@ -502,6 +506,11 @@ http_rate_rows() {
     paired_ratios "$WORK/$2.wd.$1" "$WORK/${3}relaylog.$1" >"$WORK/$2.pairlog.$1"
     row "${5}http mode, $1 conn, against the logging relay in the same round (fwatchdog's req/s over relay + llhttp + log's; median of the rounds)" \
         "$(med "$WORK/$2.pairlog.$1")" "" "" "" "" ""
+    # The upstream reads two fields more from fwatchdog than from wrk
+    # (Go's client adds them): the logging relay sent them too.
+    paired_ratios "$WORK/$2.wd.$1" "$WORK/${3}relaylogfields.$1" >"$WORK/$2.pairfields.$1"
+    row "${5}http mode, $1 conn, against the logging relay sent Go's fields in the same round (fwatchdog's req/s over its; median of the rounds)" \
+        "$(med "$WORK/$2.pairfields.$1")" "" "" "" "" ""
 }
 # http_latency_rows PERCENTILES WPFX KPFX LPFX P50_TARGET: the latency rows
 # of bench_http at one connection (files as for http_rate_rows, every label
@@ -571,7 +580,7 @@ cpu_record() {
         printf "%.2f\n", (y[2] - x[2]) * 1e6 / hz / n >>(f ".sys")
     }'
 }
-# cpu_wrk KEY PID FILE CONNS URL [post|get [NSPID]]: wrk_run, and with a
+# cpu_wrk KEY PID FILE CONNS URL [post|get|gofields [NSPID]]: wrk_run, and with a
 # PID that process's CPU per request over the run (cpu_record, under KEY).
 cpu_wrk() {
     cw_key=$1 cw_pid=$2
@@ -587,6 +596,7 @@ cpu_label() {
     relay) echo "byte relay" ;;
     relayparse) echo "relay + llhttp" ;;
     relaylog) echo "relay + llhttp + log" ;;
+    relaylogfields) echo "relay + llhttp + log, Go's fields" ;;
     esac
 }
 proxy_label() {
@@ -594,6 +604,7 @@ proxy_label() {
     relay) echo "reference: byte relay, no HTTP (bench/relay.c)" ;;
     relayparse) echo "reference: relay + llhttp on both directions (bench/relay.c -p)" ;;
     relaylog) echo "reference: relay + llhttp + an access-log line per answer (bench/relay.c -p -l)" ;;
+    relaylogfields) echo "reference: the logging relay sent the two fields fwatchdog adds as Go's client does (User-Agent, Accept-Encoding; bench/gofields.lua)" ;;
     haproxytcp) echo "reference: haproxy mode tcp, 1 thread" ;;
     haproxyhttp) echo "reference: haproxy mode http, 1 thread, http-reuse always" ;;
     nginxproxy) echo "reference: nginx proxy_pass, 1 worker, upstream keepalive" ;;
