@@ -11,6 +11,10 @@
 #
 #   bench/express_ab.sh BINARY
 #   ROUNDS=6 DUR=3 BASE_PORT=22019 bench/express_ab.sh build-static/fwatchdog
+#   PLACE=client bench/express_ab.sh BINARY   (placement fixed: wrk on the
+#       first CPU this script may use, node on the second, and the proxies
+#       on wrk's CPU; PLACE=app puts them on node's. Left free, as in
+#       bench/run.sh's Express rows, the scheduler places each anew)
 set -eu
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
     echo "usage: bench/express_ab.sh BINARY" >&2
@@ -36,6 +40,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 build_relay "$WORK"
 node bench/express/app.js "$UP" &
+NODE_PID=$!
 PIDS="$PIDS $!"
 wait_answers "$UP"
 "$WORK/relay" "$RELAY_PORT" "$UP" >/dev/null 2>&1 &
@@ -49,11 +54,29 @@ env mode=http upstream_url="http://127.0.0.1:$UP" fprocess="sleep 3600" port="$W
 PIDS="$PIDS $!"
 wait_answers "$RELAY_PORT" "$LOG_PORT" "$WD_PORT"
 
+WRK=wrk
+if [ -n "${PLACE:-}" ]; then
+    # shellcheck disable=SC2046  # one word per CPU
+    set -- $(allowed_cpus | head -n 2)
+    [ $# -eq 2 ] || { echo "bench/express_ab.sh: PLACE needs two CPUs" >&2; exit 2; }
+    case $PLACE in
+    client) proxies=$1 ;;
+    app) proxies=$2 ;;
+    *) echo "bench/express_ab.sh: PLACE is client or app" >&2; exit 2 ;;
+    esac
+    pin_tree "$2" "$NODE_PID"
+    # shellcheck disable=SC2046,SC2086  # the pids other than node's
+    pin_tree "$proxies" $(echo $PIDS | tr ' ' '\n' | grep -vx "$NODE_PID")
+    WRK="taskset -c $1 wrk"
+    echo "placed: wrk on CPU $1, node on CPU $2, the proxies on CPU $proxies"
+fi
+
 # one NAME URL [WRK_ARGS...]: a line "NAME req/s p50_us" into $WORK/all.
 one() {
     name=$1 url=$2
     shift 2
-    timeout $((DUR + 30)) wrk -t1 -c1 -d"${DUR}s" --latency "$@" "$url" |
+    # shellcheck disable=SC2086  # WRK is a command and its arguments
+    timeout $((DUR + 30)) $WRK -t1 -c1 -d"${DUR}s" --latency "$@" "$url" |
         awk -v n="$name" '/Requests\/sec/ {r = $2}
             $1 == "50%" {p = $2; sub(/us$/, "", p); if (p ~ /ms$/) {sub(/ms$/, "", p); p *= 1000}}
             END {print n, r, p}' >>"$WORK/all"
