@@ -24,12 +24,14 @@ COLORS = {
     "Go of-watchdog": "#d62728",
     "byte relay": "#b0b0b0",
     "relay + llhttp + log": "#c9b38c",
+    "the same, sent Go's fields": "#8c6d31",
     "haproxy tcp": "#8c8c8c",
     "haproxy http": "#5f5f5f",
     "nginx proxy_pass": "#2f2f2f",
 }
 PROXIES = [("byte relay", "reference: byte relay, no HTTP"),
            ("relay + llhttp + log", "reference: relay + llhttp + an access-log line"),
+           ("the same, sent Go's fields", "reference: the logging relay sent"),
            ("haproxy tcp", "reference: haproxy mode tcp"),
            ("haproxy http", "reference: haproxy mode http"), ("nginx proxy_pass", "reference: nginx proxy_pass")]
 
