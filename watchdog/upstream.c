@@ -775,14 +775,34 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 /* ---- answer head lines Go reads past ---- */
 
-/* The fields llhttp frames a message by: a line of theirs is never
- * repaired, since what llhttp made of it would not be what Go reads. */
+/* The fields llhttp frames a message by, a name in any case: a line of
+ * theirs is never repaired, since what llhttp made of it would not be what
+ * Go reads. */
+static bool frames_name(const char *name, size_t len)
+{
+    switch (len) {
+    case 7:
+        return strncasecmp(name, "Upgrade", 7) == 0;
+    case 10:
+        return strncasecmp(name, "Connection", 10) == 0;
+    case 14:
+        return strncasecmp(name, "Content-Length", 14) == 0;
+    case 16:
+        return strncasecmp(name, "Proxy-Connection", 16) == 0;
+    case 17:
+        return strncasecmp(name, "Transfer-Encoding", 17) == 0;
+    default:
+        return false;
+    }
+}
+
+/* Whether the last field of h is one of those. */
 static bool frames_message(const struct msghead *h)
 {
-    return msghead_last_named(h, "Content-Length", 14) ||
-           msghead_last_named(h, "Transfer-Encoding", 17) ||
-           msghead_last_named(h, "Connection", 10) || msghead_last_named(h, "Upgrade", 7) ||
-           msghead_last_named(h, "Proxy-Connection", 16);
+    if (h->nfields == 0)
+        return false;
+    const struct msghead_field *f = &h->fields[h->nfields - 1];
+    return frames_name(h->buf + f->name_off, f->name_len);
 }
 
 /* Bytes of a value under repair: a CR is a space, as Go's server writes
@@ -933,25 +953,6 @@ static bool frame_simple(struct plain_frame *f, size_t name_len, const char *v, 
     uint16_t flag = plainline_connection(v, n);
     f->flags |= flag;
     return flag != 0;
-}
-
-/* frames_message for a name in any case. */
-static bool frames_name(const char *name, size_t len)
-{
-    switch (len) {
-    case 7:
-        return strncasecmp(name, "Upgrade", 7) == 0;
-    case 10:
-        return strncasecmp(name, "Connection", 10) == 0;
-    case 14:
-        return strncasecmp(name, "Content-Length", 14) == 0;
-    case 16:
-        return strncasecmp(name, "Proxy-Connection", 16) == 0;
-    case 17:
-        return strncasecmp(name, "Transfer-Encoding", 17) == 0;
-    default:
-        return false;
-    }
 }
 
 static bool frame_note(struct plain_frame *f, const char *p, size_t n)
